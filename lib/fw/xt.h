@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * xtables match and target decoders, shared by the iptables-legacy reader (iptc.c, blobs from
+ * struct xt_entry_match/xt_entry_target) and the iptables-nft reader (nft.c, blobs from the
+ * compat `match`/`target` expressions: NFTNL_EXPR_MT_NAME/_REV/_INFO and NFTNL_EXPR_TG_*).
+ *
+ * A blob is the payload after the xt_entry_{match,target} header: `data`/`len` are exactly
+ * m->data and m->u.match_size - sizeof(*m) (legacy), or the NFTNL_EXPR_MT_INFO bytes (nft).
+ * The length may exceed the userspace struct (XT_ALIGN padding, kernel-private tails); it must
+ * not be shorter than the fields read, else the item is opaque.
+ *
+ * Every name or revision not decoded here, and every option of a known match whose semantics
+ * the IR cannot express, becomes an explicit opaque predicate (match) or opaque action
+ * (target) whose text names the extension, its revision and the blob size: never a silent
+ * "matches" or "does not match".
+ */
+
+struct ir_rule;
+
+/* Resolves an ipset index (the kernel's ip_set_id_t carried by the `set` match and `SET`
+ * target) to the set's name. Returns 0 and a name owned by the resolver (valid as long as the
+ * context), -ENOENT if no set has that index, or another -errno. */
+typedef int (*fw_xt_set_name_fn)(void *userdata, uint16_t index, const char **ret_name);
+
+struct fw_xt_ctx {
+	uint8_t family; /* NFPROTO_IPV4 or NFPROTO_IPV6: the table's family */
+	fw_xt_set_name_fn set_name; /* NULL: every set match becomes opaque */
+	void *userdata;
+};
+
+/* Decodes the match `name` revision `rev` (blob data/len) and appends its predicates to rule
+ * (an unknown or undecodable match appends one opaque predicate). Returns 0, or -ENOMEM; the
+ * rule is unchanged on failure only for -ENOMEM before any append. */
+int fw_xt_match_to_ir(const struct fw_xt_ctx *ctx, const char *name, uint8_t rev, const void *data,
+		      size_t len, struct ir_rule *rule);
+
+/* Decodes the target `name` revision `rev` (blob data/len) into the rule's action (REJECT, LOG,
+ * NFQUEUE, MARK, CONNMARK, RETURN, ...; unknown: opaque action). The standard target ("" or
+ * "standard") is not handled here: use fw_xt_verdict_to_ir(). Returns 0 or -ENOMEM. */
+int fw_xt_target_to_ir(const struct fw_xt_ctx *ctx, const char *name, uint8_t rev, const void *data,
+		       size_t len, struct ir_rule *rule);
+
+/* Sets the rule's action from an xtables standard verdict: a negative verdict is
+ * -NF_<VERDICT>-1 (XT_RETURN for return); jump_chain (not NULL) makes it a jump to that chain,
+ * goto_chain a goto. Returns 0, -EINVAL for a verdict that is none of those, or -ENOMEM. */
+int fw_xt_verdict_to_ir(int verdict, const char *jump_chain, int is_goto, struct ir_rule *rule);
