@@ -1,0 +1,358 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Shared helpers for the netns tests. Source it from a test:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   np_init oracle-calico          # root and tools checked, namespaces named np-<name>-$$-*,
+#                                  # cleanup trap and kernel taint check installed
+#   np_topo_routed cali            # node + 3 pods on veths with /32 and /128 routes, + remote
+#   np_listen 80 443 6379          # TCP and UDP listeners in every namespace
+#   np_in node iptables-legacy-restore < ruleset
+#   echo "1 tcp 10.244.0.11 40000 10.244.0.12 6379" | np_probe_from pod1
+#
+# Run directly (not sourced), it tests itself: the topology passes traffic, a DROP rule
+# shows as a timeout, a REJECT as refused, both directions, IPv4 and IPv6.
+#
+# The fixed test topology (tests/rulesets/README.md documents the same addresses):
+#
+#   pod1 10.244.0.11 fd00:10:244::11 ─┐ host side <prefix>0c8e3b7e5a1  (routed: /32 and
+#   pod2 10.244.0.12 fd00:10:244::12 ─┤ host side <prefix>4d7f9a2c6b2   /128 routes in the
+#   pod3 10.244.0.13 fd00:10:244::13 ─┤ host side <prefix>9e1b5d3f7c3   node, like Calico)
+#                                     node  eth0 192.168.50.10/24 fd00:50::10/64
+#                                       │
+#                                     remote eth0 192.168.50.1/24 fd00:50::1/64, owning
+#                                     (AnyIP local routes) the off-node peers:
+#                                     10.244.1.0/24 10.244.2.0/24 (other nodes' pods),
+#                                     172.16.0.0/16 198.51.100.0/24 (outside the cluster),
+#                                     fd00:10:244:1::/64 fd00:10:244:2::/64 2001:db8:16::/48
+#                                     2001:db8:100::/64
+#
+# Bridge variant (np_topo_bridge weave): the pods sit on a bridge "weave" 10.32.0.1/24 in the
+# node (pods 10.32.0.11-13, IPv4 only as Weave Net), with br_netfilter calling iptables for
+# bridged traffic, as Weave Net requires; remote the same, plus 10.44.0.0/16 standing for
+# other nodes' pods.
+#
+# Neighbour entries are static everywhere (no ARP or neighbour discovery crosses the rules),
+# DAD is off, rp_filter is off: the only thing that decides whether a probe passes is the
+# filter ruleset under test.
+
+set -u
+
+NP_TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+NP_PROBE="$NP_TOP/tests/netns/np_probe.py"
+NP_PYTHON=${NP_PYTHON:-/usr/bin/python3}
+NP_NS=""
+NP_TMP=""
+NP_PIDS=()
+NP_NAMESPACES=()
+NP_TAINT0=0
+NP_FAILED=0
+
+np_fail() {
+	echo "FAIL: $*" >&2
+	NP_FAILED=1
+}
+
+np_die() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+np_cleanup() {
+	local rc=$? p ns taint
+	for p in "${NP_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${NP_PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	for ns in "${NP_NAMESPACES[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	[ -n "$NP_TMP" ] && rm -rf "$NP_TMP"
+	read -r taint </proc/sys/kernel/tainted
+	if [ "$taint" != "$NP_TAINT0" ]; then
+		echo "FAIL: kernel taint changed from $NP_TAINT0 to $taint during the test" >&2
+		rc=1
+	fi
+	exit "$rc"
+}
+
+# np_init NAME: checks root and tools, sets the namespace prefix np-NAME-$$, installs the trap.
+np_init() {
+	local name=$1 t
+	[ "$(id -u)" = 0 ] || np_die "netns tests need root"
+	for t in ip nft iptables-legacy-restore iptables-nft-restore ip6tables-legacy-restore \
+		ip6tables-nft-restore ipset "$NP_PYTHON"; do
+		command -v "$t" >/dev/null || np_die "missing tool: $t"
+	done
+	NP_NS="np-$name-$$"
+	NP_TMP=$(mktemp -d "/tmp/$NP_NS.XXXXXX")
+	read -r NP_TAINT0 </proc/sys/kernel/tainted
+	trap np_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+# np_in SHORT CMD...: runs CMD in namespace $NP_NS-SHORT.
+np_in() {
+	local ns=$1
+	shift
+	ip netns exec "$NP_NS-$ns" "$@"
+}
+
+np_ns_add() {
+	ip netns add "$NP_NS-$1" || np_die "cannot create namespace $NP_NS-$1"
+	NP_NAMESPACES+=("$NP_NS-$1")
+	np_in "$1" ip link set lo up
+	np_sysctl "$1" net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+		net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.all.accept_ra=0
+}
+
+np_sysctl() {
+	local ns=$1 kv
+	shift
+	for kv in "$@"; do
+		np_in "$ns" sysctl -qw "$kv" >/dev/null || np_die "sysctl $kv in $ns"
+	done
+}
+
+np_mac() { # NS IFNAME
+	np_in "$1" cat "/sys/class/net/$2/address"
+}
+
+# Static neighbour entry: in NS, ADDR is at MAC on IF.
+np_neigh() { # NS IF ADDR MAC
+	np_in "$1" ip neigh replace "$3" lladdr "$4" dev "$2" nud permanent
+}
+
+NP_POD_SUFFIX=(0c8e3b7e5a1 4d7f9a2c6b2 9e1b5d3f7c3)
+NP_POD_V4=(10.244.0.11 10.244.0.12 10.244.0.13)
+NP_POD_V6=(fd00:10:244::11 fd00:10:244::12 fd00:10:244::13)
+NP_NODE_V4=192.168.50.10
+NP_NODE_V6=fd00:50::10
+NP_REMOTE_V4=192.168.50.1
+NP_REMOTE_V6=fd00:50::1
+NP_REMOTE_RANGES_V4=(10.244.1.0/24 10.244.2.0/24 172.16.0.0/16 198.51.100.0/24)
+NP_REMOTE_RANGES_V6=(fd00:10:244:1::/64 fd00:10:244:2::/64 2001:db8:16::/48 2001:db8:100::/64)
+NP_POD_IF=()
+NP_MODE=""
+
+# The node and the remote namespace, linked by node:eth0 <-> remote:eth0.
+np_topo_base() {
+	local r mac_n mac_r
+	np_ns_add node
+	np_ns_add remote
+	np_sysctl node net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	np_sysctl remote net.ipv4.ip_nonlocal_bind=1 net.ipv6.ip_nonlocal_bind=1
+	np_in node ip link add eth0 type veth peer name eth0 netns "$NP_NS-remote" ||
+		np_die "veth node-remote"
+	np_in node ip addr add "$NP_NODE_V4/24" dev eth0
+	np_in node ip addr add "$NP_NODE_V6/64" dev eth0 nodad
+	np_in remote ip addr add "$NP_REMOTE_V4/24" dev eth0
+	np_in remote ip addr add "$NP_REMOTE_V6/64" dev eth0 nodad
+	np_in node ip link set eth0 up
+	np_in remote ip link set eth0 up
+	mac_n=$(np_mac node eth0)
+	mac_r=$(np_mac remote eth0)
+	np_neigh node eth0 "$NP_REMOTE_V4" "$mac_r"
+	np_neigh node eth0 "$NP_REMOTE_V6" "$mac_r"
+	np_neigh remote eth0 "$NP_NODE_V4" "$mac_n"
+	np_neigh remote eth0 "$NP_NODE_V6" "$mac_n"
+	np_in node ip route add default via "$NP_REMOTE_V4" dev eth0
+	np_in node ip -6 route add default via "$NP_REMOTE_V6" dev eth0
+	for r in "${NP_REMOTE_RANGES_V4[@]}"; do
+		np_in remote ip route add local "$r" dev lo
+	done
+	for r in "${NP_REMOTE_RANGES_V6[@]}"; do
+		np_in remote ip -6 route add local "$r" dev lo
+	done
+}
+
+# np_topo_routed PREFIX: pods on veths named PREFIX+suffix in the node, /32 and /128 routes,
+# default routes in the pods via a link-local gateway answered by a static neighbour entry
+# (Calico's 169.254.1.1 scheme).
+np_topo_routed() {
+	local prefix=$1 i hif mac_h mac_p
+	NP_MODE=routed
+	np_topo_base
+	for i in 0 1 2; do
+		hif="$prefix${NP_POD_SUFFIX[$i]}"
+		hif=${hif:0:15}
+		NP_POD_IF+=("$hif")
+		np_ns_add "pod$((i + 1))"
+		np_in node ip link add "$hif" type veth peer name eth0 netns "$NP_NS-pod$((i + 1))" ||
+			np_die "veth $hif"
+		np_in node ip link set "$hif" up
+		np_in node ip addr add fe80::1/64 dev "$hif" nodad
+		np_in "pod$((i + 1))" ip addr add "${NP_POD_V4[$i]}/32" dev eth0
+		np_in "pod$((i + 1))" ip addr add "${NP_POD_V6[$i]}/128" dev eth0 nodad
+		np_in "pod$((i + 1))" ip link set eth0 up
+		np_in "pod$((i + 1))" ip route add 169.254.1.1 dev eth0 scope link
+		np_in "pod$((i + 1))" ip route add default via 169.254.1.1 dev eth0
+		np_in "pod$((i + 1))" ip -6 route add default via fe80::1 dev eth0
+		np_in node ip route add "${NP_POD_V4[$i]}/32" dev "$hif" scope link
+		np_in node ip -6 route add "${NP_POD_V6[$i]}/128" dev "$hif"
+		mac_h=$(np_mac node "$hif")
+		mac_p=$(np_mac "pod$((i + 1))" eth0)
+		np_neigh "pod$((i + 1))" eth0 169.254.1.1 "$mac_h"
+		np_neigh "pod$((i + 1))" eth0 fe80::1 "$mac_h"
+		np_neigh node "$hif" "${NP_POD_V4[$i]}" "$mac_p"
+		np_neigh node "$hif" "${NP_POD_V6[$i]}" "$mac_p"
+	done
+	np_in remote ip route add 10.244.0.0/24 via "$NP_NODE_V4" dev eth0
+	np_in remote ip -6 route add fd00:10:244::/64 via "$NP_NODE_V6" dev eth0
+	np_topo_write
+}
+
+# np_topo_bridge BRIDGE: pods on a bridge in the node (Weave Net style), IPv4 only.
+np_topo_bridge() {
+	local br=$1 i hif mac_b mac_p j
+	NP_MODE=bridge
+	NP_POD_V4=(10.32.0.11 10.32.0.12 10.32.0.13)
+	NP_POD_V6=()
+	NP_REMOTE_RANGES_V4+=(10.44.0.0/16)
+	np_topo_base
+	[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] ||
+		np_die "br_netfilter is not available (needed for the bridge topology)"
+	np_sysctl node net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1
+	np_in node ip link add "$br" type bridge
+	np_in node ip addr add 10.32.0.1/24 dev "$br"
+	np_in node ip link set "$br" up
+	mac_b=$(np_mac node "$br")
+	for i in 0 1 2; do
+		hif="vethwepl${NP_POD_SUFFIX[$i]}"
+		hif=${hif:0:15}
+		NP_POD_IF+=("$hif")
+		np_ns_add "pod$((i + 1))"
+		np_in node ip link add "$hif" type veth peer name eth0 netns "$NP_NS-pod$((i + 1))" ||
+			np_die "veth $hif"
+		np_in node ip link set "$hif" master "$br"
+		np_in node ip link set "$hif" up
+		np_in "pod$((i + 1))" ip addr add "${NP_POD_V4[$i]}/24" dev eth0
+		np_in "pod$((i + 1))" ip link set eth0 up
+		np_in "pod$((i + 1))" ip route add default via 10.32.0.1 dev eth0
+		np_neigh "pod$((i + 1))" eth0 10.32.0.1 "$mac_b"
+	done
+	# Static neighbours between pods and towards them from the node; static fdb entries so
+	# the bridge never floods.
+	for i in 0 1 2; do
+		mac_p=$(np_mac "pod$((i + 1))" eth0)
+		np_neigh node "$br" "${NP_POD_V4[$i]}" "$mac_p"
+		np_in node bridge fdb replace "$mac_p" dev "${NP_POD_IF[$i]}" master static
+		for j in 0 1 2; do
+			[ "$i" = "$j" ] || np_neigh "pod$((j + 1))" eth0 "${NP_POD_V4[$i]}" "$mac_p"
+		done
+	done
+	np_in remote ip route add 10.32.0.0/24 via "$NP_NODE_V4" dev eth0
+	np_topo_write
+}
+
+# Writes $NP_TMP/topo.json for the oracle driver.
+np_topo_write() {
+	local i
+	{
+		printf '{"prefix":"%s","mode":"%s","node":{"ns":"%s","v4":"%s","v6":"%s"},' \
+			"$NP_NS" "$NP_MODE" "$NP_NS-node" "$NP_NODE_V4" "$NP_NODE_V6"
+		printf '"remote":{"ns":"%s","v4":"%s","v6":"%s","ranges":[' \
+			"$NP_NS-remote" "$NP_REMOTE_V4" "$NP_REMOTE_V6"
+		printf '"%s",' "${NP_REMOTE_RANGES_V4[@]}" "${NP_REMOTE_RANGES_V6[@]}" | sed 's/,$//'
+		printf ']},"pods":['
+		for i in 0 1 2; do
+			[ "$i" = 0 ] || printf ','
+			printf '{"ns":"%s","if":"%s","v4":"%s","v6":"%s"}' "$NP_NS-pod$((i + 1))" \
+				"${NP_POD_IF[$i]}" "${NP_POD_V4[$i]}" "${NP_POD_V6[$i]:-}"
+		done
+		printf ']}\n'
+	} >"$NP_TMP/topo.json"
+}
+
+# np_listen PORT...: TCP and UDP listeners (IPv4 and IPv6) in every namespace; waits until
+# all are bound.
+np_listen() {
+	local ns short n=0 i
+	for ns in "${NP_NAMESPACES[@]}"; do
+		short=${ns#"$NP_NS-"}
+		rm -f "$NP_TMP/ready-$short"
+		ip netns exec "$ns" "$NP_PYTHON" "$NP_PROBE" serve "$NP_TMP/ready-$short" "$@" \
+			>"$NP_TMP/listen-$short.log" 2>&1 &
+		NP_PIDS+=($!)
+		n=$((n + 1))
+	done
+	for i in $(seq 1 200); do
+		local ready=0
+		for ns in "${NP_NAMESPACES[@]}"; do
+			[ -e "$NP_TMP/ready-${ns#"$NP_NS-"}" ] && ready=$((ready + 1))
+		done
+		[ "$ready" = "$n" ] && return 0
+		sleep 0.05
+	done
+	cat "$NP_TMP"/listen-*.log >&2
+	np_die "listeners did not come up"
+}
+
+# np_probe_from SHORT [TIMEOUT]: reads "ID PROTO SRC SPORT DST DPORT" lines on stdin, runs
+# them concurrently from namespace SHORT, prints "ID accepted|refused|timeout".
+np_probe_from() {
+	np_in "$1" "$NP_PYTHON" "$NP_PROBE" probe "${2:-0.8}"
+}
+
+# np_flush: removes every ruleset and ipset from the node (between two loads in one test).
+np_flush() {
+	local t
+	np_in node nft flush ruleset
+	for t in iptables-legacy ip6tables-legacy; do
+		local tab
+		for tab in filter nat mangle raw; do
+			np_in node "$t" -t "$tab" -F 2>/dev/null
+			np_in node "$t" -t "$tab" -X 2>/dev/null
+			np_in node "$t" -t "$tab" -P INPUT ACCEPT 2>/dev/null
+			np_in node "$t" -t "$tab" -P FORWARD ACCEPT 2>/dev/null
+			np_in node "$t" -t "$tab" -P OUTPUT ACCEPT 2>/dev/null
+		done
+	done
+	np_in node ipset destroy 2>/dev/null
+	np_in node conntrack -F 2>/dev/null
+	return 0
+}
+
+# --- self-test when run directly ---
+np_selftest() {
+	local out
+	np_init lib
+	np_topo_routed cali
+	np_listen 80 81
+	out=$(printf '%s\n' \
+		"a tcp 10.244.0.11 40001 10.244.0.12 80" \
+		"b udp 10.244.0.11 40002 10.244.0.12 80" \
+		"d tcp fd00:10:244::11 40004 fd00:10:244::12 80" | np_probe_from pod1 2>&1)
+	out="$out
+$(printf '%s\n' "c tcp 172.16.3.4 40003 10.244.0.13 80" \
+		"e udp 2001:db8:16::5 40005 fd00:10:244::13 81" | np_probe_from remote)"
+	echo "$out"
+	for want in "a accepted" "b accepted" "c accepted" "d accepted" "e accepted"; do
+		grep -qx "$want" <<<"$out" || np_fail "no rules: expected '$want'"
+	done
+	np_in node iptables-legacy -A FORWARD -p tcp --dport 81 -j DROP
+	np_in node ip6tables-legacy -A FORWARD -p udp --dport 81 -j REJECT
+	np_in node nft add table ip t
+	np_in node nft add chain ip t f '{ type filter hook forward priority 0; }'
+	np_in node nft add rule ip t f ct state established udp sport 80 drop
+	out=$(printf '%s\n' \
+		"a tcp 10.244.0.11 40011 10.244.0.12 81" \
+		"b udp 10.244.0.11 40012 10.244.0.12 80" \
+		"d tcp fd00:10:244::11 40014 fd00:10:244::12 81" \
+		"e udp fd00:10:244::11 40015 fd00:10:244::13 81" | np_probe_from pod1)
+	echo "$out"
+	for want in "a timeout" "b timeout" "d accepted" "e refused"; do
+		grep -qx "$want" <<<"$out" || np_fail "with rules: expected '$want'"
+	done
+	[ "$NP_FAILED" = 0 ] && echo "PASS: harness self-test"
+	return "$NP_FAILED"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	np_selftest
+	exit $?
+fi
