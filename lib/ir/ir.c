@@ -1,0 +1,1118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ir-internal.h"
+
+/* --- names --- */
+
+static const char *const source_names[_IR_SRC_MAX] = {
+	[IR_SRC_NFT] = "nft",
+	[IR_SRC_IPTABLES_NFT] = "iptables-nft",
+	[IR_SRC_IPTABLES_LEGACY] = "iptables-legacy",
+};
+
+static const char *const hook_names[_IR_HOOK_MAX] = {
+	[IR_HOOK_PREROUTING] = "prerouting",   [IR_HOOK_INPUT] = "input",
+	[IR_HOOK_FORWARD] = "forward",	       [IR_HOOK_OUTPUT] = "output",
+	[IR_HOOK_POSTROUTING] = "postrouting", [IR_HOOK_INGRESS] = "ingress",
+	[IR_HOOK_EGRESS] = "egress",	       [IR_HOOK_NONE] = "none",
+};
+
+static const char *const chain_type_names[_IR_CHAIN_TYPE_MAX] = {
+	[IR_CHAIN_FILTER] = "filter",
+	[IR_CHAIN_NAT] = "nat",
+	[IR_CHAIN_ROUTE] = "route",
+};
+
+static const char *const verdict_names[_IR_VERDICT_MAX] = {
+	[IR_VERDICT_CONTINUE] = "continue", [IR_VERDICT_ACCEPT] = "accept",
+	[IR_VERDICT_DROP] = "drop",	    [IR_VERDICT_REJECT] = "reject",
+	[IR_VERDICT_JUMP] = "jump",	    [IR_VERDICT_GOTO] = "goto",
+	[IR_VERDICT_RETURN] = "return",	    [IR_VERDICT_QUEUE] = "queue",
+};
+
+static const char *const field_names[_IR_FIELD_MAX] = {
+	[IR_FIELD_NONE] = "none",
+	[IR_FIELD_NFPROTO] = "meta nfproto",
+	[IR_FIELD_SADDR] = "saddr",
+	[IR_FIELD_DADDR] = "daddr",
+	[IR_FIELD_L4PROTO] = "meta l4proto",
+	[IR_FIELD_SPORT] = "th sport",
+	[IR_FIELD_DPORT] = "th dport",
+	[IR_FIELD_ICMP_TYPE] = "icmp type",
+	[IR_FIELD_ICMP_CODE] = "icmp code",
+	[IR_FIELD_IIFNAME] = "iifname",
+	[IR_FIELD_OIFNAME] = "oifname",
+	[IR_FIELD_IIF] = "iif",
+	[IR_FIELD_OIF] = "oif",
+	[IR_FIELD_CT_STATE] = "ct state",
+	[IR_FIELD_CT_DIRECTION] = "ct direction",
+	[IR_FIELD_CT_MARK] = "ct mark",
+	[IR_FIELD_META_MARK] = "meta mark",
+	[IR_FIELD_PKTTYPE] = "meta pkttype",
+	[IR_FIELD_SADDR_TYPE] = "fib saddr type",
+	[IR_FIELD_DADDR_TYPE] = "fib daddr type",
+	[IR_FIELD_PHYSDEV_IN] = "physdev in",
+	[IR_FIELD_PHYSDEV_OUT] = "physdev out",
+	[IR_FIELD_PHYSDEV_BRIDGED] = "physdev bridged",
+	[IR_FIELD_TCP_FLAGS] = "tcp flags",
+	[IR_FIELD_CT_STATUS] = "ct status",
+	[IR_FIELD_RPF_OK] = "rpfilter ok",
+	[IR_FIELD_SKUID] = "meta skuid",
+	[IR_FIELD_SKGID] = "meta skgid",
+	[IR_FIELD_IIFTYPE] = "meta iiftype",
+	[IR_FIELD_OIFTYPE] = "meta oiftype",
+	[IR_FIELD_LENGTH] = "meta length",
+	[IR_FIELD_DSCP] = "dscp",
+};
+
+static const char *const pred_kind_names[_IR_PRED_MAX] = {
+	[IR_PRED_MATCH] = "match",
+	[IR_PRED_BITS] = "bits",
+	[IR_PRED_LOOKUP] = "lookup",
+	[IR_PRED_OPAQUE] = "opaque",
+};
+
+static const char *const stmt_kind_names[_IR_STMT_MAX] = {
+	[IR_STMT_MARK] = "mark",       [IR_STMT_VMAP] = "vmap",	      [IR_STMT_NAT] = "nat",
+	[IR_STMT_LOG] = "log",	       [IR_STMT_COUNTER] = "counter", [IR_STMT_LIMIT] = "limit",
+	[IR_STMT_NOTRACK] = "notrack", [IR_STMT_NOTE] = "note",	      [IR_STMT_OPAQUE] = "opaque",
+};
+
+static const char *const nat_names[_IR_NAT_MAX] = {
+	[IR_NAT_SNAT] = "snat",
+	[IR_NAT_DNAT] = "dnat",
+	[IR_NAT_MASQUERADE] = "masquerade",
+	[IR_NAT_REDIRECT] = "redirect",
+};
+
+#define NAME_OF(table, v) ((unsigned)(v) < ELEMENTSOF(table) && (table)[v] ? (table)[v] : "?")
+
+const char *ir_source_to_string(enum ir_source s)
+{
+	return NAME_OF(source_names, s);
+}
+
+const char *ir_family_to_string(enum ir_family f)
+{
+	switch (f) {
+	case IR_FAMILY_INET:
+		return "inet";
+	case IR_FAMILY_IP:
+		return "ip";
+	case IR_FAMILY_ARP:
+		return "arp";
+	case IR_FAMILY_NETDEV:
+		return "netdev";
+	case IR_FAMILY_BRIDGE:
+		return "bridge";
+	case IR_FAMILY_IP6:
+		return "ip6";
+	}
+	return "?";
+}
+
+const char *ir_hook_to_string(enum ir_hook h)
+{
+	return NAME_OF(hook_names, h);
+}
+
+const char *ir_chain_type_to_string(enum ir_chain_type t)
+{
+	return NAME_OF(chain_type_names, t);
+}
+
+const char *ir_verdict_kind_to_string(enum ir_verdict_kind v)
+{
+	return NAME_OF(verdict_names, v);
+}
+
+const char *ir_field_to_string(enum ir_field f)
+{
+	return NAME_OF(field_names, f);
+}
+
+const char *ir_pred_kind_to_string(enum ir_pred_kind k)
+{
+	return NAME_OF(pred_kind_names, k);
+}
+
+const char *ir_stmt_kind_to_string(enum ir_stmt_kind k)
+{
+	return NAME_OF(stmt_kind_names, k);
+}
+
+const char *ir_nat_kind_to_string(enum ir_nat_kind k)
+{
+	return NAME_OF(nat_names, k);
+}
+
+static int lookup_name(const char *const *names, size_t n, const char *s)
+{
+	if (!s)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (names[i] && streq(names[i], s))
+			return (int)i;
+	return -EINVAL;
+}
+
+int ir_source_from_string(const char *s)
+{
+	return lookup_name(source_names, ELEMENTSOF(source_names), s);
+}
+
+int ir_family_from_string(const char *s)
+{
+	static const enum ir_family all[] = { IR_FAMILY_INET,	IR_FAMILY_IP,	  IR_FAMILY_ARP,
+					      IR_FAMILY_NETDEV, IR_FAMILY_BRIDGE, IR_FAMILY_IP6 };
+
+	if (!s)
+		return -EINVAL;
+	for (size_t i = 0; i < ELEMENTSOF(all); i++)
+		if (streq(ir_family_to_string(all[i]), s))
+			return all[i];
+	return -EINVAL;
+}
+
+int ir_hook_from_string(const char *s)
+{
+	return lookup_name(hook_names, ELEMENTSOF(hook_names), s);
+}
+
+int ir_chain_type_from_string(const char *s)
+{
+	return lookup_name(chain_type_names, ELEMENTSOF(chain_type_names), s);
+}
+
+enum ir_keytype ir_field_keytype(enum ir_field f)
+{
+	switch (f) {
+	case IR_FIELD_SADDR:
+	case IR_FIELD_DADDR:
+		return IR_KEY_ADDR;
+	case IR_FIELD_IIFNAME:
+	case IR_FIELD_OIFNAME:
+	case IR_FIELD_PHYSDEV_IN:
+	case IR_FIELD_PHYSDEV_OUT:
+		return IR_KEY_IFNAME;
+	default:
+		return IR_KEY_NUM;
+	}
+}
+
+/* --- small helpers --- */
+
+static int strdup_or_null(const char *s, char **ret)
+{
+	char *c = NULL;
+
+	if (s) {
+		c = strdup(s);
+		if (!c)
+			return -ENOMEM;
+	}
+	free(*ret);
+	*ret = c;
+	return 0;
+}
+
+static int vformat(char **ret, const char *fmt, va_list ap)
+{
+	char *s;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
+}
+
+/* --- predicates, statements, verdicts --- */
+
+void ir_pred_done(struct ir_pred *p)
+{
+	if (!p)
+		return;
+	np_iset_done(&p->values);
+	IR_FOREACH(n, &p->ifnames)
+	free(n->name);
+	VEC_DONE(&p->ifnames);
+	free(p->ref.name);
+	free(p->text);
+	*p = (struct ir_pred){ 0 };
+}
+
+void ir_verdict_done(struct ir_verdict *v)
+{
+	if (!v)
+		return;
+	free(v->chain);
+	*v = (struct ir_verdict){ 0 };
+}
+
+void ir_stmt_done(struct ir_stmt *s)
+{
+	if (!s)
+		return;
+	free(s->ref.name);
+	free(s->text);
+	*s = (struct ir_stmt){ 0 };
+}
+
+int ir_verdict_copy(const struct ir_verdict *src, struct ir_verdict *ret)
+{
+	*ret = *src;
+	ret->chain = NULL;
+	if (src->chain) {
+		ret->chain = strdup(src->chain);
+		if (!ret->chain) {
+			*ret = (struct ir_verdict){ 0 };
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* --- rules --- */
+
+int ir_rule_new(struct ir_rule **ret)
+{
+	struct ir_rule *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->verdict.kind = IR_VERDICT_CONTINUE;
+	*ret = r;
+	return 0;
+}
+
+struct ir_rule *ir_rule_free(struct ir_rule *r)
+{
+	if (!r)
+		return NULL;
+	IR_FOREACH(p, &r->preds)
+	ir_pred_done(p);
+	VEC_DONE(&r->preds);
+	IR_FOREACH(s, &r->stmts)
+	ir_stmt_done(s);
+	VEC_DONE(&r->stmts);
+	ir_verdict_done(&r->verdict);
+	free(r->comment);
+	free(r->text);
+	free(r);
+	return NULL;
+}
+
+int ir_rule_set_comment(struct ir_rule *r, const char *comment)
+{
+	return strdup_or_null(comment, &r->comment);
+}
+
+int ir_rule_set_text(struct ir_rule *r, const char *text)
+{
+	return strdup_or_null(text, &r->text);
+}
+
+int ir_rule_add_pred(struct ir_rule *r, struct ir_pred *p)
+{
+	int k;
+
+	if (p->kind == IR_PRED_MATCH)
+		np_iset_normalize(&p->values);
+	k = VEC_PUSH(&r->preds, *p);
+	if (k < 0) {
+		ir_pred_done(p);
+		return k;
+	}
+	*p = (struct ir_pred){ 0 };
+	return 0;
+}
+
+int ir_rule_add_match(struct ir_rule *r, enum ir_field field, bool negate, struct np_iset *values)
+{
+	struct ir_pred p = {
+		.kind = IR_PRED_MATCH,
+		.field = field,
+		.negate = negate,
+		.values = *values,
+	};
+
+	*values = (struct np_iset){ 0 };
+	return ir_rule_add_pred(r, &p);
+}
+
+int ir_rule_add_match_masked(struct ir_rule *r, enum ir_field field, uint32_t mask, bool negate,
+			     struct np_iset *values)
+{
+	struct ir_pred p = {
+		.kind = IR_PRED_MATCH,
+		.field = field,
+		.negate = negate,
+		.masked = true,
+		.mask = mask,
+		.values = *values,
+	};
+
+	*values = (struct np_iset){ 0 };
+	return ir_rule_add_pred(r, &p);
+}
+
+int ir_rule_add_match_range(struct ir_rule *r, enum ir_field field, bool negate, np_u128 lo,
+			    np_u128 hi)
+{
+	struct np_iset s = { 0 };
+
+	if (np_iset_add(&s, lo, hi) < 0)
+		return -ENOMEM;
+	return ir_rule_add_match(r, field, negate, &s);
+}
+
+static int ifname_parse(const char *pattern, struct ir_ifname *ret)
+{
+	size_t n = strlen(pattern);
+	bool prefix = n > 0 && (pattern[n - 1] == '+' || pattern[n - 1] == '*');
+
+	ret->name = strndup(pattern, prefix ? n - 1 : n);
+	if (!ret->name)
+		return -ENOMEM;
+	ret->prefix = prefix;
+	return 0;
+}
+
+int ir_rule_add_ifnames(struct ir_rule *r, enum ir_field field, bool negate,
+			const char *const *patterns, size_t n)
+{
+	struct ir_pred p = {
+		.kind = IR_PRED_MATCH,
+		.field = field,
+		.negate = negate,
+	};
+
+	for (size_t i = 0; i < n; i++) {
+		struct ir_ifname f = { 0 };
+
+		if (ifname_parse(patterns[i], &f) < 0) {
+			ir_pred_done(&p);
+			return -ENOMEM;
+		}
+		if (VEC_PUSH(&p.ifnames, f) < 0) {
+			free(f.name);
+			ir_pred_done(&p);
+			return -ENOMEM;
+		}
+	}
+	return ir_rule_add_pred(r, &p);
+}
+
+int ir_rule_add_ifname(struct ir_rule *r, enum ir_field field, bool negate, const char *pattern)
+{
+	return ir_rule_add_ifnames(r, field, negate, &pattern, 1);
+}
+
+int ir_rule_add_bits(struct ir_rule *r, enum ir_field field, uint32_t bits, bool negate)
+{
+	struct ir_pred p = {
+		.kind = IR_PRED_BITS,
+		.field = field,
+		.negate = negate,
+		.bits = bits,
+	};
+
+	return ir_rule_add_pred(r, &p);
+}
+
+static int setref_init(struct ir_setref *ref, const enum ir_field *key, unsigned nkey,
+		       const char *set_name, bool ipset)
+{
+	if (nkey == 0 || nkey > IR_KEY_MAX || !set_name)
+		return -EINVAL;
+	memcpy(ref->key, key, nkey * sizeof(*key));
+	ref->nkey = nkey;
+	ref->ipset = ipset;
+	ref->name = strdup(set_name);
+	if (!ref->name)
+		return -ENOMEM;
+	return 0;
+}
+
+int ir_rule_add_lookup(struct ir_rule *r, const enum ir_field *key, unsigned nkey,
+		       const char *set_name, bool ipset, bool negate)
+{
+	struct ir_pred p = {
+		.kind = IR_PRED_LOOKUP,
+		.negate = negate,
+	};
+	int k;
+
+	k = setref_init(&p.ref, key, nkey, set_name, ipset);
+	if (k < 0)
+		return k;
+	return ir_rule_add_pred(r, &p);
+}
+
+int ir_rule_add_opaque(struct ir_rule *r, const char *fmt, ...)
+{
+	struct ir_pred p = {
+		.kind = IR_PRED_OPAQUE,
+	};
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vformat(&p.text, fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		return k;
+	return ir_rule_add_pred(r, &p);
+}
+
+int ir_rule_add_stmt(struct ir_rule *r, struct ir_stmt *s)
+{
+	int k;
+
+	s->after = r->preds.n;
+	k = VEC_PUSH(&r->stmts, *s);
+	if (k < 0) {
+		ir_stmt_done(s);
+		return k;
+	}
+	*s = (struct ir_stmt){ 0 };
+	return 0;
+}
+
+int ir_rule_add_mark_copy(struct ir_rule *r, enum ir_field dst, enum ir_field src,
+			  uint32_t src_mask, uint32_t clear, uint32_t xor)
+{
+	struct ir_stmt s = {
+		.kind = IR_STMT_MARK,
+		.mark_dst = dst,
+		.mark_src = src,
+		.mark_src_mask = src_mask,
+		.mark_clear = clear,
+		.mark_xor = xor,
+	};
+
+	return ir_rule_add_stmt(r, &s);
+}
+
+int ir_rule_add_mark(struct ir_rule *r, enum ir_field dst, uint32_t clear, uint32_t xor)
+{
+	return ir_rule_add_mark_copy(r, dst, IR_FIELD_NONE, 0, clear, xor);
+}
+
+int ir_rule_add_vmap(struct ir_rule *r, const enum ir_field *key, unsigned nkey,
+		     const char *set_name, bool ipset)
+{
+	struct ir_stmt s = {
+		.kind = IR_STMT_VMAP,
+	};
+	int k;
+
+	k = setref_init(&s.ref, key, nkey, set_name, ipset);
+	if (k < 0)
+		return k;
+	return ir_rule_add_stmt(r, &s);
+}
+
+int ir_rule_add_nat(struct ir_rule *r, enum ir_nat_kind kind, const char *text)
+{
+	struct ir_stmt s = {
+		.kind = IR_STMT_NAT,
+		.nat = kind,
+	};
+
+	if (strdup_or_null(text, &s.text) < 0)
+		return -ENOMEM;
+	return ir_rule_add_stmt(r, &s);
+}
+
+int ir_rule_add_note(struct ir_rule *r, enum ir_stmt_kind kind, const char *fmt, ...)
+{
+	struct ir_stmt s = {
+		.kind = kind,
+	};
+	va_list ap;
+	int k;
+
+	switch (kind) {
+	case IR_STMT_LOG:
+	case IR_STMT_COUNTER:
+	case IR_STMT_LIMIT:
+	case IR_STMT_NOTRACK:
+	case IR_STMT_NOTE:
+	case IR_STMT_OPAQUE:
+		break;
+	default:
+		return -EINVAL;
+	}
+	va_start(ap, fmt);
+	k = vformat(&s.text, fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		return k;
+	return ir_rule_add_stmt(r, &s);
+}
+
+int ir_rule_set_verdict(struct ir_rule *r, enum ir_verdict_kind kind, const char *chain)
+{
+	char *c = NULL;
+
+	if ((kind == IR_VERDICT_JUMP || kind == IR_VERDICT_GOTO) && !chain)
+		return -EINVAL;
+	if (chain && (kind == IR_VERDICT_JUMP || kind == IR_VERDICT_GOTO)) {
+		c = strdup(chain);
+		if (!c)
+			return -ENOMEM;
+	}
+	ir_verdict_done(&r->verdict);
+	r->verdict.kind = kind;
+	r->verdict.chain = c;
+	return 0;
+}
+
+int ir_rule_set_queue(struct ir_rule *r, uint16_t num, uint16_t last, bool bypass, bool fanout)
+{
+	ir_verdict_done(&r->verdict);
+	r->verdict.kind = IR_VERDICT_QUEUE;
+	r->verdict.queue_num = num;
+	r->verdict.queue_last = last < num ? num : last;
+	r->verdict.queue_bypass = bypass;
+	r->verdict.queue_fanout = fanout;
+	return 0;
+}
+
+bool ir_rule_is_opaque(const struct ir_rule *r)
+{
+	IR_FOREACH(p, &r->preds)
+	if (p->kind == IR_PRED_OPAQUE)
+		return true;
+	IR_FOREACH(s, &r->stmts)
+	if (s->kind == IR_STMT_OPAQUE)
+		return true;
+	return false;
+}
+
+/* --- chains --- */
+
+int ir_chain_new(const char *name, struct ir_chain **ret)
+{
+	struct ir_chain *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->name = strdup(name);
+	if (!c->name) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->hook = IR_HOOK_NONE;
+	c->policy = IR_VERDICT_ACCEPT;
+	*ret = c;
+	return 0;
+}
+
+int ir_chain_set_base(struct ir_chain *c, enum ir_chain_type type, enum ir_hook hook, int priority,
+		      enum ir_verdict_kind policy, const char *device)
+{
+	if (strdup_or_null(device, &c->device) < 0)
+		return -ENOMEM;
+	c->base = true;
+	c->type = type;
+	c->hook = hook;
+	c->priority = priority;
+	c->policy = policy;
+	return 0;
+}
+
+int ir_chain_new_base(const char *name, enum ir_chain_type type, enum ir_hook hook, int priority,
+		      enum ir_verdict_kind policy, struct ir_chain **ret)
+{
+	_cleanup_(ir_chain_freep) struct ir_chain *c = NULL;
+	int k;
+
+	k = ir_chain_new(name, &c);
+	if (k < 0)
+		return k;
+	k = ir_chain_set_base(c, type, hook, priority, policy, NULL);
+	if (k < 0)
+		return k;
+	*ret = TAKE_PTR(c);
+	return 0;
+}
+
+struct ir_chain *ir_chain_free(struct ir_chain *c)
+{
+	if (!c)
+		return NULL;
+	IR_FOREACH(r, &c->rules)
+	ir_rule_free(*r);
+	VEC_DONE(&c->rules);
+	free(c->name);
+	free(c->device);
+	free(c);
+	return NULL;
+}
+
+int ir_chain_append(struct ir_chain *c, struct ir_rule **rule)
+{
+	struct ir_rule *r = TAKE_PTR(*rule);
+
+	if (VEC_PUSH(&c->rules, r) < 0) {
+		ir_rule_free(r);
+		return -ENOMEM;
+	}
+	r->chain = c;
+	r->position = c->rules.n;
+	return 0;
+}
+
+/* --- sets --- */
+
+int ir_set_new(const char *name, const char *type, struct ir_set **ret)
+{
+	_cleanup_(ir_set_freep) struct ir_set *s = NULL;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->name = strdup(name);
+	if (!s->name)
+		return -ENOMEM;
+	if (strdup_or_null(type, &s->type) < 0)
+		return -ENOMEM;
+	s->family = AF_UNSPEC;
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+static void set_elem_done(const struct ir_set *s, struct ir_set_elem *e)
+{
+	if (e->key)
+		for (unsigned i = 0; i < s->nkey; i++)
+			free(e->key[i].ifname);
+	free(e->key);
+	ir_verdict_done(&e->verdict);
+}
+
+struct ir_set *ir_set_free(struct ir_set *s)
+{
+	if (!s)
+		return NULL;
+	IR_FOREACH(e, &s->elems)
+	set_elem_done(s, e);
+	VEC_DONE(&s->elems);
+	IR_FOREACH(m, &s->members)
+	free(*m);
+	VEC_DONE(&s->members);
+	VEC_DONE(&s->member_sets);
+	free(s->name);
+	free(s->type);
+	free(s);
+	return NULL;
+}
+
+int ir_set_add_key(struct ir_set *s, enum ir_keytype t)
+{
+	if (s->nkey >= IR_KEY_MAX)
+		return -EINVAL;
+	if (s->elems.n > 0)
+		return -EINVAL;
+	s->keytype[s->nkey++] = t;
+	return 0;
+}
+
+int ir_set_add_elem(struct ir_set *s, const struct ir_key_part *key,
+		    const struct ir_verdict *verdict, np_u128 data, bool nomatch)
+{
+	struct ir_set_elem e = { .data = data, .nomatch = nomatch };
+
+	if (s->nkey == 0)
+		return -EINVAL;
+	e.key = calloc(s->nkey, sizeof(*e.key));
+	if (!e.key)
+		return -ENOMEM;
+	for (unsigned i = 0; i < s->nkey; i++) {
+		e.key[i].lo = key[i].lo;
+		e.key[i].hi = key[i].hi;
+		e.key[i].prefix = key[i].prefix;
+		if (key[i].ifname) {
+			e.key[i].ifname = strdup(key[i].ifname);
+			if (!e.key[i].ifname)
+				goto oom;
+		}
+	}
+	if (verdict && ir_verdict_copy(verdict, &e.verdict) < 0)
+		goto oom;
+	if (VEC_PUSH(&s->elems, e) < 0)
+		goto oom;
+	return 0;
+oom:
+	set_elem_done(s, &e);
+	return -ENOMEM;
+}
+
+int ir_set_add_range(struct ir_set *s, np_u128 lo, np_u128 hi)
+{
+	struct ir_key_part k = { .lo = lo, .hi = hi };
+
+	if (s->nkey != 1)
+		return -EINVAL;
+	return ir_set_add_elem(s, &k, NULL, 0, false);
+}
+
+int ir_set_add_member(struct ir_set *s, const char *name)
+{
+	char *n = strdup(name);
+
+	if (!n || VEC_PUSH(&s->members, n) < 0) {
+		free(n);
+		return -ENOMEM;
+	}
+	s->flags |= IR_SET_LIST;
+	return 0;
+}
+
+/* --- tables --- */
+
+int ir_table_new(enum ir_source source, enum ir_family family, const char *name,
+		 struct ir_table **ret)
+{
+	struct ir_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->name = strdup(name);
+	if (!t->name) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->source = source;
+	t->family = family;
+	*ret = t;
+	return 0;
+}
+
+struct ir_table *ir_table_free(struct ir_table *t)
+{
+	if (!t)
+		return NULL;
+	IR_FOREACH(c, &t->chains)
+	ir_chain_free(*c);
+	VEC_DONE(&t->chains);
+	IR_FOREACH(s, &t->sets)
+	ir_set_free(*s);
+	VEC_DONE(&t->sets);
+	hashmap_done(&t->chain_by_name);
+	hashmap_done(&t->set_by_name);
+	free(t->name);
+	free(t);
+	return NULL;
+}
+
+int ir_table_add_chain(struct ir_table *t, struct ir_chain **chain)
+{
+	struct ir_chain *c = TAKE_PTR(*chain);
+
+	if (hashmap_get(&t->chain_by_name, c->name)) {
+		ir_chain_free(c);
+		return -EEXIST;
+	}
+	if (VEC_RESERVE(&t->chains, 1) < 0 || hashmap_put(&t->chain_by_name, c->name, c) < 0) {
+		ir_chain_free(c);
+		return -ENOMEM;
+	}
+	t->chains.items[t->chains.n++] = c;
+	c->table = t;
+	return 0;
+}
+
+int ir_table_new_chain(struct ir_table *t, const char *name, struct ir_chain **ret)
+{
+	struct ir_chain *c;
+	int k;
+
+	k = ir_chain_new(name, &c);
+	if (k < 0)
+		return k;
+	k = ir_table_add_chain(t, &(struct ir_chain *){ c });
+	if (k < 0)
+		return k;
+	*ret = c;
+	return 0;
+}
+
+struct ir_chain *ir_table_find_chain(const struct ir_table *t, const char *name)
+{
+	return hashmap_get(&t->chain_by_name, name);
+}
+
+int ir_table_add_set(struct ir_table *t, struct ir_set **set)
+{
+	struct ir_set *s = TAKE_PTR(*set);
+
+	if (hashmap_get(&t->set_by_name, s->name)) {
+		ir_set_free(s);
+		return -EEXIST;
+	}
+	if (VEC_RESERVE(&t->sets, 1) < 0 || hashmap_put(&t->set_by_name, s->name, s) < 0) {
+		ir_set_free(s);
+		return -ENOMEM;
+	}
+	t->sets.items[t->sets.n++] = s;
+	s->table = t;
+	return 0;
+}
+
+struct ir_set *ir_table_find_set(const struct ir_table *t, const char *name)
+{
+	return hashmap_get(&t->set_by_name, name);
+}
+
+/* --- ruleset --- */
+
+int ir_ruleset_new(struct ir_ruleset **ret)
+{
+	struct ir_ruleset *rs = calloc(1, sizeof(*rs));
+
+	if (!rs)
+		return -ENOMEM;
+	*ret = rs;
+	return 0;
+}
+
+struct ir_ruleset *ir_ruleset_free(struct ir_ruleset *rs)
+{
+	if (!rs)
+		return NULL;
+	IR_FOREACH(t, &rs->tables)
+	ir_table_free(*t);
+	VEC_DONE(&rs->tables);
+	IR_FOREACH(s, &rs->ipsets)
+	ir_set_free(*s);
+	VEC_DONE(&rs->ipsets);
+	hashmap_done(&rs->ipset_by_name);
+	for (size_t i = 0; i < ELEMENTSOF(rs->sources); i++)
+		free(rs->sources[i].note);
+	free(rs->ipset_info.note);
+	free(rs);
+	return NULL;
+}
+
+struct ir_table *ir_ruleset_find_table(const struct ir_ruleset *rs, enum ir_source source,
+				       enum ir_family family, const char *name)
+{
+	IR_FOREACH(t, &rs->tables)
+	if ((*t)->source == source && (*t)->family == family && streq((*t)->name, name))
+		return *t;
+	return NULL;
+}
+
+int ir_ruleset_add_table(struct ir_ruleset *rs, struct ir_table **table)
+{
+	struct ir_table *t = TAKE_PTR(*table);
+
+	if (ir_ruleset_find_table(rs, t->source, t->family, t->name)) {
+		ir_table_free(t);
+		return -EEXIST;
+	}
+	if (VEC_PUSH(&rs->tables, t) < 0) {
+		ir_table_free(t);
+		return -ENOMEM;
+	}
+	t->ruleset = rs;
+	rs->linked = false;
+	return 0;
+}
+
+int ir_ruleset_new_table(struct ir_ruleset *rs, enum ir_source source, enum ir_family family,
+			 const char *name, struct ir_table **ret)
+{
+	struct ir_table *t;
+	int k;
+
+	k = ir_table_new(source, family, name, &t);
+	if (k < 0)
+		return k;
+	k = ir_ruleset_add_table(rs, &(struct ir_table *){ t });
+	if (k < 0)
+		return k;
+	*ret = t;
+	return 0;
+}
+
+int ir_ruleset_add_ipset(struct ir_ruleset *rs, struct ir_set **set)
+{
+	struct ir_set *s = TAKE_PTR(*set);
+
+	if (hashmap_get(&rs->ipset_by_name, s->name)) {
+		ir_set_free(s);
+		return -EEXIST;
+	}
+	if (VEC_RESERVE(&rs->ipsets, 1) < 0 || hashmap_put(&rs->ipset_by_name, s->name, s) < 0) {
+		ir_set_free(s);
+		return -ENOMEM;
+	}
+	rs->ipsets.items[rs->ipsets.n++] = s;
+	s->table = NULL;
+	rs->linked = false;
+	return 0;
+}
+
+struct ir_set *ir_ruleset_find_ipset(const struct ir_ruleset *rs, const char *name)
+{
+	return hashmap_get(&rs->ipset_by_name, name);
+}
+
+int ir_ruleset_set_source_info(struct ir_ruleset *rs, enum ir_source source, bool read,
+			       const char *note)
+{
+	struct ir_source_info *i;
+
+	if ((unsigned)source > _IR_SRC_MAX)
+		return -EINVAL;
+	i = source == _IR_SRC_MAX ? &rs->ipset_info : &rs->sources[source];
+	if (strdup_or_null(note, &i->note) < 0)
+		return -ENOMEM;
+	i->read = read;
+	return 0;
+}
+
+static unsigned link_setref(struct ir_ruleset *rs, struct ir_table *t, struct ir_setref *ref)
+{
+	ref->set =
+		ref->ipset ? ir_ruleset_find_ipset(rs, ref->name) : ir_table_find_set(t, ref->name);
+	return ref->set ? 0 : 1;
+}
+
+int ir_ruleset_link(struct ir_ruleset *rs)
+{
+	unsigned unresolved = 0, nrules = 0, nchains = 0, nsets = 0;
+
+	IR_FOREACH(sp, &rs->ipsets)
+	{
+		struct ir_set *s = *sp;
+
+		s->id = nsets++;
+		s->member_sets.n = 0;
+		IR_FOREACH(m, &s->members)
+		{
+			struct ir_set *ms = ir_ruleset_find_ipset(rs, *m);
+
+			if (!ms) {
+				unresolved++;
+				continue;
+			}
+			if (VEC_PUSH(&s->member_sets, ms) < 0)
+				return -ENOMEM;
+		}
+	}
+	IR_FOREACH(tp, &rs->tables)
+	{
+		struct ir_table *t = *tp;
+
+		IR_FOREACH(sp, &t->sets)
+		{
+			struct ir_set *s = *sp;
+
+			s->id = nsets++;
+			IR_FOREACH(e, &s->elems)
+			if (e->verdict.kind == IR_VERDICT_JUMP ||
+			    e->verdict.kind == IR_VERDICT_GOTO) {
+				e->verdict.target =
+					e->verdict.chain ? ir_table_find_chain(t, e->verdict.chain)
+							 : NULL;
+				if (!e->verdict.target)
+					unresolved++;
+			}
+		}
+		IR_FOREACH(cp, &t->chains)
+		{
+			struct ir_chain *c = *cp;
+
+			c->id = nchains++;
+			IR_FOREACH(rp, &c->rules)
+			{
+				struct ir_rule *r = *rp;
+
+				r->id = nrules++;
+				IR_FOREACH(p, &r->preds)
+				if (p->kind == IR_PRED_LOOKUP)
+					unresolved += link_setref(rs, t, &p->ref);
+				IR_FOREACH(s, &r->stmts)
+				if (s->kind == IR_STMT_VMAP)
+					unresolved += link_setref(rs, t, &s->ref);
+				if (r->verdict.kind == IR_VERDICT_JUMP ||
+				    r->verdict.kind == IR_VERDICT_GOTO) {
+					r->verdict.target =
+						ir_table_find_chain(t, r->verdict.chain);
+					if (!r->verdict.target)
+						unresolved++;
+				}
+			}
+		}
+	}
+	rs->n_rules = nrules;
+	rs->n_chains = nchains;
+	rs->n_sets = nsets;
+	rs->unresolved = unresolved;
+	rs->linked = true;
+	return (int)unresolved;
+}
+
+/* --- counts --- */
+
+void ir_ruleset_stats(const struct ir_ruleset *rs, struct ir_stats *ret)
+{
+	*ret = (struct ir_stats){ 0 };
+
+	IR_FOREACH(tp, &rs->tables)
+	{
+		const struct ir_table *t = *tp;
+		struct ir_counts *c;
+
+		if ((unsigned)t->source >= _IR_SRC_MAX)
+			continue;
+		c = &ret->src[t->source];
+		c->tables++;
+		IR_FOREACH(sp, &t->sets)
+		{
+			c->sets++;
+			c->elements += (*sp)->elems.n;
+		}
+		IR_FOREACH(cp, &t->chains)
+		{
+			c->chains++;
+			if ((*cp)->base)
+				c->base_chains++;
+			IR_FOREACH(rp, &(*cp)->rules)
+			{
+				const struct ir_rule *r = *rp;
+				bool opaque = false;
+
+				c->rules++;
+				IR_FOREACH(p, &r->preds)
+				if (p->kind == IR_PRED_OPAQUE) {
+					c->opaque_preds++;
+					opaque = true;
+				}
+				IR_FOREACH(s, &r->stmts)
+				if (s->kind == IR_STMT_OPAQUE) {
+					c->opaque_stmts++;
+					opaque = true;
+				}
+				if (opaque)
+					c->opaque_rules++;
+			}
+		}
+	}
+	IR_FOREACH(sp, &rs->ipsets)
+	{
+		ret->ipsets++;
+		ret->ipset_elements += (*sp)->elems.n;
+	}
+}
