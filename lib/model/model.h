@@ -93,6 +93,9 @@ struct model_namespace {
 	struct model_labels labels;
 	uint32_t id; /* dense index, stable while the namespace exists */
 	uint64_t gen; /* model generation of the last change */
+	/* Not in the input but named by pods: labels unknown except kubernetes.io/metadata.name,
+	 * which the API server sets on every namespace. */
+	bool implicit;
 };
 
 struct model_pod {

@@ -63,6 +63,11 @@ static int grow(struct hashmap *m)
 	return 0;
 }
 
+struct hashmap_entry *hashmap_find(const struct hashmap *m, const char *key)
+{
+	return find(m, key, np_hash_str(key));
+}
+
 void *hashmap_get(const struct hashmap *m, const char *key)
 {
 	struct hashmap_entry *e = find(m, key, np_hash_str(key));

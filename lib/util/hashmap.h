@@ -24,6 +24,8 @@ uint32_t np_hash_str(const char *s);
 /* Returns the FNV-1a hash of n bytes at p, continuing from h (start with 2166136261u). */
 uint32_t np_hash_bytes(uint32_t h, const void *p, size_t n);
 
+/* Returns the entry for key (owned by the map, valid until it changes), or NULL. */
+struct hashmap_entry *hashmap_find(const struct hashmap *m, const char *key);
 /* Returns the value stored for key, or NULL. */
 void *hashmap_get(const struct hashmap *m, const char *key);
 /* Stores key -> value, replacing an existing value; returns 0 or -ENOMEM. */

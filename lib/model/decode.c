@@ -1,0 +1,1180 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Kubernetes JSON objects -> model objects. Unknown fields are ignored; a field the model
+ * needs with the wrong type or an invalid value rejects the object with an error that names
+ * the object and the field (the API server would have rejected it too, or the object is
+ * half-filled and using it would give a wrong answer).
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "model-internal.h"
+
+#define FAIL(e, field, ...) np_error_set(e, -EINVAL, NULL, NULL, field, 0, __VA_ARGS__)
+
+static const char *type_name(json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "a list";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "a value";
+}
+
+/* Returns 1 and the member in *ret, 0 if missing or null, -EINVAL if of another type. */
+static int get(json_t *o, const char *key, json_type t, const char *path, json_t **ret,
+	       struct np_error *e)
+{
+	json_t *v = o ? json_object_get(o, key) : NULL;
+	size_t pl = strlen(path), kl = strlen(key);
+	char full[300];
+
+	*ret = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	/* Callers pass the member's path or its parent's; name the member either way. */
+	if (pl < kl || !streq(path + pl - kl, key)) {
+		snprintf(full, sizeof(full), "%s%s%s", path, *path ? "." : "", key);
+		path = full;
+	}
+	if (json_typeof(v) != t && !(t == JSON_TRUE && json_is_boolean(v)))
+		return FAIL(e, path, "must be %s, got %s",
+			    t == JSON_OBJECT	? "an object"
+			    : t == JSON_ARRAY	? "a list"
+			    : t == JSON_STRING	? "a string"
+			    : t == JSON_INTEGER ? "an integer"
+						: "a boolean",
+			    type_name(v));
+	*ret = v;
+	return 1;
+}
+
+static int get_str(json_t *o, const char *key, const char *path, const char **ret,
+		   struct np_error *e)
+{
+	json_t *v;
+	int r = get(o, key, JSON_STRING, path, &v, e);
+
+	*ret = r > 0 ? json_string_value(v) : NULL;
+	return r;
+}
+
+static int get_bool(json_t *o, const char *key, const char *path, bool *ret, struct np_error *e)
+{
+	json_t *v;
+	int r = get(o, key, JSON_TRUE, path, &v, e);
+
+	*ret = r > 0 && json_is_true(v);
+	return r;
+}
+
+static int get_int(json_t *o, const char *key, const char *path, long long lo, long long hi,
+		   long long *ret, struct np_error *e)
+{
+	json_t *v;
+	int r = get(o, key, JSON_INTEGER, path, &v, e);
+
+	if (r <= 0)
+		return r;
+	*ret = json_integer_value(v);
+	if (*ret < lo || *ret > hi)
+		return FAIL(e, path, "must be between %lld and %lld, got %lld", lo, hi, *ret);
+	return 1;
+}
+
+const char *model_object_ident(json_t *o, const char *kind, char *buf, size_t size)
+{
+	json_t *md = json_is_object(o) ? json_object_get(o, "metadata") : NULL;
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	const char *name = json_string_value(json_object_get(md, "name"));
+
+	if (ns && name)
+		snprintf(buf, size, "%s %s/%s", kind, ns, name);
+	else if (name)
+		snprintf(buf, size, "%s %s", kind, name);
+	else
+		snprintf(buf, size, "%s (without metadata.name)", kind);
+	return buf;
+}
+
+const char *np_proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case NP_PROTO_TCP:
+		return "TCP";
+	case NP_PROTO_UDP:
+		return "UDP";
+	case NP_PROTO_SCTP:
+		return "SCTP";
+	}
+	return NULL;
+}
+
+int np_proto_from_name(const char *s)
+{
+	if (!s)
+		return -EINVAL;
+	if (streq(s, "TCP"))
+		return NP_PROTO_TCP;
+	if (streq(s, "UDP"))
+		return NP_PROTO_UDP;
+	if (streq(s, "SCTP"))
+		return NP_PROTO_SCTP;
+	return -EINVAL;
+}
+
+static int label_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct model_label *)a)->key, ((const struct model_label *)b)->key);
+}
+
+/* Decodes a map of string -> string (labels, matchLabels, service selector) into a sorted
+ * array of interned pairs; *ret_v is malloc'ed (NULL when empty). */
+static int decode_string_map(struct model *m, json_t *o, const char *path,
+			     struct model_label **ret_v, uint32_t *ret_n, struct np_error *e)
+{
+	_cleanup_(freep) struct model_label *v = NULL;
+	const char *k;
+	json_t *val;
+	uint32_t n = 0;
+	char fpath[256];
+
+	*ret_v = NULL;
+	*ret_n = 0;
+	if (!o || json_object_size(o) == 0)
+		return 0;
+	v = calloc(json_object_size(o), sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	json_object_foreach(o, k, val)
+	{
+		if (!json_is_string(val)) {
+			snprintf(fpath, sizeof(fpath), "%s.%s", path, k);
+			return FAIL(e, fpath, "must be a string, got %s", type_name(val));
+		}
+		v[n].key = model_intern(m, k);
+		v[n].value = model_intern(m, json_string_value(val));
+		if (!v[n].key || !v[n].value)
+			return -ENOMEM;
+		n++;
+	}
+	qsort(v, n, sizeof(*v), label_cmp);
+	*ret_v = TAKE_PTR(v);
+	*ret_n = n;
+	return 0;
+}
+
+static int decode_labels(struct model *m, json_t *md, const char *path, struct model_labels *ret,
+			 struct np_error *e)
+{
+	_cleanup_(freep) struct model_label *v = NULL;
+	json_t *o;
+	uint32_t n;
+	int r;
+
+	r = get(md, "labels", JSON_OBJECT, path, &o, e);
+	if (r < 0)
+		return r;
+	r = decode_string_map(m, o, path, &v, &n, e);
+	if (r < 0)
+		return r;
+	return model_labelset_get(m, v, n, ret);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void selector_done(struct model_selector *s)
+{
+	free(s->match_labels.v);
+	for (uint32_t i = 0; i < s->n_exprs; i++)
+		free(s->exprs[i].values);
+	free(s->exprs);
+	*s = (struct model_selector){ 0 };
+}
+
+/* Decodes a LabelSelector (o may be NULL: missing). Validation as metav1's. */
+static int decode_selector(struct model *m, json_t *o, const char *path, struct model_selector *ret,
+			   struct np_error *e)
+{
+	_cleanup_(selector_done) struct model_selector s = { 0 };
+	char fpath[256];
+	json_t *ml, *me, *x;
+	size_t i;
+	int r;
+
+	if (!o)
+		return 0;
+	s.present = true;
+	snprintf(fpath, sizeof(fpath), "%s.matchLabels", path);
+	r = get(o, "matchLabels", JSON_OBJECT, fpath, &ml, e);
+	if (r < 0)
+		return r;
+	r = decode_string_map(m, ml, fpath, &s.match_labels.v, &s.match_labels.n, e);
+	if (r < 0)
+		return r;
+	snprintf(fpath, sizeof(fpath), "%s.matchExpressions", path);
+	r = get(o, "matchExpressions", JSON_ARRAY, fpath, &me, e);
+	if (r < 0)
+		return r;
+	if (me && json_array_size(me) > 0) {
+		s.exprs = calloc(json_array_size(me), sizeof(*s.exprs));
+		if (!s.exprs)
+			return -ENOMEM;
+	}
+	json_array_foreach(me, i, x)
+	{
+		struct model_requirement *q = &s.exprs[s.n_exprs];
+		const char *key, *op;
+		json_t *vals, *v;
+		size_t j;
+
+		snprintf(fpath, sizeof(fpath), "%s.matchExpressions[%zu]", path, i);
+		if (!json_is_object(x))
+			return FAIL(e, fpath, "must be an object, got %s", type_name(x));
+		r = get_str(x, "key", fpath, &key, e);
+		if (r < 0)
+			return r;
+		if (!key || !*key)
+			return FAIL(e, fpath, "'key' is required");
+		r = get_str(x, "operator", fpath, &op, e);
+		if (r < 0)
+			return r;
+		if (!op)
+			return FAIL(e, fpath, "'operator' is required");
+		if (streq(op, "In"))
+			q->op = MODEL_OP_IN;
+		else if (streq(op, "NotIn"))
+			q->op = MODEL_OP_NOT_IN;
+		else if (streq(op, "Exists"))
+			q->op = MODEL_OP_EXISTS;
+		else if (streq(op, "DoesNotExist"))
+			q->op = MODEL_OP_DOES_NOT_EXIST;
+		else
+			return FAIL(e, fpath,
+				    "operator must be In, NotIn, Exists or DoesNotExist, not '%s'",
+				    op);
+		q->key = model_intern(m, key);
+		if (!q->key)
+			return -ENOMEM;
+		s.n_exprs++;
+		r = get(x, "values", JSON_ARRAY, fpath, &vals, e);
+		if (r < 0)
+			return r;
+		if ((q->op == MODEL_OP_IN || q->op == MODEL_OP_NOT_IN) &&
+		    json_array_size(vals) == 0)
+			return FAIL(e, fpath, "operator %s needs a non-empty 'values'", op);
+		if ((q->op == MODEL_OP_EXISTS || q->op == MODEL_OP_DOES_NOT_EXIST) &&
+		    json_array_size(vals) > 0)
+			return FAIL(e, fpath, "operator %s must not have 'values'", op);
+		if (json_array_size(vals) == 0)
+			continue;
+		q->values = calloc(json_array_size(vals), sizeof(*q->values));
+		if (!q->values)
+			return -ENOMEM;
+		json_array_foreach(vals, j, v)
+		{
+			if (!json_is_string(v))
+				return FAIL(e, fpath, "values[%zu] must be a string, got %s", j,
+					    type_name(v));
+			q->values[q->n_values] = model_intern(m, json_string_value(v));
+			if (!q->values[q->n_values])
+				return -ENOMEM;
+			q->n_values++;
+		}
+		qsort(q->values, q->n_values, sizeof(*q->values), str_cmp);
+		uint32_t w = 0;
+		for (uint32_t k = 0; k < q->n_values; k++)
+			if (w == 0 || q->values[w - 1] != q->values[k])
+				q->values[w++] = q->values[k];
+		q->n_values = w;
+	}
+	*ret = s;
+	s = (struct model_selector){ 0 };
+	return 0;
+}
+
+/* Returns the namespace of a namespaced object, defaulting to "default" as kubectl does for
+ * manifests without one; interned. */
+static int object_namespace(struct model *m, json_t *md, const char **ret, struct np_error *e)
+{
+	const char *ns;
+	int r = get_str(md, "namespace", "metadata.namespace", &ns, e);
+
+	if (r < 0)
+		return r;
+	if (!ns || !*ns)
+		ns = "default";
+	*ret = model_intern(m, ns);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int object_meta(json_t *o, json_t **ret_md, const char **ret_name, struct np_error *e)
+{
+	int r;
+
+	if (!json_is_object(o))
+		return FAIL(e, "", "object must be a JSON object, got %s", type_name(o));
+	r = get(o, "metadata", JSON_OBJECT, "metadata", ret_md, e);
+	if (r < 0)
+		return r;
+	if (!*ret_md)
+		return FAIL(e, "metadata", "is required");
+	r = get_str(*ret_md, "name", "metadata.name", ret_name, e);
+	if (r < 0)
+		return r;
+	if (!*ret_name || !**ret_name)
+		return FAIL(e, "metadata.name", "is required");
+	return 0;
+}
+
+int model_decode_namespace(struct model *m, json_t *o, struct model_namespace **ret,
+			   struct np_error *e)
+{
+	_cleanup_(freep) struct model_namespace *n = NULL;
+	_cleanup_(freep) struct model_label *v = NULL;
+	const char *name, *uid;
+	json_t *md, *lo;
+	uint32_t nl;
+	bool has_name_label = false;
+	int r;
+
+	r = object_meta(o, &md, &name, e);
+	if (r < 0)
+		return r;
+	r = get_str(md, "uid", "metadata.uid", &uid, e);
+	if (r < 0)
+		return r;
+	r = get(md, "labels", JSON_OBJECT, "metadata.labels", &lo, e);
+	if (r < 0)
+		return r;
+	/* The API server sets kubernetes.io/metadata.name on every namespace (1.21+); add it
+	 * when a hand-written input lacks it, so namespaceSelectors behave as in a cluster. */
+	v = calloc(json_object_size(lo) + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	{
+		_cleanup_(freep) struct model_label *tmp = NULL;
+		r = decode_string_map(m, lo, "metadata.labels", &tmp, &nl, e);
+		if (r < 0)
+			return r;
+		if (nl)
+			memcpy(v, tmp, nl * sizeof(*v));
+	}
+	for (uint32_t i = 0; i < nl; i++)
+		if (streq(v[i].key, "kubernetes.io/metadata.name"))
+			has_name_label = true;
+	if (!has_name_label) {
+		v[nl].key = model_intern(m, "kubernetes.io/metadata.name");
+		v[nl].value = model_intern(m, name);
+		if (!v[nl].key || !v[nl].value)
+			return -ENOMEM;
+		nl++;
+		qsort(v, nl, sizeof(*v), label_cmp);
+	}
+	n = calloc(1, sizeof(*n) + (uid ? strlen(uid) + 1 : 1));
+	if (!n)
+		return -ENOMEM;
+	n->name = model_intern(m, name);
+	if (!n->name)
+		return -ENOMEM;
+	n->uid = strcpy((char *)(n + 1), uid ? uid : "");
+	r = model_labelset_get(m, v, nl, &n->labels);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(n);
+	return 0;
+}
+
+static int decode_pod_ports(struct model *m, json_t *spec, struct model_container_port **ret,
+			    uint16_t *ret_n, struct np_error *e)
+{
+	_cleanup_(freep) struct model_container_port *v = NULL;
+	size_t n = 0, cap = 0, i, j;
+	json_t *containers, *c, *ports, *p;
+	char path[128];
+	int r;
+
+	r = get(spec, "containers", JSON_ARRAY, "spec.containers", &containers, e);
+	if (r < 0)
+		return r;
+	json_array_foreach(containers, i, c)
+	{
+		snprintf(path, sizeof(path), "spec.containers[%zu]", i);
+		if (!json_is_object(c))
+			return FAIL(e, path, "must be an object, got %s", type_name(c));
+		snprintf(path, sizeof(path), "spec.containers[%zu].ports", i);
+		r = get(c, "ports", JSON_ARRAY, path, &ports, e);
+		if (r < 0)
+			return r;
+		cap += json_array_size(ports);
+	}
+	if (cap == 0)
+		return 0;
+	if (cap > UINT16_MAX)
+		return FAIL(e, "spec.containers", "too many container ports (%zu)", cap);
+	v = calloc(cap, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	json_array_foreach(containers, i, c)
+	{
+		ports = json_object_get(c, "ports");
+		json_array_foreach(ports, j, p)
+		{
+			const char *name, *proto;
+			long long port;
+
+			snprintf(path, sizeof(path), "spec.containers[%zu].ports[%zu]", i, j);
+			if (!json_is_object(p))
+				return FAIL(e, path, "must be an object, got %s", type_name(p));
+			r = get_int(p, "containerPort", path, 1, 65535, &port, e);
+			if (r < 0)
+				return r;
+			if (r == 0)
+				return FAIL(e, path, "'containerPort' is required");
+			r = get_str(p, "name", path, &name, e);
+			if (r < 0)
+				return r;
+			r = get_str(p, "protocol", path, &proto, e);
+			if (r < 0)
+				return r;
+			r = proto ? np_proto_from_name(proto) : NP_PROTO_TCP;
+			if (r < 0)
+				return FAIL(e, path, "protocol must be TCP, UDP or SCTP, not '%s'",
+					    proto);
+			v[n].proto = (uint8_t)r;
+			v[n].port = (uint16_t)port;
+			v[n].name = name && *name ? model_intern(m, name) : NULL;
+			if (name && *name && !v[n].name)
+				return -ENOMEM;
+			n++;
+		}
+	}
+	*ret = TAKE_PTR(v);
+	*ret_n = (uint16_t)n;
+	return 0;
+}
+
+static int decode_pod_ips(json_t *status, struct model_pod *p, struct np_error *e)
+{
+	json_t *ips, *x;
+	const char *ip;
+	size_t i;
+	int r;
+
+	r = get(status, "podIPs", JSON_ARRAY, "status.podIPs", &ips, e);
+	if (r < 0)
+		return r;
+	json_array_foreach(ips, i, x)
+	{
+		char path[64];
+		np_u128 v;
+		int fam;
+
+		snprintf(path, sizeof(path), "status.podIPs[%zu].ip", i);
+		if (!json_is_object(x))
+			return FAIL(e, path, "must be an object, got %s", type_name(x));
+		r = get_str(x, "ip", path, &ip, e);
+		if (r < 0)
+			return r;
+		if (!ip)
+			return FAIL(e, path, "is required");
+		fam = np_addr_parse(ip, &v);
+		if (fam < 0)
+			return FAIL(e, path, "'%s' is not an IP address", ip);
+		/* At most one address per family (the API validates this). */
+		for (unsigned k = 0; k < p->n_ips; k++)
+			if (np_addr_family(p->ips[k]) == fam)
+				return FAIL(e, path, "a second %s address '%s'",
+					    fam == AF_INET ? "IPv4" : "IPv6", ip);
+		if (p->n_ips == 2)
+			return FAIL(e, path, "more than two addresses");
+		p->ips[p->n_ips++] = v;
+	}
+	r = get_str(status, "podIP", "status.podIP", &ip, e);
+	if (r < 0)
+		return r;
+	if (ip && *ip) {
+		np_u128 v;
+
+		if (np_addr_parse(ip, &v) < 0)
+			return FAIL(e, "status.podIP", "'%s' is not an IP address", ip);
+		if (p->n_ips == 0)
+			p->ips[p->n_ips++] = v;
+		else if (p->ips[0] != v)
+			return FAIL(e, "status.podIP", "'%s' differs from status.podIPs[0]", ip);
+	}
+	return 0;
+}
+
+int model_decode_pod(struct model *m, json_t *o, struct model_pod **ret, struct np_error *e)
+{
+	_cleanup_(freep) struct model_container_port *ports = NULL;
+	struct model_pod tmp = { 0 }, *p;
+	const char *name, *uid, *node, *phase, *s;
+	json_t *md, *spec, *status, *x;
+	size_t i, len_name, len_uid;
+	int r;
+
+	r = object_meta(o, &md, &name, e);
+	if (r < 0)
+		return r;
+	r = object_namespace(m, md, &tmp.ns, e);
+	if (r < 0)
+		return r;
+	r = get_str(md, "uid", "metadata.uid", &uid, e);
+	if (r < 0)
+		return r;
+	r = get(md, "deletionTimestamp", JSON_STRING, "metadata.deletionTimestamp", &x, e);
+	if (r < 0)
+		return r;
+	tmp.terminating = r > 0;
+	r = get(md, "ownerReferences", JSON_ARRAY, "metadata.ownerReferences", &x, e);
+	if (r < 0)
+		return r;
+	{
+		json_t *ref;
+		json_array_foreach(x, i, ref)
+		{
+			bool controller = false;
+			const char *kind = NULL, *oname = NULL;
+
+			if (!json_is_object(ref))
+				continue;
+			if (get_bool(ref, "controller", "metadata.ownerReferences", &controller,
+				     e) < 0 ||
+			    get_str(ref, "kind", "metadata.ownerReferences", &kind, e) < 0 ||
+			    get_str(ref, "name", "metadata.ownerReferences", &oname, e) < 0)
+				return -EINVAL;
+			if (controller && kind && oname) {
+				tmp.owner_kind = model_intern(m, kind);
+				tmp.owner_name = model_intern(m, oname);
+				if (!tmp.owner_kind || !tmp.owner_name)
+					return -ENOMEM;
+			}
+		}
+	}
+
+	r = get(o, "spec", JSON_OBJECT, "spec", &spec, e);
+	if (r < 0)
+		return r;
+	r = get_str(spec, "nodeName", "spec.nodeName", &node, e);
+	if (r < 0)
+		return r;
+	if (node && *node) {
+		tmp.node = model_intern(m, node);
+		if (!tmp.node)
+			return -ENOMEM;
+	}
+	r = get_bool(spec, "hostNetwork", "spec.hostNetwork", &tmp.host_network, e);
+	if (r < 0)
+		return r;
+	r = decode_pod_ports(m, spec, &ports, &tmp.n_ports, e);
+	if (r < 0)
+		return r;
+	{
+		json_t *cs = json_object_get(spec, "containers"), *c0 = json_array_get(cs, 0);
+		if (get_str(c0, "image", "spec.containers[0].image", &s, e) < 0)
+			return -EINVAL;
+		if (s) {
+			tmp.image = model_intern(m, s);
+			if (!tmp.image)
+				return -ENOMEM;
+		}
+	}
+
+	r = get(o, "status", JSON_OBJECT, "status", &status, e);
+	if (r < 0)
+		return r;
+	r = get_str(status, "phase", "status.phase", &phase, e);
+	if (r < 0)
+		return r;
+	tmp.phase = !phase			? MODEL_POD_PENDING
+		    : streq(phase, "Pending")	? MODEL_POD_PENDING
+		    : streq(phase, "Running")	? MODEL_POD_RUNNING
+		    : streq(phase, "Succeeded") ? MODEL_POD_SUCCEEDED
+		    : streq(phase, "Failed")	? MODEL_POD_FAILED
+						: MODEL_POD_UNKNOWN;
+	r = decode_pod_ips(status, &tmp, e);
+	if (r < 0)
+		return r;
+	r = get(status, "conditions", JSON_ARRAY, "status.conditions", &x, e);
+	if (r < 0)
+		return r;
+	{
+		json_t *c;
+		json_array_foreach(x, i, c)
+		{
+			const char *type = json_string_value(json_object_get(c, "type"));
+			const char *st = json_string_value(json_object_get(c, "status"));
+			if (type && st && streq(type, "Ready"))
+				tmp.ready = streq(st, "True");
+		}
+	}
+	r = get(status, "containerStatuses", JSON_ARRAY, "status.containerStatuses", &x, e);
+	if (r < 0)
+		return r;
+	{
+		json_t *c;
+		unsigned long total = 0;
+		json_array_foreach(x, i, c)
+		{
+			json_t *rc = json_object_get(c, "restartCount");
+			if (json_is_integer(rc) && json_integer_value(rc) > 0)
+				total += (unsigned long)json_integer_value(rc);
+		}
+		tmp.restarts = total > UINT16_MAX ? UINT16_MAX : (uint16_t)total;
+	}
+
+	/* One allocation: the pod, its ports, then "ns/name\0uid\0" (the hashmap key). */
+	len_name = strlen(tmp.ns) + 1 + strlen(name) + 1;
+	len_uid = (uid ? strlen(uid) : 0) + 1;
+	p = malloc(sizeof(*p) + tmp.n_ports * sizeof(*ports) + len_name + len_uid);
+	if (!p)
+		return -ENOMEM;
+	*p = tmp;
+	p->ports = (struct model_container_port *)(p + 1);
+	if (tmp.n_ports)
+		memcpy(p->ports, ports, tmp.n_ports * sizeof(*ports));
+	else
+		p->ports = NULL;
+	{
+		char *key = (char *)(p + 1) + tmp.n_ports * sizeof(*ports);
+		snprintf(key, len_name, "%s/%s", tmp.ns, name);
+		p->name = key + strlen(tmp.ns) + 1;
+		p->uid = strcpy(key + len_name, uid ? uid : "");
+	}
+	r = decode_labels(m, md, "metadata.labels", &p->labels, e);
+	if (r < 0) {
+		free(p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+static void ipblock_free(struct model_ipblock *b)
+{
+	if (!b)
+		return;
+	for (uint32_t i = 0; i < b->n_except; i++)
+		free((char *)b->except[i].cidr);
+	free(b->except);
+	free((char *)b->cidr);
+	free(b);
+}
+
+static int decode_ipblock(json_t *o, const char *path, struct model_ipblock **ret,
+			  struct np_error *e)
+{
+	struct model_ipblock *b;
+	const char *cidr;
+	json_t *ex, *x;
+	char fpath[256];
+	size_t i;
+	int r;
+
+	r = get_str(o, "cidr", path, &cidr, e);
+	if (r < 0)
+		return r;
+	if (!cidr)
+		return FAIL(e, path, "'cidr' is required");
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->family = np_cidr_parse(cidr, &b->lo, &b->hi);
+	if (b->family < 0 || !strchr(cidr, '/')) {
+		free(b);
+		return FAIL(e, path, "cidr '%s' is not a valid CIDR", cidr);
+	}
+	b->cidr = strdup(cidr);
+	if (!b->cidr) {
+		ipblock_free(b);
+		return -ENOMEM;
+	}
+	snprintf(fpath, sizeof(fpath), "%s.except", path);
+	r = get(o, "except", JSON_ARRAY, fpath, &ex, e);
+	if (r < 0) {
+		ipblock_free(b);
+		return r;
+	}
+	if (json_array_size(ex)) {
+		b->except = calloc(json_array_size(ex), sizeof(*b->except));
+		if (!b->except) {
+			ipblock_free(b);
+			return -ENOMEM;
+		}
+	}
+	json_array_foreach(ex, i, x)
+	{
+		struct model_except *c = &b->except[b->n_except];
+		const char *s = json_string_value(x);
+		int fam;
+
+		snprintf(fpath, sizeof(fpath), "%s.except[%zu]", path, i);
+		if (!s) {
+			ipblock_free(b);
+			return FAIL(e, fpath, "must be a string, got %s", type_name(x));
+		}
+		fam = np_cidr_parse(s, &c->lo, &c->hi);
+		if (fam < 0 || !strchr(s, '/')) {
+			ipblock_free(b);
+			return FAIL(e, fpath, "'%s' is not a valid CIDR", s);
+		}
+		/* The API requires every except to lie within cidr. */
+		if (fam != b->family || c->lo < b->lo || c->hi > b->hi) {
+			ipblock_free(b);
+			return FAIL(e, fpath, "'%s' is not within cidr '%s'", s, cidr);
+		}
+		c->cidr = strdup(s);
+		if (!c->cidr) {
+			ipblock_free(b);
+			return -ENOMEM;
+		}
+		b->n_except++;
+	}
+	*ret = b;
+	return 0;
+}
+
+static void rule_done(struct model_rule *r)
+{
+	for (uint32_t i = 0; i < r->n_peers; i++) {
+		selector_done(&r->peers[i].pod_selector);
+		selector_done(&r->peers[i].namespace_selector);
+		ipblock_free(r->peers[i].ipblock);
+	}
+	free(r->peers);
+	free(r->ports);
+}
+
+static int decode_rule(struct model *m, json_t *o, const char *path, enum np_dir dir,
+		       struct model_rule *rule, struct np_error *e)
+{
+	const char *peers_key = dir == NP_INGRESS ? "from" : "to";
+	json_t *peers, *ports, *x;
+	char fpath[256];
+	size_t i;
+	int r;
+
+	if (!json_is_object(o))
+		return FAIL(e, path, "must be an object, got %s", type_name(o));
+	snprintf(fpath, sizeof(fpath), "%s.%s", path, peers_key);
+	r = get(o, peers_key, JSON_ARRAY, fpath, &peers, e);
+	if (r < 0)
+		return r;
+	rule->peers_present = r > 0;
+	if (json_array_size(peers)) {
+		rule->peers = calloc(json_array_size(peers), sizeof(*rule->peers));
+		if (!rule->peers)
+			return -ENOMEM;
+	}
+	json_array_foreach(peers, i, x)
+	{
+		struct model_peer *p = &rule->peers[rule->n_peers];
+		json_t *ps, *nss, *ipb;
+
+		snprintf(fpath, sizeof(fpath), "%s.%s[%zu]", path, peers_key, i);
+		if (!json_is_object(x))
+			return FAIL(e, fpath, "must be an object, got %s", type_name(x));
+		rule->n_peers++;
+		if ((r = get(x, "podSelector", JSON_OBJECT, fpath, &ps, e)) < 0 ||
+		    (r = get(x, "namespaceSelector", JSON_OBJECT, fpath, &nss, e)) < 0 ||
+		    (r = get(x, "ipBlock", JSON_OBJECT, fpath, &ipb, e)) < 0)
+			return r;
+		if (!ps && !nss && !ipb)
+			return FAIL(e, fpath,
+				    "a peer needs podSelector, namespaceSelector or ipBlock");
+		if (ipb && (ps || nss))
+			return FAIL(e, fpath, "ipBlock cannot be combined with a selector");
+		{
+			char spath[300];
+			snprintf(spath, sizeof(spath), "%s.podSelector", fpath);
+			if ((r = decode_selector(m, ps, spath, &p->pod_selector, e)) < 0)
+				return r;
+			snprintf(spath, sizeof(spath), "%s.namespaceSelector", fpath);
+			if ((r = decode_selector(m, nss, spath, &p->namespace_selector, e)) < 0)
+				return r;
+			snprintf(spath, sizeof(spath), "%s.ipBlock", fpath);
+			if (ipb && (r = decode_ipblock(ipb, spath, &p->ipblock, e)) < 0)
+				return r;
+		}
+	}
+	snprintf(fpath, sizeof(fpath), "%s.ports", path);
+	r = get(o, "ports", JSON_ARRAY, fpath, &ports, e);
+	if (r < 0)
+		return r;
+	rule->ports_present = r > 0;
+	if (json_array_size(ports)) {
+		rule->ports = calloc(json_array_size(ports), sizeof(*rule->ports));
+		if (!rule->ports)
+			return -ENOMEM;
+	}
+	json_array_foreach(ports, i, x)
+	{
+		struct model_policy_port *p = &rule->ports[rule->n_ports];
+		const char *proto;
+		json_t *port;
+		long long endp;
+
+		snprintf(fpath, sizeof(fpath), "%s.ports[%zu]", path, i);
+		if (!json_is_object(x))
+			return FAIL(e, fpath, "must be an object, got %s", type_name(x));
+		if ((r = get_str(x, "protocol", fpath, &proto, e)) < 0)
+			return r;
+		/* Protocol defaults to TCP (NetworkPolicyPort.protocol). */
+		r = proto ? np_proto_from_name(proto) : NP_PROTO_TCP;
+		if (r < 0)
+			return FAIL(e, fpath, "protocol must be TCP, UDP or SCTP, not '%s'", proto);
+		p->proto = (uint8_t)r;
+		port = json_object_get(x, "port");
+		if (port && json_is_integer(port)) {
+			if (json_integer_value(port) < 1 || json_integer_value(port) > 65535)
+				return FAIL(e, fpath, "port must be between 1 and 65535, got %lld",
+					    (long long)json_integer_value(port));
+			p->has_port = true;
+			p->port = (uint16_t)json_integer_value(port);
+		} else if (port && json_is_string(port)) {
+			const char *s = json_string_value(port);
+			char *end;
+			long v;
+
+			if (!*s)
+				return FAIL(e, fpath, "port must not be empty");
+			/* IntOrString: a string of digits is still a name to the API (it must be an
+			 * IANA_SVC_NAME, which has a letter), so reject all-digit names. */
+			v = strtol(s, &end, 10);
+			if (!*end)
+				return FAIL(e, fpath,
+					    "port '%s' is a number in a string (%ld); write it "
+					    "as an integer",
+					    s, v);
+			p->has_port = true;
+			p->port_name = model_intern(m, s);
+			if (!p->port_name)
+				return -ENOMEM;
+		} else if (port && !json_is_null(port))
+			return FAIL(e, fpath, "port must be an integer or a name, got %s",
+				    type_name(port));
+		if ((r = get_int(x, "endPort", fpath, 1, 65535, &endp, e)) < 0)
+			return r;
+		if (r > 0) {
+			if (!p->has_port || p->port_name)
+				return FAIL(e, fpath, "endPort needs a numeric port");
+			if (endp < p->port)
+				return FAIL(e, fpath, "endPort %lld is below port %u", endp,
+					    p->port);
+			p->end_port = (uint16_t)endp;
+		}
+		rule->n_ports++;
+	}
+	return 0;
+}
+
+void model_policy_free(struct model_policy *p)
+{
+	if (!p)
+		return;
+	selector_done(&p->pod_selector);
+	for (int d = 0; d < 2; d++) {
+		for (uint32_t i = 0; i < p->n_rules[d]; i++)
+			rule_done(&p->rules[d][i]);
+		free(p->rules[d]);
+	}
+	free((char *)p->name);
+	free((char *)p->uid);
+	free(p);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct model_policy *, model_policy_free);
+
+int model_decode_policy(struct model *m, json_t *o, struct model_policy **ret, struct np_error *e)
+{
+	_cleanup_(model_policy_freep) struct model_policy *p = NULL;
+	const char *name, *uid;
+	json_t *md, *spec, *ps, *types, *x;
+	size_t i;
+	int r;
+
+	r = object_meta(o, &md, &name, e);
+	if (r < 0)
+		return r;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	r = object_namespace(m, md, &p->ns, e);
+	if (r < 0)
+		return r;
+	r = get_str(md, "uid", "metadata.uid", &uid, e);
+	if (r < 0)
+		return r;
+	p->name = strdup(name);
+	p->uid = strdup(uid ? uid : "");
+	if (!p->name || !p->uid)
+		return -ENOMEM;
+	r = get(o, "spec", JSON_OBJECT, "spec", &spec, e);
+	if (r < 0)
+		return r;
+	if (!spec)
+		return FAIL(e, "spec", "is required");
+	r = get(spec, "podSelector", JSON_OBJECT, "spec.podSelector", &ps, e);
+	if (r < 0)
+		return r;
+	/* podSelector is a required struct in the API: missing means {} (every pod). */
+	r = decode_selector(m, ps, "spec.podSelector", &p->pod_selector, e);
+	if (r < 0)
+		return r;
+	p->pod_selector.present = true;
+	r = get(spec, "policyTypes", JSON_ARRAY, "spec.policyTypes", &types, e);
+	if (r < 0)
+		return r;
+	p->policy_types_present = r > 0;
+	json_array_foreach(types, i, x)
+	{
+		const char *t = json_string_value(x);
+		char fpath[64];
+
+		snprintf(fpath, sizeof(fpath), "spec.policyTypes[%zu]", i);
+		if (t && streq(t, "Ingress"))
+			p->policy_types |= MODEL_POLICY_TYPE_INGRESS;
+		else if (t && streq(t, "Egress"))
+			p->policy_types |= MODEL_POLICY_TYPE_EGRESS;
+		else
+			return FAIL(e, fpath, "must be \"Ingress\" or \"Egress\"");
+	}
+	for (int d = 0; d < 2; d++) {
+		const char *key = d == NP_INGRESS ? "ingress" : "egress";
+		json_t *rules, *rule;
+
+		r = get(spec, key, JSON_ARRAY, d == NP_INGRESS ? "spec.ingress" : "spec.egress",
+			&rules, e);
+		if (r < 0)
+			return r;
+		if (d == NP_INGRESS)
+			p->ingress_present = r > 0;
+		else
+			p->egress_present = r > 0;
+		if (!json_array_size(rules))
+			continue;
+		p->rules[d] = calloc(json_array_size(rules), sizeof(*p->rules[d]));
+		if (!p->rules[d])
+			return -ENOMEM;
+		json_array_foreach(rules, i, rule)
+		{
+			char path[64];
+
+			snprintf(path, sizeof(path), "spec.%s[%zu]", key, i);
+			p->n_rules[d]++;
+			r = decode_rule(m, rule, path, d, &p->rules[d][i], e);
+			if (r < 0)
+				return r;
+		}
+	}
+	*ret = TAKE_PTR(p);
+	return 0;
+}
+
+void model_service_free(struct model_service *s)
+{
+	if (!s)
+		return;
+	free(s->selector.v);
+	free(s->ports);
+	free((char *)s->name);
+	free(s);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct model_service *, model_service_free);
+
+int model_decode_service(struct model *m, json_t *o, struct model_service **ret, struct np_error *e)
+{
+	_cleanup_(model_service_freep) struct model_service *s = NULL;
+	const char *name, *type, *etp;
+	json_t *md, *spec, *sel, *ports, *x;
+	size_t i;
+	int r;
+
+	r = object_meta(o, &md, &name, e);
+	if (r < 0)
+		return r;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	r = object_namespace(m, md, &s->ns, e);
+	if (r < 0)
+		return r;
+	s->name = strdup(name);
+	if (!s->name)
+		return -ENOMEM;
+	r = get(o, "spec", JSON_OBJECT, "spec", &spec, e);
+	if (r < 0)
+		return r;
+	r = get_str(spec, "type", "spec.type", &type, e);
+	if (r < 0)
+		return r;
+	if (!type || streq(type, "ClusterIP"))
+		s->type = MODEL_SVC_CLUSTER_IP;
+	else if (streq(type, "NodePort"))
+		s->type = MODEL_SVC_NODE_PORT;
+	else if (streq(type, "LoadBalancer"))
+		s->type = MODEL_SVC_LOAD_BALANCER;
+	else if (streq(type, "ExternalName"))
+		s->type = MODEL_SVC_EXTERNAL_NAME;
+	else
+		return FAIL(e, "spec.type", "unknown service type '%s'", type);
+	r = get_str(spec, "externalTrafficPolicy", "spec.externalTrafficPolicy", &etp, e);
+	if (r < 0)
+		return r;
+	s->external_traffic_local = etp && streq(etp, "Local");
+	r = get(spec, "selector", JSON_OBJECT, "spec.selector", &sel, e);
+	if (r < 0)
+		return r;
+	s->has_selector = sel && json_object_size(sel) > 0;
+	r = decode_string_map(m, sel, "spec.selector", &s->selector.v, &s->selector.n, e);
+	if (r < 0)
+		return r;
+	r = get(spec, "ports", JSON_ARRAY, "spec.ports", &ports, e);
+	if (r < 0)
+		return r;
+	if (json_array_size(ports)) {
+		s->ports = calloc(json_array_size(ports), sizeof(*s->ports));
+		if (!s->ports)
+			return -ENOMEM;
+	}
+	json_array_foreach(ports, i, x)
+	{
+		struct model_service_port *p = &s->ports[s->n_ports];
+		const char *pname, *proto;
+		long long v;
+		json_t *tp;
+		char path[64];
+
+		snprintf(path, sizeof(path), "spec.ports[%zu]", i);
+		if (!json_is_object(x))
+			return FAIL(e, path, "must be an object, got %s", type_name(x));
+		if ((r = get_str(x, "name", path, &pname, e)) < 0 ||
+		    (r = get_str(x, "protocol", path, &proto, e)) < 0)
+			return r;
+		r = proto ? np_proto_from_name(proto) : NP_PROTO_TCP;
+		if (r < 0)
+			return FAIL(e, path, "protocol must be TCP, UDP or SCTP, not '%s'", proto);
+		p->proto = (uint8_t)r;
+		p->name = pname ? model_intern(m, pname) : NULL;
+		if ((r = get_int(x, "port", path, 1, 65535, &v, e)) < 0)
+			return r;
+		if (r == 0)
+			return FAIL(e, path, "'port' is required");
+		p->port = (uint16_t)v;
+		if ((r = get_int(x, "nodePort", path, 0, 65535, &v, e)) < 0)
+			return r;
+		p->node_port = r > 0 ? (uint16_t)v : 0;
+		tp = json_object_get(x, "targetPort");
+		if (json_is_integer(tp) && json_integer_value(tp) >= 1 &&
+		    json_integer_value(tp) <= 65535)
+			p->target_port = (uint16_t)json_integer_value(tp);
+		else if (json_is_string(tp))
+			p->target_port_name = model_intern(m, json_string_value(tp));
+		else if (tp && !json_is_null(tp))
+			return FAIL(e, path, "targetPort must be a port number or a name");
+		else
+			p->target_port = p->port; /* defaults to port */
+		s->n_ports++;
+	}
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+void model_daemonset_free(struct model_daemonset *d)
+{
+	if (!d)
+		return;
+	free(d->labels.v);
+	free(d->selector.v);
+	free(d->images);
+	free((char *)d->name);
+	free(d);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct model_daemonset *, model_daemonset_free);
+
+int model_decode_daemonset(struct model *m, json_t *o, struct model_daemonset **ret,
+			   struct np_error *e)
+{
+	_cleanup_(model_daemonset_freep) struct model_daemonset *d = NULL;
+	const char *name;
+	json_t *md, *spec, *sel, *ml, *containers, *c, *status, *lo;
+	long long v;
+	size_t i;
+	int r;
+
+	r = object_meta(o, &md, &name, e);
+	if (r < 0)
+		return r;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	r = object_namespace(m, md, &d->ns, e);
+	if (r < 0)
+		return r;
+	d->name = strdup(name);
+	if (!d->name)
+		return -ENOMEM;
+	if ((r = get(md, "labels", JSON_OBJECT, "metadata.labels", &lo, e)) < 0)
+		return r;
+	if ((r = decode_string_map(m, lo, "metadata.labels", &d->labels.v, &d->labels.n, e)) < 0)
+		return r;
+	if ((r = get(o, "spec", JSON_OBJECT, "spec", &spec, e)) < 0)
+		return r;
+	if ((r = get(spec, "selector", JSON_OBJECT, "spec.selector", &sel, e)) < 0)
+		return r;
+	if ((r = get(sel, "matchLabels", JSON_OBJECT, "spec.selector.matchLabels", &ml, e)) < 0)
+		return r;
+	if ((r = decode_string_map(m, ml, "spec.selector.matchLabels", &d->selector.v,
+				   &d->selector.n, e)) < 0)
+		return r;
+	containers = json_object_get(json_object_get(json_object_get(spec, "template"), "spec"),
+				     "containers");
+	if (json_array_size(containers)) {
+		d->images = calloc(json_array_size(containers), sizeof(*d->images));
+		if (!d->images)
+			return -ENOMEM;
+	}
+	json_array_foreach(containers, i, c)
+	{
+		const char *img = json_string_value(json_object_get(c, "image"));
+		if (img) {
+			d->images[d->n_images] = model_intern(m, img);
+			if (!d->images[d->n_images])
+				return -ENOMEM;
+			d->n_images++;
+		}
+	}
+	if ((r = get(o, "status", JSON_OBJECT, "status", &status, e)) < 0)
+		return r;
+	if ((r = get_int(status, "desiredNumberScheduled", "status.desiredNumberScheduled", 0,
+			 UINT32_MAX, &v, e)) < 0)
+		return r;
+	d->desired = r > 0 ? (uint32_t)v : 0;
+	if ((r = get_int(status, "numberReady", "status.numberReady", 0, UINT32_MAX, &v, e)) < 0)
+		return r;
+	d->ready = r > 0 ? (uint32_t)v : 0;
+	*ret = TAKE_PTR(d);
+	return 0;
+}

@@ -1,0 +1,1121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "model-internal.h"
+
+/* ---- strings and label sets ---- */
+
+const char *model_intern(struct model *m, const char *s)
+{
+	return strpool_intern(&m->pool, s);
+}
+
+const char *model_string_lookup(const struct model *m, const char *s)
+{
+	return strpool_lookup(&m->pool, s);
+}
+
+static int labels_key(const struct model_label *v, uint32_t n, struct strbuf *sb)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		int r = strbuf_printf(sb, "%s\x1f%s\x1e", v[i].key, v[i].value);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int model_labelset_get(struct model *m, struct model_label *v, uint32_t n, struct model_labels *ret)
+{
+	_cleanup_(strbuf_done) struct strbuf sb = { 0 };
+	struct labelset *ls;
+	int r;
+
+	*ret = (struct model_labels){ 0 };
+	if (n == 0)
+		return 0;
+	r = labels_key(v, n, &sb);
+	if (r < 0)
+		return r;
+	ls = hashmap_get(&m->labelsets, strbuf_str(&sb));
+	if (!ls) {
+		ls = calloc(1, sizeof(*ls) + sb.len + 1);
+		if (!ls)
+			return -ENOMEM;
+		memcpy(ls->key, sb.s, sb.len + 1);
+		ls->labels.v = malloc(n * sizeof(*v));
+		if (!ls->labels.v) {
+			free(ls);
+			return -ENOMEM;
+		}
+		memcpy(ls->labels.v, v, n * sizeof(*v));
+		ls->labels.n = n;
+		if (hashmap_put(&m->labelsets, ls->key, ls) < 0) {
+			free(ls->labels.v);
+			free(ls);
+			return -ENOMEM;
+		}
+		m->bytes += sizeof(*ls) + sb.len + 1 + n * sizeof(*v);
+	}
+	ls->refs++;
+	*ret = ls->labels;
+	return 0;
+}
+
+void model_labelset_put(struct model *m, struct model_labels *l)
+{
+	_cleanup_(strbuf_done) struct strbuf sb = { 0 };
+	struct labelset *ls;
+
+	if (l->n == 0)
+		return;
+	if (labels_key(l->v, l->n, &sb) < 0)
+		return; /* leaks one label set on OOM; never frees memory still in use */
+	ls = hashmap_get(&m->labelsets, strbuf_str(&sb));
+	*l = (struct model_labels){ 0 };
+	if (!ls || --ls->refs > 0)
+		return;
+	hashmap_remove(&m->labelsets, ls->key);
+	m->bytes -= sizeof(*ls) + strlen(ls->key) + 1 + ls->labels.n * sizeof(struct model_label);
+	free(ls->labels.v);
+	free(ls);
+}
+
+const char *model_labels_get(const struct model_labels *l, const char *key)
+{
+	uint32_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(key, l->v[mid].key);
+		if (c == 0)
+			return l->v[mid].value;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* ---- selectors ---- */
+
+static bool value_in(const struct model_requirement *q, const char *v)
+{
+	for (uint32_t i = 0; i < q->n_values; i++)
+		if (q->values[i] == v || streq(q->values[i], v))
+			return true;
+	return false;
+}
+
+bool model_selector_matches(const struct model_selector *s, const struct model_labels *l)
+{
+	if (!s->present)
+		return false;
+	for (uint32_t i = 0; i < s->match_labels.n; i++) {
+		const char *v = model_labels_get(l, s->match_labels.v[i].key);
+		if (!v ||
+		    (v != s->match_labels.v[i].value && !streq(v, s->match_labels.v[i].value)))
+			return false;
+	}
+	for (uint32_t i = 0; i < s->n_exprs; i++) {
+		const struct model_requirement *q = &s->exprs[i];
+		const char *v = model_labels_get(l, q->key);
+
+		switch (q->op) {
+		case MODEL_OP_IN:
+			if (!v || !value_in(q, v))
+				return false;
+			break;
+		case MODEL_OP_NOT_IN:
+			if (v && value_in(q, v))
+				return false;
+			break;
+		case MODEL_OP_EXISTS:
+			if (!v)
+				return false;
+			break;
+		case MODEL_OP_DOES_NOT_EXIST:
+			if (v)
+				return false;
+			break;
+		}
+	}
+	return true;
+}
+
+bool model_selector_is_empty(const struct model_selector *s)
+{
+	return s->present && s->match_labels.n == 0 && s->n_exprs == 0;
+}
+
+bool model_pod_policy_applies(const struct model_pod *p)
+{
+	return p->n_ips > 0 && !p->host_network && !p->terminating &&
+	       p->phase != MODEL_POD_SUCCEEDED && p->phase != MODEL_POD_FAILED;
+}
+
+/* ---- object lists ---- */
+
+static int objlist_add(struct hashmap *h, const char *key, void *obj, bool *ret_created)
+{
+	struct objlist *l = hashmap_get(h, key);
+
+	if (ret_created)
+		*ret_created = false;
+	if (!l) {
+		l = calloc(1, sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		if (hashmap_put(h, key, l) < 0) {
+			free(l);
+			return -ENOMEM;
+		}
+		if (ret_created)
+			*ret_created = true;
+	}
+	l->dirty = true;
+	return VEC_PUSH(&l->v, obj);
+}
+
+/* Removes obj from the list under key; returns the number of elements left (or -1 if none). */
+static ssize_t objlist_del(struct hashmap *h, const char *key, const void *obj)
+{
+	struct objlist *l = hashmap_get(h, key);
+
+	if (!l)
+		return -1;
+	for (size_t i = 0; i < l->v.n; i++)
+		if (l->v.items[i] == obj) {
+			l->v.items[i] = l->v.items[--l->v.n];
+			l->dirty = true;
+			break;
+		}
+	if (l->v.n == 0) {
+		hashmap_remove(h, key);
+		VEC_DONE(&l->v);
+		free(l);
+		return 0;
+	}
+	return (ssize_t)l->v.n;
+}
+
+static void objlists_free(struct hashmap *h)
+{
+	HASHMAP_FOREACH (e, h) {
+		struct objlist *l = e->value;
+		VEC_DONE(&l->v);
+		free(l);
+	}
+	hashmap_done(h);
+}
+
+/* ---- model ---- */
+
+int model_new(struct model **ret)
+{
+	struct model *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	for (int k = 0; k < _MODEL_KIND_MAX; k++)
+		m->views_dirty[k] = true;
+	m->by_ip_dirty = true;
+	*ret = m;
+	return 0;
+}
+
+static const char *pod_key(const struct model_pod *p)
+{
+	return p->name - strlen(p->ns) - 1;
+}
+
+void model_pod_free(struct model *m, struct model_pod *p)
+{
+	if (!p)
+		return;
+	model_labelset_put(m, &p->labels);
+	free(p);
+}
+
+void model_namespace_free(struct model *m, struct model_namespace *n)
+{
+	if (!n)
+		return;
+	model_labelset_put(m, &n->labels);
+	free(n);
+}
+
+struct model *model_free(struct model *m)
+{
+	if (!m)
+		return NULL;
+	HASHMAP_FOREACH (e, &m->pods)
+		model_pod_free(m, e->value);
+	HASHMAP_FOREACH (e, &m->namespaces)
+		model_namespace_free(m, e->value);
+	HASHMAP_FOREACH (e, &m->policies) {
+		struct model_policy *p = e->value;
+		free((char *)e->key);
+		model_policy_free(p);
+	}
+	HASHMAP_FOREACH (e, &m->services) {
+		free((char *)e->key);
+		model_service_free(e->value);
+	}
+	HASHMAP_FOREACH (e, &m->daemonsets) {
+		free((char *)e->key);
+		model_daemonset_free(e->value);
+	}
+	hashmap_done(&m->pods);
+	hashmap_done(&m->namespaces);
+	hashmap_done(&m->policies);
+	hashmap_done(&m->services);
+	hashmap_done(&m->daemonsets);
+	HASHMAP_FOREACH (e, &m->labelsets) {
+		struct labelset *ls = e->value;
+		free(ls->labels.v);
+		free(ls);
+	}
+	hashmap_done(&m->labelsets);
+	objlists_free(&m->pods_by_ns);
+	objlists_free(&m->pods_by_label);
+	objlists_free(&m->values_by_key);
+	objlists_free(&m->policies_by_ns);
+	VEC_DONE(&m->all_namespaces.v);
+	VEC_DONE(&m->all_pods.v);
+	VEC_DONE(&m->all_policies.v);
+	VEC_DONE(&m->all_services.v);
+	VEC_DONE(&m->all_daemonsets.v);
+	VEC_DONE(&m->node_cache.v);
+	VEC_DONE(&m->scratch.v);
+	VEC_DONE(&m->diags);
+	free(m->by_ip);
+	strpool_done(&m->pool);
+	free(m);
+	return NULL;
+}
+
+static void changed(struct model *m, enum model_kind k)
+{
+	m->gen++;
+	m->views_dirty[k] = true;
+	if (k == MODEL_POD)
+		m->by_ip_dirty = true;
+}
+
+uint64_t model_generation(const struct model *m)
+{
+	return m->gen;
+}
+
+const struct np_error *model_diagnostics(const struct model *m, size_t *ret_n)
+{
+	*ret_n = m->diags.n;
+	return m->diags.items;
+}
+
+/* Interned "key=value" for the label index. */
+static const char *label_index_key(struct model *m, const struct model_label *l)
+{
+	_cleanup_(freep) char *s = NULL;
+
+	if (asprintf(&s, "%s=%s", l->key, l->value) < 0)
+		return NULL;
+	return model_intern(m, s);
+}
+
+static int implicit_namespace(struct model *m, const char *ns)
+{
+	struct model_namespace *n;
+	struct model_label l;
+	int r;
+
+	if (hashmap_get(&m->namespaces, ns))
+		return 0;
+	n = calloc(1, sizeof(*n) + 1);
+	if (!n)
+		return -ENOMEM;
+	n->name = ns;
+	n->uid = (const char *)(n + 1);
+	n->implicit = true;
+	n->id = m->next_ns_id++;
+	n->gen = m->gen + 1;
+	l.key = model_intern(m, "kubernetes.io/metadata.name");
+	l.value = ns;
+	if (!l.key || (r = model_labelset_get(m, &l, 1, &n->labels)) < 0 ||
+	    hashmap_put(&m->namespaces, n->name, n) < 0) {
+		model_namespace_free(m, n);
+		return -ENOMEM;
+	}
+	changed(m, MODEL_NAMESPACE);
+	return 0;
+}
+
+static int index_pod(struct model *m, struct model_pod *p)
+{
+	int r;
+
+	r = objlist_add(&m->pods_by_ns, p->ns, p, NULL);
+	if (r < 0)
+		return r;
+	for (uint32_t i = 0; i < p->labels.n; i++) {
+		const char *kv = label_index_key(m, &p->labels.v[i]);
+		bool created;
+
+		if (!kv)
+			return -ENOMEM;
+		r = objlist_add(&m->pods_by_label, kv, p, &created);
+		if (r < 0)
+			return r;
+		if (created) {
+			r = objlist_add(&m->values_by_key, p->labels.v[i].key, (void *)kv, NULL);
+			if (r < 0)
+				return r;
+		}
+	}
+	return implicit_namespace(m, p->ns);
+}
+
+static void unindex_pod(struct model *m, struct model_pod *p)
+{
+	ssize_t left = objlist_del(&m->pods_by_ns, p->ns, p);
+
+	for (uint32_t i = 0; i < p->labels.n; i++) {
+		const char *kv = label_index_key(m, &p->labels.v[i]);
+		if (kv && objlist_del(&m->pods_by_label, kv, p) == 0)
+			objlist_del(&m->values_by_key, p->labels.v[i].key, kv);
+	}
+	if (left <= 0) {
+		struct model_namespace *n = hashmap_get(&m->namespaces, p->ns);
+		if (n && n->implicit) {
+			hashmap_remove(&m->namespaces, n->name);
+			model_namespace_free(m, n);
+			changed(m, MODEL_NAMESPACE);
+		}
+	}
+}
+
+static int put_pod(struct model *m, struct model_pod *p)
+{
+	struct model_pod *old = hashmap_get(&m->pods, pod_key(p));
+	int r;
+
+	if (old) {
+		unindex_pod(m, old);
+		hashmap_remove(&m->pods, pod_key(old));
+		model_pod_free(m, old);
+	}
+	p->gen = m->gen + 1;
+	r = hashmap_put(&m->pods, pod_key(p), p);
+	if (r < 0) {
+		model_pod_free(m, p);
+		changed(m, MODEL_POD);
+		return r;
+	}
+	r = index_pod(m, p);
+	changed(m, MODEL_POD);
+	return r;
+}
+
+static int del_pod(struct model *m, const char *key)
+{
+	struct model_pod *old = hashmap_get(&m->pods, key);
+
+	if (!old)
+		return 0;
+	hashmap_remove(&m->pods, key);
+	unindex_pod(m, old);
+	model_pod_free(m, old);
+	changed(m, MODEL_POD);
+	return 1;
+}
+
+static int put_namespace(struct model *m, struct model_namespace *n)
+{
+	struct model_namespace *old = hashmap_get(&m->namespaces, n->name);
+
+	if (old) {
+		n->id = old->id;
+		hashmap_remove(&m->namespaces, old->name);
+		model_namespace_free(m, old);
+	} else
+		n->id = m->next_ns_id++;
+	n->gen = m->gen + 1;
+	if (hashmap_put(&m->namespaces, n->name, n) < 0) {
+		model_namespace_free(m, n);
+		return -ENOMEM;
+	}
+	changed(m, MODEL_NAMESPACE);
+	return 1;
+}
+
+static int del_namespace(struct model *m, const char *name)
+{
+	struct model_namespace *old = hashmap_get(&m->namespaces, name);
+
+	if (!old || old->implicit)
+		return 0;
+	hashmap_remove(&m->namespaces, name);
+	model_namespace_free(m, old);
+	changed(m, MODEL_NAMESPACE);
+	/* Pods still naming it keep an implicit namespace until they go too. */
+	if (hashmap_get(&m->pods_by_ns, name))
+		return implicit_namespace(m, model_intern(m, name)) < 0 ? -ENOMEM : 1;
+	return 1;
+}
+
+/* Generic keyed storage for policies, services and daemonsets: the key "ns/name" is owned
+ * by the hashmap entry. */
+static int put_keyed(struct model *m, struct hashmap *h, enum model_kind kind, const char *ns,
+		     const char *name, void *obj, void **ret_old, char **ret_key)
+{
+	_cleanup_(freep) char *key = NULL;
+	struct hashmap_entry *e;
+
+	*ret_old = NULL;
+	if (asprintf(&key, "%s/%s", ns, name) < 0)
+		return -ENOMEM;
+	e = hashmap_find(h, key);
+	if (e) {
+		/* Replace in place, keeping the existing key string. */
+		*ret_old = e->value;
+		e->value = obj;
+		*ret_key = (char *)e->key;
+		changed(m, kind);
+		return 1;
+	}
+	if (hashmap_put(h, key, obj) < 0)
+		return -ENOMEM;
+	*ret_key = TAKE_PTR(key);
+	changed(m, kind);
+	return 1;
+}
+
+static int del_keyed(struct model *m, struct hashmap *h, enum model_kind kind, const char *key,
+		     void **ret_old)
+{
+	struct hashmap_entry *e = hashmap_find(h, key);
+	char *k;
+
+	*ret_old = NULL;
+	if (!e)
+		return 0;
+	k = (char *)e->key;
+	*ret_old = e->value;
+	hashmap_remove(h, key);
+	free(k);
+	changed(m, kind);
+	return 1;
+}
+
+static int put_policy(struct model *m, struct model_policy *p)
+{
+	struct model_policy *old;
+	char *key;
+	int r;
+
+	p->gen = m->gen + 1;
+	r = put_keyed(m, &m->policies, MODEL_POLICY, p->ns, p->name, p, (void **)&old, &key);
+	if (r < 0) {
+		model_policy_free(p);
+		return r;
+	}
+	if (old) {
+		p->id = old->id;
+		objlist_del(&m->policies_by_ns, old->ns, old);
+		model_policy_free(old);
+	} else
+		p->id = m->next_policy_id++;
+	return objlist_add(&m->policies_by_ns, p->ns, p, NULL) < 0 ? -ENOMEM : 1;
+}
+
+/* ---- decoding dispatch ---- */
+
+static const struct {
+	const char *kind;
+	const char *api_prefix; /* accepted apiVersion: exact, or group prefix ending in '/' */
+	enum model_kind mk;
+} kinds[] = {
+	{ "Namespace", "v1", MODEL_NAMESPACE },
+	{ "Pod", "v1", MODEL_POD },
+	{ "NetworkPolicy", "networking.k8s.io/v1", MODEL_POLICY },
+	{ "Service", "v1", MODEL_SERVICE },
+	{ "DaemonSet", "apps/", MODEL_DAEMONSET },
+};
+
+static const char *kind_name(enum model_kind k)
+{
+	for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
+		if (kinds[i].mk == k)
+			return kinds[i].kind;
+	return "object";
+}
+
+/* Returns the model kind of obj, `fallback` when it has no kind, or -ENOENT for kinds (or API
+ * groups: Calico's own NetworkPolicy, say) the model does not hold. */
+static int object_kind(json_t *obj, int fallback)
+{
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	const char *api = json_string_value(json_object_get(obj, "apiVersion"));
+
+	if (!kind)
+		return fallback;
+	for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+		const char *p = kinds[i].api_prefix;
+		size_t n = strlen(p);
+
+		if (!streq(kind, kinds[i].kind))
+			continue;
+		if (!api || (p[n - 1] == '/' ? strneq(api, p, n) : streq(api, p)))
+			return (int)kinds[i].mk;
+		return -ENOENT;
+	}
+	return -ENOENT;
+}
+
+static const char *metadata_str(json_t *obj, const char *field)
+{
+	return json_string_value(json_object_get(json_object_get(obj, "metadata"), field));
+}
+
+int model_apply_json(struct model *m, json_t *obj, enum model_kind kind, bool deleted,
+		     struct np_error *reterr)
+{
+	char ident[300];
+	int k = json_is_object(obj) ? object_kind(obj, (int)kind) : (int)kind;
+	int r;
+
+	if (k == -ENOENT)
+		return 0;
+	model_object_ident(obj, kind_name(k), ident, sizeof(ident));
+	if (deleted) {
+		const char *name = metadata_str(obj, "name");
+		const char *ns = metadata_str(obj, "namespace");
+		_cleanup_(freep) char *key = NULL;
+		void *old;
+
+		if (!name)
+			return np_error_set(reterr, -EINVAL, NULL, ident, "metadata.name", 0,
+					    "is required");
+		if (k == MODEL_NAMESPACE)
+			return del_namespace(m, name);
+		if (asprintf(&key, "%s/%s", ns ? ns : "default", name) < 0)
+			return -ENOMEM;
+		switch (k) {
+		case MODEL_POD:
+			return del_pod(m, key);
+		case MODEL_POLICY:
+			r = del_keyed(m, &m->policies, MODEL_POLICY, key, &old);
+			if (old) {
+				objlist_del(&m->policies_by_ns, ((struct model_policy *)old)->ns,
+					    old);
+				model_policy_free(old);
+			}
+			return r;
+		case MODEL_SERVICE:
+			r = del_keyed(m, &m->services, MODEL_SERVICE, key, &old);
+			model_service_free(old);
+			return r;
+		case MODEL_DAEMONSET:
+			r = del_keyed(m, &m->daemonsets, MODEL_DAEMONSET, key, &old);
+			model_daemonset_free(old);
+			return r;
+		}
+		return 0;
+	}
+
+	switch (k) {
+	case MODEL_NAMESPACE: {
+		struct model_namespace *n;
+		r = model_decode_namespace(m, obj, &n, reterr);
+		if (r >= 0)
+			r = put_namespace(m, n);
+		break;
+	}
+	case MODEL_POD: {
+		struct model_pod *p;
+		r = model_decode_pod(m, obj, &p, reterr);
+		if (r >= 0)
+			r = put_pod(m, p) < 0 ? -ENOMEM : 1;
+		break;
+	}
+	case MODEL_POLICY: {
+		struct model_policy *p;
+		r = model_decode_policy(m, obj, &p, reterr);
+		if (r >= 0)
+			r = put_policy(m, p);
+		break;
+	}
+	case MODEL_SERVICE: {
+		struct model_service *s, *old = NULL;
+		char *key;
+		r = model_decode_service(m, obj, &s, reterr);
+		if (r >= 0) {
+			s->gen = m->gen + 1;
+			r = put_keyed(m, &m->services, MODEL_SERVICE, s->ns, s->name, s,
+				      (void **)&old, &key);
+			if (r < 0)
+				model_service_free(s);
+			model_service_free(old);
+		}
+		break;
+	}
+	case MODEL_DAEMONSET: {
+		struct model_daemonset *d, *old = NULL;
+		char *key;
+		r = model_decode_daemonset(m, obj, &d, reterr);
+		if (r >= 0) {
+			d->gen = m->gen + 1;
+			r = put_keyed(m, &m->daemonsets, MODEL_DAEMONSET, d->ns, d->name, d,
+				      (void **)&old, &key);
+			if (r < 0)
+				model_daemonset_free(d);
+			model_daemonset_free(old);
+		}
+		break;
+	}
+	default:
+		return 0;
+	}
+	if (r == -EINVAL && reterr) {
+		/* Name the object the field belongs to. */
+		snprintf(reterr->object, sizeof(reterr->object), "%s", ident);
+	}
+	return r;
+}
+
+/* ---- loading files ---- */
+
+static int load_object(struct model *m, json_t *obj, int fallback, const char *name,
+		       size_t *skipped)
+{
+	struct np_error e = { 0 };
+	int r;
+
+	if (!json_is_object(obj)) {
+		np_error_set(&e, -EINVAL, name, NULL, NULL, 0,
+			     "a document or list item is not an object");
+		(*skipped)++;
+		return VEC_PUSH(&m->diags, e);
+	}
+	{
+		const char *kind = json_string_value(json_object_get(obj, "kind"));
+		json_t *items = json_object_get(obj, "items");
+		size_t klen = kind ? strlen(kind) : 0;
+
+		/* kubectl's List and the API's typed lists (PodList: items lack kind). */
+		if (kind && klen >= 4 && streq(kind + klen - 4, "List")) {
+			int item_kind = -ENOENT;
+			size_t i;
+			json_t *x;
+
+			if (klen > 4) {
+				_cleanup_(freep) char *single = strndup(kind, klen - 4);
+				json_t *probe = json_pack("{s:s}", "kind", single ? single : "");
+				if (!probe)
+					return -ENOMEM;
+				item_kind = object_kind(probe, -ENOENT);
+				json_decref(probe);
+			}
+			if (items && !json_is_array(items)) {
+				np_error_set(&e, -EINVAL, name, kind, "items", 0, "must be a list");
+				(*skipped)++;
+				return VEC_PUSH(&m->diags, e);
+			}
+			json_array_foreach(items, i, x)
+			{
+				r = load_object(m, x, item_kind, name, skipped);
+				if (r < 0)
+					return r;
+			}
+			return 0;
+		}
+	}
+	if (fallback == -ENOENT && !json_object_get(obj, "kind")) {
+		np_error_set(&e, -EINVAL, name, NULL, "kind", 0, "object without 'kind'");
+		(*skipped)++;
+		return VEC_PUSH(&m->diags, e);
+	}
+	r = model_apply_json(m, obj, fallback < 0 ? MODEL_POD : (enum model_kind)fallback, false,
+			     &e);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		snprintf(e.file, sizeof(e.file), "%s", name);
+		(*skipped)++;
+		return VEC_PUSH(&m->diags, e);
+	}
+	return 0;
+}
+
+int model_load_buffer(struct model *m, const char *buf, size_t len, const char *name,
+		      struct np_error *reterr)
+{
+	size_t skipped = 0, i = 0;
+	json_t *docs = NULL, *doc;
+	int r;
+
+	while (i < len && strchr(" \t\r\n", buf[i]))
+		i++;
+	if (len - i >= 3 && memcmp(buf + i, "\xef\xbb\xbf", 3) == 0)
+		i += 3;
+	if (i < len && (buf[i] == '{' || buf[i] == '[')) {
+		/* JSON: one value or several concatenated (a stream of objects). */
+		size_t off = i;
+		docs = json_array();
+		if (!docs)
+			return -ENOMEM;
+		while (off < len) {
+			json_error_t je;
+			json_t *v = json_loadb(buf + off, len - off,
+					       JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES |
+						       JSON_ALLOW_NUL,
+					       &je);
+			if (!v) {
+				json_decref(docs);
+				return np_error_set(reterr, -EBADMSG, name, NULL, NULL,
+						    (unsigned)je.line, "JSON: %s (column %d)",
+						    je.text, je.column);
+			}
+			json_array_append_new(docs, v);
+			off += je.position;
+			while (off < len && strchr(" \t\r\n", buf[off]))
+				off++;
+		}
+	} else {
+		r = model_yaml_parse(buf, len, name, &docs, reterr);
+		if (r < 0)
+			return r;
+	}
+	json_array_foreach(docs, i, doc)
+	{
+		if (json_is_array(doc)) {
+			size_t j;
+			json_t *x;
+			json_array_foreach(doc, j, x)
+			{
+				r = load_object(m, x, -ENOENT, name, &skipped);
+				if (r < 0)
+					goto out;
+			}
+			continue;
+		}
+		if (json_is_null(doc))
+			continue;
+		r = load_object(m, doc, -ENOENT, name, &skipped);
+		if (r < 0)
+			goto out;
+	}
+	r = (int)MIN(skipped, (size_t)INT32_MAX);
+out:
+	json_decref(docs);
+	return r;
+}
+
+int model_load_file(struct model *m, const char *path, struct np_error *reterr)
+{
+	_cleanup_(fclosep) FILE *f = NULL;
+	_cleanup_(freep) char *buf = NULL;
+	size_t len = 0, cap = 0;
+	bool is_stdin = streq(path, "-");
+
+	f = is_stdin ? NULL : fopen(path, "re");
+	if (!is_stdin && !f)
+		return np_error_set(reterr, -errno, path, NULL, NULL, 0, "cannot open: %s",
+				    strerror(errno));
+	for (;;) {
+		size_t n;
+		if (len + 65536 + 1 > cap) {
+			char *nb;
+			cap = cap ? cap * 2 : 1 << 20;
+			nb = realloc(buf, cap);
+			if (!nb)
+				return np_error_set(reterr, -ENOMEM, path, NULL, NULL, 0,
+						    "out of memory reading the file");
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len - 1, is_stdin ? stdin : f);
+		len += n;
+		if (n == 0) {
+			if (ferror(is_stdin ? stdin : f))
+				return np_error_set(reterr, -EIO, path, NULL, NULL, 0,
+						    "read error");
+			break;
+		}
+	}
+	if (!buf)
+		return np_error_set(reterr, -EBADMSG, path, NULL, NULL, 0, "empty input");
+	buf[len] = 0;
+	return model_load_buffer(m, buf, len, is_stdin ? "<stdin>" : path, reterr);
+}
+
+/* ---- queries ---- */
+
+const struct model_namespace *model_namespace_get(const struct model *m, const char *name)
+{
+	return hashmap_get(&m->namespaces, name);
+}
+
+const struct model_pod *model_pod_get(const struct model *m, const char *ns, const char *name)
+{
+	_cleanup_(freep) char *key = NULL;
+
+	if (asprintf(&key, "%s/%s", ns, name) < 0)
+		return NULL;
+	return hashmap_get(&m->pods, key);
+}
+
+const struct model_policy *model_policy_get(const struct model *m, const char *ns, const char *name)
+{
+	_cleanup_(freep) char *key = NULL;
+
+	if (asprintf(&key, "%s/%s", ns, name) < 0)
+		return NULL;
+	return hashmap_get(&m->policies, key);
+}
+
+static int cmp_ns_name(const char *ans, const char *aname, const char *bns, const char *bname)
+{
+	int c = strcmp(ans, bns);
+	return c ? c : strcmp(aname, bname);
+}
+
+static int pod_cmp(const void *a, const void *b)
+{
+	const struct model_pod *x = *(void *const *)a, *y = *(void *const *)b;
+	return cmp_ns_name(x->ns, x->name, y->ns, y->name);
+}
+
+static int policy_cmp(const void *a, const void *b)
+{
+	const struct model_policy *x = *(void *const *)a, *y = *(void *const *)b;
+	return cmp_ns_name(x->ns, x->name, y->ns, y->name);
+}
+
+static int service_cmp(const void *a, const void *b)
+{
+	const struct model_service *x = *(void *const *)a, *y = *(void *const *)b;
+	return cmp_ns_name(x->ns, x->name, y->ns, y->name);
+}
+
+static int daemonset_cmp(const void *a, const void *b)
+{
+	const struct model_daemonset *x = *(void *const *)a, *y = *(void *const *)b;
+	return cmp_ns_name(x->ns, x->name, y->ns, y->name);
+}
+
+static int namespace_cmp(const void *a, const void *b)
+{
+	const struct model_namespace *x = *(void *const *)a, *y = *(void *const *)b;
+	return strcmp(x->name, y->name);
+}
+
+/* Rebuilds a sorted view of a hashmap's values when dirty. Views are caches: the model is
+ * logically const for callers, so the cast is deliberate. On OOM the view is empty. */
+static size_t view(const struct model *cm, enum model_kind k, const struct hashmap *h,
+		   struct objlist *l, int (*cmp)(const void *, const void *),
+		   const void *const **ret)
+{
+	struct model *m = (struct model *)cm;
+
+	if (m->views_dirty[k]) {
+		l->v.n = 0;
+		if (VEC_RESERVE(&l->v, h->n) == 0) {
+			HASHMAP_FOREACH (e, h)
+				l->v.items[l->v.n++] = e->value;
+			qsort(l->v.items, l->v.n, sizeof(void *), cmp);
+			m->views_dirty[k] = false;
+		}
+	}
+	*ret = (const void *const *)l->v.items;
+	return l->v.n;
+}
+
+size_t model_namespaces(const struct model *m, const struct model_namespace *const **ret)
+{
+	return view(m, MODEL_NAMESPACE, &m->namespaces, (struct objlist *)&m->all_namespaces,
+		    namespace_cmp, (const void *const **)ret);
+}
+
+size_t model_pods(const struct model *m, const struct model_pod *const **ret)
+{
+	return view(m, MODEL_POD, &m->pods, (struct objlist *)&m->all_pods, pod_cmp,
+		    (const void *const **)ret);
+}
+
+size_t model_policies(const struct model *m, const struct model_policy *const **ret)
+{
+	return view(m, MODEL_POLICY, &m->policies, (struct objlist *)&m->all_policies, policy_cmp,
+		    (const void *const **)ret);
+}
+
+size_t model_services(const struct model *m, const struct model_service *const **ret)
+{
+	return view(m, MODEL_SERVICE, &m->services, (struct objlist *)&m->all_services, service_cmp,
+		    (const void *const **)ret);
+}
+
+size_t model_daemonsets(const struct model *m, const struct model_daemonset *const **ret)
+{
+	return view(m, MODEL_DAEMONSET, &m->daemonsets, (struct objlist *)&m->all_daemonsets,
+		    daemonset_cmp, (const void *const **)ret);
+}
+
+static size_t sorted_list(const struct hashmap *h, const char *key,
+			  int (*cmp)(const void *, const void *), const void *const **ret)
+{
+	struct objlist *l = hashmap_get(h, key);
+
+	*ret = NULL;
+	if (!l)
+		return 0;
+	if (l->dirty && cmp) {
+		qsort(l->v.items, l->v.n, sizeof(void *), cmp);
+		l->dirty = false;
+	}
+	*ret = (const void *const *)l->v.items;
+	return l->v.n;
+}
+
+size_t model_pods_in_namespace(const struct model *m, const char *ns,
+			       const struct model_pod *const **ret)
+{
+	return sorted_list(&m->pods_by_ns, ns, pod_cmp, (const void *const **)ret);
+}
+
+size_t model_policies_in_namespace(const struct model *m, const char *ns,
+				   const struct model_policy *const **ret)
+{
+	return sorted_list(&m->policies_by_ns, ns, policy_cmp, (const void *const **)ret);
+}
+
+size_t model_pods_with_label(const struct model *m, const char *key, const char *value,
+			     const struct model_pod *const **ret)
+{
+	_cleanup_(freep) char *kv = NULL;
+	const char *ikv;
+
+	*ret = NULL;
+	if (asprintf(&kv, "%s=%s", key, value) < 0)
+		return 0;
+	ikv = strpool_lookup(&m->pool, kv);
+	if (!ikv)
+		return 0;
+	return sorted_list(&m->pods_by_label, ikv, NULL, (const void *const **)ret);
+}
+
+size_t model_pods_with_key(const struct model *cm, const char *key,
+			   const struct model_pod *const **ret)
+{
+	struct model *m = (struct model *)cm;
+	const void *const *values;
+	size_t n;
+
+	m->scratch.v.n = 0;
+	*ret = NULL;
+	n = sorted_list(&m->values_by_key, key, NULL, &values);
+	for (size_t i = 0; i < n; i++) {
+		struct objlist *l = hashmap_get(&m->pods_by_label, values[i]);
+		if (!l)
+			continue;
+		if (VEC_RESERVE(&m->scratch.v, l->v.n) < 0)
+			return 0;
+		memcpy(m->scratch.v.items + m->scratch.v.n, l->v.items, l->v.n * sizeof(void *));
+		m->scratch.v.n += l->v.n;
+	}
+	*ret = (const struct model_pod *const *)m->scratch.v.items;
+	return m->scratch.v.n;
+}
+
+size_t model_pods_on_node(const struct model *cm, const char *node,
+			  const struct model_pod *const **ret)
+{
+	struct model *m = (struct model *)cm;
+	const struct model_pod *const *all;
+	const char *inode = strpool_lookup(&m->pool, node);
+	size_t n;
+
+	*ret = NULL;
+	if (!inode)
+		return 0;
+	if (m->node_cache_name != inode || m->node_cache_gen != m->gen ||
+	    m->views_dirty[MODEL_POD]) {
+		m->node_cache.v.n = 0;
+		n = model_pods(m, &all);
+		for (size_t i = 0; i < n; i++)
+			if (all[i]->node == inode && VEC_PUSH(&m->node_cache.v, (void *)all[i]) < 0)
+				return 0;
+		m->node_cache_name = inode;
+		m->node_cache_gen = m->gen;
+	}
+	*ret = (const struct model_pod *const *)m->node_cache.v.items;
+	return m->node_cache.v.n;
+}
+
+static int by_ip_cmp(const void *a, const void *b)
+{
+	const np_u128 *x = a, *y = b;
+	return *x < *y ? -1 : *x > *y;
+}
+
+const struct model_pod *model_pod_by_ip(const struct model *cm, np_u128 ip)
+{
+	struct model *m = (struct model *)cm;
+	size_t lo = 0, hi;
+
+	if (m->by_ip_dirty) {
+		const struct model_pod *const *all;
+		size_t n = model_pods(m, &all), k = 0;
+
+		free(m->by_ip);
+		m->by_ip = calloc(n * 2 + 1, sizeof(*m->by_ip));
+		m->n_by_ip = 0;
+		if (!m->by_ip)
+			return NULL;
+		for (size_t i = 0; i < n; i++)
+			if (model_pod_policy_applies(all[i]))
+				for (unsigned j = 0; j < all[i]->n_ips; j++) {
+					m->by_ip[k].ip = all[i]->ips[j];
+					m->by_ip[k].pod = all[i];
+					k++;
+				}
+		qsort(m->by_ip, k, sizeof(*m->by_ip), by_ip_cmp);
+		m->n_by_ip = k;
+		m->by_ip_dirty = false;
+	}
+	hi = m->n_by_ip;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->by_ip[mid].ip < ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < m->n_by_ip && m->by_ip[lo].ip == ip ? m->by_ip[lo].pod : NULL;
+}
+
+size_t model_memory_usage(const struct model *m)
+{
+	size_t b = m->pool.bytes + m->bytes;
+	const struct hashmap *maps[] = { &m->namespaces,     &m->pods,		&m->policies,
+					 &m->services,	     &m->daemonsets,	&m->labelsets,
+					 &m->pods_by_ns,     &m->pods_by_label, &m->values_by_key,
+					 &m->policies_by_ns, &m->pool.map };
+
+	for (size_t i = 0; i < ELEMENTSOF(maps); i++)
+		b += maps[i]->cap * sizeof(struct hashmap_entry);
+	HASHMAP_FOREACH (e, &m->pods) {
+		const struct model_pod *p = e->value;
+		b += sizeof(*p) + p->n_ports * sizeof(*p->ports) + strlen(pod_key(p)) + 1 +
+		     strlen(p->uid) + 1;
+	}
+	HASHMAP_FOREACH (e, &m->pods_by_label)
+		b += sizeof(struct objlist) + ((struct objlist *)e->value)->v.cap * sizeof(void *);
+	HASHMAP_FOREACH (e, &m->pods_by_ns)
+		b += sizeof(struct objlist) + ((struct objlist *)e->value)->v.cap * sizeof(void *);
+	b += m->all_pods.v.cap * sizeof(void *) + m->n_by_ip * 32;
+	return b;
+}

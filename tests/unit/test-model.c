@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <check.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "model/model.h"
+
+static struct model *load(const char *file, int expect_skipped)
+{
+	struct np_error e = { 0 };
+	struct model *m;
+
+	ck_assert_int_eq(model_new(&m), 0);
+	ck_assert_int_eq(model_load_file(m, file, &e), expect_skipped);
+	return m;
+}
+
+START_TEST(list_loads_every_kind)
+{
+	_cleanup_(model_freep) struct model *m = load(TEST_DATA "/model/cluster.json", 0);
+	const struct model_pod *const *pods;
+	const struct model_policy *const *pols;
+	const struct model_service *const *svcs;
+	const struct model_daemonset *const *ds;
+	const struct model_namespace *const *nss;
+
+	/* x, y explicit; z implicit (pod c names it) */
+	ck_assert_uint_eq(model_namespaces(m, &nss), 3);
+	ck_assert_str_eq(nss[2]->name, "z");
+	ck_assert(nss[2]->implicit);
+	ck_assert_str_eq(model_labels_get(&nss[2]->labels, "kubernetes.io/metadata.name"), "z");
+	/* the API server's name label is added where missing */
+	ck_assert_str_eq(model_labels_get(&model_namespace_get(m, "x")->labels,
+					  "kubernetes.io/metadata.name"),
+			 "x");
+	ck_assert_uint_eq(model_pods(m, &pods), 4);
+	/* the Calico projectcalico.org NetworkPolicy is not a Kubernetes one */
+	ck_assert_uint_eq(model_policies(m, &pols), 1);
+	ck_assert_uint_eq(model_services(m, &svcs), 1);
+	ck_assert_uint_eq(model_daemonsets(m, &ds), 1);
+	ck_assert_uint_eq(ds[0]->desired, 3);
+	ck_assert_uint_eq(ds[0]->ready, 2);
+	ck_assert_str_eq(ds[0]->images[0], "docker.io/calico/node:v3.27.0");
+	ck_assert_int_eq(svcs[0]->type, MODEL_SVC_NODE_PORT);
+	ck_assert(svcs[0]->external_traffic_local);
+	ck_assert_str_eq(svcs[0]->ports[0].target_port_name, "http");
+}
+END_TEST
+
+START_TEST(pod_fields)
+{
+	_cleanup_(model_freep) struct model *m = load(TEST_DATA "/model/cluster.json", 0);
+	const struct model_pod *a = model_pod_get(m, "x", "a"), *c = model_pod_get(m, "z", "c");
+	const struct model_pod *h = model_pod_get(m, "y", "host");
+	np_u128 v;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_str_eq(a->name, "a");
+	ck_assert_str_eq(a->uid, "u-xa");
+	ck_assert_str_eq(a->node, "node-1");
+	ck_assert_uint_eq(a->n_ips, 2);
+	ck_assert_int_eq(np_addr_parse("fd00::a", &v), AF_INET6);
+	ck_assert(a->ips[1] == v);
+	ck_assert_uint_eq(a->n_ports, 2);
+	ck_assert_str_eq(a->ports[1].name, "dns");
+	ck_assert_uint_eq(a->ports[1].proto, NP_PROTO_UDP);
+	ck_assert_uint_eq(a->ports[0].proto, NP_PROTO_TCP);
+	ck_assert(a->ready);
+	ck_assert_uint_eq(a->restarts, 3);
+	ck_assert_str_eq(a->owner_kind, "ReplicaSet");
+	ck_assert_str_eq(a->image, "nginx:1.25");
+	ck_assert(model_pod_policy_applies(a));
+	ck_assert(c->terminating);
+	ck_assert(!model_pod_policy_applies(c));
+	ck_assert(h->host_network);
+	ck_assert(!model_pod_policy_applies(h));
+	ck_assert_int_eq(np_addr_parse("10.0.1.10", &v), AF_INET);
+	ck_assert_ptr_eq(model_pod_by_ip(m, v), a);
+	ck_assert_int_eq(np_addr_parse("10.0.1.11", &v), AF_INET);
+	ck_assert_ptr_null(model_pod_by_ip(m, v)); /* terminating pods are not peers */
+}
+END_TEST
+
+START_TEST(policy_fields)
+{
+	_cleanup_(model_freep) struct model *m = load(TEST_DATA "/model/cluster.json", 0);
+	const struct model_policy *p = model_policy_get(m, "x", "allow-web");
+	const struct model_rule *r;
+	np_u128 lo, hi;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert(!p->policy_types_present);
+	ck_assert(p->ingress_present);
+	ck_assert(p->egress_present); /* `egress: []` is present but empty */
+	ck_assert_uint_eq(p->n_rules[NP_EGRESS], 0);
+	ck_assert_uint_eq(p->n_rules[NP_INGRESS], 2);
+	r = &p->rules[NP_INGRESS][0];
+	ck_assert(r->peers_present);
+	ck_assert_uint_eq(r->n_peers, 2);
+	ck_assert(r->peers[0].namespace_selector.present);
+	ck_assert(model_selector_is_empty(&r->peers[0].pod_selector));
+	ck_assert_uint_eq(r->peers[0].namespace_selector.exprs[0].n_values, 2); /* deduplicated */
+	ck_assert_ptr_nonnull(r->peers[1].ipblock);
+	ck_assert_uint_eq(r->peers[1].ipblock->n_except, 1);
+	ck_assert_int_eq(np_cidr_parse("10.1.0.0/16", &lo, &hi), AF_INET);
+	ck_assert(r->peers[1].ipblock->except[0].lo == lo &&
+		  r->peers[1].ipblock->except[0].hi == hi);
+	ck_assert_str_eq(r->ports[0].port_name, "http");
+	ck_assert_uint_eq(r->ports[0].proto, NP_PROTO_TCP); /* default */
+	ck_assert_uint_eq(r->ports[1].proto, NP_PROTO_UDP);
+	ck_assert_uint_eq(r->ports[1].port, 1000);
+	ck_assert_uint_eq(r->ports[1].end_port, 2000);
+	/* the second rule is `{}`: no from, no ports */
+	ck_assert(!p->rules[NP_INGRESS][1].peers_present);
+	ck_assert(!p->rules[NP_INGRESS][1].ports_present);
+}
+END_TEST
+
+START_TEST(selectors_and_index)
+{
+	_cleanup_(model_freep) struct model *m = load(TEST_DATA "/model/cluster.json", 0);
+	const struct model_policy *p = model_policy_get(m, "x", "allow-web");
+	const struct model_pod *const *pods;
+
+	ck_assert(model_selector_matches(&p->pod_selector, &model_pod_get(m, "x", "a")->labels));
+	ck_assert(!model_selector_matches(&p->pod_selector, &model_pod_get(m, "z", "c")->labels));
+	ck_assert(model_selector_matches(&p->rules[0][0].peers[0].namespace_selector,
+					 &model_namespace_get(m, "y")->labels));
+	ck_assert(!model_selector_matches(&p->rules[0][0].peers[0].namespace_selector,
+					  &model_namespace_get(m, "z")->labels));
+	ck_assert_uint_eq(model_pods_with_label(m, "app", "web", &pods), 2);
+	ck_assert_uint_eq(model_pods_with_label(m, "app", "nope", &pods), 0);
+	ck_assert_uint_eq(model_pods_with_key(m, "pod", &pods), 3);
+	ck_assert_uint_eq(model_pods_in_namespace(m, "x", &pods), 2);
+	ck_assert_str_eq(pods[0]->name, "a");
+	ck_assert_uint_eq(model_pods_on_node(m, "node-1", &pods), 3);
+	ck_assert_uint_eq(model_pods_on_node(m, "node-9", &pods), 0);
+}
+END_TEST
+
+START_TEST(matchexpressions_ops)
+{
+	_cleanup_(model_freep) struct model *m = NULL;
+	struct np_error e = { 0 };
+	const char *doc = "kind: NetworkPolicy\napiVersion: networking.k8s.io/v1\nmetadata: {name: "
+			  "p, namespace: n}\n"
+			  "spec:\n  podSelector:\n    matchExpressions:\n"
+			  "    - {key: a, operator: NotIn, values: [x]}\n"
+			  "    - {key: b, operator: Exists}\n"
+			  "    - {key: c, operator: DoesNotExist}\n"
+			  "---\nkind: Pod\napiVersion: v1\nmetadata: {name: p1, namespace: n, "
+			  "labels: {b: '1'}}\n"
+			  "---\nkind: Pod\napiVersion: v1\nmetadata: {name: p2, namespace: n, "
+			  "labels: {a: x, b: '1'}}\n"
+			  "---\nkind: Pod\napiVersion: v1\nmetadata: {name: p3, namespace: n, "
+			  "labels: {b: '1', c: ''}}\n"
+			  "---\nkind: Pod\napiVersion: v1\nmetadata: {name: p4, namespace: n, "
+			  "labels: {a: y}}\n";
+	const struct model_policy *p;
+
+	ck_assert_int_eq(model_new(&m), 0);
+	ck_assert_int_eq(model_load_buffer(m, doc, strlen(doc), "inline", &e), 0);
+	p = model_policy_get(m, "n", "p");
+	ck_assert(model_selector_matches(&p->pod_selector, &model_pod_get(m, "n", "p1")->labels));
+	ck_assert(!model_selector_matches(&p->pod_selector, &model_pod_get(m, "n", "p2")->labels));
+	ck_assert(!model_selector_matches(&p->pod_selector, &model_pod_get(m, "n", "p3")->labels));
+	ck_assert(!model_selector_matches(&p->pod_selector, &model_pod_get(m, "n", "p4")->labels));
+}
+END_TEST
+
+START_TEST(malformed_objects_are_reported_and_skipped)
+{
+	_cleanup_(model_freep) struct model *m = load(TEST_DATA "/model/broken.yaml", 2);
+	const struct np_error *d;
+	size_t n;
+	char buf[1024];
+	const struct model_policy *p;
+
+	d = model_diagnostics(m, &n);
+	ck_assert_uint_eq(n, 2);
+	np_error_format(&d[0], buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, "Pod q/bad-port") && strstr(buf, "containerPort") &&
+			      strstr(buf, "broken.yaml"),
+		      "%s", buf);
+	np_error_format(&d[1], buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, "NetworkPolicy q/bad-op"), "%s", buf);
+	ck_assert_msg(strstr(buf, "Like"), "%s", buf);
+	/* the rest of the file is used */
+	ck_assert_ptr_nonnull(model_pod_get(m, "q", "good"));
+	ck_assert_str_eq(model_labels_get(&model_pod_get(m, "q", "good")->labels, "tier"), "2");
+	p = model_policy_get(m, "q", "anchors");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_eq(p->policy_types, MODEL_POLICY_TYPE_INGRESS | MODEL_POLICY_TYPE_EGRESS);
+	ck_assert_str_eq(p->rules[NP_INGRESS][0].peers[0].pod_selector.match_labels.v[0].value,
+			 "db");
+}
+END_TEST
+
+START_TEST(syntax_error_loads_nothing)
+{
+	_cleanup_(model_freep) struct model *m = NULL;
+	struct np_error e = { 0 };
+	const struct model_pod *const *pods;
+	char buf[1024];
+
+	ck_assert_int_eq(model_new(&m), 0);
+	ck_assert_int_eq(model_load_file(m, TEST_DATA "/model/truncated.json", &e), -EBADMSG);
+	np_error_format(&e, buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, "truncated.json:1") && strstr(buf, "JSON"), "%s", buf);
+	ck_assert_uint_eq(model_pods(m, &pods), 0);
+	ck_assert_int_lt(model_load_file(m, TEST_DATA "/model/does-not-exist.json", &e), 0);
+	ck_assert_int_eq(model_load_buffer(m, "a: [b", 5, "bad", &e), -EBADMSG);
+}
+END_TEST
+
+START_TEST(apply_update_delete)
+{
+	_cleanup_(model_freep) struct model *m = load(TEST_DATA "/model/cluster.json", 0);
+	json_t *o =
+		json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:s},s:{s:s}}", "kind", "Pod",
+			  "apiVersion", "v1", "metadata", "name", "a", "namespace", "x", "labels",
+			  "app", "db", "spec", "nodeName", "node-3", "status", "podIP", "10.9.9.9");
+	const struct model_pod *const *pods;
+	struct np_error e = { 0 };
+	uint64_t g = model_generation(m);
+
+	ck_assert_int_eq(model_apply_json(m, o, MODEL_POD, false, &e), 1);
+	ck_assert_uint_gt(model_generation(m), g);
+	ck_assert_str_eq(model_pod_get(m, "x", "a")->node, "node-3");
+	ck_assert_uint_eq(model_pods_with_label(m, "app", "web", &pods), 1);
+	ck_assert_uint_eq(model_pods_with_label(m, "app", "db", &pods), 1);
+	ck_assert_int_eq(model_apply_json(m, o, MODEL_POD, true, &e), 1);
+	ck_assert_ptr_null(model_pod_get(m, "x", "a"));
+	ck_assert_uint_eq(model_pods_with_label(m, "app", "db", &pods), 0);
+	ck_assert_int_eq(model_apply_json(m, o, MODEL_POD, true, &e), 0);
+	json_decref(o);
+	/* the last pod of an implicit namespace takes the namespace with it */
+	o = json_pack("{s:{s:s,s:s}}", "metadata", "name", "c", "namespace", "z");
+	ck_assert_int_eq(model_apply_json(m, o, MODEL_POD, true, &e), 1);
+	ck_assert_ptr_null(model_namespace_get(m, "z"));
+	json_decref(o);
+	/* a half-filled object is refused with its name and field, the model unchanged */
+	o = json_pack("{s:{s:s},s:{s:i}}", "metadata", "namespace", "x", "spec", "hostNetwork", 1);
+	ck_assert_int_eq(model_apply_json(m, o, MODEL_POD, false, &e), -EINVAL);
+	ck_assert_str_eq(e.field, "metadata.name");
+	json_decref(o);
+	o = json_pack("{s:{s:s,s:s},s:{s:i}}", "metadata", "name", "q", "namespace", "x", "spec",
+		      "hostNetwork", 1);
+	ck_assert_int_eq(model_apply_json(m, o, MODEL_POD, false, &e), -EINVAL);
+	ck_assert_str_eq(e.field, "spec.hostNetwork");
+	ck_assert_msg(strstr(e.object, "x/q"), "%s", e.object);
+	json_decref(o);
+}
+END_TEST
+
+START_TEST(policy_validation)
+{
+	static const char *bad[] = {
+		/* peer with ipBlock and selector */
+		"{\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"p\"},\"spec\":{\"ingress\":[{"
+		"\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\"},\"podSelector\":{}}]}]}}",
+		/* except outside cidr */
+		"{\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"p\"},\"spec\":{\"ingress\":[{"
+		"\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\",\"except\":[\"11.0.0.0/"
+		"8\"]}}]}]}}",
+		/* endPort with a named port */
+		"{\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"p\"},\"spec\":{\"egress\":[{"
+		"\"ports\":[{\"port\":\"http\",\"endPort\":90}]}]}}",
+		/* endPort below port */
+		"{\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"p\"},\"spec\":{\"egress\":[{"
+		"\"ports\":[{\"port\":100,\"endPort\":90}]}]}}",
+		/* empty peer */
+		"{\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"p\"},\"spec\":{\"egress\":[{"
+		"\"to\":[{}]}]}}",
+		/* bad protocol */
+		"{\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"p\"},\"spec\":{\"egress\":[{"
+		"\"ports\":[{\"protocol\":\"ICMP\"}]}]}}",
+		/* bad policyType */
+		"{\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"p\"},\"spec\":{"
+		"\"policyTypes\":[\"ingress\"]}}",
+		/* cidr without prefix */
+		"{\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"p\"},\"spec\":{\"ingress\":[{"
+		"\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.1\"}}]}]}}",
+		/* In without values */
+		"{\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"p\"},\"spec\":{"
+		"\"podSelector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"In\"}]}}}",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		_cleanup_(model_freep) struct model *m = NULL;
+		const struct model_policy *const *p;
+		struct np_error e = { 0 };
+
+		ck_assert_int_eq(model_new(&m), 0);
+		ck_assert_msg(model_load_buffer(m, bad[i], strlen(bad[i]), "t", &e) == 1,
+			      "case %zu", i);
+		ck_assert_uint_eq(model_policies(m, &p), 0);
+	}
+}
+END_TEST
+
+START_TEST(policy_defaults)
+{
+	_cleanup_(model_freep) struct model *m = NULL;
+	struct np_error e = { 0 };
+	const char *doc = "{\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"p\"},\"spec\":{}}";
+	const struct model_policy *p;
+
+	ck_assert_int_eq(model_new(&m), 0);
+	ck_assert_int_eq(model_load_buffer(m, doc, strlen(doc), "t", &e), 0);
+	p = model_policy_get(m, "default", "p"); /* namespace defaults like kubectl's */
+	ck_assert_ptr_nonnull(p);
+	ck_assert(model_selector_is_empty(&p->pod_selector)); /* missing podSelector = {} */
+	ck_assert(!p->ingress_present && !p->egress_present && !p->policy_types_present);
+}
+END_TEST
+
+START_TEST(yaml_scalars_and_fuzzy_input)
+{
+	_cleanup_(model_freep) struct model *m = NULL;
+	struct np_error e = { 0 };
+	const char *doc = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"007\"\n  namespace: n\n"
+			  "  labels: {version: \"1.0\", on: \"yes\"}\nspec:\n  hostNetwork: true\n";
+	const char *bomb = "a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: [*c, *c]\n";
+	const char *unknown_alias = "a: *nope\n";
+
+	ck_assert_int_eq(model_new(&m), 0);
+	ck_assert_int_eq(model_load_buffer(m, doc, strlen(doc), "t", &e), 0);
+	ck_assert(model_pod_get(m, "n", "007")->host_network);
+	ck_assert_str_eq(model_labels_get(&model_pod_get(m, "n", "007")->labels, "version"), "1.0");
+	/* an object without kind is an error, anchors share values */
+	ck_assert_int_eq(model_load_buffer(m, bomb, strlen(bomb), "t", &e), 1);
+	ck_assert_int_eq(model_load_buffer(m, unknown_alias, strlen(unknown_alias), "t", &e),
+			 -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(e.message, "nope"));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("model");
+	TCase *tc = tcase_create("model");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, list_loads_every_kind);
+	tcase_add_test(tc, pod_fields);
+	tcase_add_test(tc, policy_fields);
+	tcase_add_test(tc, selectors_and_index);
+	tcase_add_test(tc, matchexpressions_ops);
+	tcase_add_test(tc, malformed_objects_are_reported_and_skipped);
+	tcase_add_test(tc, syntax_error_loads_nothing);
+	tcase_add_test(tc, apply_update_delete);
+	tcase_add_test(tc, policy_validation);
+	tcase_add_test(tc, policy_defaults);
+	tcase_add_test(tc, yaml_scalars_and_fuzzy_input);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_set_tap(sr, "-");
+	srunner_run_all(sr, CK_SILENT);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
