@@ -24,9 +24,8 @@
 #                                     remote eth0 192.168.50.1/24 fd00:50::1/64, owning
 #                                     (AnyIP local routes) the off-node peers:
 #                                     10.244.1.0/24 10.244.2.0/24 (other nodes' pods),
-#                                     172.16.0.0/16 198.51.100.0/24 (outside the cluster),
-#                                     fd00:10:244:1::/64 fd00:10:244:2::/64 2001:db8:16::/48
-#                                     2001:db8:100::/64
+#                                     172.16.0.0/12 198.51.100.0/24 (outside the cluster),
+#                                     fd00:10:244:1::/64 fd00:10:244:2::/64 2001:db8::/32
 #
 # Bridge variant (np_topo_bridge weave): the pods sit on a bridge "weave" 10.32.0.1/24 in the
 # node (pods 10.32.0.11-13, IPv4 only as Weave Net), with br_netfilter calling iptables for
@@ -134,8 +133,8 @@ NP_NODE_V4=192.168.50.10
 NP_NODE_V6=fd00:50::10
 NP_REMOTE_V4=192.168.50.1
 NP_REMOTE_V6=fd00:50::1
-NP_REMOTE_RANGES_V4=(10.244.1.0/24 10.244.2.0/24 172.16.0.0/16 198.51.100.0/24)
-NP_REMOTE_RANGES_V6=(fd00:10:244:1::/64 fd00:10:244:2::/64 2001:db8:16::/48 2001:db8:100::/64)
+NP_REMOTE_RANGES_V4=(10.244.1.0/24 10.244.2.0/24 172.16.0.0/12 198.51.100.0/24)
+NP_REMOTE_RANGES_V6=(fd00:10:244:1::/64 fd00:10:244:2::/64 2001:db8::/32)
 NP_POD_IF=()
 NP_MODE=""
 
@@ -315,6 +314,55 @@ np_flush() {
 	np_in node ipset destroy 2>/dev/null
 	np_in node conntrack -F 2>/dev/null
 	return 0
+}
+
+# --- the kernel as oracle (oracle.py) ---
+
+# Ports the listeners serve and the probes use: both sides of every port boundary of the rulesets
+# in tests/rulesets/ (53, 443, 4789, 5432, 6379, 8000-8099, 9121-9125, 22, 80).
+NP_PORTS="22 52 53 54 79 80 81 442 443 444 4789 5431 5432 5433 6378 6379 6380 7999 8000 8099 8100 9120 9121 9125 9126"
+# Off-node peers: the remote pods of the rulesets' ipsets, both sides of every CIDR boundary.
+NP_PEERS_V4="10.244.1.21 10.244.1.22 10.244.2.31 10.244.2.32 172.16.0.0 172.16.0.1 172.16.4.255 172.16.5.0 172.16.5.255 172.16.6.0 172.16.7.255 172.16.8.0 172.16.9.127 172.16.9.128 172.16.11.255 172.16.12.0 172.16.255.255 172.17.0.0 198.51.100.7 198.51.100.127 198.51.100.128"
+NP_PEERS_V6="fd00:10:244:1::21 fd00:10:244:1::22 fd00:10:244:2::31 fd00:10:244:2::32 2001:db8:16::1 2001:db8:16:4:ffff:ffff:ffff:ffff 2001:db8:16:5:: 2001:db8:16:5:ffff:ffff:ffff:ffff 2001:db8:16:6:: 2001:db8:15:ffff:ffff:ffff:ffff:ffff 2001:db8:17::1 2001:db8:16:8::1 2001:db8:16:b:ffff:ffff:ffff:ffff 2001:db8:16:c::"
+NP_SEED=${NP_SEED:-$(($(date +%s) % 1000000))}
+
+# np_oracle LABEL [oracle.py options]: compares npaudit trace with real traffic for
+# ${NP_COUNT:-150} random packets; a disagreement marks the test failed (NP_FAILED).
+np_oracle() {
+	local label=$1
+	shift
+	[ -n "${NPAUDIT:-}" ] && [ -x "$NPAUDIT" ] || np_die "NPAUDIT must name the npaudit binary"
+	echo "== $label (seed $NP_SEED; rerun with NP_SEED=$NP_SEED)"
+	"$NP_PYTHON" "$NP_TOP/tests/netns/oracle.py" --topo "$NP_TMP/topo.json" --npaudit "$NPAUDIT" \
+		--seed "$NP_SEED" --count "${NP_COUNT:-150}" --ports "$NP_PORTS" \
+		--remote-v4 "$NP_PEERS_V4" --remote-v6 "$NP_PEERS_V6" --label "$label" "$@" ||
+		NP_FAILED=1
+}
+
+# np_load_ipt BACKEND FAMILY FILE: loads an iptables-restore file with iptables-BACKEND-restore
+# (FAMILY v4 or v6) into the node.
+np_load_ipt() {
+	local cmd=iptables
+	[ "$2" = v6 ] && cmd=ip6tables
+	np_in node "$cmd-$1-restore" <"$3" || np_die "$cmd-$1-restore $3"
+}
+
+np_load_ipset() {
+	np_in node ipset restore <"$1" || np_die "ipset restore $1"
+}
+
+np_load_nft() {
+	np_in node nft -f "$1" || np_die "nft -f $1"
+}
+
+# np_finish: the test's exit status.
+np_finish() {
+	if [ "$NP_FAILED" = 0 ]; then
+		echo "PASS"
+		exit 0
+	fi
+	echo "FAIL (seed $NP_SEED)"
+	exit 1
 }
 
 # --- self-test when run directly ---
