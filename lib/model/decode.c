@@ -1108,8 +1108,79 @@ void model_daemonset_free(struct model_daemonset *d)
 	free(d->labels.v);
 	free(d->selector.v);
 	free(d->images);
+	for (uint32_t i = 0; i < d->n_containers; i++) {
+		free(d->containers[i].argv);
+		free(d->containers[i].env);
+	}
+	free(d->containers);
 	free((char *)d->name);
 	free(d);
+}
+
+/* Decodes one pod template container for detection: name, image, command + args, literal env.
+ * Only what is there is taken; a container of the wrong shape is an error. */
+static int decode_ds_container(struct model *m, json_t *c, bool init, const char *path,
+			       struct model_ds_container *ret, struct np_error *e)
+{
+	const char *name, *image;
+	json_t *lists[2], *env, *x;
+	size_t i, n = 0;
+	int r;
+
+	if (!json_is_object(c))
+		return FAIL(e, path, "must be an object, got %s", type_name(c));
+	if ((r = get_str(c, "name", path, &name, e)) < 0 ||
+	    (r = get_str(c, "image", path, &image, e)) < 0 ||
+	    (r = get(c, "command", JSON_ARRAY, path, &lists[0], e)) < 0 ||
+	    (r = get(c, "args", JSON_ARRAY, path, &lists[1], e)) < 0 ||
+	    (r = get(c, "env", JSON_ARRAY, path, &env, e)) < 0)
+		return r;
+	ret->init = init;
+	ret->name = name ? model_intern(m, name) : NULL;
+	ret->image = image ? model_intern(m, image) : NULL;
+	if ((name && !ret->name) || (image && !ret->image))
+		return -ENOMEM;
+	n = json_array_size(lists[0]) + json_array_size(lists[1]);
+	if (n) {
+		ret->argv = calloc(n, sizeof(*ret->argv));
+		if (!ret->argv)
+			return -ENOMEM;
+	}
+	for (int l = 0; l < 2; l++)
+		json_array_foreach(lists[l], i, x)
+		{
+			if (!json_is_string(x))
+				return FAIL(e, path, "%s[%zu] must be a string",
+					    l ? "args" : "command", i);
+			ret->argv[ret->n_argv] = model_intern(m, json_string_value(x));
+			if (!ret->argv[ret->n_argv++])
+				return -ENOMEM;
+		}
+	if (json_array_size(env)) {
+		ret->env = calloc(json_array_size(env), sizeof(*ret->env));
+		if (!ret->env)
+			return -ENOMEM;
+	}
+	json_array_foreach(env, i, x)
+	{
+		const char *en, *ev;
+		char epath[128];
+
+		snprintf(epath, sizeof(epath), "%s.env[%zu]", path, i);
+		if (!json_is_object(x))
+			return FAIL(e, epath, "must be an object, got %s", type_name(x));
+		if ((r = get_str(x, "name", epath, &en, e)) < 0 ||
+		    (r = get_str(x, "value", epath, &ev, e)) < 0)
+			return r;
+		if (!en)
+			return FAIL(e, epath, "'name' is required");
+		ret->env[ret->n_env].name = model_intern(m, en);
+		ret->env[ret->n_env].value = ev ? model_intern(m, ev) : NULL;
+		if (!ret->env[ret->n_env].name || (ev && !ret->env[ret->n_env].value))
+			return -ENOMEM;
+		ret->n_env++;
+	}
+	return 0;
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct model_daemonset *, model_daemonset_free);
@@ -1165,6 +1236,37 @@ int model_decode_daemonset(struct model *m, json_t *o, struct model_daemonset **
 				return -ENOMEM;
 			d->n_images++;
 		}
+	}
+	{
+		json_t *tspec = json_object_get(json_object_get(spec, "template"), "spec");
+		json_t *lists[2] = { json_object_get(tspec, "initContainers"), containers };
+		size_t n = 0;
+
+		for (int l = 0; l < 2; l++) {
+			if (lists[l] && !json_is_array(lists[l]))
+				return FAIL(e,
+					    l ? "spec.template.spec.containers"
+					      : "spec.template.spec.initContainers",
+					    "must be a list, got %s", type_name(lists[l]));
+			n += json_array_size(lists[l]);
+		}
+		if (n) {
+			d->containers = calloc(n, sizeof(*d->containers));
+			if (!d->containers)
+				return -ENOMEM;
+		}
+		for (int l = 0; l < 2; l++)
+			json_array_foreach(lists[l], i, c)
+			{
+				char path[80];
+
+				snprintf(path, sizeof(path), "spec.template.spec.%s[%zu]",
+					 l ? "containers" : "initContainers", i);
+				r = decode_ds_container(m, c, l == 0, path,
+							&d->containers[d->n_containers++], e);
+				if (r < 0)
+					return r;
+			}
 	}
 	if ((r = get(o, "status", JSON_OBJECT, "status", &status, e)) < 0)
 		return r;

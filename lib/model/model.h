@@ -211,12 +211,29 @@ struct model_service {
 	uint64_t gen;
 };
 
+/* A literal environment variable of a container (valueFrom is kept with value NULL). */
+struct model_env {
+	const char *name, *value; /* interned */
+};
+
+/* A container of a daemonset's pod template, as far as CNI detection looks at it. */
+struct model_ds_container {
+	const char *name, *image; /* interned; image NULL when missing */
+	bool init; /* from spec.template.spec.initContainers */
+	const char **argv; /* interned; command then args, as written */
+	uint32_t n_argv;
+	struct model_env *env; /* in the order written */
+	uint32_t n_env;
+};
+
 struct model_daemonset {
 	const char *ns, *name;
 	struct model_labels labels;
 	struct model_labels selector; /* spec.selector.matchLabels */
 	const char **images; /* interned, the pod template's containers */
 	uint32_t n_images;
+	struct model_ds_container *containers; /* initContainers, then containers */
+	uint32_t n_containers;
 	uint32_t desired, ready; /* status.desiredNumberScheduled, numberReady */
 	uint64_t gen;
 };
