@@ -25,12 +25,20 @@ struct named_groups {
 	struct named_groups *next;
 };
 
+/* What a peer selects: for selector peers the pods (shared by every peer with the same
+ * selectors and scope, so a selector common to many policies is evaluated once), for ipBlock
+ * peers only the addresses. */
+struct selection {
+	struct np_iset addrs; /* canonical */
+	pod_vec pods; /* selector peers: the selected pods */
+	struct named_groups *named; /* egress named ports resolved over this selection */
+	char *key; /* NULL for a peer's own (ipBlock) selection */
+};
+
 /* A compiled NetworkPolicyPeer. */
 struct cpeer {
 	const struct model_peer *mp;
-	struct np_iset addrs; /* canonical */
-	pod_vec pods; /* selector peers: the selected pods */
-	struct named_groups *named; /* egress named ports resolved over this peer */
+	struct selection *sel; /* shared when sel->key is set, else owned */
 };
 
 /* A compiled rule; all_peers when from/to is missing or empty. */
@@ -76,4 +84,5 @@ struct policy_engine {
 	bool named_index_built;
 	struct named_groups *named_all; /* egress named ports resolved over every pod */
 	struct hashmap ns_labels; /* namespace -> synthesised struct model_labels */
+	struct hashmap selections; /* selector key -> struct selection */
 };

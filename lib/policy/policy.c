@@ -206,7 +206,7 @@ static int engine_named_index(struct policy_engine *e)
 static int egress_named(struct policy_engine *e, struct cpeer *cp, const char *name, uint8_t proto,
 			struct named_groups **ret)
 {
-	struct named_groups **list = cp ? &cp->named : &e->named_all;
+	struct named_groups **list = cp ? &cp->sel->named : &e->named_all;
 	struct named_groups *g;
 	int r;
 
@@ -219,8 +219,8 @@ static int egress_named(struct policy_engine *e, struct cpeer *cp, const char *n
 	if (!g)
 		return -ENOMEM;
 	if (cp && !cp->mp->ipblock) {
-		for (size_t i = 0; i < cp->pods.n; i++) {
-			r = named_groups_add_pod(g, cp->pods.items[i], NULL);
+		for (size_t i = 0; i < cp->sel->pods.n; i++) {
+			r = named_groups_add_pod(g, cp->sel->pods.items[i], NULL);
 			if (r < 0)
 				goto fail;
 		}
@@ -232,7 +232,7 @@ static int egress_named(struct policy_engine *e, struct cpeer *cp, const char *n
 			goto fail;
 		np = hashmap_get(&e->named_index, name);
 		for (size_t i = 0; np && i < np->pods.n; i++) {
-			r = named_groups_add_pod(g, np->pods.items[i], cp ? &cp->addrs : NULL);
+			r = named_groups_add_pod(g, np->pods.items[i], cp ? &cp->sel->addrs : NULL);
 			if (r < 0)
 				goto fail;
 		}
@@ -357,12 +357,47 @@ static size_t selector_candidates(struct policy_engine *e, const struct model_se
 	return tmp->n;
 }
 
-static int cpeer_add_pod(struct cpeer *cp, const struct model_pod *p)
+static int cpeer_add_pod(struct selection *cp, const struct model_pod *p)
 {
 	int r = VEC_PUSH(&cp->pods, p);
 	for (uint8_t k = 0; r >= 0 && k < p->n_ips; k++)
 		r = np_iset_add(&cp->addrs, p->ips[k], p->ips[k]);
 	return r;
+}
+
+static void selection_free(struct selection *s)
+{
+	if (!s)
+		return;
+	np_iset_done(&s->addrs);
+	VEC_DONE(&s->pods);
+	named_groups_free(s->named);
+	free(s->key);
+	free(s);
+}
+
+static void selector_key(const struct model_selector *s, struct strbuf *sb)
+{
+	static const char ops[] = { [MODEL_OP_IN] = 'I',
+				    [MODEL_OP_NOT_IN] = 'N',
+				    [MODEL_OP_EXISTS] = 'E',
+				    [MODEL_OP_DOES_NOT_EXIST] = 'D' };
+
+	if (!s->present) {
+		strbuf_puts(sb, "-");
+		return;
+	}
+	/* Keys and values are interned, so their addresses identify them. */
+	strbuf_puts(sb, "{");
+	for (uint32_t i = 0; i < s->match_labels.n; i++)
+		strbuf_printf(sb, "%p=%p,", (const void *)s->match_labels.v[i].key,
+			      (const void *)s->match_labels.v[i].value);
+	for (uint32_t i = 0; i < s->n_exprs; i++) {
+		strbuf_printf(sb, ";%p%c", (const void *)s->exprs[i].key, ops[s->exprs[i].op]);
+		for (uint32_t k = 0; k < s->exprs[i].n_values; k++)
+			strbuf_printf(sb, "%p,", (const void *)s->exprs[i].values[k]);
+	}
+	strbuf_puts(sb, "}");
 }
 
 /*
@@ -371,9 +406,9 @@ static int cpeer_add_pod(struct cpeer *cp, const struct model_pod *p)
  * both select the pods matching podSelector in the matching namespaces. Only pods to which
  * policy applies are selected.
  */
-static int cpeer_select(struct policy_engine *e, const struct model_policy *pol, struct cpeer *cp)
+static int selection_compute(struct policy_engine *e, const struct model_policy *pol,
+			     const struct model_peer *mp, struct selection *cp)
 {
-	const struct model_peer *mp = cp->mp;
 	const struct model_selector *ps = mp->pod_selector.present ? &mp->pod_selector : NULL;
 	const struct model_pod *const *cand = NULL, *const * l;
 	_cleanup_(hashmap_done) struct hashmap nsset = { 0 };
@@ -452,6 +487,42 @@ out:
 	return r;
 }
 
+/* Sets cp->sel to the shared selection of a selector peer, computing it on first use. The
+ * scope is the policy's namespace when there is no namespaceSelector. */
+static int cpeer_select(struct policy_engine *e, const struct model_policy *pol, struct cpeer *cp)
+{
+	_cleanup_(strbuf_done) struct strbuf key = { 0 };
+	struct selection *s;
+	int r;
+
+	if (cp->mp->namespace_selector.present) {
+		strbuf_puts(&key, "N");
+		selector_key(&cp->mp->namespace_selector, &key);
+	} else
+		strbuf_printf(&key, "P%p", (const void *)pol->ns);
+	selector_key(&cp->mp->pod_selector, &key);
+	if (key.oom)
+		return -ENOMEM;
+	s = hashmap_get(&e->selections, strbuf_str(&key));
+	if (s) {
+		cp->sel = s;
+		return 0;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->key = strbuf_steal(&key);
+	r = s->key ? selection_compute(e, pol, cp->mp, s) : -ENOMEM;
+	if (r >= 0)
+		r = hashmap_put(&e->selections, s->key, s);
+	if (r < 0) {
+		selection_free(s);
+		return r;
+	}
+	cp->sel = s;
+	return 0;
+}
+
 /* An ipBlock: the CIDR minus its exceptions. IPv6 blocks never cover IPv4 traffic, so the
  * IPv4-mapped block is removed from them. */
 static int cpeer_ipblock(struct cpeer *cp)
@@ -474,7 +545,10 @@ static int cpeer_ipblock(struct cpeer *cp)
 			return r;
 	}
 	np_iset_normalize(&ex);
-	return np_iset_subtract(&base, &ex, &cp->addrs);
+	cp->sel = calloc(1, sizeof(*cp->sel));
+	if (!cp->sel)
+		return -ENOMEM;
+	return np_iset_subtract(&base, &ex, &cp->sel->addrs);
 }
 
 /* --- policies --- */
@@ -487,9 +561,8 @@ static void cpolicy_free(struct cpolicy *c)
 		for (uint32_t i = 0; i < c->n_rules[d]; i++) {
 			struct crule *cr = &c->rules[d][i];
 			for (uint32_t k = 0; k < cr->n_peers; k++) {
-				np_iset_done(&cr->peers[k].addrs);
-				VEC_DONE(&cr->peers[k].pods);
-				named_groups_free(cr->peers[k].named);
+				if (cr->peers[k].sel && !cr->peers[k].sel->key)
+					selection_free(cr->peers[k].sel);
 			}
 			free(cr->peers);
 		}
@@ -565,9 +638,11 @@ static int cpolicy_compile(struct policy_engine *e, const struct model_policy *p
 				else if (cp->mp->pod_selector.present ||
 					 cp->mp->namespace_selector.present)
 					r = cpeer_select(e, p, cp);
-				else
-					r = 0; /* invalid peer (the API rejects it): selects nothing
-						*/
+				else {
+					/* invalid peer (the API rejects it): selects nothing */
+					cp->sel = calloc(1, sizeof(*cp->sel));
+					r = cp->sel ? 0 : -ENOMEM;
+				}
 				if (r < 0) {
 					cpolicy_free(c);
 					return r;
@@ -631,7 +706,7 @@ static int rule_port_terms(struct policy_engine *e, term_vec *tv, const struct m
 
 	for (uint32_t k = 0; k < n_peers; k++) {
 		struct cpeer *cp = cr->all_peers ? NULL : &cr->peers[k];
-		const struct np_iset *addrs = cp ? &cp->addrs : &e->all;
+		const struct np_iset *addrs = cp ? &cp->sel->addrs : &e->all;
 		int32_t peer = cp ? (int32_t)k : -1;
 
 		if (!mp) {
@@ -894,6 +969,10 @@ static void engine_flush(struct policy_engine *e)
 	e->named_index_built = false;
 	named_groups_free(e->named_all);
 	e->named_all = NULL;
+	HASHMAP_FOREACH (he, &e->selections) {
+		selection_free(he->value);
+	}
+	hashmap_done(&e->selections);
 	HASHMAP_FOREACH (he, &e->ns_labels) {
 		struct model_labels *l = he->value;
 		free(l->v);
@@ -947,7 +1026,9 @@ static int expect_compile(struct policy_engine *e, const struct model_pod *p,
 			  struct policy_expect *x)
 {
 	const struct model_policy *const *pols;
-	_cleanup_(freep) struct cpolicy **sel[2] = { NULL, NULL };
+	_cleanup_(freep) struct cpolicy **sel_in = NULL;
+	_cleanup_(freep) struct cpolicy **sel_eg = NULL;
+	struct cpolicy **sel[2];
 	size_t n_sel[2] = { 0, 0 }, n;
 	int r;
 
@@ -961,11 +1042,10 @@ static int expect_compile(struct policy_engine *e, const struct model_pod *p,
 	/* A pod is isolated in a direction iff a policy of its namespace selects it (the
 	 * policy's podSelector; {} selects all) and affects that direction. */
 	n = model_policies_in_namespace(e->m, p->ns, &pols);
-	for (int d = 0; d < 2; d++) {
-		sel[d] = calloc(n ? n : 1, sizeof(struct cpolicy *));
-		if (!sel[d])
-			return -ENOMEM;
-	}
+	sel[NP_INGRESS] = sel_in = calloc(n ? n : 1, sizeof(struct cpolicy *));
+	sel[NP_EGRESS] = sel_eg = calloc(n ? n : 1, sizeof(struct cpolicy *));
+	if (!sel_in || !sel_eg)
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const struct model_policy *pol = pols[i];
 		struct cpolicy *c;

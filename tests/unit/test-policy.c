@@ -1070,6 +1070,17 @@ START_TEST(cli_matrix_json)
 		ck_assert_msg(strstr(out, "y/a\tX\tX\tX\t.\t.\t.\t.\t.\t.\n"), "%s", out);
 	}
 	{
+		/* A malformed policy is skipped with a diagnostic: the rest still answers, exit 2.
+		 */
+		char *const argv[] = { (char *)bin, "matrix",
+				       "--state",   XYZ,
+				       "--state",   TEST_DATA "/policy/partly-broken.yaml",
+				       "--port",    "80",
+				       NULL };
+		ck_assert_int_eq(run_npaudit(argv, out, sizeof(out)), 2);
+		ck_assert_msg(strstr(out, "y/a\tX\t.\t.\t.\t.\t.\t.\t.\t.\n"), "%s", out);
+	}
+	{
 		char *const argv[] = { (char *)bin, "matrix", "--state", "/nonexistent", NULL };
 		ck_assert_int_eq(run_npaudit(argv, out, sizeof(out)), 2);
 	}
