@@ -113,69 +113,77 @@ static int render_ct_bits(uint32_t bits, bool status, struct strbuf *out)
 	return out->oom ? -ENOMEM : 0;
 }
 
+/* Appends a comma-separated list as nft prints it: ", " between items, hosts without /32 or
+ * /128. */
+static void list_append(const char *list, bool addr, struct strbuf *out)
+{
+	const char *p = list;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		size_t len = n;
+
+		if (addr && n > 3 && strneq(p + n - 3, "/32", 3) && !memchr(p, ':', n))
+			len = n - 3;
+		else if (addr && n > 4 && strneq(p + n - 4, "/128", 4))
+			len = n - 4;
+		if (p != list)
+			strbuf_puts(out, ", ");
+		strbuf_append(out, p, len);
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+}
+
 static int render_values(const struct render_ctx *rc, enum ir_field f, const struct np_iset *v,
 			 struct strbuf *out)
 {
-	bool many = v->n != 1 ||
-		    (ir_field_keytype(f) == IR_KEY_ADDR ? false : v->r[0].lo != v->r[0].hi);
+	struct strbuf tmp = { 0 };
+	bool addr = ir_field_keytype(f) == IR_KEY_ADDR;
+	bool many;
+	int k;
 
 	if (v->n == 0)
 		return strbuf_puts(out, "{ }");
-	if (ir_field_keytype(f) == IR_KEY_ADDR) {
-		struct strbuf tmp = { 0 };
-		int k;
+	if (f == IR_FIELD_L4PROTO || f == IR_FIELD_META_MARK || f == IR_FIELD_CT_MARK ||
+	    f == IR_FIELD_TCP_FLAGS) {
+		bool hex = f != IR_FIELD_L4PROTO;
 
-		k = np_iset_format_cidrs(v, &tmp);
-		if (k >= 0)
-			k = strchr(strbuf_str(&tmp), ',')
-				    ? strbuf_printf(out, "{ %s }", strbuf_str(&tmp))
-				    : strbuf_puts(out, strbuf_str(&tmp));
-		strbuf_done(&tmp);
-		return k;
-	}
-	if (f == IR_FIELD_L4PROTO) {
 		if (v->n > 1)
 			strbuf_puts(out, "{ ");
 		for (size_t i = 0; i < v->n; i++) {
-			const char *n =
-				v->r[i].lo == v->r[i].hi ? proto_name((unsigned)v->r[i].lo) : NULL;
+			const char *n = !hex && v->r[i].lo == v->r[i].hi
+						? proto_name((unsigned)v->r[i].lo)
+						: NULL;
 
 			if (i > 0)
 				strbuf_puts(out, ", ");
 			if (n)
 				strbuf_puts(out, n);
 			else if (v->r[i].lo == v->r[i].hi)
-				strbuf_printf(out, "%u", (unsigned)v->r[i].lo);
+				strbuf_printf(out, hex ? "0x%08x" : "%u", (unsigned)v->r[i].lo);
 			else
-				strbuf_printf(out, "%u-%u", (unsigned)v->r[i].lo,
-					      (unsigned)v->r[i].hi);
-		}
-		if (v->n > 1)
-			strbuf_puts(out, " }");
-		return out->oom ? -ENOMEM : 0;
-	}
-	if (f == IR_FIELD_META_MARK || f == IR_FIELD_CT_MARK || f == IR_FIELD_TCP_FLAGS) {
-		if (v->n > 1)
-			strbuf_puts(out, "{ ");
-		for (size_t i = 0; i < v->n; i++) {
-			if (i > 0)
-				strbuf_puts(out, ", ");
-			if (v->r[i].lo == v->r[i].hi)
-				strbuf_printf(out, "0x%08x", (unsigned)v->r[i].lo);
-			else
-				strbuf_printf(out, "0x%08x-0x%08x", (unsigned)v->r[i].lo,
-					      (unsigned)v->r[i].hi);
+				strbuf_printf(out, hex ? "0x%08x-0x%08x" : "%u-%u",
+					      (unsigned)v->r[i].lo, (unsigned)v->r[i].hi);
 		}
 		if (v->n > 1)
 			strbuf_puts(out, " }");
 		return out->oom ? -ENOMEM : 0;
 	}
 	(void)rc;
+	k = addr ? np_iset_format_cidrs(v, &tmp) : np_iset_format_numbers(v, &tmp);
+	if (k < 0) {
+		strbuf_done(&tmp);
+		return k;
+	}
+	many = strchr(strbuf_str(&tmp), ',') || (!addr && v->r[0].lo != v->r[0].hi);
 	if (many)
 		strbuf_puts(out, "{ ");
-	np_iset_format_numbers(v, out);
+	list_append(strbuf_str(&tmp), addr, out);
 	if (many)
 		strbuf_puts(out, " }");
+	strbuf_done(&tmp);
 	return out->oom ? -ENOMEM : 0;
 }
 
@@ -219,7 +227,7 @@ static int pred_render(const struct render_ctx *rc0, const struct ir_pred *p, st
 		}
 		if (p->masked)
 			strbuf_printf(out, " and 0x%08x", p->mask);
-		strbuf_puts(out, p->negate ? " != " : " ");
+		strbuf_puts(out, p->negate ? " != " : p->masked ? " == " : " ");
 		render_values(&rc, p->field, &p->values, out);
 		break;
 	case IR_PRED_BITS:

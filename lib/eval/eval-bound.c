@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Cut points of the address and port spaces that the rules reachable by a packet template test:
+ * the input of the audit's equivalence classes. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "eval-internal.h"
+
+struct walk {
+	const struct eval_ctx *ctx;
+	const struct eval_template *t;
+	struct eval_boundaries *b;
+	uint8_t *seen_chain; /* by chain id */
+	uint8_t *seen_set; /* by set id */
+	bool oom;
+};
+
+static struct eval_cuts *cuts_for(struct eval_boundaries *b, enum ir_field f)
+{
+	switch (f) {
+	case IR_FIELD_SADDR:
+		return &b->saddr;
+	case IR_FIELD_DADDR:
+		return &b->daddr;
+	case IR_FIELD_SPORT:
+		return &b->sport;
+	case IR_FIELD_DPORT:
+		return &b->dport;
+	default:
+		return NULL;
+	}
+}
+
+static void cut_range(struct walk *w, enum ir_field f, np_u128 lo, np_u128 hi)
+{
+	struct eval_cuts *v = cuts_for(w->b, f);
+
+	if (!v || lo > hi)
+		return;
+	if (lo > 0 && VEC_PUSH(v, lo) < 0)
+		w->oom = true;
+	if (hi != NP_U128_MAX && VEC_PUSH(v, hi + 1) < 0)
+		w->oom = true;
+}
+
+static void cut_set(struct walk *w, const struct ir_setref *ref, const struct ir_set *s,
+		    unsigned depth)
+{
+	if (!s || depth > 8)
+		return;
+	if (s->flags & IR_SET_LIST) {
+		EVAL_FOREACH(mp, &s->member_sets)
+		cut_set(w, ref, *mp, depth + 1);
+		return;
+	}
+	if (s->nkey != ref->nkey)
+		return;
+	for (unsigned i = 0; i < ref->nkey; i++) {
+		if (!cuts_for(w->b, ref->key[i]) || s->keytype[i] == IR_KEY_IFNAME)
+			continue;
+		EVAL_FOREACH(e, &s->elems)
+		cut_range(w, ref->key[i], e->key[i].lo, e->key[i].hi);
+	}
+}
+
+static bool name_fits(const char *tmpl, const struct ir_pred *p)
+{
+	bool in = false;
+
+	EVAL_FOREACH(n, &p->ifnames)
+	{
+		const char *pat = n->name ? n->name : "";
+
+		if (n->prefix ? strncmp(tmpl, pat, strlen(pat)) == 0 : strcmp(tmpl, pat) == 0) {
+			in = true;
+			break;
+		}
+	}
+	return in != p->negate;
+}
+
+/* Whether a template field makes p certainly false. */
+static bool pred_excluded(const struct walk *w, const struct ir_pred *p)
+{
+	const struct eval_template *t = w->t;
+
+	switch (p->kind) {
+	case IR_PRED_MATCH:
+		switch (p->field) {
+		case IR_FIELD_IIFNAME:
+			return t->iif && !name_fits(t->iif, p);
+		case IR_FIELD_OIFNAME:
+			return t->oif && !name_fits(t->oif, p);
+		case IR_FIELD_L4PROTO:
+			return t->l4proto >= 0 && !p->masked &&
+			       np_iset_contains(&p->values, (np_u128)t->l4proto) == p->negate;
+		case IR_FIELD_NFPROTO:
+			return !p->masked &&
+			       np_iset_contains(&p->values, t->family == AF_INET6 ? 10 : 2) ==
+				       p->negate;
+		default:
+			return false;
+		}
+	case IR_PRED_BITS:
+		if (p->field == IR_FIELD_CT_STATE && t->ct_state)
+			return ((t->ct_state & p->bits) != 0) == p->negate &&
+			       !(p->bits & (IR_CT_SNAT | IR_CT_DNAT));
+		return false;
+	default:
+		return false;
+	}
+}
+
+static void walk_chain(struct walk *w, const struct ir_chain *c);
+
+static void walk_verdict(struct walk *w, const struct ir_verdict *v)
+{
+	if ((v->kind == IR_VERDICT_JUMP || v->kind == IR_VERDICT_GOTO) && v->target)
+		walk_chain(w, v->target);
+}
+
+static void walk_rule(struct walk *w, const struct ir_rule *r)
+{
+	EVAL_FOREACH(p, &r->preds)
+	if (pred_excluded(w, p))
+		return;
+
+	w->b->rules++;
+	EVAL_FOREACH(p, &r->preds)
+	{
+		switch (p->kind) {
+		case IR_PRED_MATCH:
+			if (cuts_for(w->b, p->field) && !p->masked)
+				for (size_t i = 0; i < p->values.n; i++)
+					cut_range(w, p->field, p->values.r[i].lo,
+						  p->values.r[i].hi);
+			break;
+		case IR_PRED_LOOKUP:
+			cut_set(w, &p->ref, p->ref.set, 0);
+			break;
+		case IR_PRED_OPAQUE:
+			w->b->opaque++;
+			break;
+		default:
+			break;
+		}
+	}
+	EVAL_FOREACH(s, &r->stmts)
+	{
+		if (s->kind == IR_STMT_OPAQUE)
+			w->b->opaque++;
+		if (s->kind != IR_STMT_VMAP || !s->ref.set)
+			continue;
+		cut_set(w, &s->ref, s->ref.set, 0);
+		if (w->seen_set[s->ref.set->id])
+			continue;
+		w->seen_set[s->ref.set->id] = 1;
+		EVAL_FOREACH(e, &s->ref.set->elems)
+		walk_verdict(w, &e->verdict);
+	}
+	walk_verdict(w, &r->verdict);
+}
+
+static void walk_chain(struct walk *w, const struct ir_chain *c)
+{
+	if (w->seen_chain[c->id])
+		return;
+	w->seen_chain[c->id] = 1;
+	EVAL_FOREACH(rp, &c->rules)
+	walk_rule(w, *rp);
+}
+
+static void cuts_finish(struct eval_cuts *v)
+{
+	size_t n = 0;
+
+	if (v->n == 0)
+		return;
+	qsort(v->items, v->n, sizeof(*v->items), eval_cmp_u128);
+	for (size_t i = 0; i < v->n; i++)
+		if (n == 0 || v->items[i] != v->items[n - 1])
+			v->items[n++] = v->items[i];
+	v->n = n;
+}
+
+int eval_collect_boundaries(const struct eval_ctx *ctx, const struct eval_template *t,
+			    struct eval_boundaries *ret)
+{
+	struct walk w = { .ctx = ctx, .t = t, .b = ret };
+	enum ir_hook hooks[4];
+	size_t nh;
+	int fi;
+
+	if (t->family != AF_INET && t->family != AF_INET6)
+		return -EINVAL;
+	nh = eval_path_hooks(t->path, hooks);
+	if (nh == 0)
+		return -EINVAL;
+	fi = t->family == AF_INET6;
+
+	ret->saddr.n = ret->daddr.n = ret->sport.n = ret->dport.n = 0;
+	ret->rules = ret->opaque = 0;
+	w.seen_chain = calloc(ctx->rs->n_chains + 1, 1);
+	w.seen_set = calloc(ctx->rs->n_sets + 1, 1);
+	if (!w.seen_chain || !w.seen_set) {
+		free(w.seen_chain);
+		free(w.seen_set);
+		return -ENOMEM;
+	}
+	for (size_t h = 0; h < nh; h++) {
+		const struct chain_list *l = &ctx->hooks[fi][hooks[h]];
+
+		for (size_t i = 0; i < l->n; i++) {
+			const struct ir_chain *c = l->v[i];
+
+			if (c->type == IR_CHAIN_NAT && t->ct_state && !(t->ct_state & IR_CT_NEW))
+				continue;
+			if (c->device && c->hook == IR_HOOK_INGRESS && t->iif &&
+			    !streq(c->device, t->iif))
+				continue;
+			walk_chain(&w, c);
+		}
+	}
+	free(w.seen_chain);
+	free(w.seen_set);
+	if (w.oom)
+		return -ENOMEM;
+	cuts_finish(&ret->saddr);
+	cuts_finish(&ret->daddr);
+	cuts_finish(&ret->sport);
+	cuts_finish(&ret->dport);
+	return 0;
+}
+
+void eval_boundaries_done(struct eval_boundaries *b)
+{
+	VEC_DONE(&b->saddr);
+	VEC_DONE(&b->daddr);
+	VEC_DONE(&b->sport);
+	VEC_DONE(&b->dport);
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "eval.h"
+
+/* Like VEC_FOREACH, also over a vector reached through a const pointer. */
+#define EVAL_FOREACH(p, v) \
+	for (__typeof__((v)->items[0]) *p = (v)->items; p && p < (v)->items + (v)->n; p++)
+
+struct chain_list {
+	const struct ir_chain **v;
+	size_t n;
+};
+
+/*
+ * Index of one set: the elements' ranges on one key field (the first address or number field)
+ * cut the value space into segments; each segment lists the elements covering it (CSR arrays).
+ * A lookup is a binary search for the segment, then a check of the other key fields of its few
+ * candidates. Exact values and ranges, single and concatenated keys alike.
+ */
+struct set_index {
+	const struct ir_set *set;
+	int field; /* key position indexed, or -1 (interface names only): linear scan */
+	size_t nseg;
+	np_u128 *seg_lo; /* nseg segment starts, sorted; seg_lo[0] == 0 */
+	uint32_t *off; /* nseg + 1 offsets into elems */
+	uint32_t *elems; /* element indexes */
+};
+
+/* Packets of family f (0 IPv4, 1 IPv6) at hook h meet hooks[f][h], in priority order. */
+struct eval_ctx {
+	struct ir_ruleset *rs;
+	struct chain_list hooks[2][_IR_HOOK_MAX];
+	struct set_index *sets; /* by ir_set.id */
+	size_t nsets;
+};
+
+/* The hooks of a path, in traversal order; returns their number. */
+size_t eval_path_hooks(enum eval_path p, enum ir_hook ret[4]);
+/* The path's main filter hook (forward, input or output). */
+enum ir_hook eval_path_main_hook(enum eval_path p);
+/* qsort comparison of np_u128 values. */
+int eval_cmp_u128(const void *a, const void *b);

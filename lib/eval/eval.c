@@ -1,0 +1,1265 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <linux/if_packet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "eval-internal.h"
+
+/* --- names --- */
+
+const char *eval_verdict_to_string(enum eval_verdict v)
+{
+	switch (v) {
+	case EVAL_ACCEPT:
+		return "accept";
+	case EVAL_DROP:
+		return "drop";
+	case EVAL_UNKNOWN:
+		return "unknown";
+	}
+	return "?";
+}
+
+static const char *const path_names[_EVAL_PATH_MAX] = {
+	[EVAL_PATH_FORWARD] = "forward",
+	[EVAL_PATH_INPUT] = "input",
+	[EVAL_PATH_OUTPUT] = "output",
+};
+
+const char *eval_path_to_string(enum eval_path p)
+{
+	return (unsigned)p < _EVAL_PATH_MAX ? path_names[p] : "?";
+}
+
+int eval_path_from_string(const char *s)
+{
+	for (int i = 0; s && i < _EVAL_PATH_MAX; i++)
+		if (streq(path_names[i], s))
+			return i;
+	return -EINVAL;
+}
+
+size_t eval_path_hooks(enum eval_path p, enum ir_hook ret[4])
+{
+	switch (p) {
+	case EVAL_PATH_FORWARD:
+		ret[0] = IR_HOOK_INGRESS;
+		ret[1] = IR_HOOK_PREROUTING;
+		ret[2] = IR_HOOK_FORWARD;
+		ret[3] = IR_HOOK_POSTROUTING;
+		return 4;
+	case EVAL_PATH_INPUT:
+		ret[0] = IR_HOOK_INGRESS;
+		ret[1] = IR_HOOK_PREROUTING;
+		ret[2] = IR_HOOK_INPUT;
+		return 3;
+	case EVAL_PATH_OUTPUT:
+		ret[0] = IR_HOOK_OUTPUT;
+		ret[1] = IR_HOOK_POSTROUTING;
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+enum ir_hook eval_path_main_hook(enum eval_path p)
+{
+	return p == EVAL_PATH_INPUT    ? IR_HOOK_INPUT
+	       : p == EVAL_PATH_OUTPUT ? IR_HOOK_OUTPUT
+				       : IR_HOOK_FORWARD;
+}
+
+/* --- packets --- */
+
+struct eval_packet *eval_packet_init(struct eval_packet *p, int family, enum eval_path path)
+{
+	*p = (struct eval_packet){
+		.family = family,
+		.path = path,
+		.ct_state = IR_CT_NEW,
+		.pkttype = PACKET_HOST,
+		.rpf_ok = -1,
+	};
+	return p;
+}
+
+int eval_packet_fill_interfaces(struct eval_packet *p, eval_route_fn route, void *userdata)
+{
+	int r;
+
+	if (p->path != EVAL_PATH_OUTPUT && !p->iif[0]) {
+		r = route(userdata, p->family, p->saddr, p->iif);
+		if (r < 0)
+			return r;
+		p->iif[IFNAMSIZ - 1] = 0;
+	}
+	if (p->path != EVAL_PATH_INPUT && !p->oif[0]) {
+		r = route(userdata, p->family, p->daddr, p->oif);
+		if (r < 0)
+			return r;
+		p->oif[IFNAMSIZ - 1] = 0;
+	}
+	return 0;
+}
+
+/* --- preparation --- */
+
+int eval_cmp_u128(const void *a, const void *b)
+{
+	np_u128 x = *(const np_u128 *)a, y = *(const np_u128 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Index of the segment holding v: the last i with seg_lo[i] <= v. */
+static size_t seg_find(const np_u128 *lo, size_t n, np_u128 v)
+{
+	size_t a = 0, b = n; /* lo[a] <= v; answer in [a, b) */
+
+	while (b - a > 1) {
+		size_t m = a + (b - a) / 2;
+
+		if (lo[m] <= v)
+			a = m;
+		else
+			b = m;
+	}
+	return a;
+}
+
+static void set_index_done(struct set_index *x)
+{
+	free(x->seg_lo);
+	free(x->off);
+	free(x->elems);
+	*x = (struct set_index){ 0 };
+}
+
+static int set_index_build(const struct ir_set *s, struct set_index *ret)
+{
+	struct set_index x = { .set = s, .field = -1 };
+	size_t n = s->elems.n, nb = 0, total = 0;
+	np_u128 *b = NULL;
+
+	for (unsigned i = 0; i < s->nkey; i++)
+		if (s->keytype[i] != IR_KEY_IFNAME) {
+			x.field = (int)i;
+			break;
+		}
+	if (x.field < 0 || n == 0) {
+		*ret = x;
+		return 0;
+	}
+
+	b = malloc((2 * n + 1) * sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b[nb++] = 0;
+	EVAL_FOREACH(e, &s->elems)
+	{
+		const struct ir_key_part *k = &e->key[x.field];
+
+		b[nb++] = k->lo;
+		if (k->hi != NP_U128_MAX)
+			b[nb++] = k->hi + 1;
+	}
+	qsort(b, nb, sizeof(*b), eval_cmp_u128);
+	x.nseg = 0;
+	for (size_t i = 0; i < nb; i++)
+		if (x.nseg == 0 || b[i] != b[x.nseg - 1])
+			b[x.nseg++] = b[i];
+	x.seg_lo = b;
+
+	x.off = calloc(x.nseg + 1, sizeof(*x.off));
+	if (!x.off)
+		goto oom;
+	/* Count, then fill (CSR). */
+	for (size_t e = 0; e < n; e++) {
+		const struct ir_key_part *k = &s->elems.items[e].key[x.field];
+
+		if (k->lo > k->hi)
+			continue;
+		for (size_t g = seg_find(b, x.nseg, k->lo); g < x.nseg && b[g] <= k->hi; g++) {
+			x.off[g + 1]++;
+			total++;
+		}
+	}
+	if (total > UINT32_MAX)
+		goto oom;
+	for (size_t g = 0; g < x.nseg; g++)
+		x.off[g + 1] += x.off[g];
+	x.elems = malloc((total ? total : 1) * sizeof(*x.elems));
+	if (!x.elems)
+		goto oom;
+	{
+		_cleanup_(freep) uint32_t *fill = calloc(x.nseg, sizeof(*fill));
+
+		if (!fill)
+			goto oom;
+		for (size_t e = 0; e < n; e++) {
+			const struct ir_key_part *k = &s->elems.items[e].key[x.field];
+
+			if (k->lo > k->hi)
+				continue;
+			for (size_t g = seg_find(b, x.nseg, k->lo); g < x.nseg && b[g] <= k->hi;
+			     g++)
+				x.elems[x.off[g] + fill[g]++] = (uint32_t)e;
+		}
+	}
+	*ret = x;
+	return 0;
+oom:
+	set_index_done(&x);
+	return -ENOMEM;
+}
+
+static int chain_prio_cmp(const void *a, const void *b)
+{
+	const struct ir_chain *x = *(const struct ir_chain *const *)a;
+	const struct ir_chain *y = *(const struct ir_chain *const *)b;
+
+	if (x->priority != y->priority)
+		return x->priority < y->priority ? -1 : 1;
+	/* Stable: ruleset order (the chain ids follow it). */
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static bool family_applies(enum ir_family tf, int fi, enum ir_hook h)
+{
+	switch (tf) {
+	case IR_FAMILY_IP:
+		return fi == 0;
+	case IR_FAMILY_IP6:
+		return fi == 1;
+	case IR_FAMILY_INET:
+		return true;
+	case IR_FAMILY_NETDEV:
+		return h == IR_HOOK_INGRESS || h == IR_HOOK_EGRESS;
+	default:
+		return false;
+	}
+}
+
+static int set_index_add(struct eval_ctx *ctx, const struct ir_set *s)
+{
+	if (s->id >= ctx->nsets)
+		return 0;
+	return set_index_build(s, &ctx->sets[s->id]);
+}
+
+int eval_prepare(struct ir_ruleset *rs, struct eval_ctx **ret)
+{
+	_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
+	int r;
+
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	ctx->rs = rs;
+	r = ir_ruleset_link(rs);
+	if (r < 0)
+		return r;
+
+	for (int fi = 0; fi < 2; fi++)
+		for (int h = 0; h < _IR_HOOK_MAX; h++) {
+			struct chain_list *l = &ctx->hooks[fi][h];
+
+			if (h == IR_HOOK_NONE)
+				continue;
+			EVAL_FOREACH(tp, &rs->tables)
+			{
+				if (!family_applies((*tp)->family, fi, h))
+					continue;
+				EVAL_FOREACH(cp, &(*tp)->chains)
+				{
+					const struct ir_chain *c = *cp;
+					const struct ir_chain **nv;
+
+					if (!c->base || c->hook != (enum ir_hook)h)
+						continue;
+					nv = reallocarray(l->v, l->n + 1, sizeof(*nv));
+					if (!nv)
+						return -ENOMEM;
+					l->v = nv;
+					l->v[l->n++] = c;
+				}
+			}
+			if (l->n > 1)
+				qsort(l->v, l->n, sizeof(*l->v), chain_prio_cmp);
+		}
+
+	ctx->nsets = rs->n_sets;
+	ctx->sets = calloc(ctx->nsets ? ctx->nsets : 1, sizeof(*ctx->sets));
+	if (!ctx->sets)
+		return -ENOMEM;
+	EVAL_FOREACH(sp, &rs->ipsets)
+	{
+		r = set_index_add(ctx, *sp);
+		if (r < 0)
+			return r;
+	}
+	EVAL_FOREACH(tp, &rs->tables)
+	EVAL_FOREACH(sp, &(*tp)->sets)
+	{
+		r = set_index_add(ctx, *sp);
+		if (r < 0)
+			return r;
+	}
+	*ret = TAKE_PTR(ctx);
+	return 0;
+}
+
+struct eval_ctx *eval_ctx_free(struct eval_ctx *ctx)
+{
+	if (!ctx)
+		return NULL;
+	for (int fi = 0; fi < 2; fi++)
+		for (int h = 0; h < _IR_HOOK_MAX; h++)
+			free(ctx->hooks[fi][h].v);
+	for (size_t i = 0; i < ctx->nsets; i++)
+		set_index_done(&ctx->sets[i]);
+	free(ctx->sets);
+	free(ctx);
+	return NULL;
+}
+
+/* --- packet fields --- */
+
+enum tri {
+	T_FALSE,
+	T_TRUE,
+	T_UNKNOWN,
+};
+
+static inline enum tri tri_not(enum tri t, bool negate)
+{
+	if (t == T_UNKNOWN || !negate)
+		return t;
+	return t == T_TRUE ? T_FALSE : T_TRUE;
+}
+
+enum {
+	F_ABSENT = 0,
+	F_PRESENT = 1,
+	F_UNKNOWN = -1,
+};
+
+static bool has_ports(uint8_t proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP ||
+	       proto == IPPROTO_UDPLITE || proto == IPPROTO_DCCP;
+}
+
+static bool is_icmp(uint8_t proto)
+{
+	return proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6;
+}
+
+/* A numeric field of p: F_PRESENT and *v, F_ABSENT (the packet has no such header), or
+ * F_UNKNOWN (the caller did not say). */
+static int field_num(const struct eval_packet *p, enum ir_field f, np_u128 *v)
+{
+	switch (f) {
+	case IR_FIELD_NFPROTO:
+		*v = p->family == AF_INET6 ? 10 : 2;
+		return F_PRESENT;
+	case IR_FIELD_SADDR:
+		*v = p->saddr;
+		return F_PRESENT;
+	case IR_FIELD_DADDR:
+		*v = p->daddr;
+		return F_PRESENT;
+	case IR_FIELD_L4PROTO:
+		*v = p->l4proto;
+		return F_PRESENT;
+	case IR_FIELD_SPORT:
+	case IR_FIELD_DPORT:
+		if (!has_ports(p->l4proto))
+			return F_ABSENT;
+		*v = f == IR_FIELD_SPORT ? p->sport : p->dport;
+		return F_PRESENT;
+	case IR_FIELD_ICMP_TYPE:
+	case IR_FIELD_ICMP_CODE:
+		if (!is_icmp(p->l4proto))
+			return F_ABSENT;
+		*v = f == IR_FIELD_ICMP_TYPE ? p->icmp_type : p->icmp_code;
+		return F_PRESENT;
+	case IR_FIELD_IIF:
+		if (!p->iif[0]) {
+			*v = 0;
+			return F_PRESENT;
+		}
+		*v = (np_u128)p->iif_index;
+		return p->iif_index > 0 ? F_PRESENT : F_UNKNOWN;
+	case IR_FIELD_OIF:
+		if (!p->oif[0]) {
+			*v = 0;
+			return F_PRESENT;
+		}
+		*v = (np_u128)p->oif_index;
+		return p->oif_index > 0 ? F_PRESENT : F_UNKNOWN;
+	case IR_FIELD_CT_STATE:
+		*v = p->ct_state;
+		return F_PRESENT;
+	case IR_FIELD_CT_DIRECTION:
+		if (p->ct_state & (IR_CT_INVALID | IR_CT_UNTRACKED))
+			return F_ABSENT;
+		*v = p->ct_reply;
+		return F_PRESENT;
+	case IR_FIELD_CT_MARK:
+		if (p->ct_state & (IR_CT_INVALID | IR_CT_UNTRACKED))
+			return F_ABSENT;
+		*v = p->ct_mark;
+		return F_PRESENT;
+	case IR_FIELD_META_MARK:
+		*v = p->mark;
+		return F_PRESENT;
+	case IR_FIELD_PKTTYPE:
+		*v = p->pkttype;
+		return F_PRESENT;
+	case IR_FIELD_SADDR_TYPE:
+		*v = p->saddr_type;
+		return p->saddr_type ? F_PRESENT : F_UNKNOWN;
+	case IR_FIELD_DADDR_TYPE:
+		*v = p->daddr_type;
+		return p->daddr_type ? F_PRESENT : F_UNKNOWN;
+	case IR_FIELD_PHYSDEV_BRIDGED:
+		*v = p->bridged;
+		return F_PRESENT;
+	case IR_FIELD_TCP_FLAGS:
+		if (p->l4proto != IPPROTO_TCP)
+			return F_ABSENT;
+		if (p->tcp_flags_set)
+			*v = p->tcp_flags;
+		else
+			*v = p->ct_state & IR_CT_NEW ? 0x02 /* SYN */ : 0x10 /* ACK */;
+		return F_PRESENT;
+	case IR_FIELD_RPF_OK:
+		*v = p->rpf_ok > 0;
+		return p->rpf_ok >= 0 ? F_PRESENT : F_UNKNOWN;
+	default:
+		return F_UNKNOWN;
+	}
+}
+
+static int field_name(const struct eval_packet *p, enum ir_field f, const char **name)
+{
+	switch (f) {
+	case IR_FIELD_IIFNAME:
+		*name = p->iif;
+		return F_PRESENT;
+	case IR_FIELD_OIFNAME:
+		*name = p->oif;
+		return F_PRESENT;
+	case IR_FIELD_PHYSDEV_IN:
+		*name = p->bridged ? p->physdev_in : "";
+		return F_PRESENT;
+	case IR_FIELD_PHYSDEV_OUT:
+		*name = p->bridged ? p->physdev_out : "";
+		return F_PRESENT;
+	default:
+		return F_UNKNOWN;
+	}
+}
+
+static bool ifname_match(const char *name, const char *pat, bool prefix)
+{
+	if (!pat)
+		pat = "";
+	if (prefix)
+		return strncmp(name, pat, strlen(pat)) == 0;
+	return strncmp(name, pat, IFNAMSIZ) == 0;
+}
+
+/* --- set lookups --- */
+
+struct key {
+	np_u128 v[IR_KEY_MAX];
+	const char *name[IR_KEY_MAX];
+};
+
+/* Builds the lookup key; T_FALSE if a field is absent (no element can match), T_UNKNOWN. */
+static enum tri key_build(const struct eval_packet *p, const struct ir_setref *ref,
+			  const struct ir_set *s, struct key *k)
+{
+	if (ref->nkey != s->nkey)
+		return T_UNKNOWN;
+	for (unsigned i = 0; i < ref->nkey; i++) {
+		enum ir_field f = ref->key[i];
+		int r;
+
+		if (s->keytype[i] == IR_KEY_IFNAME)
+			r = field_name(p, f, &k->name[i]);
+		else if (ref->ipset && (f == IR_FIELD_SPORT || f == IR_FIELD_DPORT) &&
+			 !has_ports(p->l4proto)) {
+			/* ipset: ICMP "ports" are type << 8 | code; other protocols port 0. */
+			k->v[i] = is_icmp(p->l4proto) ? ((unsigned)p->icmp_type << 8 | p->icmp_code)
+						      : 0;
+			r = F_PRESENT;
+		} else
+			r = field_num(p, f, &k->v[i]);
+		if (r == F_ABSENT)
+			return T_FALSE;
+		if (r == F_UNKNOWN)
+			return T_UNKNOWN;
+	}
+	return T_TRUE;
+}
+
+static bool elem_match(const struct ir_set *s, const struct ir_set_elem *e, const struct key *k)
+{
+	for (unsigned i = 0; i < s->nkey; i++) {
+		const struct ir_key_part *part = &e->key[i];
+
+		if (s->keytype[i] == IR_KEY_IFNAME) {
+			if (!ifname_match(k->name[i], part->ifname, part->prefix))
+				return false;
+		} else if (k->v[i] < part->lo || k->v[i] > part->hi)
+			return false;
+	}
+	return true;
+}
+
+/* Finds the element of s matching k: the most specific one on the indexed field (ipset's
+ * nomatch semantics: the most specific entry decides). */
+static const struct ir_set_elem *set_find(const struct eval_ctx *ctx, const struct ir_set *s,
+					  const struct key *k)
+{
+	const struct set_index *x = s->id < ctx->nsets ? &ctx->sets[s->id] : NULL;
+	const struct ir_set_elem *best = NULL;
+	np_u128 best_size = 0;
+
+	if (!x || x->set != s || x->field < 0) {
+		EVAL_FOREACH(e, &s->elems)
+		if (elem_match(s, e, k))
+			return e;
+		return NULL;
+	}
+	if (x->nseg == 0)
+		return NULL;
+	{
+		size_t g = seg_find(x->seg_lo, x->nseg, k->v[x->field]);
+
+		for (uint32_t i = x->off[g]; i < x->off[g + 1]; i++) {
+			const struct ir_set_elem *e = &s->elems.items[x->elems[i]];
+			np_u128 size = e->key[x->field].hi - e->key[x->field].lo;
+
+			if (!elem_match(s, e, k))
+				continue;
+			if (!best || size < best_size) {
+				best = e;
+				best_size = size;
+			}
+		}
+	}
+	return best;
+}
+
+/* Looks k up in s (list:set: in its members, in order). */
+static enum tri set_lookup(const struct eval_ctx *ctx, const struct ir_set *s, const struct key *k,
+			   const struct ir_set_elem **ret, unsigned depth)
+{
+	if (s->flags & IR_SET_LIST) {
+		if (depth > 8)
+			return T_UNKNOWN;
+		EVAL_FOREACH(mp, &s->member_sets)
+		{
+			enum tri t = set_lookup(ctx, *mp, k, ret, depth + 1);
+
+			if (t != T_FALSE)
+				return t;
+		}
+		return s->member_sets.n == s->members.n ? T_FALSE : T_UNKNOWN;
+	}
+	*ret = set_find(ctx, s, k);
+	return *ret && !(*ret)->nomatch ? T_TRUE : T_FALSE;
+}
+
+static enum tri ref_lookup(const struct eval_ctx *ctx, const struct eval_packet *p,
+			   const struct ir_setref *ref, const struct ir_set_elem **ret)
+{
+	struct key k;
+	enum tri t;
+
+	*ret = NULL;
+	if (!ref->set)
+		return T_UNKNOWN;
+	if (ref->set->flags & IR_SET_LIST) {
+		/* members share the key layout of the list */
+		if (ref->set->member_sets.n == 0)
+			return ref->set->members.n ? T_UNKNOWN : T_FALSE;
+		t = key_build(p, ref, ref->set->member_sets.items[0], &k);
+	} else
+		t = key_build(p, ref, ref->set, &k);
+	if (t != T_TRUE)
+		return t;
+	return set_lookup(ctx, ref->set, &k, ret, 0);
+}
+
+/* --- predicates --- */
+
+static enum tri pred_eval(const struct eval_ctx *ctx, const struct eval_packet *p,
+			  const struct ir_pred *pr)
+{
+	np_u128 v;
+	int r;
+
+	switch (pr->kind) {
+	case IR_PRED_MATCH:
+		if (ir_field_keytype(pr->field) == IR_KEY_IFNAME) {
+			const char *name;
+			bool in = false;
+
+			if (field_name(p, pr->field, &name) != F_PRESENT)
+				return T_UNKNOWN;
+			EVAL_FOREACH(n, &pr->ifnames)
+			if (ifname_match(name, n->name, n->prefix)) {
+				in = true;
+				break;
+			}
+			return tri_not(in ? T_TRUE : T_FALSE, pr->negate);
+		}
+		r = field_num(p, pr->field, &v);
+		if (r == F_ABSENT)
+			return T_FALSE;
+		if (r == F_UNKNOWN)
+			return T_UNKNOWN;
+		if (pr->masked)
+			v &= pr->mask;
+		return tri_not(np_iset_contains(&pr->values, v) ? T_TRUE : T_FALSE, pr->negate);
+	case IR_PRED_BITS:
+		r = field_num(p, pr->field, &v);
+		if (r == F_ABSENT)
+			return T_FALSE;
+		if (r == F_UNKNOWN)
+			return T_UNKNOWN;
+		if (v & pr->bits)
+			return tri_not(T_TRUE, pr->negate);
+		/* xt_conntrack's virtual SNAT/DNAT states need the connection's NAT binding. */
+		if (pr->field == IR_FIELD_CT_STATE && (pr->bits & (IR_CT_SNAT | IR_CT_DNAT)))
+			return T_UNKNOWN;
+		return tri_not(T_FALSE, pr->negate);
+	case IR_PRED_LOOKUP: {
+		const struct ir_set_elem *e;
+
+		return tri_not(ref_lookup(ctx, p, &pr->ref, &e), pr->negate);
+	}
+	case IR_PRED_OPAQUE:
+	default:
+		return T_UNKNOWN;
+	}
+}
+
+/* --- the walk --- */
+
+struct frame {
+	const struct ir_chain *chain;
+	unsigned rule; /* index of the rule being evaluated (after a jump: the one to resume) */
+};
+
+struct state {
+	struct eval_packet pkt;
+	unsigned hook_i, base_i;
+	const struct ir_chain *base; /* NULL between base chains */
+	struct frame stack[EVAL_JUMP_MAX + 1];
+	unsigned depth;
+	VEC(struct eval_trace_entry) trace;
+	struct eval_trace_entry decided, last;
+	long decided_idx, last_idx;
+	int decided_rank;
+	bool has_last;
+	char reason[512];
+};
+
+struct env {
+	const struct eval_ctx *ctx;
+	enum ir_hook hooks[4];
+	size_t nhooks;
+	int fi;
+	enum ir_hook main_hook;
+	bool with_trace;
+	unsigned forks;
+	bool oom;
+};
+
+static void state_done(struct state *st)
+{
+	VEC_DONE(&st->trace);
+}
+
+static int state_copy(const struct state *src, struct state *ret)
+{
+	*ret = *src;
+	ret->trace.items = NULL;
+	ret->trace.n = ret->trace.cap = 0;
+	if (src->trace.n == 0)
+		return 0;
+	if (VEC_RESERVE(&ret->trace, src->trace.n) < 0)
+		return -ENOMEM;
+	memcpy(ret->trace.items, src->trace.items, src->trace.n * sizeof(*src->trace.items));
+	ret->trace.n = src->trace.n;
+	return 0;
+}
+
+_printf_(2, 3) static void set_reason(struct state *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->reason, sizeof(st->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* Which entry explains the verdict: a drop/queue ends it; for accept prefer an accept by a
+ * rule of the path's main hook (forward/input/output), then that hook's policy, then any
+ * accepting rule. */
+static int entry_rank(const struct env *env, const struct eval_trace_entry *e)
+{
+	switch (e->action) {
+	case IR_VERDICT_DROP:
+	case IR_VERDICT_REJECT:
+	case IR_VERDICT_QUEUE:
+		return 5;
+	case IR_VERDICT_ACCEPT:
+		if (e->hook == env->main_hook)
+			return e->rule ? 4 : 3;
+		return e->rule ? 2 : 1;
+	default:
+		return 0;
+	}
+}
+
+static void record(struct env *env, struct state *st, const struct ir_rule *rule,
+		   const struct ir_chain *chain, enum ir_verdict_kind action,
+		   const struct ir_chain *target, const char *note)
+{
+	struct eval_trace_entry e = {
+		.rule = rule,
+		.chain = chain,
+		.base = st->base,
+		.hook = st->base ? st->base->hook : IR_HOOK_NONE,
+		.action = action,
+		.target = target,
+		.note = note,
+	};
+	int rank = entry_rank(env, &e);
+	long idx = -1;
+
+	if (env->with_trace) {
+		if (VEC_PUSH(&st->trace, e) < 0)
+			env->oom = true;
+		else
+			idx = (long)st->trace.n - 1;
+	}
+	st->last = e;
+	st->last_idx = idx;
+	st->has_last = true;
+	if (rank > 0 && rank >= st->decided_rank) {
+		st->decided = e;
+		st->decided_idx = idx;
+		st->decided_rank = rank;
+	}
+}
+
+static const char *rule_where(const struct ir_rule *r, char *buf, size_t size)
+{
+	const struct ir_chain *c = r->chain;
+	const struct ir_table *t = c ? c->table : NULL;
+
+	snprintf(buf, size, "%s %s %s chain %s rule %u%s", t ? ir_source_to_string(t->source) : "?",
+		 t ? ir_family_to_string(t->family) : "?", t ? t->name : "?", c ? c->name : "?",
+		 r->position, "");
+	return buf;
+}
+
+enum rule_outcome {
+	R_NOMATCH,
+	R_MATCH, /* *verdict holds the verdict to apply */
+	R_UNKNOWN_PRED, /* *at holds the predicate index */
+	R_UNKNOWN, /* st->reason says why */
+};
+
+/* Applies a mark statement to the state's packet. */
+static void mark_apply(struct state *st, const struct ir_stmt *s)
+{
+	uint32_t src = 0, *dst;
+
+	if (s->mark_src == IR_FIELD_META_MARK)
+		src = st->pkt.mark;
+	else if (s->mark_src == IR_FIELD_CT_MARK)
+		src = st->pkt.ct_mark;
+	dst = s->mark_dst == IR_FIELD_CT_MARK ? &st->pkt.ct_mark : &st->pkt.mark;
+	*dst = (*dst & ~s->mark_clear) ^ (src & s->mark_src_mask) ^ s->mark_xor;
+}
+
+static enum rule_outcome nat_apply(struct state *st, const struct ir_rule *r,
+				   const struct ir_stmt *s, const char **note)
+{
+	char where[256];
+
+	switch (s->nat) {
+	case IR_NAT_DNAT:
+	case IR_NAT_REDIRECT:
+		if (s->nat == IR_NAT_DNAT && s->nat_has_addr && s->nat_addr_lo == s->nat_addr_hi &&
+		    (!s->nat_has_port || s->nat_port_lo == s->nat_port_hi)) {
+			st->pkt.daddr = s->nat_addr_lo;
+			if (s->nat_has_port && has_ports(st->pkt.l4proto))
+				st->pkt.dport = s->nat_port_lo;
+			*note = "destination rewritten by dnat (interfaces not looked up again)";
+			return R_MATCH;
+		}
+		set_reason(st, "destination rewritten to an address not known in advance by %s",
+			   rule_where(r, where, sizeof(where)));
+		return R_UNKNOWN;
+	case IR_NAT_SNAT:
+		if (s->nat_has_addr && s->nat_addr_lo == s->nat_addr_hi) {
+			st->pkt.saddr = s->nat_addr_lo;
+			*note = "source rewritten by snat";
+			return R_MATCH;
+		}
+		*note = "source rewritten by snat (later rules see the original source)";
+		return R_MATCH;
+	default:
+		*note = "source rewritten by masquerade (later rules see the original source)";
+		return R_MATCH;
+	}
+}
+
+/*
+ * Runs the statements placed before predicate `upto` (from *si on) and returns R_MATCH to go on,
+ * or the rule's outcome: R_NOMATCH (verdict map without element), R_MATCH with a verdict set
+ * (*decided), R_UNKNOWN.
+ */
+static enum rule_outcome stmts_run(struct env *env, struct state *st, const struct ir_rule *r,
+				   size_t *si, unsigned upto, struct ir_verdict *verdict,
+				   bool *decided, const char **note)
+{
+	char where[256];
+
+	for (; *si < r->stmts.n && r->stmts.items[*si].after <= upto; (*si)++) {
+		const struct ir_stmt *s = &r->stmts.items[*si];
+
+		switch (s->kind) {
+		case IR_STMT_MARK:
+			if ((s->mark_dst == IR_FIELD_CT_MARK || s->mark_src == IR_FIELD_CT_MARK) &&
+			    (st->pkt.ct_state & (IR_CT_INVALID | IR_CT_UNTRACKED)))
+				break; /* no connection to carry a ct mark */
+			mark_apply(st, s);
+			break;
+		case IR_STMT_VMAP: {
+			const struct ir_set_elem *e;
+			enum tri t = ref_lookup(env->ctx, &st->pkt, &s->ref, &e);
+
+			if (t == T_UNKNOWN) {
+				set_reason(st,
+					   "verdict map %s%s cannot be looked up for this packet "
+					   "in %s",
+					   s->ref.ipset ? "ipset " : "@", s->ref.name,
+					   rule_where(r, where, sizeof(where)));
+				return R_UNKNOWN;
+			}
+			if (t == T_FALSE || !e)
+				return R_NOMATCH;
+			if (e->verdict.kind != IR_VERDICT_CONTINUE) {
+				*verdict = e->verdict;
+				*decided = true;
+				(*si)++;
+				return R_MATCH;
+			}
+			break;
+		}
+		case IR_STMT_NAT: {
+			enum rule_outcome o = nat_apply(st, r, s, note);
+
+			if (o != R_MATCH)
+				return o;
+			*verdict = (struct ir_verdict){ .kind = IR_VERDICT_ACCEPT };
+			*decided = true;
+			(*si)++;
+			return R_MATCH;
+		}
+		case IR_STMT_LIMIT:
+			*note = "limit treated as matching";
+			break;
+		case IR_STMT_NOTRACK:
+			st->pkt.ct_state = IR_CT_UNTRACKED;
+			break;
+		case IR_STMT_LOG:
+		case IR_STMT_COUNTER:
+		case IR_STMT_NOTE:
+			break;
+		case IR_STMT_OPAQUE:
+		default:
+			set_reason(st, "statement with unknown effect in %s: %s",
+				   rule_where(r, where, sizeof(where)), s->text ? s->text : "?");
+			return R_UNKNOWN;
+		}
+	}
+	return R_MATCH;
+}
+
+static enum rule_outcome rule_eval(struct env *env, struct state *st, const struct ir_rule *r,
+				   unsigned start, struct ir_verdict *verdict, unsigned *at,
+				   const char **note)
+{
+	size_t si = 0;
+	bool decided = false;
+	enum rule_outcome o;
+
+	while (si < r->stmts.n && r->stmts.items[si].after < start)
+		si++;
+	for (unsigned i = start;; i++) {
+		o = stmts_run(env, st, r, &si, i, verdict, &decided, note);
+		if (o != R_MATCH || decided)
+			return o;
+		if (i >= r->preds.n)
+			break;
+		switch (pred_eval(env->ctx, &st->pkt, &r->preds.items[i])) {
+		case T_FALSE:
+			return R_NOMATCH;
+		case T_TRUE:
+			break;
+		case T_UNKNOWN:
+			*at = i;
+			return R_UNKNOWN_PRED;
+		}
+	}
+	*verdict = r->verdict;
+	return R_MATCH;
+}
+
+static enum eval_verdict run(struct env *env, struct state *st, int resume);
+
+/* The evaluation reached a predicate it cannot decide: explore both outcomes. */
+static enum eval_verdict fork_at(struct env *env, struct state *st, const struct ir_rule *r,
+				 unsigned at)
+{
+	struct state a;
+	enum eval_verdict va, vb;
+	char where[256], pred[256];
+	struct strbuf sb = { 0 };
+
+	rule_where(r, where, sizeof(where));
+	ir_pred_render(&r->preds.items[at],
+		       r->chain && r->chain->table ? r->chain->table->family : IR_FAMILY_INET, &sb);
+	snprintf(pred, sizeof(pred), "%s", strbuf_str(&sb));
+	strbuf_done(&sb);
+
+	if (++env->forks > EVAL_FORK_MAX) {
+		set_reason(st, "more than %d undecidable predicates on the path (last: %s in %s)",
+			   EVAL_FORK_MAX, pred, where);
+		return EVAL_UNKNOWN;
+	}
+	if (state_copy(st, &a) < 0) {
+		env->oom = true;
+		return EVAL_UNKNOWN;
+	}
+	va = run(env, &a, (int)at + 1);
+	st->stack[st->depth - 1].rule++;
+	vb = run(env, st, -1);
+
+	if (va == vb && va != EVAL_UNKNOWN) {
+		char prev[sizeof(st->reason)];
+
+		snprintf(prev, sizeof(prev), "%s", st->reason);
+		set_reason(st, "%s (the same whether or not '%s' in %s matches)", prev, pred,
+			   where);
+		state_done(&a);
+		return vb;
+	}
+	if (vb == EVAL_UNKNOWN) {
+		state_done(&a);
+		return vb;
+	}
+	if (va != EVAL_UNKNOWN)
+		set_reason(
+			&a,
+			"'%s' in %s cannot be decided: the packet is %s if it matches, %s if not",
+			pred, where, va == EVAL_ACCEPT ? "accepted" : "dropped",
+			vb == EVAL_ACCEPT ? "accepted" : "dropped");
+	state_done(st);
+	*st = a;
+	return EVAL_UNKNOWN;
+}
+
+/* Applies the base chain's policy; returns true when that ends the evaluation (drop). */
+static bool policy_end(struct env *env, struct state *st)
+{
+	const struct ir_chain *b = st->base;
+	char where[256];
+
+	record(env, st, NULL, b, b->policy, NULL, "policy");
+	if (b->policy == IR_VERDICT_DROP) {
+		snprintf(where, sizeof(where), "%s %s %s", ir_source_to_string(b->table->source),
+			 ir_family_to_string(b->table->family), b->table->name);
+		set_reason(st, "dropped by the policy of base chain %s (%s, hook %s, priority %d)",
+			   b->name, where, ir_hook_to_string(b->hook), b->priority);
+		return true;
+	}
+	st->depth = 0;
+	st->base = NULL;
+	st->base_i++;
+	return false;
+}
+
+static enum eval_verdict run(struct env *env, struct state *st, int resume)
+{
+	char where[256];
+
+	for (;;) {
+		const struct ir_chain *c;
+		const struct ir_rule *r;
+		struct frame *f;
+		struct ir_verdict v;
+		enum rule_outcome o;
+		const char *note = NULL;
+		unsigned at = 0;
+
+		if (env->oom)
+			return EVAL_UNKNOWN;
+		if (st->depth == 0) {
+			const struct chain_list *l;
+
+			if (st->hook_i >= env->nhooks) {
+				if (st->decided_rank > 0 && st->decided.rule)
+					set_reason(
+						st, "accepted by %s",
+						rule_where(st->decided.rule, where, sizeof(where)));
+				else if (st->decided_rank > 0)
+					set_reason(st, "accepted by the policy of base chain %s",
+						   st->decided.chain->name);
+				else
+					set_reason(st, "accepted: no base chain on the path");
+				return EVAL_ACCEPT;
+			}
+			l = &env->ctx->hooks[env->fi][env->hooks[st->hook_i]];
+			if (st->base_i >= l->n) {
+				st->hook_i++;
+				st->base_i = 0;
+				continue;
+			}
+			c = l->v[st->base_i];
+			if ((c->type == IR_CHAIN_NAT && !(st->pkt.ct_state & IR_CT_NEW)) ||
+			    (c->device && c->hook == IR_HOOK_INGRESS &&
+			     !streq(c->device, st->pkt.iif))) {
+				st->base_i++;
+				continue;
+			}
+			st->base = c;
+			st->stack[0] = (struct frame){ c, 0 };
+			st->depth = 1;
+			resume = -1;
+		}
+		f = &st->stack[st->depth - 1];
+		c = f->chain;
+		if (f->rule >= c->rules.n) {
+			if (st->depth == 1) {
+				if (policy_end(env, st))
+					return EVAL_DROP;
+				continue;
+			}
+			st->depth--; /* implicit return */
+			continue;
+		}
+		r = c->rules.items[f->rule];
+		o = rule_eval(env, st, r, resume < 0 ? 0 : (unsigned)resume, &v, &at, &note);
+		resume = -1;
+		switch (o) {
+		case R_NOMATCH:
+			f->rule++;
+			continue;
+		case R_UNKNOWN:
+			record(env, st, r, c, IR_VERDICT_CONTINUE, NULL, "verdict unknown here");
+			return EVAL_UNKNOWN;
+		case R_UNKNOWN_PRED:
+			return fork_at(env, st, r, at);
+		case R_MATCH:
+			break;
+		}
+
+		record(env, st, r, c, v.kind, v.target, note);
+		switch (v.kind) {
+		case IR_VERDICT_CONTINUE:
+			f->rule++;
+			break;
+		case IR_VERDICT_ACCEPT:
+			st->depth = 0;
+			st->base = NULL;
+			st->base_i++;
+			break;
+		case IR_VERDICT_DROP:
+		case IR_VERDICT_REJECT:
+			set_reason(st, "%s by %s",
+				   v.kind == IR_VERDICT_DROP ? "dropped" : "rejected",
+				   rule_where(r, where, sizeof(where)));
+			return EVAL_DROP;
+		case IR_VERDICT_QUEUE:
+			set_reason(st,
+				   "queued to userspace (NFQUEUE %u%s) by %s: the verdict is a "
+				   "program's",
+				   v.queue_num, v.queue_bypass ? ", bypass" : "",
+				   rule_where(r, where, sizeof(where)));
+			return EVAL_UNKNOWN;
+		case IR_VERDICT_JUMP:
+		case IR_VERDICT_GOTO:
+			if (!v.target) {
+				set_reason(st, "%s to chain '%s' that was not read, in %s",
+					   ir_verdict_kind_to_string(v.kind),
+					   v.chain ? v.chain : "?",
+					   rule_where(r, where, sizeof(where)));
+				return EVAL_UNKNOWN;
+			}
+			if (v.kind == IR_VERDICT_GOTO) {
+				*f = (struct frame){ v.target, 0 };
+				break;
+			}
+			if (st->depth > EVAL_JUMP_MAX) {
+				set_reason(st, "jump stack deeper than %d (a loop?) at %s",
+					   EVAL_JUMP_MAX, rule_where(r, where, sizeof(where)));
+				return EVAL_UNKNOWN;
+			}
+			f->rule++;
+			st->stack[st->depth++] = (struct frame){ v.target, 0 };
+			break;
+		case IR_VERDICT_RETURN:
+			if (st->depth == 1) {
+				if (policy_end(env, st))
+					return EVAL_DROP;
+				break;
+			}
+			st->depth--;
+			break;
+		default:
+			set_reason(st, "unknown verdict in %s",
+				   rule_where(r, where, sizeof(where)));
+			return EVAL_UNKNOWN;
+		}
+	}
+}
+
+int eval_packet(const struct eval_ctx *ctx, const struct eval_packet *p, bool with_trace,
+		struct eval_result *res)
+{
+	struct env env = {
+		.ctx = ctx,
+		.with_trace = with_trace,
+	};
+	struct state st = {
+		.pkt = *p,
+		.decided_idx = -1,
+		.last_idx = -1,
+	};
+	enum eval_verdict v;
+
+	if (p->family != AF_INET && p->family != AF_INET6)
+		return -EINVAL;
+	if ((unsigned)p->path >= _EVAL_PATH_MAX)
+		return -EINVAL;
+	env.fi = p->family == AF_INET6;
+	env.nhooks = eval_path_hooks(p->path, env.hooks);
+	env.main_hook = eval_path_main_hook(p->path);
+
+	/* Reuse the caller's trace array. */
+	st.trace.items = res->trace.items;
+	st.trace.cap = res->trace.cap;
+	res->trace.items = NULL;
+	res->trace.n = res->trace.cap = 0;
+
+	v = run(&env, &st, -1);
+	if (env.oom) {
+		state_done(&st);
+		return -ENOMEM;
+	}
+	res->verdict = v;
+	memcpy(res->reason, st.reason, sizeof(res->reason));
+	res->trace.items = st.trace.items;
+	res->trace.n = st.trace.n;
+	res->trace.cap = st.trace.cap;
+	res->mark = st.pkt.mark;
+	res->ct_mark = st.pkt.ct_mark;
+	res->forks = env.forks;
+	/* An unknown verdict without a queue is explained by the last rule reached. */
+	if (v == EVAL_UNKNOWN && st.decided_rank < 5 && st.has_last) {
+		st.decided = st.last;
+		st.decided_idx = st.last_idx;
+		st.decided_rank = 5;
+	}
+	if (with_trace)
+		res->decided_by = st.decided_idx;
+	else {
+		/* Keep the deciding entry as the only trace entry. */
+		res->decided_by = -1;
+		if (st.decided_rank > 0) {
+			if (VEC_PUSH(&res->trace, st.decided) < 0)
+				return -ENOMEM;
+			res->decided_by = 0;
+		}
+	}
+	return 0;
+}
+
+void eval_result_done(struct eval_result *res)
+{
+	VEC_DONE(&res->trace);
+}
+
+/* --- trace output --- */
+
+int eval_trace_entry_action(const struct eval_trace_entry *e, struct strbuf *out)
+{
+	if (!e->rule)
+		return strbuf_printf(out, "policy %s", ir_verdict_kind_to_string(e->action));
+	switch (e->action) {
+	case IR_VERDICT_JUMP:
+	case IR_VERDICT_GOTO:
+		return strbuf_printf(out, "%s %s", ir_verdict_kind_to_string(e->action),
+				     e->target ? e->target->name : "?");
+	case IR_VERDICT_QUEUE:
+		return ir_verdict_render(&e->rule->verdict, out);
+	default:
+		return strbuf_puts(out, ir_verdict_kind_to_string(e->action));
+	}
+}
+
+int eval_trace_entry_json(const struct eval_trace_entry *e, struct strbuf *out)
+{
+	const struct ir_chain *c = e->chain;
+	const struct ir_table *t = c ? c->table : NULL;
+	struct strbuf a = { 0 };
+
+	strbuf_puts(out, "{\"source\":");
+	strbuf_json_string(out, t ? ir_source_to_string(t->source) : "?");
+	strbuf_puts(out, ",\"family\":");
+	strbuf_json_string(out, t ? ir_family_to_string(t->family) : "?");
+	strbuf_puts(out, ",\"table\":");
+	strbuf_json_string(out, t ? t->name : "?");
+	strbuf_puts(out, ",\"chain\":");
+	strbuf_json_string(out, c ? c->name : "?");
+	strbuf_puts(out, ",\"base_chain\":");
+	strbuf_json_string(out, e->base ? e->base->name : "?");
+	strbuf_printf(out, ",\"hook\":\"%s\",\"priority\":%d", ir_hook_to_string(e->hook),
+		      e->base ? e->base->priority : 0);
+	if (e->rule) {
+		const char *text = ir_rule_text((struct ir_rule *)e->rule);
+
+		strbuf_printf(out, ",\"position\":%u,\"handle\":%llu,\"rule\":", e->rule->position,
+			      (unsigned long long)e->rule->handle);
+		strbuf_json_string(out, text ? text : "");
+	} else
+		strbuf_puts(out, ",\"position\":null,\"handle\":null,\"rule\":null");
+	eval_trace_entry_action(e, &a);
+	strbuf_puts(out, ",\"action\":");
+	strbuf_json_string(out, strbuf_str(&a));
+	strbuf_done(&a);
+	if (e->note) {
+		strbuf_puts(out, ",\"note\":");
+		strbuf_json_string(out, e->note);
+	}
+	strbuf_puts(out, "}");
+	return out->oom ? -ENOMEM : 0;
+}

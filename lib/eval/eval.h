@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The packet evaluator: runs one packet through the hooks of its path and, at each hook,
+ * through every base chain of every source whose family applies (ip and inet for IPv4, ip6 and
+ * inet for IPv6; netdev/inet ingress chains bound to the input interface first), in priority
+ * order, with the kernel's verdict semantics:
+ *
+ *   - accept (and a NAT statement) ends that base chain only; the next base chain and hook go on;
+ *   - drop and reject end everything;
+ *   - jump pushes a return point (at most EVAL_JUMP_MAX deep, like the kernel's jump stack),
+ *     goto replaces the current chain, return pops; the end of a regular chain returns; a
+ *     return or the end of a base chain (also reached by goto) applies the base chain's policy;
+ *   - mark and ct mark statements change what later predicates see; notrack makes the packet
+ *     untracked for later chains;
+ *   - nat-type chains only see packets of state NEW (as conntrack runs them only for the first
+ *     packet of a connection);
+ *   - NFQUEUE, an opaque statement, or an unresolved chain or set reference make the verdict
+ *     UNKNOWN with a reason; a limit is treated as matching and noted in the trace.
+ *
+ * Three-valued: a predicate whose outcome cannot be known (opaque, or a packet field the caller
+ * did not give) forks the evaluation into "matches" and "does not match"; when both branches end
+ * in the same verdict, that is the verdict, else the verdict is UNKNOWN with a reason naming the
+ * rule. The number of forks per packet is bounded (EVAL_FORK_MAX); beyond it the verdict is
+ * UNKNOWN.
+ *
+ * Base chains of equal priority at one hook are visited in ruleset order (the order the readers
+ * added their tables, then chains): the kernel orders equal priorities by registration time,
+ * which the readers cannot see.
+ *
+ * Interfaces are the caller's: fill iif/oif (eval_packet_fill_interfaces() does it with a route
+ * lookup callback). The evaluator never talks to the kernel.
+ */
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ir/ir.h"
+#include "util/util.h"
+
+#define EVAL_JUMP_MAX 16
+#define EVAL_FORK_MAX 64
+
+enum eval_path {
+	EVAL_PATH_FORWARD, /* prerouting, forward, postrouting */
+	EVAL_PATH_INPUT, /* prerouting, input */
+	EVAL_PATH_OUTPUT, /* output, postrouting */
+	_EVAL_PATH_MAX,
+};
+
+enum eval_verdict {
+	EVAL_ACCEPT,
+	EVAL_DROP,
+	EVAL_UNKNOWN,
+};
+
+struct eval_packet {
+	int family; /* AF_INET or AF_INET6 */
+	enum eval_path path;
+	np_u128 saddr, daddr; /* IPv4 mapped (iset.h) */
+	uint8_t l4proto; /* IPPROTO_* */
+	uint16_t sport, dport;
+	uint8_t icmp_type, icmp_code;
+	char iif[IFNAMSIZ], oif[IFNAMSIZ]; /* "" when the packet has none (oif on input, iif on
+					    * output) */
+	int iif_index, oif_index; /* 0: unknown (predicates on iif/oif become unknown) */
+	uint32_t ct_state; /* one IR_CT_* bit */
+	bool ct_reply; /* ct direction reply */
+	uint32_t mark, ct_mark;
+	uint8_t pkttype; /* PACKET_HOST (0) by default */
+	uint8_t saddr_type, daddr_type; /* RTN_*; 0 unknown */
+	int8_t rpf_ok; /* 1, 0, or -1 unknown */
+	bool tcp_flags_set; /* else derived: SYN for NEW, ACK otherwise */
+	uint8_t tcp_flags;
+	bool bridged; /* physdev fields apply */
+	char physdev_in[IFNAMSIZ], physdev_out[IFNAMSIZ];
+};
+
+/* Initialises p to a NEW packet with unknown address types and reverse path; returns p. */
+struct eval_packet *eval_packet_init(struct eval_packet *p, int family, enum eval_path path);
+
+/* Looks up the interface a packet to addr leaves on; writes its name (NUL-terminated) and
+ * returns 0 or -errno. */
+typedef int (*eval_route_fn)(void *userdata, int family, np_u128 addr, char ret_ifname[IFNAMSIZ]);
+
+/* Fills the missing interfaces of p the way the kernel finds them: iif (forward, input) is the
+ * interface toward saddr, oif (forward, output) the one toward daddr. Returns 0 or the lookup's
+ * -errno. */
+int eval_packet_fill_interfaces(struct eval_packet *p, eval_route_fn route, void *userdata);
+
+struct eval_trace_entry {
+	const struct ir_rule *rule; /* NULL for a chain policy */
+	const struct ir_chain *chain; /* the chain of rule (or whose policy applied) */
+	const struct ir_chain *base; /* the base chain being traversed */
+	enum ir_hook hook;
+	enum ir_verdict_kind action; /* what the rule did; CONTINUE for a rule without verdict */
+	const struct ir_chain *target; /* jump/goto target */
+	const char *note; /* static text, e.g. "limit treated as matching", or NULL */
+};
+
+struct eval_result {
+	enum eval_verdict verdict;
+	char reason[512];
+	VEC(struct eval_trace_entry) trace; /* every matched rule and applied policy, in order */
+	long decided_by; /* index into trace, or -1 */
+	uint32_t mark, ct_mark; /* at the end */
+	unsigned forks; /* unknown predicates explored */
+};
+
+struct eval_ctx;
+
+/* Links rs (ir_ruleset_link()) and precomputes the per-hook base chain lists and set indexes.
+ * Returns 0 and *ret (free with eval_ctx_free(); rs must outlive it and not change), or
+ * -ENOMEM. */
+int eval_prepare(struct ir_ruleset *rs, struct eval_ctx **ret);
+/* Frees ctx; accepts NULL; returns NULL. */
+struct eval_ctx *eval_ctx_free(struct eval_ctx *ctx);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct eval_ctx *, eval_ctx_free);
+
+/* Evaluates p; fills *res (initialise with { 0 } once, reuse across calls; free with
+ * eval_result_done()). with_trace false records only the deciding entry (faster). Returns 0,
+ * -EINVAL (bad family/path) or -ENOMEM. */
+int eval_packet(const struct eval_ctx *ctx, const struct eval_packet *p, bool with_trace,
+		struct eval_result *res);
+/* Frees the trace of res. */
+void eval_result_done(struct eval_result *res);
+
+/* Returns "accept", "drop" or "unknown". */
+const char *eval_verdict_to_string(enum eval_verdict v);
+/* Returns "forward", "input", "output" or "?"; and the path for a name, or -EINVAL. */
+const char *eval_path_to_string(enum eval_path p);
+int eval_path_from_string(const char *s);
+/* Appends the action of e ("accept", "jump cali-fw-x", "policy drop", "mark", ...) to out;
+ * returns 0 or -ENOMEM. */
+int eval_trace_entry_action(const struct eval_trace_entry *e, struct strbuf *out);
+/* Appends e as a JSON object {"source","family","table","chain","hook","priority","position",
+ * "handle","rule","action"}; rendering may fill rule->text. Returns 0 or -ENOMEM. */
+int eval_trace_entry_json(const struct eval_trace_entry *e, struct strbuf *out);
+
+/*
+ * Boundaries for equivalence classes: for a packet template, every cut point of the address and
+ * port spaces that a reachable rule tests (predicate values, set and ipset elements, verdict map
+ * keys). A cut point v means some predicate can tell v-1 from v; two values with no cut point
+ * between them are treated alike by every reachable predicate on that field.
+ *
+ * Reachable: rules in the base chains of the template's hooks and families and in the chains
+ * they jump or go to (also through verdict maps), skipping rules that a template field (iif,
+ * oif, l4proto, ct state) makes certainly false, and not following their jumps.
+ */
+struct eval_template {
+	int family;
+	enum eval_path path;
+	const char *iif, *oif; /* NULL: any */
+	int l4proto; /* -1: any */
+	uint32_t ct_state; /* 0: any */
+};
+
+struct eval_cuts {
+	np_u128 *items; /* sorted, unique cut points */
+	size_t n, cap;
+};
+
+struct eval_boundaries {
+	struct eval_cuts saddr, daddr, sport, dport;
+	unsigned rules; /* reachable rules visited */
+	unsigned opaque; /* reachable opaque predicates or statements */
+};
+
+/* Collects the cut points of t into *ret (zero-initialised, or reused after
+ * eval_boundaries_done()). Returns 0, -EINVAL or -ENOMEM. */
+int eval_collect_boundaries(const struct eval_ctx *ctx, const struct eval_template *t,
+			    struct eval_boundaries *ret);
+/* Frees the vectors of b. */
+void eval_boundaries_done(struct eval_boundaries *b);

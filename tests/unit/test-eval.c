@@ -1,0 +1,1112 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The evaluator on rulesets built in memory: the kernel's verdict semantics, one by one. */
+#include <check.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "eval/eval.h"
+
+static np_u128 ip(const char *s)
+{
+	np_u128 v;
+
+	ck_assert_int_gt(np_addr_parse(s, &v), 0);
+	return v;
+}
+
+static void cidr(struct np_iset *s, const char *c)
+{
+	np_u128 lo, hi;
+
+	ck_assert_int_gt(np_cidr_parse(c, &lo, &hi), 0);
+	ck_assert_int_eq(np_iset_add(s, lo, hi), 0);
+}
+
+static struct ir_table *table(struct ir_ruleset *rs, enum ir_source src, enum ir_family f,
+			      const char *name)
+{
+	struct ir_table *t;
+
+	ck_assert_int_eq(ir_ruleset_new_table(rs, src, f, name, &t), 0);
+	return t;
+}
+
+static struct ir_chain *base(struct ir_table *t, const char *name, enum ir_chain_type type,
+			     enum ir_hook h, int prio, enum ir_verdict_kind policy)
+{
+	struct ir_chain *c;
+
+	ck_assert_int_eq(ir_table_new_chain(t, name, &c), 0);
+	ck_assert_int_eq(ir_chain_set_base(c, type, h, prio, policy, NULL), 0);
+	return c;
+}
+
+static struct ir_chain *chain(struct ir_table *t, const char *name)
+{
+	struct ir_chain *c;
+
+	ck_assert_int_eq(ir_table_new_chain(t, name, &c), 0);
+	return c;
+}
+
+/* Appends a new rule to c and returns it (owned by c) for filling. */
+static struct ir_rule *rule(struct ir_chain *c)
+{
+	struct ir_rule *r;
+
+	ck_assert_int_eq(ir_rule_new(&r), 0);
+	ck_assert_int_eq(ir_chain_append(c, &(struct ir_rule *){ r }), 0);
+	return r;
+}
+
+static void match_cidr(struct ir_rule *r, enum ir_field f, const char *c, bool negate)
+{
+	struct np_iset s = { 0 };
+
+	cidr(&s, c);
+	ck_assert_int_eq(ir_rule_add_match(r, f, negate, &s), 0);
+}
+
+static void match_num(struct ir_rule *r, enum ir_field f, unsigned lo, unsigned hi)
+{
+	ck_assert_int_eq(ir_rule_add_match_range(r, f, false, lo, hi), 0);
+}
+
+static void verdict(struct ir_rule *r, enum ir_verdict_kind k, const char *target)
+{
+	ck_assert_int_eq(ir_rule_set_verdict(r, k, target), 0);
+}
+
+static struct eval_packet *pkt(struct eval_packet *p, enum eval_path path, const char *src,
+			       const char *dst, uint8_t proto, uint16_t dport, const char *iif,
+			       const char *oif)
+{
+	np_u128 s = ip(src);
+
+	eval_packet_init(p, np_addr_family(s), path);
+	p->saddr = s;
+	p->daddr = ip(dst);
+	p->l4proto = proto;
+	p->sport = 40000;
+	p->dport = dport;
+	snprintf(p->iif, sizeof(p->iif), "%s", iif ? iif : "");
+	snprintf(p->oif, sizeof(p->oif), "%s", oif ? oif : "");
+	return p;
+}
+
+/* Prepares rs, evaluates p with trace, returns the verdict (res filled). */
+static enum eval_verdict run(struct ir_ruleset *rs, const struct eval_packet *p,
+			     struct eval_result *res)
+{
+	_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
+	struct eval_result quick = { 0 };
+
+	ck_assert_int_eq(eval_prepare(rs, &ctx), 0);
+	ck_assert_int_eq(eval_packet(ctx, p, true, res), 0);
+	/* The fast mode must agree and keep the deciding entry. */
+	ck_assert_int_eq(eval_packet(ctx, p, false, &quick), 0);
+	ck_assert_int_eq(quick.verdict, res->verdict);
+	if (res->decided_by >= 0) {
+		ck_assert_int_eq(quick.decided_by, 0);
+		ck_assert_ptr_eq(quick.trace.items[0].rule, res->trace.items[res->decided_by].rule);
+	}
+	eval_result_done(&quick);
+	return res->verdict;
+}
+
+static const struct eval_trace_entry *decided(const struct eval_result *res)
+{
+	ck_assert_int_ge(res->decided_by, 0);
+	ck_assert_int_lt(res->decided_by, (long)res->trace.n);
+	return &res->trace.items[res->decided_by];
+}
+
+#define FWD(p, src, dst, dport) \
+	pkt(p, EVAL_PATH_FORWARD, src, dst, IPPROTO_TCP, dport, "eth0", "veth1")
+
+START_TEST(accept_ends_only_its_base_chain)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_table *legacy, *nft;
+	struct ir_chain *fwd, *nfwd;
+	struct ir_rule *r;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	legacy = table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter");
+	fwd = base(legacy, "FORWARD", IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_ACCEPT);
+	r = rule(fwd);
+	match_cidr(r, IR_FIELD_SADDR, "10.0.0.1/32", false);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+
+	nft = table(rs, IR_SRC_NFT, IR_FAMILY_INET, "fw");
+	nfwd = base(nft, "forward", IR_CHAIN_FILTER, IR_HOOK_FORWARD, 10, IR_VERDICT_ACCEPT);
+	r = rule(nfwd);
+	match_cidr(r, IR_FIELD_SADDR, "10.0.0.0/24", false);
+	verdict(r, IR_VERDICT_DROP, NULL);
+
+	/* accepted by the legacy chain (priority 0), dropped by the later nft chain (10) */
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.2.0.1", 80), &res), EVAL_DROP);
+	ck_assert_uint_eq(res.trace.n, 2);
+	ck_assert_ptr_eq(res.trace.items[0].chain, fwd);
+	ck_assert_int_eq(res.trace.items[0].action, IR_VERDICT_ACCEPT);
+	ck_assert_ptr_eq(decided(&res)->chain, nfwd);
+	ck_assert_ptr_nonnull(strstr(res.reason, "dropped by nft inet fw chain forward rule 1"));
+
+	/* the other order: the nft drop comes first */
+	nfwd->priority = -10;
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.2.0.1", 80), &res), EVAL_DROP);
+	ck_assert_uint_eq(res.trace.n, 1);
+
+	/* outside the drop: accepted by the policies, the legacy rule decides */
+	nfwd->priority = 10;
+	ck_assert_int_eq(run(rs, FWD(&p, "10.1.0.1", "10.2.0.1", 80), &res), EVAL_ACCEPT);
+	ck_assert_uint_eq(res.trace.n, 2); /* two policies */
+	ck_assert_ptr_null(decided(&res)->rule);
+
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(equal_priorities_keep_ruleset_order)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_chain *a, *b;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	a = base(table(rs, IR_SRC_IPTABLES_NFT, IR_FAMILY_IP, "filter"), "FORWARD", IR_CHAIN_FILTER,
+		 IR_HOOK_FORWARD, 0, IR_VERDICT_ACCEPT);
+	b = base(table(rs, IR_SRC_NFT, IR_FAMILY_IP, "other"), "fwd", IR_CHAIN_FILTER,
+		 IR_HOOK_FORWARD, 0, IR_VERDICT_DROP);
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.2.0.1", 80), &res), EVAL_DROP);
+	ck_assert_uint_eq(res.trace.n, 2);
+	ck_assert_ptr_eq(res.trace.items[0].chain, a);
+	ck_assert_ptr_eq(res.trace.items[1].chain, b);
+	ck_assert_ptr_nonnull(strstr(res.reason, "policy of base chain fwd"));
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(drop_across_sources_and_hooks)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_table *raw, *nft;
+	struct ir_chain *pre, *post;
+	struct ir_rule *r;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	raw = table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "raw");
+	pre = base(raw, "PREROUTING", IR_CHAIN_FILTER, IR_HOOK_PREROUTING, IR_PRIO_RAW,
+		   IR_VERDICT_ACCEPT);
+	r = rule(pre);
+	match_num(r, IR_FIELD_DPORT, 22, 22);
+	match_num(r, IR_FIELD_L4PROTO, IPPROTO_TCP, IPPROTO_TCP);
+	verdict(r, IR_VERDICT_DROP, NULL);
+
+	nft = table(rs, IR_SRC_NFT, IR_FAMILY_IP, "post");
+	post = base(nft, "postrouting", IR_CHAIN_FILTER, IR_HOOK_POSTROUTING, 0, IR_VERDICT_ACCEPT);
+	r = rule(post);
+	ck_assert_int_eq(ir_rule_add_ifname(r, IR_FIELD_OIFNAME, false, "veth1"), 0);
+	match_num(r, IR_FIELD_DPORT, 23, 23);
+	verdict(r, IR_VERDICT_REJECT, NULL);
+
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.2.0.1", 22), &res), EVAL_DROP);
+	ck_assert_ptr_eq(decided(&res)->chain, pre);
+	ck_assert_int_eq(decided(&res)->hook, IR_HOOK_PREROUTING);
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.2.0.1", 23), &res), EVAL_DROP);
+	ck_assert_ptr_eq(decided(&res)->chain, post);
+	ck_assert_ptr_nonnull(strstr(res.reason, "rejected"));
+	/* input path: no postrouting */
+	ck_assert_int_eq(
+		run(rs,
+		    pkt(&p, EVAL_PATH_INPUT, "10.0.0.1", "10.2.0.1", IPPROTO_TCP, 23, "eth0", NULL),
+		    &res),
+		EVAL_ACCEPT);
+	/* output path: no prerouting */
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_OUTPUT, "10.0.0.1", "10.2.0.1", IPPROTO_TCP, 22,
+				 NULL, "eth0"),
+			     &res),
+			 EVAL_ACCEPT);
+	/* udp 22 is not tcp 22 */
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "10.2.0.1", IPPROTO_UDP, 22,
+				 "eth0", "veth9"),
+			     &res),
+			 EVAL_ACCEPT);
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(jump_return_goto_and_policy)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_table *t;
+	struct ir_chain *fwd, *a, *g;
+	struct ir_rule *r;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	t = table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter");
+	fwd = base(t, "FORWARD", IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_DROP);
+	a = chain(t, "A");
+	g = chain(t, "G");
+
+	/* FORWARD: 1 jump A; 2 dport 81 goto G; 3 dport 80-90 accept; policy drop */
+	verdict(rule(fwd), IR_VERDICT_JUMP, "A");
+	r = rule(fwd);
+	match_num(r, IR_FIELD_DPORT, 81, 81);
+	verdict(r, IR_VERDICT_GOTO, "G");
+	r = rule(fwd);
+	match_num(r, IR_FIELD_DPORT, 80, 90);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+	/* A: 1 saddr 10.0.0.1 return; 2 dport 85 drop; 3 dport 86 accept */
+	r = rule(a);
+	match_cidr(r, IR_FIELD_SADDR, "10.0.0.1/32", false);
+	verdict(r, IR_VERDICT_RETURN, NULL);
+	r = rule(a);
+	match_num(r, IR_FIELD_DPORT, 85, 85);
+	verdict(r, IR_VERDICT_DROP, NULL);
+	r = rule(a);
+	match_num(r, IR_FIELD_DPORT, 86, 86);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+	/* G: 1 saddr 10.0.0.2 accept; end of G after a goto from the base chain: policy */
+	r = rule(g);
+	match_cidr(r, IR_FIELD_SADDR, "10.0.0.2/32", false);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.9", "10.2.0.1", 80), &res), EVAL_ACCEPT);
+	ck_assert_uint_eq(res.trace.n, 2); /* jump A, accept */
+	ck_assert_int_eq(res.trace.items[0].action, IR_VERDICT_JUMP);
+	ck_assert_ptr_eq(res.trace.items[0].target, a);
+	ck_assert_uint_eq(decided(&res)->rule->position, 3);
+
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.9", "10.2.0.1", 85), &res), EVAL_DROP);
+	ck_assert_ptr_eq(decided(&res)->chain, a);
+	/* return from A skips A's drop */
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.2.0.1", 85), &res), EVAL_ACCEPT);
+	ck_assert_int_eq(res.trace.items[1].action, IR_VERDICT_RETURN);
+	/* accept inside A ends FORWARD */
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.9", "10.2.0.1", 86), &res), EVAL_ACCEPT);
+	ck_assert_ptr_eq(decided(&res)->chain, a);
+	/* goto G: accept there, else the end of G applies FORWARD's policy (not rule 3) */
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.2", "10.2.0.1", 81), &res), EVAL_ACCEPT);
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.3", "10.2.0.1", 81), &res), EVAL_DROP);
+	ck_assert_ptr_null(decided(&res)->rule);
+	ck_assert_ptr_eq(decided(&res)->chain, fwd);
+	/* nothing matches: policy drop */
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.9", "10.2.0.1", 443), &res), EVAL_DROP);
+	ck_assert_ptr_nonnull(strstr(res.reason, "policy of base chain FORWARD"));
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(return_in_base_chain_applies_policy)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_chain *fwd;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	fwd = base(table(rs, IR_SRC_NFT, IR_FAMILY_IP, "t"), "f", IR_CHAIN_FILTER, IR_HOOK_FORWARD,
+		   0, IR_VERDICT_DROP);
+	verdict(rule(fwd), IR_VERDICT_RETURN, NULL);
+	verdict(rule(fwd), IR_VERDICT_ACCEPT, NULL);
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 80), &res), EVAL_DROP);
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(marks_set_early_tested_later)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_table *mangle, *filter;
+	struct ir_chain *pre, *fwd;
+	struct ir_rule *r;
+	struct np_iset v = { 0 };
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	mangle = table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "mangle");
+	pre = base(mangle, "PREROUTING", IR_CHAIN_FILTER, IR_HOOK_PREROUTING, IR_PRIO_MANGLE,
+		   IR_VERDICT_ACCEPT);
+	/* -i cali+ -j MARK --set-xmark 0x10000/0x10000 */
+	r = rule(pre);
+	ck_assert_int_eq(ir_rule_add_ifname(r, IR_FIELD_IIFNAME, false, "cali+"), 0);
+	ck_assert_int_eq(ir_rule_add_mark(r, IR_FIELD_META_MARK, 0x10000, 0x10000), 0);
+	/* CONNMARK --save-mark --mask 0xff: ctmark = (ctmark & ~0xff) ^ (mark & 0xff) */
+	r = rule(pre);
+	ck_assert_int_eq(
+		ir_rule_add_mark_copy(r, IR_FIELD_CT_MARK, IR_FIELD_META_MARK, 0xff, 0xff, 0), 0);
+
+	filter = table(rs, IR_SRC_IPTABLES_NFT, IR_FAMILY_IP, "filter");
+	fwd = base(filter, "FORWARD", IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_DROP);
+	r = rule(fwd);
+	np_iset_add(&v, 0x10000, 0x10000);
+	ck_assert_int_eq(ir_rule_add_match_masked(r, IR_FIELD_META_MARK, 0x10000, false, &v), 0);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 80,
+				 "cali1234", "eth0"),
+			     &res),
+			 EVAL_ACCEPT);
+	ck_assert_ptr_eq(decided(&res)->chain, fwd);
+	ck_assert_uint_eq(res.mark, 0x10000);
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 80,
+				 "eth0", "cali1234"),
+			     &res),
+			 EVAL_DROP);
+
+	/* xmark semantics: mark = (mark & ~mask) ^ value; the save copies the low byte */
+	pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 80, "cali1", "eth0");
+	p.mark = 0x100ff;
+	p.ct_mark = 0xab00;
+	ck_assert_int_eq(run(rs, &p, &res), EVAL_ACCEPT);
+	ck_assert_uint_eq(res.mark, (0x100ffu & ~0x10000u) ^ 0x10000u);
+	ck_assert_uint_eq(res.ct_mark, 0xabffu);
+	pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 80, "cali1", "eth0");
+	p.mark = 0x10000; /* already set: cleared by the mask, set again by the value */
+	ck_assert_int_eq(run(rs, &p, &res), EVAL_ACCEPT);
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(statement_before_predicate_runs_even_without_match)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_chain *c;
+	struct ir_rule *r;
+	struct np_iset v = { 0 };
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	c = base(table(rs, IR_SRC_NFT, IR_FAMILY_INET, "t"), "f", IR_CHAIN_FILTER, IR_HOOK_FORWARD,
+		 0, IR_VERDICT_ACCEPT);
+	/* meta mark set 0x1 ip saddr 10.9.9.9 accept */
+	r = rule(c);
+	ck_assert_int_eq(ir_rule_add_mark(r, IR_FIELD_META_MARK, UINT32_MAX, 1), 0);
+	match_cidr(r, IR_FIELD_SADDR, "10.9.9.9/32", false);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+	/* meta mark 0x1 drop */
+	r = rule(c);
+	np_iset_add(&v, 1, 1);
+	ck_assert_int_eq(ir_rule_add_match(r, IR_FIELD_META_MARK, false, &v), 0);
+	verdict(r, IR_VERDICT_DROP, NULL);
+
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 80), &res), EVAL_DROP);
+	ck_assert_int_eq(run(rs, FWD(&p, "10.9.9.9", "10.0.0.2", 80), &res), EVAL_ACCEPT);
+	eval_result_done(&res);
+}
+END_TEST
+
+static struct ir_set *ipset(struct ir_ruleset *rs, const char *name, const char *type,
+			    unsigned nkey, const enum ir_keytype *kt)
+{
+	struct ir_set *s;
+
+	ck_assert_int_eq(ir_set_new(name, type, &s), 0);
+	for (unsigned i = 0; i < nkey; i++)
+		ck_assert_int_eq(ir_set_add_key(s, kt[i]), 0);
+	ck_assert_int_eq(ir_ruleset_add_ipset(rs, &(struct ir_set *){ s }), 0);
+	return s;
+}
+
+static void add_net(struct ir_set *s, const char *c, bool nomatch)
+{
+	struct ir_key_part k = { 0 };
+
+	ck_assert_int_gt(np_cidr_parse(c, &k.lo, &k.hi), 0);
+	ck_assert_int_eq(ir_set_add_elem(s, &k, NULL, 0, nomatch), 0);
+}
+
+START_TEST(ipsets_nomatch_lists_and_concatenations)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_set *pods, *more, *list, *svc;
+	struct ir_chain *fwd;
+	struct ir_rule *r;
+	static const enum ir_keytype addr[] = { IR_KEY_ADDR };
+	static const enum ir_keytype ipport[] = { IR_KEY_ADDR, IR_KEY_NUM, IR_KEY_NUM };
+	static const enum ir_field src[] = { IR_FIELD_SADDR };
+	static const enum ir_field dst_port[] = { IR_FIELD_DADDR, IR_FIELD_L4PROTO,
+						  IR_FIELD_DPORT };
+	struct ir_key_part k[3] = { 0 };
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	pods = ipset(rs, "pods", "hash:net", 1, addr);
+	add_net(pods, "10.0.0.0/24", false);
+	add_net(pods, "10.0.0.128/25", true);
+	add_net(pods, "10.0.0.200/32", false);
+	more = ipset(rs, "more", "hash:net", 1, addr);
+	add_net(more, "192.168.0.0/16", false);
+	list = ipset(rs, "all", "list:set", 1, addr);
+	ck_assert_int_eq(ir_set_add_member(list, "pods"), 0);
+	ck_assert_int_eq(ir_set_add_member(list, "more"), 0);
+	svc = ipset(rs, "svc", "hash:ip,port", 3, ipport);
+	k[0].lo = k[0].hi = ip("10.1.0.1");
+	k[1].lo = k[1].hi = IPPROTO_TCP;
+	k[2].lo = k[2].hi = 80;
+	ck_assert_int_eq(ir_set_add_elem(svc, k, NULL, 0, false), 0);
+	k[2].lo = 8000;
+	k[2].hi = 8080;
+	ck_assert_int_eq(ir_set_add_elem(svc, k, NULL, 0, false), 0);
+
+	fwd = base(table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter"), "FORWARD",
+		   IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_DROP);
+	r = rule(fwd);
+	ck_assert_int_eq(ir_rule_add_lookup(r, dst_port, 3, "svc", true, false), 0);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+	r = rule(fwd);
+	ck_assert_int_eq(ir_rule_add_lookup(r, src, 1, "all", true, false), 0);
+	match_num(r, IR_FIELD_DPORT, 5000, 5000);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.5", "10.9.0.1", 5000), &res), EVAL_ACCEPT);
+	/* nomatch carves 10.0.0.128/25 out, the more specific /32 puts .200 back */
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.129", "10.9.0.1", 5000), &res), EVAL_DROP);
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.200", "10.9.0.1", 5000), &res), EVAL_ACCEPT);
+	/* the second member of the list */
+	ck_assert_int_eq(run(rs, FWD(&p, "192.168.3.4", "10.9.0.1", 5000), &res), EVAL_ACCEPT);
+	ck_assert_int_eq(run(rs, FWD(&p, "192.169.3.4", "10.9.0.1", 5000), &res), EVAL_DROP);
+	/* address . protocol . port */
+	ck_assert_int_eq(run(rs, FWD(&p, "1.1.1.1", "10.1.0.1", 80), &res), EVAL_ACCEPT);
+	ck_assert_int_eq(run(rs, FWD(&p, "1.1.1.1", "10.1.0.1", 8042), &res), EVAL_ACCEPT);
+	ck_assert_int_eq(run(rs, FWD(&p, "1.1.1.1", "10.1.0.1", 81), &res), EVAL_DROP);
+	ck_assert_int_eq(run(rs, FWD(&p, "1.1.1.1", "10.1.0.2", 80), &res), EVAL_DROP);
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "1.1.1.1", "10.1.0.1", IPPROTO_UDP, 80,
+				 "eth0", "veth1"),
+			     &res),
+			 EVAL_DROP);
+	/* an IPv6 packet never meets an IPv4 table */
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "fd00::1", "fd00::2", IPPROTO_TCP, 80,
+				 "eth0", "veth1"),
+			     &res),
+			 EVAL_ACCEPT);
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(nft_interval_concatenation_and_vmap)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_table *t;
+	struct ir_set *allow, *vm;
+	struct ir_chain *fwd, *pod1;
+	struct ir_rule *r;
+	struct ir_key_part k[2] = { 0 };
+	struct ir_verdict v = { 0 };
+	static const enum ir_field key[] = { IR_FIELD_SADDR, IR_FIELD_DPORT };
+	static const enum ir_field ifkey[] = { IR_FIELD_OIFNAME };
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	t = table(rs, IR_SRC_NFT, IR_FAMILY_INET, "np");
+	ck_assert_int_eq(ir_set_new("allow", "ipv4_addr . inet_service", &allow), 0);
+	allow->flags = IR_SET_INTERVAL;
+	ck_assert_int_eq(ir_set_add_key(allow, IR_KEY_ADDR), 0);
+	ck_assert_int_eq(ir_set_add_key(allow, IR_KEY_NUM), 0);
+	ck_assert_int_gt(np_cidr_parse("10.0.0.0/16", &k[0].lo, &k[0].hi), 0);
+	k[1].lo = 80;
+	k[1].hi = 89;
+	ck_assert_int_eq(ir_set_add_elem(allow, k, NULL, 0, false), 0);
+	ck_assert_int_gt(np_cidr_parse("10.0.5.0/24", &k[0].lo, &k[0].hi), 0);
+	k[1].lo = k[1].hi = 443;
+	ck_assert_int_eq(ir_set_add_elem(allow, k, NULL, 0, false), 0);
+	ck_assert_int_eq(ir_table_add_set(t, &(struct ir_set *){ allow }), 0);
+
+	ck_assert_int_eq(ir_set_new("pods", "ifname : verdict", &vm), 0);
+	vm->flags = IR_SET_VMAP;
+	ck_assert_int_eq(ir_set_add_key(vm, IR_KEY_IFNAME), 0);
+	k[0] = (struct ir_key_part){ .ifname = (char *)"veth1" };
+	v.kind = IR_VERDICT_JUMP;
+	v.chain = (char *)"pod1";
+	ck_assert_int_eq(ir_set_add_elem(vm, k, &v, 0, false), 0);
+	k[0] = (struct ir_key_part){ .ifname = (char *)"veth2" };
+	v = (struct ir_verdict){ .kind = IR_VERDICT_ACCEPT };
+	ck_assert_int_eq(ir_set_add_elem(vm, k, &v, 0, false), 0);
+	ck_assert_int_eq(ir_table_add_set(t, &(struct ir_set *){ vm }), 0);
+
+	fwd = base(t, "forward", IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_ACCEPT);
+	pod1 = chain(t, "pod1");
+	/* oifname vmap @pods; then (no element) tcp dport 22 drop */
+	r = rule(fwd);
+	ck_assert_int_eq(ir_rule_add_vmap(r, ifkey, 1, "pods", false), 0);
+	r = rule(fwd);
+	match_num(r, IR_FIELD_DPORT, 22, 22);
+	verdict(r, IR_VERDICT_DROP, NULL);
+	/* pod1: ip saddr . th dport @allow accept; drop */
+	r = rule(pod1);
+	ck_assert_int_eq(ir_rule_add_lookup(r, key, 2, "allow", false, false), 0);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+	verdict(rule(pod1), IR_VERDICT_DROP, NULL);
+
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.0.9.9", "10.2.0.1", IPPROTO_TCP, 85,
+				 "eth0", "veth1"),
+			     &res),
+			 EVAL_ACCEPT);
+	ck_assert_int_eq(res.trace.items[0].action, IR_VERDICT_JUMP);
+	ck_assert_ptr_eq(res.trace.items[0].target, pod1);
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.0.9.9", "10.2.0.1", IPPROTO_TCP, 443,
+				 "eth0", "veth1"),
+			     &res),
+			 EVAL_DROP);
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.0.5.9", "10.2.0.1", IPPROTO_TCP, 443,
+				 "eth0", "veth1"),
+			     &res),
+			 EVAL_ACCEPT);
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.1.0.1", "10.2.0.1", IPPROTO_TCP, 85,
+				 "eth0", "veth1"),
+			     &res),
+			 EVAL_DROP);
+	/* veth2 accepted by the map before the port 22 drop */
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.1.0.1", "10.2.0.1", IPPROTO_TCP, 22,
+				 "eth0", "veth2"),
+			     &res),
+			 EVAL_ACCEPT);
+	/* no element: the rule does not match, the next one does */
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.1.0.1", "10.2.0.1", IPPROTO_TCP, 22,
+				 "eth0", "veth3"),
+			     &res),
+			 EVAL_DROP);
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(queue_is_unknown)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_chain *c;
+	struct ir_rule *r;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	c = base(table(rs, IR_SRC_NFT, IR_FAMILY_INET, "kube-network-policies"), "forward",
+		 IR_CHAIN_FILTER, IR_HOOK_FORWARD, -200, IR_VERDICT_ACCEPT);
+	r = rule(c);
+	ck_assert_int_eq(ir_rule_add_bits(r, IR_FIELD_CT_STATE, IR_CT_NEW, false), 0);
+	ck_assert_int_eq(ir_rule_set_queue(r, 100, 0, true, false), 0);
+
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 80), &res), EVAL_UNKNOWN);
+	ck_assert_ptr_nonnull(strstr(res.reason, "NFQUEUE 100"));
+	ck_assert_ptr_eq(decided(&res)->rule, r);
+	ck_assert_int_eq(decided(&res)->action, IR_VERDICT_QUEUE);
+	/* established packets are not queued */
+	FWD(&p, "10.0.0.1", "10.0.0.2", 80)->ct_state = IR_CT_ESTABLISHED;
+	ck_assert_int_eq(run(rs, &p, &res), EVAL_ACCEPT);
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(opaque_is_unknown_unless_irrelevant)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_chain *c;
+	struct ir_rule *r, *op;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	c = base(table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter"), "FORWARD",
+		 IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_ACCEPT);
+	/* -p tcp --dport 80 -m foo --bar -j DROP */
+	op = rule(c);
+	match_num(op, IR_FIELD_DPORT, 80, 80);
+	ck_assert_int_eq(ir_rule_add_opaque(op, "xt match foo rev %d (%d bytes)", 0, 8), 0);
+	verdict(op, IR_VERDICT_DROP, NULL);
+	/* -p tcp --dport 81 -m foo -j ACCEPT: the same verdict either way */
+	r = rule(c);
+	match_num(r, IR_FIELD_DPORT, 81, 81);
+	ck_assert_int_eq(ir_rule_add_opaque(r, "xt match foo"), 0);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+	/* -p tcp --dport 82 -j OPAQUE-TARGET */
+	r = rule(c);
+	match_num(r, IR_FIELD_DPORT, 82, 82);
+	ck_assert_int_eq(ir_rule_add_note(r, IR_STMT_OPAQUE, "xt target BAR"), 0);
+
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 80), &res), EVAL_UNKNOWN);
+	ck_assert_ptr_nonnull(strstr(res.reason, "opaque(xt match foo rev 0 (8 bytes))"));
+	ck_assert_ptr_nonnull(strstr(res.reason, "filter chain FORWARD rule 1"));
+	ck_assert_uint_eq(res.forks, 1);
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 81), &res), EVAL_ACCEPT);
+	ck_assert_ptr_nonnull(strstr(res.reason, "the same whether or not"));
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 79), &res), EVAL_ACCEPT);
+	ck_assert_uint_eq(res.forks, 0);
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 82), &res), EVAL_UNKNOWN);
+	ck_assert_ptr_nonnull(strstr(res.reason, "xt target BAR"));
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(unknown_packet_fields_fork_too)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_chain *c;
+	struct ir_rule *r;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	c = base(table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter"), "INPUT",
+		 IR_CHAIN_FILTER, IR_HOOK_INPUT, 0, IR_VERDICT_ACCEPT);
+	r = rule(c);
+	match_num(r, IR_FIELD_DADDR_TYPE, 2 /* RTN_LOCAL */, 2);
+	verdict(r, IR_VERDICT_DROP, NULL);
+
+	pkt(&p, EVAL_PATH_INPUT, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 80, "eth0", NULL);
+	ck_assert_int_eq(run(rs, &p, &res), EVAL_UNKNOWN);
+	ck_assert_ptr_nonnull(strstr(res.reason, "fib daddr type"));
+	p.daddr_type = 2;
+	ck_assert_int_eq(run(rs, &p, &res), EVAL_DROP);
+	p.daddr_type = 1;
+	ck_assert_int_eq(run(rs, &p, &res), EVAL_ACCEPT);
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(ipv6_and_inet)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_chain *c6, *ci;
+	struct ir_rule *r;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	c6 = base(table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP6, "filter"), "FORWARD",
+		  IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_ACCEPT);
+	r = rule(c6);
+	match_cidr(r, IR_FIELD_SADDR, "fd00:1::/64", false);
+	match_num(r, IR_FIELD_DPORT, 80, 80);
+	verdict(r, IR_VERDICT_DROP, NULL);
+	ci = base(table(rs, IR_SRC_NFT, IR_FAMILY_INET, "t"), "f", IR_CHAIN_FILTER, IR_HOOK_FORWARD,
+		  5, IR_VERDICT_ACCEPT);
+	r = rule(ci);
+	match_num(r, IR_FIELD_NFPROTO, 10, 10);
+	match_num(r, IR_FIELD_DPORT, 443, 443);
+	verdict(r, IR_VERDICT_DROP, NULL);
+
+	ck_assert_int_eq(run(rs, FWD(&p, "fd00:1::5", "fd00:2::1", 80), &res), EVAL_DROP);
+	ck_assert_ptr_eq(decided(&res)->chain, c6);
+	ck_assert_int_eq(run(rs, FWD(&p, "fd00:3::5", "fd00:2::1", 80), &res), EVAL_ACCEPT);
+	ck_assert_int_eq(run(rs, FWD(&p, "fd00:3::5", "fd00:2::1", 443), &res), EVAL_DROP);
+	ck_assert_ptr_eq(decided(&res)->chain, ci);
+	/* IPv4: the ip6 table is not visited, the inet one is but nfproto is ipv4 */
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 443), &res), EVAL_ACCEPT);
+	ck_assert_uint_eq(res.trace.n, 1);
+	ck_assert_ptr_eq(res.trace.items[0].chain, ci);
+	/* ::ffff:10.0.0.1 style confusion is impossible: fd00:1::/64 does not hold IPv4 */
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 80), &res), EVAL_ACCEPT);
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(interface_wildcards)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_chain *c;
+	struct ir_rule *r;
+	static const char *const names[] = { "lxc+", "eth0" };
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	c = base(table(rs, IR_SRC_NFT, IR_FAMILY_IP, "t"), "f", IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0,
+		 IR_VERDICT_DROP);
+	r = rule(c);
+	ck_assert_int_eq(ir_rule_add_ifname(r, IR_FIELD_IIFNAME, false, "cali*"), 0);
+	ck_assert_int_eq(ir_rule_add_ifname(r, IR_FIELD_OIFNAME, true, "veth+"), 0);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+	r = rule(c);
+	ck_assert_int_eq(ir_rule_add_ifnames(r, IR_FIELD_OIFNAME, false, names, 2), 0);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 80,
+				 "cali12", "tunl0"),
+			     &res),
+			 EVAL_ACCEPT);
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 80,
+				 "cali12", "veth0"),
+			     &res),
+			 EVAL_DROP);
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 80,
+				 "cal", "tunl0"),
+			     &res),
+			 EVAL_DROP);
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 80,
+				 "x", "lxc9"),
+			     &res),
+			 EVAL_ACCEPT);
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 80,
+				 "x", "eth0"),
+			     &res),
+			 EVAL_ACCEPT);
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 80,
+				 "x", "eth00"),
+			     &res),
+			 EVAL_DROP);
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(jump_loop_is_guarded)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_table *t;
+	struct ir_chain *c;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	t = table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter");
+	c = base(t, "FORWARD", IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_ACCEPT);
+	verdict(rule(c), IR_VERDICT_JUMP, "A");
+	verdict(rule(chain(t, "A")), IR_VERDICT_JUMP, "B");
+	verdict(rule(chain(t, "B")), IR_VERDICT_JUMP, "A");
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 80), &res), EVAL_UNKNOWN);
+	ck_assert_ptr_nonnull(strstr(res.reason, "jump stack deeper than 16"));
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(unresolved_jump_is_unknown)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_chain *c;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	c = base(table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter"), "FORWARD",
+		 IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_ACCEPT);
+	verdict(rule(c), IR_VERDICT_JUMP, "MISSING");
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 80), &res), EVAL_UNKNOWN);
+	ck_assert_ptr_nonnull(strstr(res.reason, "'MISSING'"));
+	ck_assert_uint_eq(rs->unresolved, 1);
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(nat_chains_see_only_new)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_chain *nat, *fwd;
+	struct ir_rule *r;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	nat = base(table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "nat"), "PREROUTING",
+		   IR_CHAIN_NAT, IR_HOOK_PREROUTING, IR_PRIO_DSTNAT, IR_VERDICT_ACCEPT);
+	r = rule(nat);
+	match_num(r, IR_FIELD_DPORT, 80, 80);
+	verdict(r, IR_VERDICT_DROP, NULL);
+	/* a DNAT to a known address rewrites the destination for later chains */
+	r = rule(nat);
+	match_num(r, IR_FIELD_DPORT, 8080, 8080);
+	{
+		struct ir_stmt s = { .kind = IR_STMT_NAT,
+				     .nat = IR_NAT_DNAT,
+				     .nat_has_addr = true };
+
+		s.nat_addr_lo = s.nat_addr_hi = ip("10.9.9.9");
+		ck_assert_int_eq(ir_rule_add_stmt(r, &s), 0);
+	}
+	fwd = base(table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter"), "FORWARD",
+		   IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_ACCEPT);
+	r = rule(fwd);
+	match_cidr(r, IR_FIELD_DADDR, "10.9.9.9/32", false);
+	verdict(r, IR_VERDICT_DROP, NULL);
+	/* an unknown masquerade address in postrouting does not block */
+	r = rule(base(table(rs, IR_SRC_NFT, IR_FAMILY_IP, "nat"), "post", IR_CHAIN_NAT,
+		      IR_HOOK_POSTROUTING, IR_PRIO_SRCNAT, IR_VERDICT_ACCEPT));
+	ck_assert_int_eq(ir_rule_add_nat(r, IR_NAT_MASQUERADE, "masquerade"), 0);
+
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 80), &res), EVAL_DROP);
+	FWD(&p, "10.0.0.1", "10.0.0.2", 80)->ct_state = IR_CT_ESTABLISHED;
+	ck_assert_int_eq(run(rs, &p, &res), EVAL_ACCEPT);
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 8080), &res), EVAL_DROP);
+	ck_assert_ptr_eq(decided(&res)->chain, fwd);
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 443), &res), EVAL_ACCEPT);
+	ck_assert_int_eq(res.trace.items[res.trace.n - 1].action, IR_VERDICT_ACCEPT);
+	ck_assert_ptr_nonnull(res.trace.items[res.trace.n - 1].note);
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(ct_state_and_notrack)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_chain *raw, *fwd;
+	struct ir_rule *r;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	raw = base(table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "raw"), "PREROUTING",
+		   IR_CHAIN_FILTER, IR_HOOK_PREROUTING, IR_PRIO_RAW, IR_VERDICT_ACCEPT);
+	r = rule(raw);
+	match_num(r, IR_FIELD_DPORT, 53, 53);
+	ck_assert_int_eq(ir_rule_add_note(r, IR_STMT_NOTRACK, "CT --notrack"), 0);
+	fwd = base(table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter"), "FORWARD",
+		   IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_DROP);
+	r = rule(fwd);
+	ck_assert_int_eq(
+		ir_rule_add_bits(r, IR_FIELD_CT_STATE, IR_CT_ESTABLISHED | IR_CT_RELATED, false),
+		0);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+	r = rule(fwd);
+	ck_assert_int_eq(ir_rule_add_bits(r, IR_FIELD_CT_STATE, IR_CT_UNTRACKED, false), 0);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 80), &res), EVAL_DROP);
+	FWD(&p, "10.0.0.1", "10.0.0.2", 80)->ct_state = IR_CT_RELATED;
+	ck_assert_int_eq(run(rs, &p, &res), EVAL_ACCEPT);
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 53), &res), EVAL_ACCEPT);
+	ck_assert_uint_eq(decided(&res)->rule->position, 2);
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(boundaries_of_reachable_rules)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
+	struct eval_boundaries b = { 0 };
+	struct ir_table *t;
+	struct ir_chain *fwd, *pod, *other;
+	struct ir_set *s;
+	struct ir_rule *r;
+	static const enum ir_keytype addr[] = { IR_KEY_ADDR };
+	static const enum ir_field src[] = { IR_FIELD_SADDR };
+	struct eval_template tmpl = {
+		.family = AF_INET,
+		.path = EVAL_PATH_FORWARD,
+		.iif = "eth0",
+		.oif = "cali1",
+		.l4proto = IPPROTO_TCP,
+	};
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	s = ipset(rs, "peers", "hash:net", 1, addr);
+	add_net(s, "192.168.1.0/24", false);
+	t = table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter");
+	fwd = base(t, "FORWARD", IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_DROP);
+	pod = chain(t, "to-cali1");
+	other = chain(t, "to-cali2");
+	r = rule(fwd);
+	ck_assert_int_eq(ir_rule_add_ifname(r, IR_FIELD_OIFNAME, false, "cali1"), 0);
+	verdict(r, IR_VERDICT_GOTO, "to-cali1");
+	r = rule(fwd);
+	ck_assert_int_eq(ir_rule_add_ifname(r, IR_FIELD_OIFNAME, false, "cali2"), 0);
+	verdict(r, IR_VERDICT_GOTO, "to-cali2");
+	r = rule(pod);
+	ck_assert_int_eq(ir_rule_add_lookup(r, src, 1, "peers", true, false), 0);
+	match_num(r, IR_FIELD_DPORT, 80, 90);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+	r = rule(pod);
+	match_num(r, IR_FIELD_L4PROTO, IPPROTO_UDP, IPPROTO_UDP);
+	match_num(r, IR_FIELD_DPORT, 53, 53);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+	r = rule(other);
+	match_cidr(r, IR_FIELD_SADDR, "172.16.0.0/12", false);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+
+	ck_assert_int_eq(eval_prepare(rs, &ctx), 0);
+	ck_assert_int_eq(eval_collect_boundaries(ctx, &tmpl, &b), 0);
+	ck_assert_uint_eq(b.saddr.n, 2);
+	ck_assert(b.saddr.items[0] == ip("192.168.1.0"));
+	ck_assert(b.saddr.items[1] == ip("192.168.2.0"));
+	ck_assert_uint_eq(b.dport.n, 2); /* udp 53 excluded by the template */
+	ck_assert(b.dport.items[0] == 80 && b.dport.items[1] == 91);
+	ck_assert_uint_eq(b.daddr.n, 0);
+	ck_assert_uint_eq(b.rules, 2); /* FORWARD's cali1 dispatch and the tcp rule of to-cali1 */
+
+	tmpl.oif = NULL;
+	tmpl.l4proto = -1;
+	ck_assert_int_eq(eval_collect_boundaries(ctx, &tmpl, &b), 0);
+	ck_assert_uint_eq(b.saddr.n, 4);
+	ck_assert_uint_eq(b.dport.n, 4);
+	eval_boundaries_done(&b);
+}
+END_TEST
+
+/* Random sets against a linear reference: the index must agree. */
+START_TEST(set_index_agrees_with_scan)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_set *s;
+	struct ir_chain *c;
+	struct ir_rule *r;
+	static const enum ir_keytype kt[] = { IR_KEY_ADDR, IR_KEY_NUM };
+	static const enum ir_field key[] = { IR_FIELD_DADDR, IR_FIELD_DPORT };
+	struct ir_key_part k[2] = { 0 };
+	unsigned seed = 42;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	s = ipset(rs, "big", "hash:net,port", 2, kt);
+	for (int i = 0; i < 3000; i++) {
+		unsigned a = rand_r(&seed) & 0xffff, plen = 16 + rand_r(&seed) % 17;
+		uint32_t net = (10u << 24 | a << 8) & (plen ? ~0u << (32 - plen) : 0);
+
+		k[0].lo = np_v4(net);
+		k[0].hi = np_v4(net | (plen == 32 ? 0 : (~0u >> plen)));
+		k[1].lo = rand_r(&seed) % 100;
+		k[1].hi = k[1].lo + rand_r(&seed) % 5;
+		ck_assert_int_eq(ir_set_add_elem(s, k, NULL, 0, false), 0);
+	}
+	c = base(table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter"), "FORWARD",
+		 IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_DROP);
+	r = rule(c);
+	ck_assert_int_eq(ir_rule_add_lookup(r, key, 2, "big", true, false), 0);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+	ck_assert_int_eq(eval_prepare(rs, &ctx), 0);
+
+	for (int i = 0; i < 20000; i++) {
+		bool want = false;
+		np_u128 d;
+
+		FWD(&p, "1.2.3.4", "10.0.0.0", 0);
+		p.daddr = d = np_v4(10u << 24 | (rand_r(&seed) & 0xffffff));
+		p.dport = rand_r(&seed) % 105;
+		for (size_t e = 0; e < s->elems.n && !want; e++) {
+			const struct ir_key_part *q = s->elems.items[e].key;
+
+			want = d >= q[0].lo && d <= q[0].hi && p.dport >= q[1].lo &&
+			       p.dport <= q[1].hi;
+		}
+		ck_assert_int_eq(eval_packet(ctx, &p, false, &res), 0);
+		ck_assert_int_eq(res.verdict, want ? EVAL_ACCEPT : EVAL_DROP);
+	}
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(trace_json_and_actions)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct strbuf sb = { 0 };
+	struct ir_table *t;
+	struct ir_chain *c;
+	struct ir_rule *r;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	t = table(rs, IR_SRC_IPTABLES_NFT, IR_FAMILY_IP, "filter");
+	c = base(t, "FORWARD", IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_ACCEPT);
+	r = rule(c);
+	r->handle = 7;
+	match_num(r, IR_FIELD_L4PROTO, IPPROTO_TCP, IPPROTO_TCP);
+	match_num(r, IR_FIELD_DPORT, 22, 22);
+	verdict(r, IR_VERDICT_JUMP, "KUBE-FW");
+	verdict(rule(chain(t, "KUBE-FW")), IR_VERDICT_DROP, NULL);
+
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 22), &res), EVAL_DROP);
+	ck_assert_int_eq(eval_trace_entry_json(&res.trace.items[0], &sb), 0);
+	ck_assert_str_eq(strbuf_str(&sb),
+			 "{\"source\":\"iptables-nft\",\"family\":\"ip\",\"table\":\"filter\","
+			 "\"chain\":\"FORWARD\",\"base_chain\":\"FORWARD\",\"hook\":\"forward\","
+			 "\"priority\":0,\"position\":1,\"handle\":7,"
+			 "\"rule\":\"tcp dport 22 jump KUBE-FW\",\"action\":\"jump KUBE-FW\"}");
+	strbuf_done(&sb);
+	ck_assert_str_eq(eval_path_to_string(EVAL_PATH_INPUT), "input");
+	ck_assert_int_eq(eval_path_from_string("output"), EVAL_PATH_OUTPUT);
+	ck_assert_int_eq(eval_path_from_string("sideways"), -EINVAL);
+	eval_result_done(&res);
+}
+END_TEST
+
+static int fake_route(void *userdata, int family, np_u128 addr, char ret[IFNAMSIZ])
+{
+	snprintf(ret, IFNAMSIZ, "%s", addr == np_v4(0x0a000001) ? "cali1" : "eth0");
+	return 0;
+}
+
+START_TEST(interfaces_from_routes)
+{
+	struct eval_packet p;
+
+	pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "8.8.8.8", IPPROTO_TCP, 53, NULL, NULL);
+	ck_assert_int_eq(eval_packet_fill_interfaces(&p, fake_route, NULL), 0);
+	ck_assert_str_eq(p.iif, "cali1");
+	ck_assert_str_eq(p.oif, "eth0");
+	pkt(&p, EVAL_PATH_INPUT, "8.8.8.8", "10.0.0.1", IPPROTO_TCP, 53, NULL, NULL);
+	ck_assert_int_eq(eval_packet_fill_interfaces(&p, fake_route, NULL), 0);
+	ck_assert_str_eq(p.iif, "eth0");
+	ck_assert_str_eq(p.oif, "");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("eval");
+	TCase *tc = tcase_create("eval");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, accept_ends_only_its_base_chain);
+	tcase_add_test(tc, equal_priorities_keep_ruleset_order);
+	tcase_add_test(tc, drop_across_sources_and_hooks);
+	tcase_add_test(tc, jump_return_goto_and_policy);
+	tcase_add_test(tc, return_in_base_chain_applies_policy);
+	tcase_add_test(tc, marks_set_early_tested_later);
+	tcase_add_test(tc, statement_before_predicate_runs_even_without_match);
+	tcase_add_test(tc, ipsets_nomatch_lists_and_concatenations);
+	tcase_add_test(tc, nft_interval_concatenation_and_vmap);
+	tcase_add_test(tc, queue_is_unknown);
+	tcase_add_test(tc, opaque_is_unknown_unless_irrelevant);
+	tcase_add_test(tc, unknown_packet_fields_fork_too);
+	tcase_add_test(tc, ipv6_and_inet);
+	tcase_add_test(tc, interface_wildcards);
+	tcase_add_test(tc, jump_loop_is_guarded);
+	tcase_add_test(tc, unresolved_jump_is_unknown);
+	tcase_add_test(tc, nat_chains_see_only_new);
+	tcase_add_test(tc, ct_state_and_notrack);
+	tcase_add_test(tc, boundaries_of_reachable_rules);
+	tcase_add_test(tc, set_index_agrees_with_scan);
+	tcase_add_test(tc, trace_json_and_actions);
+	tcase_add_test(tc, interfaces_from_routes);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_set_tap(sr, "-");
+	srunner_run_all(sr, CK_SILENT);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The IR: construction, ownership, linking, rendering and counts. */
+#include <check.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ir/ir.h"
+
+static np_u128 ip(const char *s)
+{
+	np_u128 v;
+
+	ck_assert_int_gt(np_addr_parse(s, &v), 0);
+	return v;
+}
+
+static const char *render(struct ir_rule *r, struct strbuf *sb)
+{
+	strbuf_reset(sb);
+	ck_assert_int_eq(ir_rule_render(r, sb), 0);
+	return strbuf_str(sb);
+}
+
+START_TEST(names_round_trip)
+{
+	ck_assert_str_eq(ir_source_to_string(IR_SRC_IPTABLES_NFT), "iptables-nft");
+	ck_assert_int_eq(ir_source_from_string("iptables-legacy"), IR_SRC_IPTABLES_LEGACY);
+	ck_assert_int_eq(ir_source_from_string("pf"), -EINVAL);
+	ck_assert_str_eq(ir_family_to_string(IR_FAMILY_IP6), "ip6");
+	ck_assert_int_eq(ir_family_from_string("inet"), IR_FAMILY_INET);
+	ck_assert_int_eq(ir_family_from_string("bridge"), IR_FAMILY_BRIDGE);
+	ck_assert_int_eq(ir_hook_from_string("postrouting"), IR_HOOK_POSTROUTING);
+	ck_assert_str_eq(ir_hook_to_string(IR_HOOK_FORWARD), "forward");
+	ck_assert_str_eq(ir_hook_to_string((enum ir_hook)99), "?");
+	ck_assert_int_eq(ir_chain_type_from_string("nat"), IR_CHAIN_NAT);
+	ck_assert_str_eq(ir_verdict_kind_to_string(IR_VERDICT_QUEUE), "queue");
+	ck_assert_int_eq(ir_field_keytype(IR_FIELD_DADDR), IR_KEY_ADDR);
+	ck_assert_int_eq(ir_field_keytype(IR_FIELD_OIFNAME), IR_KEY_IFNAME);
+	ck_assert_int_eq(ir_field_keytype(IR_FIELD_DPORT), IR_KEY_NUM);
+	for (int f = 0; f < _IR_FIELD_MAX; f++)
+		ck_assert_str_ne(ir_field_to_string(f), "?");
+}
+END_TEST
+
+START_TEST(build_link_and_find)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct ir_table *t, *dup = NULL;
+	struct ir_chain *fwd, *a;
+	struct ir_rule *r;
+	struct ir_set *s;
+	static const enum ir_field key[] = { IR_FIELD_SADDR };
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	ck_assert_int_eq(ir_ruleset_new_table(rs, IR_SRC_NFT, IR_FAMILY_INET, "t", &t), 0);
+	ck_assert_ptr_eq(t->ruleset, rs);
+	ck_assert_int_eq(ir_table_new(IR_SRC_NFT, IR_FAMILY_INET, "t", &dup), 0);
+	ck_assert_int_eq(ir_ruleset_add_table(rs, &dup), -EEXIST);
+	ck_assert_ptr_null(dup); /* ownership taken, freed */
+	/* same name, another source: a different table */
+	ck_assert_int_eq(ir_ruleset_new_table(rs, IR_SRC_IPTABLES_NFT, IR_FAMILY_INET, "t", &dup),
+			 0);
+	ck_assert_ptr_eq(ir_ruleset_find_table(rs, IR_SRC_NFT, IR_FAMILY_INET, "t"), t);
+	ck_assert_ptr_eq(ir_ruleset_find_table(rs, IR_SRC_IPTABLES_NFT, IR_FAMILY_INET, "t"), dup);
+	ck_assert_ptr_null(ir_ruleset_find_table(rs, IR_SRC_NFT, IR_FAMILY_IP, "t"));
+
+	ck_assert_int_eq(ir_table_new_chain(t, "fwd", &fwd), 0);
+	ck_assert_int_eq(
+		ir_chain_set_base(fwd, IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_DROP, NULL),
+		0);
+	ck_assert_int_eq(ir_table_new_chain(t, "a", &a), 0);
+	ck_assert_int_eq(ir_table_new_chain(t, "a", &a), -EEXIST);
+	a = ir_table_find_chain(t, "a");
+	ck_assert_ptr_nonnull(a);
+	ck_assert(!a->base);
+	ck_assert_int_eq(a->hook, IR_HOOK_NONE);
+
+	ck_assert_int_eq(ir_set_new("s", "ipv4_addr", &s), 0);
+	ck_assert_int_eq(ir_set_add_key(s, IR_KEY_ADDR), 0);
+	ck_assert_int_eq(ir_set_add_range(s, ip("10.0.0.0"), ip("10.0.0.255")), 0);
+	ck_assert_int_eq(ir_set_add_key(s, IR_KEY_NUM), -EINVAL); /* elements exist */
+	ck_assert_int_eq(ir_table_add_set(t, &s), 0);
+	ck_assert_ptr_null(s);
+
+	ck_assert_int_eq(ir_rule_new(&r), 0);
+	ck_assert_int_eq(ir_rule_add_lookup(r, key, 1, "s", false, false), 0);
+	ck_assert_int_eq(ir_rule_add_lookup(r, key, 0, "s", false, false), -EINVAL);
+	ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_JUMP, NULL), -EINVAL);
+	ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_JUMP, "a"), 0);
+	ck_assert_int_eq(ir_chain_append(fwd, &r), 0);
+	ck_assert_ptr_null(r);
+	ck_assert_int_eq(ir_rule_new(&r), 0);
+	ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_GOTO, "nowhere"), 0);
+	ck_assert_int_eq(ir_chain_append(fwd, &r), 0);
+	ck_assert_int_eq(ir_rule_new(&r), 0);
+	ck_assert_int_eq(ir_rule_add_lookup(r, key, 1, "no-such-ipset", true, true), 0);
+	ck_assert_int_eq(ir_chain_append(a, &r), 0);
+
+	ck_assert_uint_eq(fwd->rules.n, 2);
+	ck_assert_uint_eq(fwd->rules.items[1]->position, 2);
+	ck_assert_ptr_eq(fwd->rules.items[1]->chain, fwd);
+
+	ck_assert_int_eq(ir_ruleset_link(rs), 2);
+	ck_assert_ptr_eq(fwd->rules.items[0]->verdict.target, a);
+	ck_assert_ptr_eq(fwd->rules.items[0]->preds.items[0].ref.set, ir_table_find_set(t, "s"));
+	ck_assert_ptr_null(fwd->rules.items[1]->verdict.target);
+	ck_assert_uint_eq(rs->n_rules, 3);
+	ck_assert_uint_eq(rs->n_chains, 2);
+	ck_assert_uint_eq(rs->n_sets, 1);
+
+	/* an ipset appearing later resolves on the next link */
+	ck_assert_int_eq(ir_set_new("no-such-ipset", "hash:ip", &s), 0);
+	ck_assert_int_eq(ir_set_add_key(s, IR_KEY_ADDR), 0);
+	ck_assert_int_eq(ir_ruleset_add_ipset(rs, &s), 0);
+	ck_assert_int_eq(ir_ruleset_link(rs), 1);
+	ck_assert_ptr_eq(a->rules.items[0]->preds.items[0].ref.set,
+			 ir_ruleset_find_ipset(rs, "no-such-ipset"));
+	ck_assert_uint_eq(rs->n_sets, 2);
+}
+END_TEST
+
+START_TEST(statements_keep_their_place)
+{
+	_cleanup_(ir_rule_freep) struct ir_rule *r = NULL;
+	struct strbuf sb = { 0 };
+
+	ck_assert_int_eq(ir_rule_new(&r), 0);
+	ck_assert_int_eq(ir_rule_add_note(r, IR_STMT_COUNTER, "counter"), 0);
+	ck_assert_int_eq(
+		ir_rule_add_match_range(r, IR_FIELD_SADDR, false, ip("10.0.0.1"), ip("10.0.0.1")),
+		0);
+	ck_assert_int_eq(ir_rule_add_mark(r, IR_FIELD_META_MARK, UINT32_MAX, 0x10), 0);
+	ck_assert_int_eq(ir_rule_add_note(r, IR_STMT_MARK, "x"), -EINVAL);
+	ck_assert_uint_eq(r->stmts.items[0].after, 0);
+	ck_assert_uint_eq(r->stmts.items[1].after, 1);
+	ck_assert_str_eq(render(r, &sb), "counter ip saddr 10.0.0.1 meta mark set 0x00000010");
+	strbuf_done(&sb);
+}
+END_TEST
+
+START_TEST(render_rules)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct ir_table *t;
+	struct ir_chain *c;
+	struct ir_rule *r;
+	struct strbuf sb = { 0 };
+	struct np_iset v = { 0 };
+	static const char *const ifs[] = { "veth+", "eth0" };
+	static const enum ir_field key[] = { IR_FIELD_SADDR, IR_FIELD_DPORT };
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	ck_assert_int_eq(
+		ir_ruleset_new_table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter", &t), 0);
+	ck_assert_int_eq(ir_table_new_chain(t, "FORWARD", &c), 0);
+
+	ck_assert_int_eq(ir_rule_new(&r), 0);
+	ck_assert_int_eq(ir_chain_append(c, &(struct ir_rule *){ r }), 0);
+	ck_assert_int_eq(
+		ir_rule_add_match_range(r, IR_FIELD_L4PROTO, false, IPPROTO_TCP, IPPROTO_TCP), 0);
+	np_iset_add(&v, ip("10.0.0.0"), ip("10.0.255.255"));
+	np_iset_add(&v, ip("192.168.1.1"), ip("192.168.1.1"));
+	ck_assert_int_eq(ir_rule_add_match(r, IR_FIELD_DADDR, true, &v), 0);
+	ck_assert_uint_eq(v.n, 0); /* moved */
+	np_iset_add(&v, 80, 80);
+	np_iset_add(&v, 8000, 8080);
+	ck_assert_int_eq(ir_rule_add_match(r, IR_FIELD_DPORT, false, &v), 0);
+	ck_assert_int_eq(ir_rule_add_ifnames(r, IR_FIELD_IIFNAME, false, ifs, 2), 0);
+	ck_assert_int_eq(ir_rule_add_bits(r, IR_FIELD_CT_STATE, IR_CT_NEW | IR_CT_RELATED, false),
+			 0);
+	ck_assert_int_eq(ir_rule_set_comment(r, "cali:abc"), 0);
+	ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_ACCEPT, NULL), 0);
+	ck_assert_str_eq(render(r, &sb),
+			 "ip daddr != { 10.0.0.0/16, 192.168.1.1 } tcp dport { 80, 8000-8080 } "
+			 "iifname { \"veth*\", \"eth0\" } ct state related,new accept comment "
+			 "\"cali:abc\"");
+	ck_assert_str_eq(ir_rule_text(r), strbuf_str(&sb));
+	ck_assert(r->preds.items[3].ifnames.items[0].prefix);
+	ck_assert_str_eq(r->preds.items[3].ifnames.items[0].name, "veth");
+
+	ck_assert_int_eq(ir_rule_new(&r), 0);
+	ck_assert_int_eq(ir_chain_append(c, &(struct ir_rule *){ r }), 0);
+	np_iset_add(&v, 0x4000, 0x4000);
+	ck_assert_int_eq(ir_rule_add_match_masked(r, IR_FIELD_META_MARK, 0x4000, false, &v), 0);
+	ck_assert_int_eq(ir_rule_add_lookup(r, key, 2, "KUBE-SVC", true, true), 0);
+	ck_assert_int_eq(ir_rule_add_opaque(r, "xt match %s rev %u", "policy", 0), 0);
+	ck_assert_int_eq(ir_rule_set_queue(r, 3, 5, true, false), 0);
+	ck_assert_str_eq(
+		render(r, &sb),
+		"meta mark and 0x00004000 == 0x00004000 ip saddr . th dport != @ipset:KUBE-SVC "
+		"opaque(xt match policy rev 0) queue num 3-5 flags bypass");
+	ck_assert(ir_rule_is_opaque(r));
+
+	/* a reader's own rendering wins */
+	ck_assert_int_eq(ir_rule_set_text(r, "-A FORWARD -m policy -j NFQUEUE"), 0);
+	ck_assert_str_eq(ir_rule_text(r), "-A FORWARD -m policy -j NFQUEUE");
+	strbuf_done(&sb);
+}
+END_TEST
+
+START_TEST(sets_render_and_counts)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct ir_table *t;
+	struct ir_chain *c;
+	struct ir_rule *r;
+	struct ir_set *s;
+	struct ir_key_part k[3] = { 0 };
+	struct ir_verdict v = { .kind = IR_VERDICT_JUMP, .chain = (char *)"pod" };
+	struct ir_stats st;
+	struct strbuf sb = { 0 };
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	ck_assert_int_eq(ir_ruleset_new_table(rs, IR_SRC_NFT, IR_FAMILY_INET, "np", &t), 0);
+	ck_assert_int_eq(ir_set_new("m", "ifname . ipv4_addr . inet_service : verdict", &s), 0);
+	s->flags = IR_SET_VMAP | IR_SET_INTERVAL;
+	ck_assert_int_eq(ir_set_add_key(s, IR_KEY_IFNAME), 0);
+	ck_assert_int_eq(ir_set_add_key(s, IR_KEY_ADDR), 0);
+	ck_assert_int_eq(ir_set_add_key(s, IR_KEY_NUM), 0);
+	k[0].ifname = (char *)"veth1";
+	k[1].lo = ip("10.0.0.0");
+	k[1].hi = ip("10.0.0.255");
+	k[2].lo = 80;
+	k[2].hi = 80;
+	ck_assert_int_eq(ir_set_add_elem(s, k, &v, 0, false), 0);
+	k[0].ifname = (char *)"cali";
+	k[0].prefix = true;
+	k[1].lo = ip("10.0.0.3");
+	k[1].hi = ip("10.0.0.9");
+	k[2].hi = 90;
+	v = (struct ir_verdict){ .kind = IR_VERDICT_DROP };
+	ck_assert_int_eq(ir_set_add_elem(s, k, &v, 0, false), 0);
+	ck_assert_int_eq(ir_set_render_elems(s, &sb), 0);
+	ck_assert_str_eq(strbuf_str(&sb), "{ \"veth1\" . 10.0.0.0/24 . 80 : jump pod, "
+					  "\"cali*\" . 10.0.0.3-10.0.0.9 . 80-90 : drop }");
+	ck_assert_int_eq(ir_table_add_set(t, &s), 0);
+
+	ck_assert_int_eq(ir_table_new_chain(t, "fwd", &c), 0);
+	ck_assert_int_eq(
+		ir_chain_set_base(c, IR_CHAIN_FILTER, IR_HOOK_FORWARD, -5, IR_VERDICT_ACCEPT, NULL),
+		0);
+	ck_assert_int_eq(ir_table_new_chain(t, "pod", &c), 0);
+	ck_assert_int_eq(ir_rule_new(&r), 0);
+	ck_assert_int_eq(ir_rule_add_opaque(r, "socket transparent"), 0);
+	ck_assert_int_eq(ir_rule_add_opaque(r, "osf"), 0);
+	ck_assert_int_eq(ir_rule_add_note(r, IR_STMT_OPAQUE, "synproxy"), 0);
+	ck_assert_int_eq(ir_chain_append(c, &r), 0);
+
+	ck_assert_int_eq(ir_set_new("KUBE-CLUSTER-IP", "hash:ip,port", &s), 0);
+	ck_assert_int_eq(ir_set_add_key(s, IR_KEY_ADDR), 0);
+	ck_assert_int_eq(ir_set_add_range(s, ip("10.96.0.1"), ip("10.96.0.1")), 0);
+	ck_assert_int_eq(ir_set_add_key(s, IR_KEY_NUM), -EINVAL); /* after elements */
+	ck_assert_int_eq(ir_ruleset_add_ipset(rs, &s), 0);
+	ck_assert_int_eq(ir_set_new("KUBE-CLUSTER-IP", "hash:ip", &s), 0);
+	ck_assert_int_eq(ir_ruleset_add_ipset(rs, &s), -EEXIST);
+
+	ir_ruleset_stats(rs, &st);
+	ck_assert_uint_eq(st.src[IR_SRC_NFT].tables, 1);
+	ck_assert_uint_eq(st.src[IR_SRC_NFT].chains, 2);
+	ck_assert_uint_eq(st.src[IR_SRC_NFT].base_chains, 1);
+	ck_assert_uint_eq(st.src[IR_SRC_NFT].rules, 1);
+	ck_assert_uint_eq(st.src[IR_SRC_NFT].sets, 1);
+	ck_assert_uint_eq(st.src[IR_SRC_NFT].elements, 2);
+	ck_assert_uint_eq(st.src[IR_SRC_NFT].opaque_preds, 2);
+	ck_assert_uint_eq(st.src[IR_SRC_NFT].opaque_stmts, 1);
+	ck_assert_uint_eq(st.src[IR_SRC_NFT].opaque_rules, 1);
+	ck_assert_uint_eq(st.src[IR_SRC_IPTABLES_LEGACY].rules, 0);
+	ck_assert_uint_eq(st.ipsets, 1);
+	ck_assert_uint_eq(st.ipset_elements, 1);
+
+	ck_assert_int_eq(ir_ruleset_set_source_info(rs, IR_SRC_NFT, true, NULL), 0);
+	ck_assert_int_eq(ir_ruleset_set_source_info(rs, IR_SRC_IPTABLES_LEGACY, false,
+						    "ip_tables not loaded"),
+			 0);
+	strbuf_reset(&sb);
+	ck_assert_int_eq(ir_ruleset_render(rs, &sb), 0);
+	ck_assert_ptr_nonnull(
+		strstr(strbuf_str(&sb), "# iptables-legacy: not read, ip_tables not loaded"));
+	ck_assert_ptr_nonnull(strstr(strbuf_str(&sb), "2 opaque predicates, 1 opaque statements"));
+	ck_assert_ptr_nonnull(strstr(strbuf_str(&sb), "table inet np { # nft"));
+	ck_assert_ptr_nonnull(
+		strstr(strbuf_str(&sb), "type filter hook forward priority -5; policy accept;"));
+	ck_assert_ptr_nonnull(strstr(strbuf_str(&sb), "(contains opaque items)"));
+	strbuf_reset(&sb);
+	ck_assert_int_eq(ir_ruleset_render_json(rs, &sb), 0);
+	ck_assert_ptr_nonnull(strstr(strbuf_str(&sb),
+				     "{\"source\":\"iptables-legacy\",\"read\":false,"
+				     "\"note\":\"ip_tables not loaded\""));
+	ck_assert_ptr_nonnull(strstr(strbuf_str(&sb), "\"opaque_predicates\":2"));
+	ck_assert_ptr_nonnull(strstr(strbuf_str(&sb), "\"rule\":\"opaque(socket transparent) "
+						      "opaque(osf) opaque-statement(synproxy)\""));
+	strbuf_done(&sb);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("ir");
+	TCase *tc = tcase_create("ir");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, names_round_trip);
+	tcase_add_test(tc, build_link_and_find);
+	tcase_add_test(tc, statements_keep_their_place);
+	tcase_add_test(tc, render_rules);
+	tcase_add_test(tc, sets_render_and_counts);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_set_tap(sr, "-");
+	srunner_run_all(sr, CK_SILENT);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
