@@ -83,6 +83,5 @@ struct policy_engine {
 	struct hashmap named_index; /* port name -> struct named_pods */
 	bool named_index_built;
 	struct named_groups *named_all; /* egress named ports resolved over every pod */
-	struct hashmap ns_labels; /* namespace -> synthesised struct model_labels */
 	struct hashmap selections; /* selector key -> struct selection */
 };

@@ -249,54 +249,6 @@ fail:
 
 /* --- namespaces and selectors --- */
 
-/* Returns the labels of namespace ns as the API server has them: every namespace carries
- * kubernetes.io/metadata.name=<name> (set by the API server since Kubernetes 1.22), added here
- * when a dump lacks it. */
-static const struct model_labels *engine_ns_labels(struct policy_engine *e, const char *ns)
-{
-	const struct model_namespace *n = model_namespace_get(e->m, ns);
-	static const struct model_labels none = { 0 };
-	struct model_labels *l;
-	const char *key, *value;
-	bool placed = false;
-	uint32_t k = 0;
-
-	key = model_string_lookup(e->m, "kubernetes.io/metadata.name");
-	if (!key || (n && model_labels_get(&n->labels, key)))
-		return n ? &n->labels : &none;
-	/* No selector can name the key if the model never interned it; otherwise synthesise. */
-	l = hashmap_get(&e->ns_labels, ns);
-	if (l)
-		return l;
-	value = model_string_lookup(e->m, ns);
-	if (!value)
-		return n ? &n->labels : &none;
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return n ? &n->labels : &none;
-	l->n = (n ? n->labels.n : 0) + 1;
-	l->v = calloc(l->n, sizeof(*l->v));
-	if (!l->v) {
-		free(l);
-		return n ? &n->labels : &none;
-	}
-	for (uint32_t i = 0; n && i < n->labels.n; i++) {
-		if (!placed && strcmp(n->labels.v[i].key, key) > 0) {
-			l->v[k++] = (struct model_label){ key, value };
-			placed = true;
-		}
-		l->v[k++] = n->labels.v[i];
-	}
-	if (!placed)
-		l->v[k++] = (struct model_label){ key, value };
-	if (hashmap_put(&e->ns_labels, value, l) < 0) {
-		free(l->v);
-		free(l);
-		return n ? &n->labels : &none;
-	}
-	return l;
-}
-
 /*
  * Candidate pods for a selector from the label index: the shortest list among its matchLabels
  * pairs, In expressions (union over the values; a pod has one value per key, so the lists are
@@ -445,8 +397,9 @@ static int selection_compute(struct policy_engine *e, const struct model_policy 
 		size_t n_ns = model_namespaces(e->m, &nss);
 
 		for (size_t i = 0; i < n_ns; i++) {
-			if (!model_selector_matches(&mp->namespace_selector,
-						    engine_ns_labels(e, nss[i]->name)))
+			/* The model gives every namespace kubernetes.io/metadata.name, as the API
+			 * server does (also to namespaces only named by pods). */
+			if (!model_selector_matches(&mp->namespace_selector, &nss[i]->labels))
 				continue;
 			r = VEC_PUSH(&nslist, nss[i]->name);
 			if (r >= 0)
@@ -973,12 +926,6 @@ static void engine_flush(struct policy_engine *e)
 		selection_free(he->value);
 	}
 	hashmap_done(&e->selections);
-	HASHMAP_FOREACH (he, &e->ns_labels) {
-		struct model_labels *l = he->value;
-		free(l->v);
-		free(l);
-	}
-	hashmap_done(&e->ns_labels);
 }
 
 static void engine_sync(struct policy_engine *e)

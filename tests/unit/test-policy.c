@@ -547,6 +547,65 @@ START_TEST(sctp)
 }
 END_TEST
 
+START_TEST(port_without_number_or_protocol)
+{
+	/* ports: [{}] — protocol defaults to TCP, no port means every TCP port. */
+	struct fixture f = load(NETPOL("x", "tcp-any",
+				       "{podSelector: {matchLabels: {pod: a}}, "
+				       "ingress: [{ports: [{}]}]}"),
+				XYZ, NULL);
+
+	check_to(&f, "x/a", TCP, 80, ".........");
+	check_to(&f, "x/a", TCP, 65535, ".........");
+	check_to(&f, "x/a", UDP, 80, ".XXXXXXXX");
+	check_to(&f, "x/a", SCTP, 81, ".XXXXXXXX");
+	fixture_done(&f);
+}
+END_TEST
+
+START_TEST(missing_pod_selector_selects_all)
+{
+	/* spec.podSelector is a struct, not a pointer, in the API types: missing is {}. */
+	struct fixture f = load(NETPOL("x", "no-selector", "{ingress: []}"), XYZ, NULL);
+
+	ck_assert(expect(&f, "x/a")->dir[NP_INGRESS]->isolated);
+	ck_assert(expect(&f, "x/c")->dir[NP_INGRESS]->isolated);
+	ck_assert(!expect(&f, "y/a")->dir[NP_INGRESS]->isolated);
+	fixture_done(&f);
+}
+END_TEST
+
+START_TEST(namespace_name_label)
+{
+	/* The API server labels every namespace kubernetes.io/metadata.name=<name>; a dump
+	 * without it (here namespace w, and namespace v which has no Namespace object at all)
+	 * is read as if it were there. */
+	struct fixture f =
+		load("---\n{apiVersion: v1, kind: Namespace, metadata: {name: w, labels: {team: "
+		     "blue}}}\n"
+		     "---\n{apiVersion: v1, kind: Pod, metadata: {name: a, namespace: w, labels: "
+		     "{pod: a}}, "
+		     "spec: {containers: [{name: c, image: i}]}, status: {phase: Running, podIP: "
+		     "10.0.4.1}}\n"
+		     "---\n{apiVersion: v1, kind: Pod, metadata: {name: a, namespace: v, labels: "
+		     "{pod: a}}, "
+		     "spec: {containers: [{name: c, image: i}]}, status: {phase: Running, podIP: "
+		     "10.0.5.1}}\n" NETPOL(
+			     "x", "from-w-v",
+			     "{podSelector: {matchLabels: {pod: a}}, ingress: [{from: "
+			     "[{namespaceSelector: {matchExpressions: [{key: "
+			     "kubernetes.io/metadata.name, operator: In, values: [w, v]}]}}]}]}"),
+		     XYZ, NULL);
+	const struct policy_dir *d = expect(&f, "x/a")->dir[NP_INGRESS];
+
+	ck_assert(policy_dir_allows(d, np_v4(0x0a000401), TCP, 80));
+	ck_assert(policy_dir_allows(d, np_v4(0x0a000501), TCP, 80));
+	ck_assert(!policy_dir_allows(d, np_v4(0x0a000201), TCP, 80));
+	check_to(&f, "x/a", TCP, 80, ".XXXXXXXX");
+	fixture_done(&f);
+}
+END_TEST
+
 START_TEST(ingress_empty_list_vs_empty_rule)
 {
 	struct fixture f = load(NETPOL("x", "none",
@@ -1120,6 +1179,9 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, named_port_egress_and_ingress_together);
 	tcase_add_test(tc, protocol_defaults_to_tcp);
 	tcase_add_test(tc, sctp);
+	tcase_add_test(tc, port_without_number_or_protocol);
+	tcase_add_test(tc, missing_pod_selector_selects_all);
+	tcase_add_test(tc, namespace_name_label);
 	tcase_add_test(tc, ingress_empty_list_vs_empty_rule);
 	tcase_add_test(tc, from_empty_vs_missing);
 	tcase_add_test(tc, policy_types_omitted_with_only_egress);
