@@ -1,0 +1,1102 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <linux/rtnetlink.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "audit.h"
+
+static const char *const kind_names[_AUDIT_KIND_MAX] = {
+	[AUDIT_ALLOWED_DRIFT] = "allowed-drift", [AUDIT_BLOCKED_DRIFT] = "blocked-drift",
+	[AUDIT_UNENFORCED] = "unenforced",	 [AUDIT_UNVERIFIABLE] = "unverifiable",
+	[AUDIT_NO_ROUTE] = "no-route",
+};
+
+const char *audit_kind_to_string(enum audit_kind k)
+{
+	return k < _AUDIT_KIND_MAX ? kind_names[k] : "?";
+}
+
+int audit_kind_from_string(const char *s)
+{
+	for (int k = 0; k < _AUDIT_KIND_MAX; k++)
+		if (streq(s, kind_names[k]))
+			return k;
+	return -EINVAL;
+}
+
+const char *audit_severity_to_string(enum audit_severity s)
+{
+	switch (s) {
+	case AUDIT_CRITICAL:
+		return "critical";
+	case AUDIT_ERROR:
+		return "error";
+	case AUDIT_WARNING:
+		return "warning";
+	case AUDIT_INFO:
+		return "info";
+	}
+	return "?";
+}
+
+enum audit_severity audit_kind_severity(enum audit_kind k)
+{
+	switch (k) {
+	case AUDIT_ALLOWED_DRIFT:
+		return AUDIT_CRITICAL;
+	case AUDIT_BLOCKED_DRIFT:
+	case AUDIT_UNENFORCED:
+	case AUDIT_NO_ROUTE:
+		return AUDIT_ERROR;
+	case AUDIT_UNVERIFIABLE:
+	default:
+		return AUDIT_WARNING;
+	}
+}
+
+struct audit_finding *audit_finding_free(struct audit_finding *f)
+{
+	if (!f)
+		return NULL;
+	free(f->pod);
+	free(f->peer_pod);
+	free(f->iface);
+	np_iset_done(&f->peers);
+	np_iset_done(&f->ports);
+	VEC_FOREACH (p, &f->policies)
+		free(*p);
+	VEC_DONE(&f->policies);
+	free(f->rule_json);
+	free(f->rule_text);
+	free(f->reason);
+	free(f->message);
+	free(f);
+	return NULL;
+}
+
+struct audit_report *audit_report_free(struct audit_report *r)
+{
+	if (!r)
+		return NULL;
+	VEC_FOREACH (f, &r->findings)
+		audit_finding_free(*f);
+	VEC_DONE(&r->findings);
+	VEC_FOREACH (n, &r->notes)
+		free(*n);
+	VEC_DONE(&r->notes);
+	free(r->node);
+	free(r);
+	return NULL;
+}
+
+/* ---- cut points and classes ---- */
+
+struct cuts {
+	np_u128 *v;
+	size_t n, cap;
+};
+
+static int cuts_add(struct cuts *c, np_u128 x)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		np_u128 *v = reallocarray(c->v, cap, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = x;
+	return 0;
+}
+
+static int cuts_add_all(struct cuts *c, const np_u128 *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (cuts_add(c, v[i]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static int u128_cmp(const void *a, const void *b)
+{
+	np_u128 x = *(const np_u128 *)a, y = *(const np_u128 *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void cuts_sort(struct cuts *c)
+{
+	size_t w = 0;
+
+	if (c->n > 1)
+		qsort(c->v, c->n, sizeof(*c->v), u128_cmp);
+	for (size_t i = 0; i < c->n; i++)
+		if (w == 0 || c->v[w - 1] != c->v[i])
+			c->v[w++] = c->v[i];
+	c->n = w;
+}
+
+static void cuts_done(struct cuts *c)
+{
+	free(c->v);
+	*c = (struct cuts){ 0 };
+}
+
+/* Splits [lo, hi] at the sorted cuts into classes (inclusive ranges). */
+static int classes_of(const struct cuts *c, np_u128 lo, np_u128 hi, struct np_iset *ret)
+{
+	np_u128 start = lo;
+
+	for (size_t i = 0; i < c->n; i++) {
+		np_u128 x = c->v[i];
+		if (x <= lo || x > hi)
+			continue;
+		if (np_iset_add(ret, start, x - 1) < 0)
+			return -ENOMEM;
+		start = x;
+	}
+	return np_iset_add(ret, start, hi);
+}
+
+/* ---- state of one audit ---- */
+
+struct group {
+	enum audit_kind kind;
+	const struct model_pod *pod, *peer_pod;
+	enum np_dir dir;
+	uint8_t proto;
+	char *reason;
+	char iface[IFNAMSIZ];
+	struct np_iset ports;
+	struct np_iset peers;
+	unsigned classes;
+	struct audit_packet example;
+	bool expected_allow;
+	enum eval_verdict actual;
+	bool merged; /* folded into another group */
+};
+
+struct pod_state {
+	const struct model_pod *pod;
+	const struct policy_expect *exp;
+	char veth[2][IFNAMSIZ]; /* per family index (0 v4, 1 v6) */
+	int veth_index[2];
+	np_u128 ip[2];
+	bool has[2];
+	bool saw_drop[2]; /* [dir]: some class of its traffic in that direction was dropped */
+};
+
+struct audit {
+	const struct audit_env *env;
+	struct audit_report *report;
+	VEC(struct group) groups;
+	struct np_iset excluded[2]; /* local pod and node addresses, per family index */
+	np_u128 *pod_ips; /* every cluster pod address, sorted: preferred examples */
+	size_t n_pod_ips;
+	struct eval_result res;
+	struct eval_boundaries bounds;
+	struct pod_state *pods;
+	size_t n_pods;
+};
+
+static int fam_index(int family)
+{
+	return family == AF_INET6;
+}
+
+static const struct pod_state *state_of(const struct audit *a, const struct model_pod *p)
+{
+	for (size_t i = 0; i < a->n_pods; i++)
+		if (a->pods[i].pod == p)
+			return &a->pods[i];
+	return NULL;
+}
+
+/* A realistic member of [lo, hi]: a cluster pod's address when the class has one (the example
+ * then names a real peer), else an address that is not a network or broadcast address. */
+static np_u128 pick_rep(const struct audit *a, np_u128 lo, np_u128 hi)
+{
+	size_t l = 0, h = a->n_pod_ips;
+
+	while (l < h) {
+		size_t mid = l + (h - l) / 2;
+		if (a->pod_ips[mid] < lo)
+			l = mid + 1;
+		else
+			h = mid;
+	}
+	if (l < a->n_pod_ips && a->pod_ips[l] <= hi)
+		return a->pod_ips[l];
+	if (hi - lo >= 2)
+		return lo + 1;
+	return lo;
+}
+
+static uint16_t pick_port(np_u128 lo, np_u128 hi, bool source)
+{
+	/* Sources prefer an ephemeral port; destinations the first port of the class (but never
+	 * 0, which real traffic cannot use). */
+	if (source) {
+		if (lo <= 40000 && hi >= 40000)
+			return 40000;
+		if (lo >= 1024)
+			return (uint16_t)lo;
+		if (hi >= 1024)
+			return 1024;
+	}
+	if (lo == 0 && hi >= 1)
+		return 1;
+	return (uint16_t)lo;
+}
+
+static int add_group(struct audit *a, enum audit_kind kind, const struct model_pod *pod,
+		     enum np_dir dir, const struct model_pod *peer_pod, const char *iface,
+		     uint8_t proto, const char *reason, np_u128 plo, np_u128 phi, np_u128 alo,
+		     np_u128 ahi, const struct audit_packet *ex, bool expected,
+		     enum eval_verdict actual)
+{
+	struct group *g = NULL;
+
+	for (size_t i = a->groups.n; i-- > 0;) {
+		struct group *x = &a->groups.items[i];
+		if (x->kind == kind && x->pod == pod && x->dir == dir && x->peer_pod == peer_pod &&
+		    x->proto == proto && x->ports.n == 1 && x->ports.r[0].lo == plo &&
+		    x->ports.r[0].hi == phi &&
+		    ((!x->reason && !reason) ||
+		     (x->reason && reason && streq(x->reason, reason)))) {
+			g = x;
+			break;
+		}
+	}
+	if (!g) {
+		struct group ng = { .kind = kind,
+				    .pod = pod,
+				    .dir = dir,
+				    .peer_pod = peer_pod,
+				    .proto = proto,
+				    .example = *ex,
+				    .expected_allow = expected,
+				    .actual = actual };
+		if (reason && !(ng.reason = strdup(reason)))
+			return -ENOMEM;
+		snprintf(ng.iface, sizeof(ng.iface), "%s", iface ? iface : "");
+		if (np_iset_add(&ng.ports, plo, phi) < 0 || VEC_PUSH(&a->groups, ng) < 0) {
+			free(ng.reason);
+			np_iset_done(&ng.ports);
+			return -ENOMEM;
+		}
+		g = &a->groups.items[a->groups.n - 1];
+	}
+	g->classes++;
+	return np_iset_add(&g->peers, alo, ahi);
+}
+
+static int evaluate(struct audit *a, const struct audit_packet *p, struct eval_result *res,
+		    bool trace)
+{
+	struct eval_packet pk;
+	const struct fw_route *rs, *rd;
+	int r;
+
+	eval_packet_init(&pk, p->family, EVAL_PATH_FORWARD);
+	pk.saddr = p->src;
+	pk.daddr = p->dst;
+	pk.l4proto = p->proto;
+	pk.sport = p->sport;
+	pk.dport = p->dport;
+	pk.ct_state = IR_CT_NEW;
+	snprintf(pk.iif, sizeof(pk.iif), "%s", p->iif);
+	snprintf(pk.oif, sizeof(pk.oif), "%s", p->oif);
+	pk.iif_index = fw_rtable_ifindex(a->env->routes, p->iif);
+	pk.oif_index = fw_rtable_ifindex(a->env->routes, p->oif);
+	rs = fw_rtable_lookup(a->env->routes, p->src);
+	rd = fw_rtable_lookup(a->env->routes, p->dst);
+	pk.saddr_type = rs && rs->type == FW_ROUTE_LOCAL ? RTN_LOCAL : RTN_UNICAST;
+	pk.daddr_type = rd && rd->type == FW_ROUTE_LOCAL ? RTN_LOCAL : RTN_UNICAST;
+	pk.rpf_ok = 1; /* iif is the interface the route to the source names */
+	r = eval_packet(a->env->eval, &pk, trace, res);
+	if (r >= 0 && !trace)
+		a->report->classes_evaluated++;
+	return r;
+}
+
+static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
+
+static int port_cuts(struct cuts *c, const struct policy_dir *d, int pi)
+{
+	_cleanup_(freep) uint32_t *v = NULL;
+	size_t n;
+	int r = policy_dir_port_cuts(d, (enum policy_proto)pi, &v, &n);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if (cuts_add(c, v[i]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static int addr_cuts(struct cuts *c, const struct policy_dir *d)
+{
+	_cleanup_(freep) np_u128 *v = NULL;
+	size_t n;
+	int r = policy_dir_addr_cuts(d, &v, &n);
+
+	if (r < 0)
+		return r;
+	return cuts_add_all(c, v, n);
+}
+
+/*
+ * Traffic between pod ps and off-node peers in direction dir, in one family.
+ */
+static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir, int family)
+{
+	const struct policy_dir *d = ps->exp->dir[dir];
+	int fi = fam_index(family);
+	np_u128 fam_lo[2], fam_hi[2];
+	unsigned n_ranges;
+	int r;
+
+	if (family == AF_INET) {
+		fam_lo[0] = NP_V4_BASE;
+		fam_hi[0] = NP_V4_LAST;
+		n_ranges = 1;
+	} else {
+		fam_lo[0] = 0;
+		fam_hi[0] = NP_V4_BASE - 1;
+		fam_lo[1] = NP_V4_LAST + 1;
+		fam_hi[1] = NP_U128_MAX;
+		n_ranges = 2;
+	}
+
+	for (size_t pi = 0; pi < ELEMENTSOF(protos); pi++) {
+		struct eval_template t = {
+			.family = family,
+			.path = EVAL_PATH_FORWARD,
+			.iif = dir == NP_EGRESS ? ps->veth[fi] : NULL,
+			.oif = dir == NP_INGRESS ? ps->veth[fi] : NULL,
+			.l4proto = protos[pi],
+			.ct_state = IR_CT_NEW,
+		};
+		struct cuts ac = { 0 }, pc = { 0 }, sc = { 0 };
+		struct np_iset aclasses = { 0 }, pclasses = { 0 }, sclasses = { 0 };
+		_cleanup_(freep) np_u128 *rcuts = NULL;
+		size_t n_rcuts;
+
+		r = eval_collect_boundaries(a->env->eval, &t, &a->bounds);
+		if (r < 0)
+			goto fail;
+		{
+			const struct eval_cuts *peer =
+				dir == NP_INGRESS ? &a->bounds.saddr : &a->bounds.daddr;
+			if ((r = cuts_add_all(&ac, peer->items, peer->n)) < 0)
+				goto fail;
+			if ((r = cuts_add_all(&pc, a->bounds.dport.items, a->bounds.dport.n)) < 0 ||
+			    (r = cuts_add_all(&sc, a->bounds.sport.items, a->bounds.sport.n)) < 0)
+				goto fail;
+		}
+		if ((r = addr_cuts(&ac, d)) < 0 || (r = port_cuts(&pc, d, (int)pi)) < 0)
+			goto fail;
+		if ((r = fw_rtable_cuts(a->env->routes, family, &rcuts, &n_rcuts)) < 0 ||
+		    (r = cuts_add_all(&ac, rcuts, n_rcuts)) < 0)
+			goto fail;
+		for (size_t i = 0; i < a->excluded[fi].n; i++)
+			if ((r = cuts_add(&ac, a->excluded[fi].r[i].lo)) < 0 ||
+			    (a->excluded[fi].r[i].hi != NP_U128_MAX &&
+			     (r = cuts_add(&ac, a->excluded[fi].r[i].hi + 1)) < 0))
+				goto fail;
+		cuts_sort(&ac);
+		cuts_sort(&pc);
+		cuts_sort(&sc);
+		for (unsigned k = 0; k < n_ranges; k++)
+			if ((r = classes_of(&ac, fam_lo[k], fam_hi[k], &aclasses)) < 0)
+				goto fail;
+		if ((r = classes_of(&pc, 0, 65535, &pclasses)) < 0 ||
+		    (r = classes_of(&sc, 0, 65535, &sclasses)) < 0)
+			goto fail;
+
+		for (size_t pk = 0; pk < pclasses.n; pk++) {
+			uint16_t dport = pick_port(pclasses.r[pk].lo, pclasses.r[pk].hi, false);
+			for (size_t sk = 0; sk < sclasses.n; sk++) {
+				uint16_t sport =
+					pick_port(sclasses.r[sk].lo, sclasses.r[sk].hi, true);
+				for (size_t ak = 0; ak < aclasses.n; ak++) {
+					np_u128 lo = aclasses.r[ak].lo, hi = aclasses.r[ak].hi;
+					np_u128 peer = pick_rep(a, lo, hi);
+					const struct fw_route *rt;
+					struct audit_packet p = { .family = family,
+								  .proto = protos[pi] };
+					bool expected;
+					enum audit_kind kind;
+
+					if (np_iset_contains(&a->excluded[fi], peer))
+						continue;
+					rt = fw_rtable_lookup(a->env->routes, peer);
+					if (!rt || rt->type != FW_ROUTE_UNICAST || !rt->oifname[0])
+						continue; /* no path to or from that peer */
+					if (streq(rt->oifname, ps->veth[fi]))
+						continue; /* routed into the pod's own interface */
+					p.sport = sport;
+					p.dport = dport;
+					if (dir == NP_INGRESS) {
+						p.src = peer;
+						p.dst = ps->ip[fi];
+						snprintf(p.iif, sizeof(p.iif), "%s", rt->oifname);
+						snprintf(p.oif, sizeof(p.oif), "%s", ps->veth[fi]);
+					} else {
+						p.src = ps->ip[fi];
+						p.dst = peer;
+						snprintf(p.iif, sizeof(p.iif), "%s", ps->veth[fi]);
+						snprintf(p.oif, sizeof(p.oif), "%s", rt->oifname);
+					}
+					r = evaluate(a, &p, &a->res, false);
+					if (r < 0)
+						goto fail;
+					expected = policy_dir_allows(d, peer, protos[pi], dport);
+					if (a->res.verdict == EVAL_DROP)
+						ps->saw_drop[dir] = true;
+					if (a->res.verdict == EVAL_UNKNOWN)
+						kind = AUDIT_UNVERIFIABLE;
+					else if (expected && a->res.verdict == EVAL_DROP)
+						kind = AUDIT_BLOCKED_DRIFT;
+					else if (!expected && a->res.verdict == EVAL_ACCEPT)
+						kind = AUDIT_ALLOWED_DRIFT;
+					else
+						continue;
+					r = add_group(a, kind, ps->pod, dir, NULL, ps->veth[fi],
+						      protos[pi],
+						      kind == AUDIT_UNVERIFIABLE ? a->res.reason
+										 : NULL,
+						      pclasses.r[pk].lo, pclasses.r[pk].hi, lo, hi,
+						      &p, expected, a->res.verdict);
+					if (r < 0)
+						goto fail;
+				}
+			}
+		}
+		r = 0;
+	fail:
+		cuts_done(&ac);
+		cuts_done(&pc);
+		cuts_done(&sc);
+		np_iset_done(&aclasses);
+		np_iset_done(&pclasses);
+		np_iset_done(&sclasses);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Traffic from local pod src to local pod dst in one family. */
+static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *dst, int family)
+{
+	int fi = fam_index(family);
+	const struct policy_dir *eg = src->exp->dir[NP_EGRESS], *in = dst->exp->dir[NP_INGRESS];
+	int r = 0;
+
+	for (size_t pi = 0; pi < ELEMENTSOF(protos); pi++) {
+		struct eval_template t = {
+			.family = family,
+			.path = EVAL_PATH_FORWARD,
+			.iif = src->veth[fi],
+			.oif = dst->veth[fi],
+			.l4proto = protos[pi],
+			.ct_state = IR_CT_NEW,
+		};
+		struct cuts pc = { 0 }, sc = { 0 };
+		struct np_iset pclasses = { 0 }, sclasses = { 0 };
+
+		if ((r = eval_collect_boundaries(a->env->eval, &t, &a->bounds)) < 0 ||
+		    (r = cuts_add_all(&pc, a->bounds.dport.items, a->bounds.dport.n)) < 0 ||
+		    (r = cuts_add_all(&sc, a->bounds.sport.items, a->bounds.sport.n)) < 0 ||
+		    (r = port_cuts(&pc, eg, (int)pi)) < 0 || (r = port_cuts(&pc, in, (int)pi)) < 0)
+			goto fail;
+		cuts_sort(&pc);
+		cuts_sort(&sc);
+		if ((r = classes_of(&pc, 0, 65535, &pclasses)) < 0 ||
+		    (r = classes_of(&sc, 0, 65535, &sclasses)) < 0)
+			goto fail;
+		for (size_t pk = 0; pk < pclasses.n; pk++) {
+			uint16_t dport = pick_port(pclasses.r[pk].lo, pclasses.r[pk].hi, false);
+			for (size_t sk = 0; sk < sclasses.n; sk++) {
+				struct audit_packet p = { .family = family,
+							  .proto = protos[pi],
+							  .src = src->ip[fi],
+							  .dst = dst->ip[fi],
+							  .dport = dport };
+				bool e_ok, i_ok, expected;
+				enum audit_kind kind;
+				struct pod_state *who, *other;
+				enum np_dir dir;
+
+				p.sport = pick_port(sclasses.r[sk].lo, sclasses.r[sk].hi, true);
+				snprintf(p.iif, sizeof(p.iif), "%s", src->veth[fi]);
+				snprintf(p.oif, sizeof(p.oif), "%s", dst->veth[fi]);
+				if ((r = evaluate(a, &p, &a->res, false)) < 0)
+					goto fail;
+				e_ok = policy_dir_allows(eg, dst->ip[fi], protos[pi], dport);
+				i_ok = policy_dir_allows(in, src->ip[fi], protos[pi], dport);
+				expected = e_ok && i_ok;
+				if (a->res.verdict == EVAL_DROP) {
+					src->saw_drop[NP_EGRESS] = true;
+					dst->saw_drop[NP_INGRESS] = true;
+				}
+				if (a->res.verdict == EVAL_UNKNOWN)
+					kind = AUDIT_UNVERIFIABLE;
+				else if (expected && a->res.verdict == EVAL_DROP)
+					kind = AUDIT_BLOCKED_DRIFT;
+				else if (!expected && a->res.verdict == EVAL_ACCEPT)
+					kind = AUDIT_ALLOWED_DRIFT;
+				else
+					continue;
+				/* Name the side whose policy the node contradicts: the
+				 * destination's ingress unless only the source's egress denies. */
+				if (kind == AUDIT_ALLOWED_DRIFT && i_ok && !e_ok) {
+					who = src;
+					other = dst;
+					dir = NP_EGRESS;
+				} else {
+					who = dst;
+					other = src;
+					dir = NP_INGRESS;
+				}
+				r = add_group(a, kind, who->pod, dir, other->pod, who->veth[fi],
+					      protos[pi],
+					      kind == AUDIT_UNVERIFIABLE ? a->res.reason : NULL,
+					      pclasses.r[pk].lo, pclasses.r[pk].hi, other->ip[fi],
+					      other->ip[fi], &p, expected, a->res.verdict);
+				if (r < 0)
+					goto fail;
+			}
+		}
+		r = 0;
+	fail:
+		cuts_done(&pc);
+		cuts_done(&sc);
+		np_iset_done(&pclasses);
+		np_iset_done(&sclasses);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- findings ---- */
+
+static char *pod_ref(const struct model_pod *p)
+{
+	char *s;
+
+	if (!p)
+		return NULL;
+	return asprintf(&s, "%s/%s", p->ns, p->name) < 0 ? NULL : s;
+}
+
+static int add_policy(struct audit_finding *f, const struct model_policy *p)
+{
+	char *s;
+
+	VEC_FOREACH (x, &f->policies) {
+		char buf[512];
+		snprintf(buf, sizeof(buf), "%s/%s", p->ns, p->name);
+		if (streq(*x, buf))
+			return 0;
+	}
+	if (asprintf(&s, "%s/%s", p->ns, p->name) < 0)
+		return -ENOMEM;
+	if (VEC_PUSH(&f->policies, s) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int add_why(struct audit_finding *f, const struct policy_dir *d, np_u128 peer, uint8_t proto,
+		   uint16_t port)
+{
+	_cleanup_(freep) const struct policy_term **terms = NULL;
+	int n = policy_dir_why(d, peer, proto, port, &terms);
+
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++)
+		if (add_policy(f, terms[i]->policy) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static const char *proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "TCP";
+	case IPPROTO_UDP:
+		return "UDP";
+	case IPPROTO_SCTP:
+		return "SCTP";
+	}
+	return "?";
+}
+
+static uint64_t fnv64(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static int finding_from_group(struct audit *a, struct group *g, struct audit_finding **ret)
+{
+	struct audit_finding *f = calloc(1, sizeof(*f));
+	_cleanup_(strbuf_done) struct strbuf sb = { 0 }, peers = { 0 }, ports = { 0 };
+	const struct pod_state *ps = state_of(a, g->pod), *pp = state_of(a, g->peer_pod);
+	char src[64], dst[64];
+	int r = -ENOMEM;
+
+	if (!f)
+		return -ENOMEM;
+	f->kind = g->kind;
+	f->severity = audit_kind_severity(g->kind);
+	f->dir = g->dir;
+	f->proto = g->proto;
+	f->expected_allow = g->expected_allow;
+	f->actual = g->actual;
+	f->example = g->example;
+	f->classes = g->classes;
+	f->pod = pod_ref(g->pod);
+	f->peer_pod = pod_ref(g->peer_pod);
+	f->iface = g->iface[0] ? strdup(g->iface) : NULL;
+	if (!f->pod || (g->peer_pod && !f->peer_pod) || (g->iface[0] && !f->iface))
+		goto fail;
+	if (g->reason && !(f->reason = strdup(g->reason)))
+		goto fail;
+	np_iset_normalize(&g->peers);
+	np_iset_normalize(&g->ports);
+	if (np_iset_copy(&g->peers, &f->peers) < 0 || np_iset_copy(&g->ports, &f->ports) < 0)
+		goto fail;
+	if (policy_addrs_format(&f->peers, &peers) < 0 ||
+	    np_iset_format_numbers(&f->ports, &ports) < 0)
+		goto fail;
+
+	/* Policies involved. */
+	if (ps && f->kind != AUDIT_NO_ROUTE) {
+		const struct policy_dir *d = ps->exp->dir[f->dir];
+		np_u128 peer = f->dir == NP_INGRESS ? f->example.src : f->example.dst;
+
+		if (f->expected_allow) {
+			if (add_why(f, d, peer, f->proto, f->example.dport) < 0)
+				goto fail;
+			/* A pair needs the other side's allowance too. */
+			if (pp && add_why(f, pp->exp->dir[!f->dir],
+					  f->dir == NP_INGRESS ? f->example.dst : f->example.src,
+					  f->proto, f->example.dport) < 0)
+				goto fail;
+		} else
+			for (size_t i = 0; i < d->n_policies; i++)
+				if (add_policy(f, d->policies[i]) < 0)
+					goto fail;
+	}
+
+	/* The rule that decided, from a traced evaluation of the example. */
+	if (f->kind != AUDIT_NO_ROUTE) {
+		struct eval_result res = { 0 };
+
+		r = evaluate(a, &f->example, &res, true) < 0 ? -ENOMEM : 0;
+		if (r == 0 && res.decided_by >= 0 && (size_t)res.decided_by < res.trace.n) {
+			const struct eval_trace_entry *e = &res.trace.items[res.decided_by];
+			struct strbuf j = { 0 }, t = { 0 };
+
+			if (eval_trace_entry_json(e, &j) < 0)
+				r = -ENOMEM;
+			f->rule_json = strbuf_steal(&j);
+			if (e->rule) {
+				const char *txt = ir_rule_text((struct ir_rule *)e->rule);
+				if (strbuf_printf(&t, "%s %s/%s: %s",
+						  ir_source_to_string(e->chain->table->source),
+						  e->chain->table->name, e->chain->name,
+						  txt ? txt : "?") < 0)
+					r = -ENOMEM;
+			} else if (strbuf_printf(&t, "%s %s/%s: policy %s",
+						 ir_source_to_string(e->chain->table->source),
+						 e->chain->table->name, e->chain->name,
+						 ir_verdict_kind_to_string(e->chain->policy)) < 0)
+				r = -ENOMEM;
+			f->rule_text = strbuf_steal(&t);
+			if (!f->rule_json || !f->rule_text)
+				r = -ENOMEM;
+		} else if (r == 0 && f->actual == EVAL_ACCEPT) {
+			f->rule_text =
+				strdup("no rule: every hook's base chains accepted or none exist");
+			if (!f->rule_text)
+				r = -ENOMEM;
+		}
+		eval_result_done(&res);
+		if (r < 0)
+			goto fail;
+	}
+
+	np_addr_format(f->example.src, src, sizeof(src));
+	np_addr_format(f->example.dst, dst, sizeof(dst));
+	switch (f->kind) {
+	case AUDIT_ALLOWED_DRIFT:
+		r = strbuf_printf(&sb,
+				  "The policies deny %s port %s %s %s%s%s, but the node accepts it",
+				  proto_name(f->proto), strbuf_str(&ports),
+				  f->dir == NP_INGRESS ? "from" : "to",
+				  f->peer_pod ? f->peer_pod : strbuf_str(&peers),
+				  f->dir == NP_INGRESS ? " into this pod" : " from this pod", "");
+		break;
+	case AUDIT_BLOCKED_DRIFT:
+		r = strbuf_printf(&sb, "The policies allow %s port %s %s %s, but the node drops it",
+				  proto_name(f->proto), strbuf_str(&ports),
+				  f->dir == NP_INGRESS ? "from" : "to",
+				  f->peer_pod ? f->peer_pod : strbuf_str(&peers));
+		break;
+	case AUDIT_UNENFORCED:
+		r = strbuf_printf(
+			&sb,
+			"The pod is isolated for %s, but no live rule drops any of its %s "
+			"traffic: the CNI does not enforce NetworkPolicy on this node, or "
+			"its rules are gone",
+			f->dir == NP_INGRESS ? "ingress" : "egress", proto_name(f->proto));
+		break;
+	case AUDIT_UNVERIFIABLE:
+		r = strbuf_printf(&sb,
+				  "The node's verdict for %s port %s %s %s cannot be known: %s",
+				  proto_name(f->proto), strbuf_str(&ports),
+				  f->dir == NP_INGRESS ? "from" : "to",
+				  f->peer_pod ? f->peer_pod : strbuf_str(&peers),
+				  f->reason ? f->reason : "unknown");
+		break;
+	case AUDIT_NO_ROUTE:
+	default:
+		r = strbuf_printf(&sb, "%s", g->reason ? g->reason : "no usable route");
+		break;
+	}
+	if (r < 0 || !(f->message = strbuf_steal(&sb)))
+		goto fail;
+
+	strbuf_reset(&sb);
+	if (strbuf_printf(&sb, "%s|%s|%s|%s|%u|%s", audit_kind_to_string(f->kind), f->pod,
+			  f->dir == NP_INGRESS ? "ingress" : "egress",
+			  f->peer_pod ? f->peer_pod : "", f->proto,
+			  f->kind == AUDIT_NO_ROUTE ? src : strbuf_str(&ports)) < 0)
+		goto fail;
+	snprintf(f->id, sizeof(f->id), "%016llx", (unsigned long long)fnv64(strbuf_str(&sb)));
+	*ret = f;
+	return 0;
+fail:
+	audit_finding_free(f);
+	return -ENOMEM;
+}
+
+static int finding_cmp(const void *x, const void *y)
+{
+	const struct audit_finding *a = *(struct audit_finding *const *)x;
+	const struct audit_finding *b = *(struct audit_finding *const *)y;
+	int c = strcmp(a->pod, b->pod);
+
+	if (c)
+		return c;
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	if (a->dir != b->dir)
+		return a->dir < b->dir ? -1 : 1;
+	return strcmp(a->id, b->id);
+}
+
+static bool same_reason(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && streq(a, b));
+}
+
+static int finalize(struct audit *a)
+{
+	/* A pod isolated in a direction none of whose traffic is dropped: the isolation is not
+	 * implemented at all, which says more than a list of allowed drifts. */
+	VEC_FOREACH (g, &a->groups) {
+		const struct pod_state *ps = state_of(a, g->pod);
+		if (g->kind == AUDIT_ALLOWED_DRIFT && ps && ps->exp->dir[g->dir]->isolated &&
+		    !ps->saw_drop[g->dir])
+			g->kind = AUDIT_UNENFORCED;
+	}
+	/* Merge groups that differ only in their port range. */
+	for (size_t i = 0; i < a->groups.n; i++) {
+		struct group *g = &a->groups.items[i];
+		if (g->merged)
+			continue;
+		np_iset_normalize(&g->peers);
+		for (size_t j = i + 1; j < a->groups.n; j++) {
+			struct group *h = &a->groups.items[j];
+			if (h->merged || h->kind != g->kind || h->pod != g->pod ||
+			    h->dir != g->dir || h->peer_pod != g->peer_pod ||
+			    h->proto != g->proto || !same_reason(h->reason, g->reason))
+				continue;
+			np_iset_normalize(&h->peers);
+			/* Unenforced pods read as one finding per protocol, whatever the peers. */
+			if (g->kind != AUDIT_UNENFORCED && !np_iset_equal(&g->peers, &h->peers))
+				continue;
+			if (np_iset_merge(&g->ports, &h->ports) < 0 ||
+			    np_iset_merge(&g->peers, &h->peers) < 0)
+				return -ENOMEM;
+			g->classes += h->classes;
+			h->merged = true;
+		}
+	}
+	VEC_FOREACH (g, &a->groups) {
+		struct audit_finding *f;
+		int r;
+
+		if (g->merged)
+			continue;
+		r = finding_from_group(a, g, &f);
+		if (r < 0)
+			return r;
+		if (VEC_PUSH(&a->report->findings, f) < 0) {
+			audit_finding_free(f);
+			return -ENOMEM;
+		}
+	}
+	if (a->report->findings.n > 1)
+		qsort(a->report->findings.items, a->report->findings.n,
+		      sizeof(struct audit_finding *), finding_cmp);
+	return 0;
+}
+
+static int note(struct audit *a, const char *fmt, ...) _printf_(2, 3);
+static int note(struct audit *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	if (VEC_PUSH(&a->report->notes, s) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Finds the pod's host-side interface from its route; a pod without a usable one is a
+ * finding. Returns 1 when usable, 0 when not (finding added), or -ENOMEM. */
+static int pod_route(struct audit *a, struct pod_state *ps, int family)
+{
+	int fi = fam_index(family);
+	const struct fw_route *rt = fw_rtable_lookup(a->env->routes, ps->ip[fi]);
+	char ip[64], why[512];
+	struct audit_packet ex = { .family = family, .dst = ps->ip[fi] };
+
+	np_addr_format(ps->ip[fi], ip, sizeof(ip));
+	if (!rt)
+		snprintf(why, sizeof(why), "Pod address %s has no route on this node", ip);
+	else if (rt->type != FW_ROUTE_UNICAST)
+		snprintf(why, sizeof(why), "Pod address %s routes as %s, not to a pod interface",
+			 ip,
+			 rt->type == FW_ROUTE_LOCAL ? "a local address of the node"
+						    : "unreachable/blackhole");
+	else if (!rt->oifname[0])
+		snprintf(why, sizeof(why), "Pod address %s has a route without an interface", ip);
+	else if (rt->prefix == 0)
+		snprintf(why, sizeof(why),
+			 "Pod address %s has no route of its own: it follows the default route out "
+			 "of %s, where no pod interface can be",
+			 ip, rt->oifname);
+	else {
+		snprintf(ps->veth[fi], IFNAMSIZ, "%s", rt->oifname);
+		ps->veth_index[fi] = rt->oif;
+		return 1;
+	}
+	{
+		struct group g = {
+			.kind = AUDIT_NO_ROUTE, .pod = ps->pod, .example = ex, .reason = why
+		};
+		struct audit_finding *f;
+		int r;
+
+		if (rt && rt->oifname[0])
+			snprintf(g.iface, sizeof(g.iface), "%s", rt->oifname);
+		r = finding_from_group(a, &g, &f);
+		np_iset_done(&g.peers);
+		np_iset_done(&g.ports);
+		if (r < 0)
+			return r;
+		if (VEC_PUSH(&a->report->findings, f) < 0) {
+			audit_finding_free(f);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void audit_done(struct audit *a)
+{
+	VEC_FOREACH (g, &a->groups) {
+		free(g->reason);
+		np_iset_done(&g->ports);
+		np_iset_done(&g->peers);
+	}
+	VEC_DONE(&a->groups);
+	np_iset_done(&a->excluded[0]);
+	np_iset_done(&a->excluded[1]);
+	free(a->pod_ips);
+	free(a->pods);
+	eval_result_done(&a->res);
+	eval_boundaries_done(&a->bounds);
+}
+
+int audit_run(const struct audit_env *env, const struct audit_options *opts,
+	      struct audit_report **ret)
+{
+	_cleanup_(audit_report_freep) struct audit_report *rep = NULL;
+	struct audit a = { .env = env };
+	const struct model_pod *const *pods;
+	struct audit_options none = { 0 };
+	struct pod_state *target = NULL;
+	struct np_iset local = { 0 };
+	double t0 = now_ms();
+	size_t n;
+	int r = -ENOMEM;
+
+	if (!opts)
+		opts = &none;
+	rep = calloc(1, sizeof(*rep));
+	if (!rep || !(rep->node = strdup(env->node)))
+		return -ENOMEM;
+	a.report = rep;
+
+	/* Every cluster pod address, for examples that name real peers. */
+	n = model_pods(env->model, &pods);
+	a.pod_ips = calloc(n * 2 + 1, sizeof(*a.pod_ips));
+	if (!a.pod_ips)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (policy_pod_exempt(pods[i]) == POLICY_APPLIES)
+			for (unsigned k = 0; k < pods[i]->n_ips; k++)
+				a.pod_ips[a.n_pod_ips++] = pods[i]->ips[k];
+	if (a.n_pod_ips > 1)
+		qsort(a.pod_ips, a.n_pod_ips, sizeof(*a.pod_ips), u128_cmp);
+
+	/* The node's own addresses and its pods' addresses are not off-node peers. */
+	if (fw_rtable_local_addrs(env->routes, &local) < 0)
+		goto out;
+	n = model_pods_on_node(env->model, env->node, &pods);
+	a.pods = calloc(n + 1, sizeof(*a.pods));
+	if (!a.pods)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct pod_state *ps = &a.pods[a.n_pods];
+
+		if (policy_pod_exempt(pods[i]) != POLICY_APPLIES)
+			continue;
+		ps->pod = pods[i];
+		r = policy_engine_expect(env->engine, pods[i], &ps->exp);
+		if (r < 0)
+			goto out;
+		for (unsigned k = 0; k < pods[i]->n_ips; k++) {
+			int fi = fam_index(np_addr_family(pods[i]->ips[k]));
+			ps->ip[fi] = pods[i]->ips[k];
+			ps->has[fi] = true;
+			if (np_iset_add(&a.excluded[fi], ps->ip[fi], ps->ip[fi]) < 0)
+				goto out;
+		}
+		a.n_pods++;
+	}
+	for (size_t i = 0; i < local.n; i++) {
+		int fi = fam_index(np_addr_family(local.r[i].lo));
+		if (np_iset_add(&a.excluded[fi], local.r[i].lo, local.r[i].hi) < 0)
+			goto out;
+	}
+	np_iset_normalize(&a.excluded[0]);
+	np_iset_normalize(&a.excluded[1]);
+
+	if (opts->pod) {
+		for (size_t i = 0; i < a.n_pods; i++) {
+			char ref[512];
+			snprintf(ref, sizeof(ref), "%s/%s", a.pods[i].pod->ns, a.pods[i].pod->name);
+			if (streq(ref, opts->pod))
+				target = &a.pods[i];
+		}
+		if (!target) {
+			r = -ENOENT;
+			goto out;
+		}
+	}
+	if (fw_rtable_has_policy_rules(env->routes) &&
+	    note(&a, "policy routing rules exist; interfaces come from the main table") < 0)
+		goto out;
+
+	for (size_t i = 0; i < a.n_pods; i++) {
+		struct pod_state *ps = &a.pods[i];
+		for (int fi = 0; fi < 2; fi++) {
+			if (!ps->has[fi])
+				continue;
+			r = pod_route(&a, ps, fi ? AF_INET6 : AF_INET);
+			if (r < 0)
+				goto out;
+			if (r == 0)
+				ps->has[fi] = false; /* reported; nothing to test through */
+		}
+	}
+	for (size_t i = 0; i < a.n_pods; i++) {
+		struct pod_state *ps = &a.pods[i];
+		if (target && ps != target)
+			continue;
+		rep->pods_audited++;
+		for (int fi = 0; fi < 2; fi++) {
+			if (!ps->has[fi])
+				continue;
+			if ((r = check_offnode(&a, ps, NP_INGRESS, fi ? AF_INET6 : AF_INET)) < 0 ||
+			    (r = check_offnode(&a, ps, NP_EGRESS, fi ? AF_INET6 : AF_INET)) < 0)
+				goto out;
+		}
+	}
+	if (!opts->skip_pairs)
+		for (size_t i = 0; i < a.n_pods; i++)
+			for (size_t j = 0; j < a.n_pods; j++) {
+				if (i == j ||
+				    (target && &a.pods[i] != target && &a.pods[j] != target))
+					continue;
+				for (int fi = 0; fi < 2; fi++) {
+					if (!a.pods[i].has[fi] || !a.pods[j].has[fi])
+						continue;
+					r = check_pair(&a, &a.pods[i], &a.pods[j],
+						       fi ? AF_INET6 : AF_INET);
+					if (r < 0)
+						goto out;
+				}
+			}
+	r = finalize(&a);
+	if (r < 0)
+		goto out;
+	rep->duration_ms = now_ms() - t0;
+	*ret = TAKE_PTR(rep);
+	r = 0;
+out:
+	np_iset_done(&local);
+	audit_done(&a);
+	return r;
+}

@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The audit on rulesets built in memory: faithful rules give no finding, each kind of drift
+ * gives exactly the finding it should. (The netns suite checks the same against the kernel.)
+ */
+#include <check.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "audit/audit.h"
+
+static np_u128 ip(const char *s)
+{
+	np_u128 v;
+
+	ck_assert_int_gt(np_addr_parse(s, &v), 0);
+	return v;
+}
+
+struct fixture {
+	struct model *m;
+	struct policy_engine *e;
+	struct ir_ruleset *rs;
+	struct ir_chain *fwd;
+	struct fw_rtable *rt;
+	struct eval_ctx *ctx;
+	struct audit_report *rep;
+};
+
+static void route(struct fw_rtable *t, const char *cidr, int oif, const char *dev,
+		  enum fw_route_type type)
+{
+	struct fw_route r = { .type = type,
+			      .table = type == FW_ROUTE_LOCAL ? 255 : 254,
+			      .oif = oif };
+
+	r.family = np_cidr_parse(cidr, &r.lo, &r.hi);
+	ck_assert_int_gt(r.family, 0);
+	r.prefix = strchr(cidr, '/') ? (unsigned)atoi(strchr(cidr, '/') + 1)
+				     : (r.family == AF_INET ? 32 : 128);
+	snprintf(r.oifname, sizeof(r.oifname), "%s", dev);
+	ck_assert_int_eq(fw_rtable_add(t, &r), 0);
+}
+
+static void setup(struct fixture *f, const char *dump)
+{
+	struct np_error err = { 0 };
+	struct ir_table *t;
+	struct ir_chain *c;
+
+	memset(f, 0, sizeof(*f));
+	ck_assert_int_eq(model_new(&f->m), 0);
+	ck_assert_int_eq(model_load_file(f->m, dump, &err), 0);
+	ck_assert_int_eq(policy_engine_new(f->m, &f->e), 0);
+	ck_assert_int_eq(ir_ruleset_new(&f->rs), 0);
+	ck_assert_int_eq(ir_ruleset_new_table(f->rs, IR_SRC_NFT, IR_FAMILY_INET, "cni", &t), 0);
+	ck_assert_int_eq(ir_chain_new_base("forward", IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0,
+					   IR_VERDICT_ACCEPT, &c),
+			 0);
+	ck_assert_int_eq(ir_table_add_chain(t, &c), 0);
+	f->fwd = ir_table_find_chain(t, "forward");
+	ck_assert_ptr_nonnull(f->fwd);
+	ck_assert_int_eq(fw_rtable_new(&f->rt), 0);
+	route(f->rt, "10.0.1.10/32", 3, "veth-client", FW_ROUTE_UNICAST);
+	route(f->rt, "10.0.1.11/32", 4, "veth-web", FW_ROUTE_UNICAST);
+	route(f->rt, "0.0.0.0/0", 2, "eth0", FW_ROUTE_UNICAST);
+	route(f->rt, "10.0.0.1/32", 2, "eth0", FW_ROUTE_LOCAL);
+	ck_assert_int_eq(fw_rtable_add_link(f->rt, 2, "eth0"), 0);
+	ck_assert_int_eq(fw_rtable_add_link(f->rt, 3, "veth-client"), 0);
+	ck_assert_int_eq(fw_rtable_add_link(f->rt, 4, "veth-web"), 0);
+}
+
+static void teardown(struct fixture *f)
+{
+	audit_report_free(f->rep);
+	eval_ctx_free(f->ctx);
+	ir_ruleset_free(f->rs);
+	fw_rtable_free(f->rt);
+	policy_engine_free(f->e);
+	model_free(f->m);
+}
+
+/* Appends: [oifname OIF] [ip saddr SRC] [tcp dport PORT] [ct state established,related] VERDICT */
+static void rule(struct fixture *f, const char *oif, const char *src, int dport, bool est,
+		 enum ir_verdict_kind v)
+{
+	struct ir_rule *r;
+
+	ck_assert_int_eq(ir_rule_new(&r), 0);
+	if (est)
+		ck_assert_int_eq(ir_rule_add_bits(r, IR_FIELD_CT_STATE,
+						  IR_CT_ESTABLISHED | IR_CT_RELATED, false),
+				 0);
+	if (oif)
+		ck_assert_int_eq(ir_rule_add_ifname(r, IR_FIELD_OIFNAME, false, oif), 0);
+	if (src) {
+		np_u128 lo, hi;
+		ck_assert_int_gt(np_cidr_parse(src, &lo, &hi), 0);
+		ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_SADDR, false, lo, hi), 0);
+	}
+	if (dport >= 0) {
+		ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_L4PROTO, false, IPPROTO_TCP,
+							 IPPROTO_TCP),
+				 0);
+		ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_DPORT, false, dport, dport),
+				 0);
+	}
+	if (v == IR_VERDICT_QUEUE)
+		ck_assert_int_eq(ir_rule_set_queue(r, 100, 100, false, false), 0);
+	else
+		ck_assert_int_eq(ir_rule_set_verdict(r, v, NULL), 0);
+	ck_assert_int_eq(ir_chain_append(f->fwd, &r), 0);
+}
+
+static void run(struct fixture *f)
+{
+	struct audit_env env = { .model = f->m, .engine = f->e, .node = "node-1", .routes = f->rt };
+
+	ck_assert_int_eq(eval_prepare(f->rs, &f->ctx), 0);
+	env.eval = f->ctx;
+	ck_assert_int_eq(audit_run(&env, NULL, &f->rep), 0);
+}
+
+static void faithful(struct fixture *f, int allowed_port)
+{
+	rule(f, NULL, NULL, -1, true, IR_VERDICT_ACCEPT);
+	rule(f, "veth-web", "10.0.1.10/32", allowed_port, false, IR_VERDICT_ACCEPT);
+	rule(f, "veth-web", NULL, -1, false, IR_VERDICT_DROP);
+}
+
+static const struct audit_finding *find(const struct fixture *f, enum audit_kind k, const char *pod,
+					const char *peer_pod)
+{
+	for (size_t i = 0; i < f->rep->findings.n; i++) {
+		const struct audit_finding *x = f->rep->findings.items[i];
+		if (x->kind == k && streq(x->pod, pod) &&
+		    ((!peer_pod && !x->peer_pod) ||
+		     (peer_pod && x->peer_pod && streq(peer_pod, x->peer_pod))))
+			return x;
+	}
+	return NULL;
+}
+
+static void dump_findings(const struct fixture *f)
+{
+	struct strbuf sb = { 0 };
+
+	audit_report_text(f->rep, &sb);
+	fprintf(stderr, "%s\n", strbuf_str(&sb));
+	strbuf_done(&sb);
+}
+
+START_TEST(faithful_rules_give_no_finding)
+{
+	struct fixture f;
+
+	setup(&f, TEST_DATA "/audit/two-pods.yaml");
+	faithful(&f, 80);
+	run(&f);
+	if (f.rep->findings.n)
+		dump_findings(&f);
+	ck_assert_uint_eq(f.rep->findings.n, 0);
+	ck_assert_uint_eq(f.rep->pods_audited, 2);
+	ck_assert_uint_gt(f.rep->classes_evaluated, 10);
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(wrong_port_gives_blocked_and_allowed_drift)
+{
+	struct fixture f;
+	const struct audit_finding *blocked, *allowed;
+	struct strbuf sb = { 0 };
+
+	setup(&f, TEST_DATA "/audit/two-pods.yaml");
+	faithful(&f, 81); /* the CNI opened 81 where the policy says 80 */
+	run(&f);
+	blocked = find(&f, AUDIT_BLOCKED_DRIFT, "default/web", "default/client");
+	allowed = find(&f, AUDIT_ALLOWED_DRIFT, "default/web", "default/client");
+	if (!blocked || !allowed || f.rep->findings.n != 2)
+		dump_findings(&f);
+	ck_assert_uint_eq(f.rep->findings.n, 2);
+	ck_assert_ptr_nonnull(blocked);
+	ck_assert_ptr_nonnull(allowed);
+	ck_assert_uint_eq(blocked->example.dport, 80);
+	ck_assert(blocked->example.src == ip("10.0.1.10"));
+	ck_assert(blocked->example.dst == ip("10.0.1.11"));
+	ck_assert_str_eq(blocked->example.iif, "veth-client");
+	ck_assert_str_eq(blocked->example.oif, "veth-web");
+	ck_assert(np_iset_contains(&blocked->ports, 80) && !np_iset_contains(&blocked->ports, 81));
+	ck_assert_uint_eq(allowed->example.dport, 81);
+	ck_assert(np_iset_contains(&allowed->ports, 81) && np_iset_count(&allowed->ports) == 1);
+	ck_assert_uint_eq(blocked->policies.n, 1);
+	ck_assert_str_eq(blocked->policies.items[0], "default/web-from-client");
+	/* the deciding rules: the drop for 80, the accept for 81 */
+	ck_assert_ptr_nonnull(strstr(blocked->rule_text, "drop"));
+	ck_assert_ptr_nonnull(strstr(allowed->rule_text, "accept"));
+	ck_assert_ptr_nonnull(strstr(allowed->rule_json, "\"chain\":\"forward\""));
+	ck_assert_int_eq(audit_report_json(f.rep, &sb), 0);
+	ck_assert_ptr_nonnull(strstr(strbuf_str(&sb), "\"kind\":\"blocked-drift\""));
+	strbuf_done(&sb);
+	/* stable identity */
+	{
+		char id[17];
+		snprintf(id, sizeof(id), "%s", blocked->id);
+		audit_report_free(f.rep);
+		f.rep = NULL;
+		{
+			struct audit_env env = { .model = f.m,
+						 .engine = f.e,
+						 .node = "node-1",
+						 .routes = f.rt,
+						 .eval = f.ctx };
+			ck_assert_int_eq(audit_run(&env, NULL, &f.rep), 0);
+		}
+		ck_assert_str_eq(find(&f, AUDIT_BLOCKED_DRIFT, "default/web", "default/client")->id,
+				 id);
+	}
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(missing_drop_is_unenforced)
+{
+	struct fixture f;
+	const struct audit_finding *u;
+
+	setup(&f, TEST_DATA "/audit/two-pods.yaml");
+	rule(&f, NULL, NULL, -1, true, IR_VERDICT_ACCEPT);
+	rule(&f, "veth-web", "10.0.1.10/32", 80, false, IR_VERDICT_ACCEPT);
+	run(&f);
+	u = find(&f, AUDIT_UNENFORCED, "default/web", NULL);
+	if (!u)
+		dump_findings(&f);
+	ck_assert_ptr_nonnull(u);
+	ck_assert_int_eq(u->dir, NP_INGRESS);
+	ck_assert_int_eq(u->actual, EVAL_ACCEPT);
+	ck_assert(!u->expected_allow);
+	/* the remote peer is in the example: a real pod's address */
+	ck_assert(np_iset_contains(&u->peers, ip("10.0.2.10")));
+	ck_assert(!np_iset_contains(&u->peers, ip("10.0.1.10"))); /* local pods: pair check */
+	ck_assert_ptr_null(find(&f, AUDIT_ALLOWED_DRIFT, "default/web", NULL));
+	ck_assert_ptr_null(find(&f, AUDIT_ALLOWED_DRIFT, "default/client", NULL));
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(accept_inserted_on_top_is_allowed_drift)
+{
+	struct fixture f;
+	const struct audit_finding *a;
+
+	setup(&f, TEST_DATA "/audit/two-pods.yaml");
+	faithful(&f, 80);
+	/* another tool inserts "ip saddr 10.0.2.0/24 accept" at the top */
+	{
+		struct ir_rule *r;
+		np_u128 lo, hi;
+		ck_assert_int_eq(ir_rule_new(&r), 0);
+		np_cidr_parse("10.0.2.0/24", &lo, &hi);
+		ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_SADDR, false, lo, hi), 0);
+		ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_ACCEPT, NULL), 0);
+		ck_assert_int_eq(ir_chain_append(f.fwd, &r), 0);
+		/* move it first */
+		struct ir_rule *last = f.fwd->rules.items[f.fwd->rules.n - 1];
+		memmove(f.fwd->rules.items + 1, f.fwd->rules.items,
+			(f.fwd->rules.n - 1) * sizeof(*f.fwd->rules.items));
+		f.fwd->rules.items[0] = last;
+		for (size_t i = 0; i < f.fwd->rules.n; i++)
+			f.fwd->rules.items[i]->position = (unsigned)i + 1;
+	}
+	run(&f);
+	a = find(&f, AUDIT_ALLOWED_DRIFT, "default/web", NULL);
+	if (!a || f.rep->findings.n != 3)
+		dump_findings(&f);
+	ck_assert_ptr_nonnull(a);
+	ck_assert(np_iset_contains(&a->peers, ip("10.0.2.10")));
+	ck_assert(!np_iset_contains(&a->peers, ip("10.0.3.1")));
+	ck_assert(a->example.src == ip("10.0.2.10"));
+	ck_assert_ptr_nonnull(strstr(a->rule_text, "10.0.2.0/24"));
+	/* one finding per protocol: TCP, UDP, SCTP all pass the inserted rule */
+	ck_assert_uint_eq(f.rep->findings.n, 3);
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(queue_is_unverifiable)
+{
+	struct fixture f;
+	const struct audit_finding *u;
+
+	setup(&f, TEST_DATA "/audit/two-pods.yaml");
+	rule(&f, NULL, NULL, -1, true, IR_VERDICT_ACCEPT);
+	rule(&f, "veth-web", NULL, -1, false, IR_VERDICT_QUEUE);
+	run(&f);
+	u = find(&f, AUDIT_UNVERIFIABLE, "default/web", NULL);
+	ck_assert_ptr_nonnull(u);
+	ck_assert_ptr_nonnull(u->reason);
+	ck_assert_int_eq(u->actual, EVAL_UNKNOWN);
+	/* never "clean" */
+	ck_assert_uint_gt(f.rep->findings.n, 0);
+	teardown(&f);
+}
+END_TEST
+
+START_TEST(pod_without_route)
+{
+	struct fixture f;
+	const struct audit_finding *n;
+
+	setup(&f, TEST_DATA "/audit/two-pods.yaml");
+	faithful(&f, 80);
+	/* rebuild the routes without client's */
+	fw_rtable_free(f.rt);
+	ck_assert_int_eq(fw_rtable_new(&f.rt), 0);
+	route(f.rt, "10.0.1.11/32", 4, "veth-web", FW_ROUTE_UNICAST);
+	route(f.rt, "0.0.0.0/0", 2, "eth0", FW_ROUTE_UNICAST);
+	run(&f);
+	n = find(&f, AUDIT_NO_ROUTE, "default/client", NULL);
+	if (!n)
+		dump_findings(&f);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_ptr_nonnull(strstr(n->message, "default route"));
+	ck_assert_ptr_nonnull(strstr(n->message, "eth0"));
+	teardown(&f);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("audit");
+	TCase *tc = tcase_create("audit");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, faithful_rules_give_no_finding);
+	tcase_add_test(tc, wrong_port_gives_blocked_and_allowed_drift);
+	tcase_add_test(tc, missing_drop_is_unenforced);
+	tcase_add_test(tc, accept_inserted_on_top_is_allowed_drift);
+	tcase_add_test(tc, queue_is_unverifiable);
+	tcase_add_test(tc, pod_without_route);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_set_tap(sr, "-");
+	srunner_run_all(sr, CK_SILENT);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
