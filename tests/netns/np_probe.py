@@ -27,6 +27,21 @@ import sys
 import time
 
 IP_FREEBIND = 15
+IP_PKTINFO = 8  # linux/in.h; the socket module lacks it
+
+
+def udp_echo(s):
+    """Echoes one datagram from the address it was sent to: the wildcard socket would otherwise
+    answer from the route's preferred source, which an AnyIP peer never asked."""
+    data, anc, _, peer = s.recvmsg(2048, 256)
+    out = []
+    for level, kind, payload in anc:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+            _, spec_dst, addr = struct.unpack("I4s4s", payload[:12])
+            out.append((socket.IPPROTO_IP, IP_PKTINFO, struct.pack("I4s4s", 0, addr, b"\0" * 4)))
+        elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO:
+            out.append((socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, payload[:16] + b"\0" * 4))
+    s.sendmsg([data], out, 0, peer)
 
 
 def serve(readyfile, ports):
@@ -44,6 +59,9 @@ def serve(readyfile, ports):
             u = socket.socket(fam, socket.SOCK_DGRAM)
             if fam == socket.AF_INET6:
                 u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+            else:
+                u.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
             u.bind((addr, port))
             u.setblocking(False)
             sel.register(u, selectors.EVENT_READ, "udp")
@@ -58,8 +76,7 @@ def serve(readyfile, ports):
                     c, _ = s.accept()
                     c.close()
                 else:
-                    data, peer = s.recvfrom(2048)
-                    s.sendto(data, peer)
+                    udp_echo(s)
             except OSError:
                 pass
 
