@@ -1,0 +1,646 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Informers: the reflector protocol of client-go for one resource. A paginated LIST (limit,
+ * continue; an expired continue token restarts the list) replaces what we hold, then a WATCH
+ * from the list's resourceVersion with bookmarks keeps it current. A closed stream resumes
+ * from the last resourceVersion seen (bookmarks included); 410 Gone (as HTTP status or as an
+ * ERROR event) re-lists, and objects missing from the new list are deleted. Failures back off
+ * exponentially with jitter; Retry-After is honoured on 429/503.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "k8s-internal.h"
+
+static void informer_list(struct informer *inf);
+static void informer_watch(struct informer *inf);
+
+int informer_init(struct informer *inf, struct k8s_client *c, enum model_kind kind)
+{
+	*inf = (struct informer){
+		.c = c,
+		.kind = kind,
+		.res = k8s_resource_get(kind),
+		.backoff = { .initial_usec = c->opts.backoff_initial_usec,
+			     .max_usec = c->opts.backoff_max_usec },
+	};
+	return 0;
+}
+
+static void entry_free(struct informer_entry *e)
+{
+	if (!e)
+		return;
+	free(e->rv);
+	free(e);
+}
+
+void informer_done(struct informer *inf)
+{
+	HASHMAP_FOREACH (e, &inf->store)
+		entry_free(e->value);
+	hashmap_done(&inf->store);
+	free(inf->rv);
+	free(inf->cont);
+	free(inf->label_selector);
+	free(inf->field_selector);
+	inf->rv = inf->cont = inf->label_selector = inf->field_selector = NULL;
+}
+
+static void set_str(char **p, const char *s)
+{
+	char *n = s ? strdup(s) : NULL;
+
+	if (s && !n)
+		return; /* keep the old value on OOM: a stale resourceVersion only costs a re-list
+			 */
+	free(*p);
+	*p = n;
+}
+
+static void schedule(struct informer *inf, uint64_t delay)
+{
+	inf->state = INF_WAITING;
+	inf->deadline = k8s_now_usec() + delay;
+	k8s_client_rearm(inf->c);
+}
+
+/* A failed attempt: back off, or wait what Retry-After says. */
+static void retry_later(struct informer *inf, int64_t retry_after)
+{
+	uint64_t d = k8s_backoff_next(&inf->backoff);
+
+	inf->stats.errors++;
+	if (inf->c->opts.list_only && inf->c->opts.max_failures &&
+	    inf->backoff.failures >= inf->c->opts.max_failures) {
+		inf->state = INF_DONE;
+		inf->failed = true;
+		return;
+	}
+	if (retry_after >= 0)
+		d = (uint64_t)retry_after + d / 8; /* a little jitter on top */
+	schedule(inf, d);
+}
+
+void informer_kick(struct informer *inf)
+{
+	inf->deadline = 0;
+	if (inf->need_list)
+		informer_list(inf);
+	else
+		informer_watch(inf);
+}
+
+/* Restarts right away after progress, with backoff when the last attempt achieved nothing:
+ * whatever the server does, we never loop without waiting. */
+static void restart(struct informer *inf)
+{
+	if (inf->progress) {
+		inf->progress = false;
+		k8s_backoff_reset(&inf->backoff);
+		informer_kick(inf);
+	} else
+		retry_later(inf, -1);
+}
+
+static int url_append(struct strbuf *sb, const char *key, const char *value)
+{
+	char *e = curl_easy_escape(NULL, value, 0);
+	int r;
+
+	if (!e)
+		return -ENOMEM;
+	r = strbuf_printf(sb, "%c%s=%s", strchr(strbuf_str(sb), '?') ? '&' : '?', key, e);
+	curl_free(e);
+	return r;
+}
+
+static int selectors_append(struct informer *inf, struct strbuf *sb)
+{
+	int r = 0;
+
+	if (inf->label_selector)
+		r = url_append(sb, "labelSelector", inf->label_selector);
+	if (r >= 0 && inf->field_selector)
+		r = url_append(sb, "fieldSelector", inf->field_selector);
+	return r;
+}
+
+/* ---- objects ---- */
+
+static void report_malformed(struct informer *inf, json_t *obj, const struct np_error *err)
+{
+	json_t *md = json_object_get(obj, "metadata");
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	const char *name = json_string_value(json_object_get(md, "name"));
+	char buf[1024];
+
+	inf->stats.malformed++;
+	k8s_log(inf->c, LOG_WARNING, "Skipping malformed %s %s%s%s: %s", inf->res->kind,
+		ns ? ns : "", ns ? "/" : "", name ? name : "(no name)",
+		err ? np_error_format(err, buf, sizeof(buf)) : "missing metadata");
+}
+
+static int object_key(struct informer *inf, json_t *obj, char *buf, size_t size)
+{
+	json_t *md = json_object_get(obj, "metadata");
+	const char *ns = json_string_value(json_object_get(md, "namespace"));
+	const char *name = json_string_value(json_object_get(md, "name"));
+	int n;
+
+	if (!name || !*name || (inf->res->namespaced && (!ns || !*ns)))
+		return -EBADMSG;
+	n = inf->res->namespaced ? snprintf(buf, size, "%s/%s", ns, name)
+				 : snprintf(buf, size, "%s", name);
+	return n > 0 && (size_t)n < size ? 0 : -EBADMSG;
+}
+
+static void emit(struct informer *inf, enum k8s_event ev, json_t *obj)
+{
+	struct k8s_client *c = inf->c;
+
+	if (!c->cb.object)
+		return;
+	c->in_callback++;
+	c->cb.object(c->userdata, inf->kind, ev, obj);
+	c->in_callback--;
+}
+
+static int model_apply(struct informer *inf, json_t *obj, bool deleted, struct np_error *err)
+{
+	if (!inf->c->model)
+		return 0;
+	return model_apply_json(inf->c->model, obj, inf->kind, deleted, err);
+}
+
+/* Applies an added/modified/listed (deleted = false) or deleted object. Returns 0, or -ENOMEM
+ * (everything the server sends that is wrong is reported and skipped). */
+static int apply_object(struct informer *inf, json_t *obj, bool deleted, bool listed)
+{
+	struct informer_entry *e;
+	struct np_error err = { 0 };
+	char key[512];
+	const char *rv;
+	int r;
+
+	if (object_key(inf, obj, key, sizeof(key)) < 0) {
+		report_malformed(inf, obj, NULL);
+		return 0;
+	}
+	rv = json_string_value(
+		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+	if (!rv)
+		rv = "";
+	/* Watch events name their kind; list items usually do not: add it for the owner. */
+	if (!json_object_get(obj, "kind"))
+		json_object_set_new(obj, "kind", json_string(inf->res->kind));
+	if (!json_object_get(obj, "apiVersion"))
+		json_object_set_new(obj, "apiVersion", json_string(inf->res->api_version));
+
+	e = hashmap_get(&inf->store, key);
+	if (deleted) {
+		if (!e)
+			return 0; /* never saw it (or already gone): nothing to undo */
+		hashmap_remove(&inf->store, e->key);
+		entry_free(e);
+		inf->count--;
+		r = model_apply(inf, obj, true, &err);
+		if (r == -ENOMEM)
+			return r;
+		emit(inf, K8S_EVENT_DELETED, obj);
+		return 0;
+	}
+	if (e && listed && !e->invalid && streq(e->rv, rv) && !inf->c->opts.keep_objects) {
+		e->gen = inf->list_gen; /* unchanged since we last saw it */
+		return 0;
+	}
+	if (!e) {
+		size_t kl = strlen(key);
+
+		e = calloc(1, sizeof(*e) + kl + 1);
+		if (!e)
+			return -ENOMEM;
+		memcpy(e->key, key, kl + 1);
+		if (hashmap_put(&inf->store, e->key, e) < 0) {
+			free(e);
+			return -ENOMEM;
+		}
+		inf->count++;
+		r = 1;
+	} else
+		r = 0;
+	set_str(&e->rv, rv);
+	e->gen = inf->list_gen;
+	{
+		bool added = r == 1;
+
+		r = model_apply(inf, obj, false, &err);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0) {
+			/* The model keeps the previous version, if any: a policy that became
+			 * unreadable must not silently vanish from the expected side. */
+			e->invalid = true;
+			report_malformed(inf, obj, &err);
+			return 0;
+		}
+		e->invalid = false;
+		emit(inf, added ? K8S_EVENT_ADDED : K8S_EVENT_MODIFIED, obj);
+	}
+	return 0;
+}
+
+/* After a complete list: everything not in it vanished while we were not watching. */
+static int delete_unlisted(struct informer *inf)
+{
+	VEC(struct informer_entry *) gone = { 0 };
+	int r = 0;
+
+	HASHMAP_FOREACH (he, &inf->store) {
+		struct informer_entry *e = he->value;
+
+		if (e->gen != inf->list_gen && VEC_PUSH(&gone, e) < 0) {
+			VEC_DONE(&gone);
+			return -ENOMEM;
+		}
+	}
+	VEC_FOREACH (p, &gone) {
+		struct informer_entry *e = *p;
+		char *slash = inf->res->namespaced ? strchr(e->key, '/') : NULL;
+		json_t *md, *obj;
+
+		md = slash ? json_pack("{s:s%, s:s, s:s}", "namespace", e->key,
+				       (size_t)(slash - e->key), "name", slash + 1,
+				       "resourceVersion", e->rv ? e->rv : "")
+			   : json_pack("{s:s, s:s}", "name", e->key, "resourceVersion",
+				       e->rv ? e->rv : "");
+		obj = md ? json_pack("{s:s, s:s, s:o}", "kind", inf->res->kind, "apiVersion",
+				     inf->res->api_version, "metadata", md)
+			 : NULL;
+		if (!obj) {
+			r = -ENOMEM;
+			break;
+		}
+		r = apply_object(inf, obj, true, false);
+		json_decref(obj);
+		if (r < 0)
+			break;
+	}
+	VEC_DONE(&gone);
+	return r;
+}
+
+/* ---- LIST ---- */
+
+static void log_http_error(struct informer *inf, const char *what, struct k8s_req *r, CURLcode cc,
+			   long code)
+{
+	char buf[512];
+	const char *msg = NULL;
+
+	if (cc != CURLE_OK && code == 0) {
+		k8s_log(inf->c, LOG_WARNING, "%s %s failed: %s", what, inf->res->path,
+			r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
+		return;
+	}
+	if (r->body.len)
+		msg = k8s_status_message(r->body.s, r->body.len, buf, sizeof(buf));
+	k8s_log(inf->c, code == 410 ? LOG_INFO : LOG_WARNING, "%s %s: HTTP %ld%s%s", what,
+		inf->res->path, code, msg ? ": " : "", msg ? msg : "");
+}
+
+static void list_finish(struct informer *inf, const char *rv)
+{
+	int r;
+
+	r = delete_unlisted(inf);
+	if (r < 0) {
+		retry_later(inf, -1);
+		return;
+	}
+	set_str(&inf->rv, rv);
+	if (rv)
+		snprintf(inf->stats.resource_version, sizeof(inf->stats.resource_version), "%s",
+			 rv);
+	inf->need_list = false;
+	inf->progress = true;
+	k8s_backoff_reset(&inf->backoff);
+	if (!inf->synced) {
+		inf->synced = inf->stats.synced = true;
+		if (inf->c->cb.synced) {
+			inf->c->in_callback++;
+			inf->c->cb.synced(inf->c->userdata, inf->kind);
+			inf->c->in_callback--;
+		}
+	}
+	if (inf->c->opts.list_only) {
+		inf->state = INF_DONE;
+		return;
+	}
+	informer_watch(inf);
+}
+
+static void list_done(struct k8s_req *r, CURLcode cc, long code)
+{
+	struct informer *inf = r->inf;
+	json_error_t jerr;
+	json_t *list, *items, *item;
+	const char *cont, *rv;
+	size_t i;
+
+	inf->req = NULL;
+	inf->state = INF_IDLE;
+	if (cc != CURLE_OK || code != 200) {
+		log_http_error(inf, "LIST", r, cc, code);
+		if (code == 410 && inf->cont) {
+			/* The continue token expired (its snapshot was compacted): the pages we
+			 * have are from an old snapshot, start over. */
+			set_str(&inf->cont, NULL);
+			inf->stats.relists++;
+			restart(inf);
+			return;
+		}
+		retry_later(inf, (code == 429 || code == 503) ? r->retry_after_usec : -1);
+		return;
+	}
+	inf->stats.pages++;
+	inf->stats.bytes += r->body.len;
+	list = json_loadb(r->body.s ? r->body.s : "", r->body.len, 0, &jerr);
+	strbuf_done(&r->body);
+	items = json_object_get(list, "items");
+	if (!list || !json_is_object(list) || !(json_is_array(items) || json_is_null(items))) {
+		k8s_log(inf->c, LOG_WARNING, "LIST %s: malformed answer: %s", inf->res->path,
+			list ? "not a List" : jerr.text);
+		json_decref(list);
+		set_str(&inf->cont, NULL);
+		retry_later(inf, -1);
+		return;
+	}
+	json_array_foreach(items, i, item)
+	{
+		if (!json_is_object(item)) {
+			report_malformed(inf, item, NULL);
+			continue;
+		}
+		if (apply_object(inf, item, false, true) < 0) {
+			json_decref(list);
+			retry_later(inf, -1);
+			return;
+		}
+	}
+	cont = json_string_value(json_object_get(json_object_get(list, "metadata"), "continue"));
+	rv = json_string_value(
+		json_object_get(json_object_get(list, "metadata"), "resourceVersion"));
+	if (cont && *cont) {
+		set_str(&inf->cont, cont);
+		json_decref(list);
+		inf->progress = true;
+		informer_list(inf);
+		return;
+	}
+	set_str(&inf->cont, NULL);
+	if (!rv || !*rv) {
+		/* Without a resourceVersion we cannot watch from this snapshot. */
+		k8s_log(inf->c, LOG_WARNING, "LIST %s: answer has no resourceVersion",
+			inf->res->path);
+		json_decref(list);
+		retry_later(inf, -1);
+		return;
+	}
+	list_finish(inf, rv);
+	json_decref(list);
+}
+
+static void informer_list(struct informer *inf)
+{
+	_cleanup_(strbuf_done) struct strbuf sb = { 0 };
+	struct k8s_req *r;
+	int e;
+
+	if (!inf->cont) {
+		/* A new snapshot: everything seen in it is marked with the new generation. */
+		inf->list_gen++;
+		if (inf->synced || inf->stats.lists > 0)
+			inf->stats.relists++;
+		inf->stats.lists++;
+	}
+	e = strbuf_printf(&sb, "%s?limit=%u", inf->res->path, inf->c->opts.page_size);
+	if (e >= 0 && inf->cont)
+		e = url_append(&sb, "continue", inf->cont);
+	if (e >= 0)
+		e = selectors_append(inf, &sb);
+	if (e >= 0)
+		e = k8s_req_new(inf->c, strbuf_str(&sb), false, &r);
+	if (e < 0) {
+		retry_later(inf, -1);
+		return;
+	}
+	r->inf = inf;
+	r->done = list_done;
+	inf->state = INF_LISTING;
+	inf->req = r;
+	if (k8s_req_start(inf->c, r) < 0) {
+		inf->req = NULL;
+		retry_later(inf, -1);
+	}
+}
+
+/* ---- WATCH ---- */
+
+static int watch_value(void *userdata, json_t *ev)
+{
+	struct k8s_req *r = userdata;
+	struct informer *inf = r->inf;
+	struct np_error err = { 0 };
+	enum k8s_watch_type type;
+	json_t *obj;
+	const char *rv;
+	int e;
+
+	e = k8s_watch_event_parse(ev, &type, &obj, &err);
+	if (e < 0) {
+		char buf[1024];
+
+		inf->stats.malformed++;
+		k8s_log(inf->c, LOG_WARNING, "WATCH %s: dropping malformed stream: %s",
+			inf->res->path, np_error_format(&err, buf, sizeof(buf)));
+		return -EBADMSG;
+	}
+	inf->stats.events++;
+	if (type == K8S_WATCH_ERROR) {
+		json_int_t code = json_integer_value(json_object_get(obj, "code"));
+		const char *msg = json_string_value(json_object_get(obj, "message"));
+
+		k8s_log(inf->c, code == 410 ? LOG_INFO : LOG_WARNING, "WATCH %s: ERROR %lld: %s",
+			inf->res->path, (long long)code, msg ? msg : "");
+		/* 410 Gone: our resourceVersion is compacted away; only a re-list helps. */
+		return code == 410 ? -ESTALE : -EIO;
+	}
+	rv = json_string_value(
+		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+	if (type == K8S_WATCH_BOOKMARK) {
+		inf->stats.bookmarks++;
+	} else {
+		inf->watch_events++;
+		e = apply_object(inf, obj, type == K8S_WATCH_DELETED, false);
+		if (e < 0)
+			return e;
+	}
+	if (rv && *rv) {
+		set_str(&inf->rv, rv);
+		snprintf(inf->stats.resource_version, sizeof(inf->stats.resource_version), "%s",
+			 rv);
+	}
+	inf->progress = true;
+	return 0;
+}
+
+int informer_stream_data(struct k8s_req *r, const char *data, size_t n);
+int informer_stream_data(struct k8s_req *r, const char *data, size_t n)
+{
+	struct np_error err = { 0 };
+	int e;
+
+	r->inf->stats.bytes += n;
+	e = k8s_stream_feed(&r->stream, data, n, watch_value, r, &err);
+	if (e == -EBADMSG && err.message[0]) {
+		char buf[1024];
+
+		r->inf->stats.malformed++;
+		k8s_log(r->c, LOG_WARNING, "WATCH %s: dropping malformed stream: %s",
+			r->inf->res->path, np_error_format(&err, buf, sizeof(buf)));
+	}
+	return e;
+}
+
+static void watch_done(struct k8s_req *r, CURLcode cc, long code)
+{
+	struct informer *inf = r->inf;
+	uint64_t lasted = k8s_now_usec() - r->started;
+
+	inf->req = NULL;
+	inf->state = INF_IDLE;
+	if (r->abort_error == -ESTALE || code == 410) {
+		if (code == 410)
+			log_http_error(inf, "WATCH", r, cc, code);
+		inf->need_list = true;
+		/* Relisting is progress only if the stream itself got somewhere; a server that
+		 * answers every watch with 410 gets the backoff. */
+		restart(inf);
+		return;
+	}
+	if (r->abort_error == -EBADMSG || r->abort_error == -EIO) {
+		inf->progress = false;
+		retry_later(inf, -1);
+		return;
+	}
+	if (r->abort_error) {
+		/* -ENOMEM while applying: re-list to get back in step. */
+		inf->need_list = true;
+		retry_later(inf, -1);
+		return;
+	}
+	if (code != 200) {
+		log_http_error(inf, "WATCH", r, cc, code);
+		retry_later(inf, (code == 429 || code == 503) ? r->retry_after_usec : -1);
+		return;
+	}
+	if (cc != CURLE_OK)
+		k8s_log(inf->c, LOG_INFO, "WATCH %s ended: %s", inf->res->path,
+			r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
+	if (k8s_stream_pending(&r->stream))
+		k8s_log(inf->c, LOG_INFO, "WATCH %s: stream closed in the middle of an event",
+			inf->res->path);
+	/* A watch that lasted a while is progress even when the cluster was quiet. */
+	if (lasted >= 1000000)
+		inf->progress = true;
+	restart(inf);
+}
+
+static void informer_watch(struct informer *inf)
+{
+	_cleanup_(strbuf_done) struct strbuf sb = { 0 };
+	unsigned t = inf->c->opts.watch_timeout_sec;
+	struct k8s_req *r;
+	int e;
+
+	/* Like client-go, spread the watch timeouts over [t, 2t) so that many agents do not
+	 * reconnect in lockstep. */
+	t += (unsigned)(k8s_now_usec() % t);
+	e = strbuf_printf(&sb, "%s?watch=1&allowWatchBookmarks=true&timeoutSeconds=%u",
+			  inf->res->path, t);
+	if (e >= 0)
+		e = url_append(&sb, "resourceVersion", inf->rv ? inf->rv : "");
+	if (e >= 0)
+		e = selectors_append(inf, &sb);
+	if (e >= 0)
+		e = k8s_req_new(inf->c, strbuf_str(&sb), true, &r);
+	if (e < 0) {
+		retry_later(inf, -1);
+		return;
+	}
+	/* The server ends the watch after timeoutSeconds; a stream that stalls is cut a little
+	 * later by curl. */
+	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(t + 5 + t / 4) * 1000L);
+	r->inf = inf;
+	r->done = watch_done;
+	inf->state = INF_WATCHING;
+	inf->req = r;
+	inf->stats.watches++;
+	inf->progress = false;
+	inf->watch_events = 0;
+	if (k8s_req_start(inf->c, r) < 0) {
+		inf->req = NULL;
+		retry_later(inf, -1);
+	}
+}
+
+/* ---- queries ---- */
+
+bool k8s_client_synced(const struct k8s_client *c)
+{
+	for (int k = 0; k < _MODEL_KIND_MAX; k++)
+		if (c->inf[k].started && !c->inf[k].synced)
+			return false;
+	return true;
+}
+
+bool k8s_client_finished(const struct k8s_client *c)
+{
+	for (int k = 0; k < _MODEL_KIND_MAX; k++)
+		if (c->inf[k].started && c->inf[k].state != INF_DONE)
+			return false;
+	return true;
+}
+
+int k8s_client_stats(const struct k8s_client *c, enum model_kind kind, struct k8s_stats *ret)
+{
+	const struct informer *inf;
+
+	if ((unsigned)kind >= _MODEL_KIND_MAX || !c->inf[kind].started)
+		return -ENOENT;
+	inf = &c->inf[kind];
+	*ret = inf->stats;
+	ret->objects = inf->count;
+	return 0;
+}
+
+size_t k8s_client_foreach(const struct k8s_client *c, enum model_kind kind,
+			  void (*fn)(void *userdata, const char *key, const char *rv),
+			  void *userdata)
+{
+	size_t n = 0;
+
+	if ((unsigned)kind >= _MODEL_KIND_MAX)
+		return 0;
+	HASHMAP_FOREACH (e, &c->inf[kind].store) {
+		struct informer_entry *ie = e->value;
+
+		if (fn)
+			fn(userdata, ie->key, ie->rv ? ie->rv : "");
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Incremental splitting of a watch stream into JSON objects, watch event decoding, backoff. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "k8s.h"
+
+#define STREAM_MAX_DEFAULT (256u << 20)
+
+void k8s_stream_init(struct k8s_stream *s, size_t max_value)
+{
+	*s = (struct k8s_stream){ .max_value = max_value ? max_value : STREAM_MAX_DEFAULT };
+}
+
+void k8s_stream_done(struct k8s_stream *s)
+{
+	free(s->buf);
+	s->buf = NULL;
+	s->len = s->cap = s->start = s->scan = 0;
+}
+
+bool k8s_stream_pending(const struct k8s_stream *s)
+{
+	return s->in_value;
+}
+
+static int stream_fail(struct k8s_stream *s, struct np_error *reterr, const char *msg,
+		       const char *detail)
+{
+	s->failed = true;
+	return np_error_set(reterr, -EBADMSG, "watch stream", NULL, NULL, 0, "%s%s", msg, detail);
+}
+
+static int stream_append(struct k8s_stream *s, const char *data, size_t n)
+{
+	/* Drop consumed bytes first so that the buffer holds at most one partial value. */
+	if (s->start > 0) {
+		memmove(s->buf, s->buf + s->start, s->len - s->start);
+		s->len -= s->start;
+		s->scan -= s->start;
+		s->start = 0;
+	}
+	if (s->len + n + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap : 4096;
+		char *b;
+
+		while (cap < s->len + n + 1)
+			cap *= 2;
+		b = realloc(s->buf, cap);
+		if (!b)
+			return -ENOMEM;
+		s->buf = b;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, data, n);
+	s->len += n;
+	return 0;
+}
+
+static int stream_emit(struct k8s_stream *s, size_t end, k8s_stream_value_fn fn, void *userdata,
+		       struct np_error *reterr)
+{
+	json_error_t jerr;
+	json_t *v;
+	int r = 0;
+
+	v = json_loadb(s->buf + s->start, end - s->start, JSON_ALLOW_NUL, &jerr);
+	s->start = end;
+	if (!v)
+		return stream_fail(s, reterr, "event is not valid JSON: ", jerr.text);
+	if (!json_is_object(v)) {
+		json_decref(v);
+		return stream_fail(s, reterr, "event is not a JSON object", "");
+	}
+	if (fn)
+		r = fn(userdata, v);
+	json_decref(v);
+	return r;
+}
+
+int k8s_stream_feed(struct k8s_stream *s, const void *data, size_t n, k8s_stream_value_fn fn,
+		    void *userdata, struct np_error *reterr)
+{
+	int r;
+
+	if (s->failed)
+		return np_error_set(reterr, -EBADMSG, "watch stream", NULL, NULL, 0,
+				    "stream already failed");
+	r = stream_append(s, data, n);
+	if (r < 0)
+		return r;
+
+	/* One pass: track string/escape state and nesting depth; a value ends when the depth
+	 * returns to zero. Bytes between values may only be whitespace. */
+	while (s->scan < s->len) {
+		char ch = s->buf[s->scan];
+
+		if (!s->in_value) {
+			if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t') {
+				s->scan++;
+				s->start = s->scan;
+				continue;
+			}
+			if (ch != '{')
+				return stream_fail(s, reterr,
+						   "expected a JSON object between events", "");
+			s->in_value = true;
+			s->start = s->scan;
+			s->depth = 1;
+			s->scan++;
+			continue;
+		}
+		if (s->in_string) {
+			/* Skip quickly to the next quote or backslash. */
+			const char *p = s->buf + s->scan, *end = s->buf + s->len;
+
+			if (s->escape) {
+				s->escape = false;
+				s->scan++;
+				continue;
+			}
+			while (p < end && *p != '"' && *p != '\\')
+				p++;
+			s->scan = (size_t)(p - s->buf);
+			if (p == end)
+				break;
+			if (*p == '\\')
+				s->escape = true;
+			else
+				s->in_string = false;
+			s->scan++;
+			continue;
+		}
+		s->scan++;
+		switch (ch) {
+		case '"':
+			s->in_string = true;
+			break;
+		case '{':
+		case '[':
+			if (++s->depth > 10000)
+				return stream_fail(s, reterr, "event nested too deeply", "");
+			break;
+		case '\n':
+			/* The API server writes each event as one compact JSON document followed by
+			 * a newline (the streaming JSON encoder); a raw newline inside an event
+			 * means the framing is broken: fail now rather than swallow the following
+			 * events into a value that never ends. */
+			return stream_fail(s, reterr, "line break inside an event", "");
+		case '}':
+		case ']':
+			if (--s->depth == 0) {
+				s->in_value = false;
+				r = stream_emit(s, s->scan, fn, userdata, reterr);
+				if (r < 0)
+					return r;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	if (s->in_value && s->len - s->start > s->max_value)
+		return stream_fail(s, reterr, "event larger than the limit", "");
+	if (!s->in_value) {
+		/* Everything consumed: keep the buffer but forget its contents. */
+		s->len = s->scan = s->start = 0;
+		if (s->cap > (1u << 20)) {
+			free(s->buf);
+			s->buf = NULL;
+			s->cap = 0;
+		}
+	}
+	return 0;
+}
+
+int k8s_watch_event_parse(json_t *ev, enum k8s_watch_type *ret_type, json_t **ret_object,
+			  struct np_error *reterr)
+{
+	static const char *const names[] = {
+		[K8S_WATCH_ADDED] = "ADDED",	 [K8S_WATCH_MODIFIED] = "MODIFIED",
+		[K8S_WATCH_DELETED] = "DELETED", [K8S_WATCH_BOOKMARK] = "BOOKMARK",
+		[K8S_WATCH_ERROR] = "ERROR",
+	};
+	const char *type = json_string_value(json_object_get(ev, "type"));
+	json_t *obj = json_object_get(ev, "object");
+
+	if (!type)
+		return np_error_set(reterr, -EBADMSG, "watch stream", NULL, "type", 0,
+				    "event has no type");
+	if (!json_is_object(obj))
+		return np_error_set(reterr, -EBADMSG, "watch stream", NULL, "object", 0,
+				    "%s event has no object", type);
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		if (streq(type, names[i])) {
+			*ret_type = (enum k8s_watch_type)i;
+			*ret_object = obj;
+			return 0;
+		}
+	return np_error_set(reterr, -EBADMSG, "watch stream", NULL, "type", 0,
+			    "unknown event type '%.40s'", type);
+}
+
+/* ---- backoff ---- */
+
+static uint64_t xorshift(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	if (x == 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		x = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)state;
+		if (x == 0)
+			x = 0x9e3779b97f4a7c15ull;
+	}
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*state = x;
+	return x;
+}
+
+uint64_t k8s_backoff_next(struct k8s_backoff *b)
+{
+	uint64_t d = b->initial_usec ? b->initial_usec : 1;
+
+	for (unsigned i = 0; i < b->failures && d < b->max_usec; i++)
+		d *= 2;
+	if (b->max_usec && d > b->max_usec)
+		d = b->max_usec;
+	if (b->failures < 64)
+		b->failures++;
+	/* Uniform in [d/2, d]: spreads clients that failed together (full jitter would allow
+	 * near-zero waits and so a retry storm). */
+	return d / 2 + xorshift(&b->rand_state) % (d / 2 + 1);
+}
+
+void k8s_backoff_reset(struct k8s_backoff *b)
+{
+	b->failures = 0;
+}
+
+int64_t k8s_retry_after_parse(const char *value, int64_t now)
+{
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	char mon[4], wday[4];
+	int day, year, hh, mm, ss;
+	int64_t secs;
+
+	while (*value == ' ' || *value == '\t')
+		value++;
+	if (*value >= '0' && *value <= '9') {
+		char *end;
+		unsigned long long v;
+
+		errno = 0;
+		v = strtoull(value, &end, 10);
+		while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+			end++;
+		if (*end || errno)
+			return -EINVAL;
+		secs = v > 600 ? 600 : (int64_t)v;
+		return secs * 1000000;
+	}
+	/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 5.6.7). */
+	if (sscanf(value, "%3s, %d %3s %d %d:%d:%d GMT", wday, &day, mon, &year, &hh, &mm, &ss) !=
+	    7)
+		return -EINVAL;
+	for (int m = 0; m < 12; m++)
+		if (streq(mon, months[m])) {
+			struct tm tm = { .tm_year = year - 1900,
+					 .tm_mon = m,
+					 .tm_mday = day,
+					 .tm_hour = hh,
+					 .tm_min = mm,
+					 .tm_sec = ss };
+			int64_t t;
+
+			if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || year < 1970 ||
+			    year > 9999)
+				return -EINVAL;
+			t = (int64_t)timegm(&tm);
+			secs = t - now;
+			if (secs < 0)
+				secs = 0;
+			if (secs > 600)
+				secs = 600;
+			return secs * 1000000;
+		}
+	return -EINVAL;
+}

@@ -1,0 +1,580 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Integration scenarios: the informers (k8s-follow) against the API server emulator over TLS.
+
+Each scenario starts a fresh emulator with a CA and server certificate made by openssl, drives
+the cluster through the control channel, and then requires that the client's informer store
+(key -> resourceVersion) and its model (keys, pod uids and labels) equal the emulator's state
+exactly. Usage: run.py --follow PATH --npaudit PATH SCENARIO
+"""
+
+import argparse
+import base64
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KINDS = ["namespaces", "pods", "networkpolicies", "services", "daemonsets"]
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def make_certs(d):
+    def run(*args):
+        subprocess.run(args, check=True, cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+        "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=npaudit-test-ca")
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=kube-apiserver")
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "ext.cnf")
+    # a second CA the server does not use: verification must fail against it
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+        "-nodes", "-keyout", "other.key", "-out", "other.crt", "-days", "2", "-subj", "/CN=other")
+
+
+class Emulator:
+    def __init__(self, d, bookmark_interval=1.0):
+        self.d = d
+        self.token = "tok-" + os.urandom(8).hex()
+        self.token_file = os.path.join(d, "token")
+        with open(self.token_file, "w") as f:
+            f.write(self.token + "\n")
+        ports = os.path.join(d, "ports.json")
+        self.log = open(os.path.join(d, "emulator.log"), "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "emulator.py"), "--cert", os.path.join(d, "server.crt"),
+             "--key", os.path.join(d, "server.key"), "--token", self.token, "--ports-file", ports,
+             "--bookmark-interval", str(bookmark_interval)],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(200):
+            if os.path.exists(ports):
+                break
+            check(self.proc.poll() is None, "emulator exited")
+            time.sleep(0.05)
+        p = json.load(open(ports))
+        self.api = f"https://127.0.0.1:{p['api']}"
+        self.ctl_url = f"http://127.0.0.1:{p['control']}"
+
+    def ctl(self, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.ctl_url + path, data=data,
+                                     method="POST" if data is not None else "GET")
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return json.loads(r.read())
+
+    def dump(self):
+        return self.ctl("/dump")
+
+    def post(self, path):
+        return self.ctl(path, {})
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+
+class Follower:
+    def __init__(self, binary, emu, extra=(), args=None):
+        self.lines = queue.Queue()
+        self.stderr_lines = []
+        argv = [binary] + (args if args is not None else
+                           ["--apiserver", emu.api, "--token-file", emu.token_file,
+                            "--ca-file", os.path.join(emu.d, "ca.crt")])
+        argv += ["--page-size", "100", "--watch-timeout", "5", "--backoff-max-ms", "2000",
+                 "--token-reload-ms", "1000"] + list(extra)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        threading.Thread(target=self._read, args=(self.proc.stdout, self.lines), daemon=True).start()
+        threading.Thread(target=self._err, daemon=True).start()
+
+    @staticmethod
+    def _read(f, q):
+        for line in f:
+            q.put(json.loads(line))
+        q.put(None)
+
+    def _err(self):
+        for line in self.proc.stderr:
+            self.stderr_lines.append(line.rstrip("\n"))
+
+    def wait_for(self, pred, timeout, what):
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            check(left > 0, f"timed out waiting for {what}")
+            try:
+                m = self.lines.get(timeout=left)
+            except queue.Empty:
+                raise Fail(f"timed out waiting for {what}")
+            check(m is not None, f"k8s-follow exited while waiting for {what}; stderr:\n" +
+                  "\n".join(self.stderr_lines[-30:]))
+            if pred(m):
+                return m
+
+    def send(self, cmd):
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+
+    def dump(self):
+        self.send("dump")
+        return self.wait_for(lambda m: "informers" in m, 60, "dump")
+
+    def synced(self, timeout=60):
+        self.wait_for(lambda m: m.get("synced"), timeout, "initial sync")
+
+    def stop(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        check(self.proc.returncode == 0, f"k8s-follow exited with {self.proc.returncode}")
+
+
+def expected(emu_dump):
+    e = {}
+    for k in KINDS:
+        objs = emu_dump["objects"][k]
+        if k == "daemonsets":  # the client follows kube-system's daemonsets only
+            objs = {key: v for key, v in objs.items() if key.startswith("kube-system/")}
+        e[k] = objs
+    return e
+
+
+def differences(emu, dump, exclude_model=()):
+    exp = expected(emu.dump())
+    diffs = []
+    for k in KINDS:
+        want = {key: v["rv"] for key, v in exp[k].items()}
+        got = dump["informers"][k]
+        if want != got:
+            missing = sorted(set(want) - set(got))[:3]
+            extra = sorted(set(got) - set(want))[:3]
+            stale = sorted(x for x in set(want) & set(got) if want[x] != got[x])[:3]
+            diffs.append(f"{k}: informer has {len(got)} want {len(want)}; missing {missing} "
+                         f"extra {extra} stale {stale}")
+        want_m = set(want) - set(exclude_model)
+        got_m = set(dump["model"][k])
+        if want_m != got_m:
+            diffs.append(f"{k}: model has {len(got_m)} want {len(want_m)}; missing "
+                         f"{sorted(want_m - got_m)[:3]} extra {sorted(got_m - want_m)[:3]}")
+    for key, v in exp["pods"].items():
+        m = dump["model"]["pods"].get(key)
+        if m is None or key in exclude_model:
+            continue
+        if m["uid"] != v["uid"] or m["labels"] != v["labels"]:
+            diffs.append(f"pod {key}: model {m} != server uid {v['uid']} labels {v['labels']}")
+            break
+    return diffs
+
+
+def converge(emu, fol, timeout=30, exclude_model=()):
+    """Waits until the client's state equals the emulator's; returns the last dump."""
+    end = time.monotonic() + timeout
+    while True:
+        d = fol.dump()
+        diffs = differences(emu, d, exclude_model)
+        if not diffs:
+            return d
+        if time.monotonic() > end:
+            raise Fail("client does not match the server:\n  " + "\n  ".join(diffs) +
+                       "\nstats: " + json.dumps(d["stats"]) + "\nclient log tail:\n" +
+                       "\n".join(fol.stderr_lines[-25:]))
+        time.sleep(0.3)
+
+
+def pod(ns, name, labels=None, **extra):
+    o = {"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": name, "namespace": ns, "labels": labels or {"app": "x"}},
+         "spec": {"nodeName": "node-1", "containers": [{"name": "c", "image": "img"}]},
+         "status": {"phase": "Running", "podIP": "10.9.0.1", "podIPs": [{"ip": "10.9.0.1"}]}}
+    o.update(extra)
+    return o
+
+
+def churn(emu, tag, n_add=50, n_del=30, n_mod=40):
+    """Adds, deletes and modifies pods; returns nothing (the emulator's dump is the truth)."""
+    d = emu.dump()["objects"]["pods"]
+    keys = sorted(d)
+    emu.ctl("/apply", {"items": [pod("ns-1", f"{tag}-{i}") for i in range(n_add)]})
+    emu.ctl("/delete", {"items": [{"kind": "Pod", "namespace": k.split("/")[0],
+                                   "name": k.split("/")[1]} for k in keys[:n_del]]})
+    mods = []
+    for k in keys[n_del:n_del + n_mod]:
+        ns, name = k.split("/")
+        mods.append(pod(ns, name, {"app": "changed", "tag": tag}))
+    emu.ctl("/apply", {"items": mods})
+
+
+# ---- scenarios ----
+
+def s_initial_sync(emu, follow, npaudit):
+    emu.ctl("/generate", {"namespaces": 40, "pods": 3000, "policies": 300, "services": 120,
+                          "daemonsets": 3})
+    emu.ctl("/apply", {"items": [{"apiVersion": "apps/v1", "kind": "DaemonSet",
+                                  "metadata": {"name": "elsewhere", "namespace": "default"},
+                                  "spec": {"selector": {"matchLabels": {"a": "b"}}}}]})
+    fol = Follower(follow, emu)
+    fol.synced()
+    d = converge(emu, fol)
+    check(d["stats"]["pods"]["pages"] >= 30, f"pods came in {d['stats']['pods']['pages']} pages, want >= 30")
+    check(len(d["informers"]["pods"]) == 3000, "pod count")
+    check(d["stats"]["pods"]["relists"] == 0, "no relist expected")
+    fol.stop()
+
+
+def s_burst(emu, follow, npaudit):
+    emu.ctl("/generate", {"namespaces": 10, "pods": 1000, "policies": 50, "services": 20})
+    fol = Follower(follow, emu)
+    fol.synced()
+    converge(emu, fol)
+    emu.ctl("/update-pods", {"count": 3000})
+    churn(emu, "burst", 300, 200, 300)
+    d = converge(emu, fol)
+    check(d["stats"]["pods"]["events"] >= 3000, f"events {d['stats']['pods']['events']}")
+    check(d["stats"]["pods"]["relists"] == 0, "a burst must not need a relist")
+    fol.stop()
+
+
+def s_cut_stream(emu, follow, npaudit):
+    emu.ctl("/generate", {"namespaces": 5, "pods": 300})
+    fol = Follower(follow, emu)
+    fol.synced()
+    converge(emu, fol)
+    # events in 1..7-byte chunks: every event spans many chunks
+    emu.ctl("/fault", {"tiny_chunks": True})
+    churn(emu, "tiny", 20, 10, 20)
+    converge(emu, fol)
+    emu.ctl("/fault", {"tiny_chunks": False})
+    # streams cut in the middle of an event: the client resumes from its last resourceVersion
+    emu.post("/drop")
+    time.sleep(0.5)
+    emu.ctl("/fault", {"cut": 6})
+    for i in range(4):
+        churn(emu, f"cut{i}", 10, 5, 10)
+        time.sleep(0.3)
+    d = converge(emu, fol)
+    check(any("middle of an event" in l for l in fol.stderr_lines), "no cut stream was seen")
+    # a stream that resumes cleanly must not relist
+    check(d["stats"]["pods"]["relists"] == 0, "resume after a cut must not relist")
+    fol.stop()
+
+
+def s_compaction(emu, follow, npaudit):
+    emu.ctl("/generate", {"namespaces": 10, "pods": 1500, "policies": 40, "services": 10})
+    fol = Follower(follow, emu)
+    fol.synced()
+    converge(emu, fol)
+    for mode in (False, True):
+        emu.ctl("/fault", {"watch_gone_http": mode})
+        before = fol.dump()["stats"]["pods"]["relists"]
+        emu.ctl("/outage", {"seconds": 2})
+        time.sleep(0.3)
+        churn(emu, f"gone{int(mode)}", 40, 100, 60)
+        emu.ctl("/delete", {"items": [{"kind": "NetworkPolicy", "namespace": "ns-1", "name": "pol-1"}]})
+        emu.post("/compact")
+        d = converge(emu, fol, timeout=40)
+        check(d["stats"]["pods"]["relists"] > before,
+              f"expected a relist after compaction (mode http={mode})")
+    # an expired continue token during a paginated list: the list starts over
+    fol.stop()
+    emu.ctl("/fault", {"stall": 0.15, "count": 40})
+    fol = Follower(follow, emu, ["--page-size", "50"])
+    time.sleep(1.0)
+    churn(emu, "midlist", 5, 5, 5)
+    emu.post("/compact")
+    fol.synced(timeout=90)
+    d = converge(emu, fol, timeout=40)
+    st = emu.ctl("/stats")["stats"]
+    check(st.get("gone", 0) >= 1, "the continue token never expired")
+    check(d["stats"]["pods"]["relists"] >= 1, "expired continue did not restart the list")
+    fol.stop()
+
+
+def s_token_rotation(emu, follow, npaudit):
+    emu.ctl("/generate", {"namespaces": 5, "pods": 200})
+    fol = Follower(follow, emu)
+    fol.synced()
+    converge(emu, fol)
+    new = "tok-" + os.urandom(8).hex()
+    emu.ctl("/token", {"tokens": [new]})  # the old token is now rejected
+    emu.post("/drop")
+    churn(emu, "rot", 10, 10, 10)
+    time.sleep(2)
+    st = emu.ctl("/stats")["stats"]
+    check(st["unauthorized"] >= 1, "the client never used the old token after rotation")
+    # projected tokens are rewritten in place (atomically, via rename)
+    tmp = emu.token_file + ".new"
+    with open(tmp, "w") as f:
+        f.write(new + "\n")
+    os.rename(tmp, emu.token_file)
+    converge(emu, fol, timeout=30)
+    un = emu.ctl("/stats")["stats"]["unauthorized"]
+    check(un < 60, f"{un} unauthorized requests: the client hammered the server")
+    fol.stop()
+
+
+def s_fault_storm(emu, follow, npaudit):
+    emu.ctl("/generate", {"namespaces": 5, "pods": 300})
+    fol = Follower(follow, emu)
+    fol.synced()
+    converge(emu, fol)
+    emu.ctl("/fault", {"status": 429, "count": 25, "retry_after": 2})
+    t0 = time.time()
+    emu.post("/drop")
+    churn(emu, "storm1", 10, 10, 10)
+    converge(emu, fol, timeout=60)
+    log = [e for e in emu.ctl("/stats")["log"] if e[0] >= t0]
+    # Retry-After: 2 on each 429: an informer's next request comes >= 2 s later, so five
+    # informers make at most ~5 requests per 2 s window (plus slack for the first round).
+    times = sorted(e[0] for e in log if e[1] in ("faulted", "list", "watch"))
+    for i, t in enumerate(times):
+        window = [x for x in times[i:] if x < t + 1.9]
+        check(len(window) <= 10, f"{len(window)} requests within 1.9 s during a 429 storm")
+    emu.ctl("/fault", {"status": 500, "count": 40})
+    emu.ctl("/fault", {"status": 503, "count": 10, "retry_after": 1})
+    t0 = time.time()
+    emu.post("/drop")
+    churn(emu, "storm2", 10, 10, 10)
+    converge(emu, fol, timeout=60)
+    log = [e for e in emu.ctl("/stats")["log"] if e[0] >= t0]
+    n = len([e for e in log if e[0] < t0 + 3])
+    check(n < 60, f"{n} requests in 3 s during a 500 storm: no backoff")
+    fol.stop()
+
+
+def s_malformed(emu, follow, npaudit):
+    emu.ctl("/generate", {"namespaces": 5, "pods": 100})
+    # objects with fields missing: valid for the API, the client must take them as they are
+    emu.ctl("/apply", {"items": [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": "ns-1"}},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bare-ns"}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bare-svc", "namespace": "ns-1"}},
+    ]})
+    fol = Follower(follow, emu)
+    fol.synced()
+    converge(emu, fol)
+    # an object the model cannot read: reported with kind/namespace/name and skipped
+    emu.ctl("/apply", {"items": [{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                                  "metadata": {"name": "broken", "namespace": "ns-2"},
+                                  "spec": {"podSelector": "not-a-selector", "ingress": 7}}]})
+    churn(emu, "after-broken", 5, 5, 5)
+    d = converge(emu, fol, exclude_model=["ns-2/broken"])
+    check(any("NetworkPolicy ns-2/broken" in l for l in fol.stderr_lines),
+          "the malformed policy was not reported by kind/namespace/name")
+    check(d["stats"]["networkpolicies"]["malformed"] >= 1, "malformed not counted")
+    # garbage in the stream: the stream is dropped and the watch resumes
+    emu.ctl("/fault", {"malformed": 3})
+    emu.post("/drop")
+    for i in range(3):
+        churn(emu, f"garbage{i}", 5, 3, 5)
+        time.sleep(0.5)
+    d = converge(emu, fol, exclude_model=["ns-2/broken"])
+    check(any("dropping malformed stream" in l for l in fol.stderr_lines), "garbage line not seen")
+    fol.stop()
+
+
+def s_large_object(emu, follow, npaudit):
+    emu.ctl("/generate", {"namespaces": 3, "pods": 50})
+    fol = Follower(follow, emu)
+    fol.synced()
+    converge(emu, fol)
+    big = "x" * (50 << 20)
+    p = pod("ns-0", "huge", {"app": "huge"})
+    p["metadata"]["annotations"] = {"blob": big}
+    emu.ctl("/apply", {"items": [p]})
+    churn(emu, "after-huge", 5, 5, 5)
+    converge(emu, fol, timeout=60)
+    # and through a LIST page: force a relist
+    emu.ctl("/outage", {"seconds": 1})
+    time.sleep(0.2)
+    p["metadata"]["labels"] = {"app": "huge", "v": "2"}
+    emu.ctl("/apply", {"items": [p]})
+    emu.post("/compact")
+    d = converge(emu, fol, timeout=60)
+    check(d["stats"]["pods"]["relists"] >= 1, "no relist")
+    fol.stop()
+
+
+def s_outage(emu, follow, npaudit):
+    emu.ctl("/generate", {"namespaces": 5, "pods": 500, "policies": 20})
+    fol = Follower(follow, emu)
+    fol.synced()
+    converge(emu, fol)
+    # The API server is gone for 8 s (the client's backoff is capped at 2 s here, so this is
+    # several backoff rounds, as 30 s would be with the default 30 s cap).
+    emu.ctl("/outage", {"seconds": 8})
+    time.sleep(0.5)
+    churn(emu, "outage", 30, 30, 30)
+    time.sleep(4)
+    d = fol.dump()
+    check(not d["reachable"], "the client did not notice the outage")
+    time.sleep(4)
+    t_back = time.monotonic()
+    converge(emu, fol, timeout=20)
+    took = time.monotonic() - t_back
+    check(took < 8, f"client needed {took:.1f} s to recover after the server returned")
+    d = fol.dump()
+    check(d["reachable"], "client does not report the server reachable again")
+    fol.stop()
+
+
+def s_writes(emu, follow, npaudit):
+    emu.ctl("/generate", {"namespaces": 2, "pods": 10})
+    fol = Follower(follow, emu)
+    fol.synced()
+    d = converge(emu, fol)
+    key = "ns-0/pod-0"
+    uid = d["model"]["pods"][key]["uid"]
+    fol.send(f"delete ns-0 pod-2 00000000-wrong-uid")
+    m = fol.wait_for(lambda m: "delete" in m, 20, "delete answer")
+    check(m["delete"] == -116 and m["code"] == 409, f"precondition mismatch gave {m}")  # -ESTALE
+    fol.send(f"delete ns-0 pod-0 {uid}")
+    m = fol.wait_for(lambda m: "delete" in m, 20, "delete answer")
+    check(m["delete"] == 0, f"delete gave {m}")
+    fol.send(f"delete ns-0 pod-0 {uid}")
+    m = fol.wait_for(lambda m: "delete" in m, 20, "delete answer")
+    check(m["delete"] == -2 and m["code"] == 404, f"second delete gave {m}")  # -ENOENT
+    ev = {"metadata": {"generateName": "pod-4."}, "involvedObject": {
+        "kind": "Pod", "namespace": "ns-0", "name": "pod-4"}, "reason": "NetworkPolicyDrift",
+        "message": "test", "type": "Warning", "source": {"component": "npauditd"}}
+    fol.send("event ns-0 " + json.dumps(ev))
+    m = fol.wait_for(lambda m: "event" in m, 20, "event answer")
+    check(m["event"] == 0 and m["code"] == 201, f"event post gave {m}")
+    evs = emu.ctl("/events")
+    check(len(evs["events"]) == 1 and evs["events"][0]["reason"] == "NetworkPolicyDrift", "event not stored")
+    check(evs["deleted_pods"] == [{"namespace": "ns-0", "name": "pod-0", "uid": uid}], "deleted pods")
+    d = converge(emu, fol)
+    check(key not in d["model"]["pods"], "deleted pod still in the model")
+    fol.stop()
+
+
+def write_kubeconfig(path, emu, ca=True, insecure=False, ca_file=None):
+    lines = ["apiVersion: v1", "kind: Config", "current-context: test",
+             "clusters:", "- name: emu", "  cluster:", f"    server: {emu.api}"]
+    if ca:
+        data = base64.b64encode(open(os.path.join(emu.d, "ca.crt"), "rb").read()).decode()
+        lines.append(f"    certificate-authority-data: {data}")
+    if ca_file:
+        lines.append(f"    certificate-authority: {ca_file}")
+    if insecure:
+        lines.append("    insecure-skip-tls-verify: true")
+    lines += ["users:", "- name: u", "  user:", "    tokenFile: token",
+              "contexts:", "- name: other", "  context: {cluster: nope, user: u}",
+              "- name: test", "  context:", "    cluster: emu", "    user: u", ""]
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+
+
+def s_kubeconfig(emu, follow, npaudit):
+    emu.ctl("/generate", {"namespaces": 4, "pods": 120, "policies": 10, "services": 5, "daemonsets": 2})
+    kc = os.path.join(emu.d, "kubeconfig")
+    write_kubeconfig(kc, emu)  # tokenFile relative to the kubeconfig's directory
+    r = subprocess.run([npaudit, "cluster-dump", "--kubeconfig", kc, "--json"], capture_output=True,
+                       text=True, timeout=60)
+    check(r.returncode == 0, f"cluster-dump failed: {r.stderr}")
+    lst = json.loads(r.stdout)
+    check(lst["kind"] == "List" and lst["apiVersion"] == "v1", "not a List")
+    got = {}
+    for it in lst["items"]:
+        md = it["metadata"]
+        got.setdefault(it["kind"], set()).add(f"{md['namespace']}/{md['name']}" if "namespace" in md else md["name"])
+    exp = expected(emu.dump())
+    for kind, res in (("Namespace", "namespaces"), ("Pod", "pods"), ("NetworkPolicy", "networkpolicies"),
+                      ("Service", "services"), ("DaemonSet", "daemonsets")):
+        check(got.get(kind, set()) == set(exp[res]), f"cluster-dump {kind}: {len(got.get(kind, ()))} "
+              f"objects, want {len(exp[res])}")
+    # explicit flags, and the human summary
+    r = subprocess.run([npaudit, "cluster-dump", "--apiserver", emu.api, "--token-file", emu.token_file,
+                        "--ca-file", os.path.join(emu.d, "ca.crt")], capture_output=True, text=True,
+                       timeout=60)
+    check(r.returncode == 0 and "120 pods" in r.stdout, f"summary: {r.stdout} {r.stderr}")
+    # TLS verification is on by default: the wrong CA fails
+    write_kubeconfig(kc + ".wrong", emu, ca=False, ca_file=os.path.join(emu.d, "other.crt"))
+    r = subprocess.run([npaudit, "cluster-dump", "--kubeconfig", kc + ".wrong", "--json"],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode != 0, "a server with an untrusted certificate was accepted")
+    # insecure-skip-tls-verify only when the file says so, and loudly
+    write_kubeconfig(kc + ".insecure", emu, ca=False, insecure=True)
+    r = subprocess.run([npaudit, "cluster-dump", "--kubeconfig", kc + ".insecure", "--json"],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, f"insecure kubeconfig failed: {r.stderr}")
+    check("TLS verification" in r.stderr and "DISABLED" in r.stderr, "no loud warning for insecure")
+    # the informers from a kubeconfig, with a pod field selector
+    fol = Follower(follow, emu, ["--field-selector", "spec.nodeName=node-3"], args=["--kubeconfig", kc])
+    fol.synced()
+    d = fol.dump()
+    want = {k for k, v in emu.dump()["objects"]["pods"].items()}
+    pods = d["informers"]["pods"]
+    check(0 < len(pods) < len(want), f"field selector: {len(pods)} of {len(want)} pods")
+    check(all(int(k.split("-")[-1]) % 50 == 3 for k in pods), "field selector returned other nodes' pods")
+    fol.stop()
+
+
+SCENARIOS = {
+    "initial-sync": s_initial_sync, "burst": s_burst, "cut-stream": s_cut_stream,
+    "compaction": s_compaction, "token-rotation": s_token_rotation, "fault-storm": s_fault_storm,
+    "malformed": s_malformed, "large-object": s_large_object, "outage": s_outage,
+    "writes": s_writes, "kubeconfig": s_kubeconfig,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--follow", required=True)
+    ap.add_argument("--npaudit", required=True)
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("scenario", choices=sorted(SCENARIOS))
+    args = ap.parse_args()
+    for tool in ("openssl",):
+        if not shutil.which(tool):
+            print(f"FAIL: {tool} is required", file=sys.stderr)
+            return 1
+    d = tempfile.mkdtemp(prefix="npaudit-k8s-")
+    emu = None
+    try:
+        make_certs(d)
+        emu = Emulator(d)
+        t0 = time.monotonic()
+        SCENARIOS[args.scenario](emu, args.follow, args.npaudit)
+        print(f"ok {args.scenario} ({time.monotonic() - t0:.1f} s)")
+        return 0
+    except Fail as e:
+        print(f"FAIL {args.scenario}: {e}", file=sys.stderr)
+        if emu:
+            emu.log.flush()
+            print("emulator log tail:\n" + open(os.path.join(d, "emulator.log")).read()[-3000:],
+                  file=sys.stderr)
+        return 1
+    finally:
+        if emu:
+            emu.stop()
+        if not args.keep:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
