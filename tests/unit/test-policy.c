@@ -1046,6 +1046,308 @@ START_TEST(policy_types_defaulting)
 }
 END_TEST
 
+/*
+ * Randomised cross-check against a direct reading of the spec: for random policies over the
+ * x/y/z cluster, every connection and a set of non-pod addresses are judged packet by packet
+ * by naive_allows() below — written from the API reference, scanning everything, sharing no
+ * code with the engine but the model's label matching — and the engine must agree.
+ */
+static uint32_t rnd_state;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 8) % n;
+}
+
+static bool naive_port_matches(const struct model_policy_port *pp, const struct model_pod *dst,
+			       uint8_t proto, uint16_t port)
+{
+	if (pp->proto != proto)
+		return false;
+	if (!pp->has_port)
+		return true;
+	if (pp->port_name) {
+		/* resolved on the destination pod; none (not a pod) matches nothing */
+		for (uint16_t i = 0; dst && i < dst->n_ports; i++)
+			if (dst->ports[i].name && streq(dst->ports[i].name, pp->port_name) &&
+			    dst->ports[i].proto == proto && dst->ports[i].port == port)
+				return true;
+		return false;
+	}
+	return port >= pp->port && port <= (pp->end_port ? pp->end_port : pp->port);
+}
+
+static bool naive_peer_matches(const struct model *m, const struct model_policy *pol,
+			       const struct model_peer *peer, np_u128 addr,
+			       const struct model_pod *q)
+{
+	if (peer->ipblock) {
+		bool v4 = addr >= NP_V4_BASE && addr <= NP_V4_LAST;
+		if (v4 != (peer->ipblock->family == AF_INET))
+			return false;
+		if (addr < peer->ipblock->lo || addr > peer->ipblock->hi)
+			return false;
+		for (uint32_t i = 0; i < peer->ipblock->n_except; i++)
+			if (addr >= peer->ipblock->except[i].lo &&
+			    addr <= peer->ipblock->except[i].hi)
+				return false;
+		return true;
+	}
+	if (!q)
+		return false;
+	if (peer->namespace_selector.present) {
+		const struct model_namespace *ns = model_namespace_get(m, q->ns);
+		if (!ns || !model_selector_matches(&peer->namespace_selector, &ns->labels))
+			return false;
+	} else if (!streq(q->ns, pol->ns))
+		return false;
+	if (peer->pod_selector.present && !model_selector_matches(&peer->pod_selector, &q->labels))
+		return false;
+	return peer->pod_selector.present || peer->namespace_selector.present;
+}
+
+/* Does pod p's direction d allow peer address addr on (proto, port)? */
+static bool naive_allows(const struct model *m, const struct model_pod *p, enum np_dir d,
+			 np_u128 addr, uint8_t proto, uint16_t port)
+{
+	const struct model_policy *const *pols;
+	const struct model_pod *q = model_pod_by_ip(m, addr);
+	size_t n = model_policies_in_namespace(m, p->ns, &pols);
+	bool isolated = false;
+
+	if (p->n_ips == 0 || p->host_network || p->terminating || p->phase == MODEL_POD_SUCCEEDED ||
+	    p->phase == MODEL_POD_FAILED)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		const struct model_policy *pol = pols[i];
+		uint8_t types = pol->policy_types;
+		uint8_t want =
+			d == NP_INGRESS ? MODEL_POLICY_TYPE_INGRESS : MODEL_POLICY_TYPE_EGRESS;
+
+		if (!types)
+			types = MODEL_POLICY_TYPE_INGRESS |
+				(pol->n_rules[NP_EGRESS] > 0 ? MODEL_POLICY_TYPE_EGRESS : 0);
+		if (!(types & want))
+			continue;
+		if (pol->pod_selector.present &&
+		    !model_selector_matches(&pol->pod_selector, &p->labels))
+			continue;
+		isolated = true;
+		for (uint32_t r = 0; r < pol->n_rules[d]; r++) {
+			const struct model_rule *rule = &pol->rules[d][r];
+			bool port_ok = rule->n_ports == 0, peer_ok = rule->n_peers == 0;
+
+			for (uint32_t k = 0; k < rule->n_ports && !port_ok; k++)
+				port_ok = naive_port_matches(&rule->ports[k],
+							     d == NP_INGRESS ? p : q, proto, port);
+			for (uint32_t k = 0; k < rule->n_peers && !peer_ok; k++)
+				peer_ok = naive_peer_matches(m, pol, &rule->peers[k], addr, q);
+			if (port_ok && peer_ok)
+				return true;
+		}
+	}
+	return !isolated;
+}
+
+static void random_selector(struct strbuf *sb, bool ns)
+{
+	static const char *const pod_sel[] = {
+		"{}",
+		"{matchLabels: {pod: a}}",
+		"{matchLabels: {pod: b}}",
+		"{matchExpressions: [{key: pod, operator: In, values: [a, c]}]}",
+		"{matchExpressions: [{key: pod, operator: NotIn, values: [b]}]}",
+		"{matchExpressions: [{key: pod, operator: Exists}]}",
+		"{matchExpressions: [{key: pod, operator: DoesNotExist}]}",
+		"{matchLabels: {pod: c}, matchExpressions: [{key: tier, operator: DoesNotExist}]}",
+	};
+	static const char *const ns_sel[] = {
+		"{}",
+		"{matchLabels: {ns: \"y\"}}",
+		"{matchExpressions: [{key: env, operator: Exists}]}",
+		"{matchExpressions: [{key: env, operator: NotIn, values: [prod]}]}",
+		"{matchLabels: {kubernetes.io/metadata.name: \"z\"}}",
+		"{matchExpressions: [{key: ns, operator: In, values: [\"x\", \"z\"]}]}",
+	};
+	if (ns)
+		strbuf_puts(sb, ns_sel[rnd(ELEMENTSOF(ns_sel))]);
+	else
+		strbuf_puts(sb, pod_sel[rnd(ELEMENTSOF(pod_sel))]);
+}
+
+static void random_rules(struct strbuf *sb)
+{
+	static const char *const blocks[] = {
+		"{cidr: 10.0.0.0/16}",
+		"{cidr: 10.0.2.0/24, except: [10.0.2.2/32]}",
+		"{cidr: 10.0.1.0/30}",
+		"{cidr: 0.0.0.0/0, except: [10.0.3.0/24, 10.0.1.2/32]}",
+		"{cidr: \"fd00::/8\"}",
+		"{cidr: 10.0.3.2/31}",
+		"{cidr: \"::/0\", except: [\"fd00::/64\"]}",
+	};
+	static const char *const ports[] = {
+		"{port: 80}",
+		"{protocol: UDP, port: 81}",
+		"{port: 80, endPort: 81}",
+		"{protocol: SCTP}",
+		"{port: serve-81-tcp}",
+		"{protocol: UDP, port: serve-80-udp}",
+		"{port: web}",
+		"{}",
+		"{protocol: TCP, port: 79, endPort: 80}",
+		"{protocol: SCTP, port: serve-80-sctp}",
+	};
+	uint32_t n = rnd(3);
+
+	strbuf_puts(sb, "[");
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t np = rnd(4), nq = rnd(4);
+
+		strbuf_puts(sb, i ? ", {" : "{");
+		if (np == 1)
+			strbuf_puts(sb, "peers: [], ");
+		else if (np > 1) {
+			strbuf_puts(sb, "peers: [");
+			for (uint32_t k = 0; k < np - 1; k++) {
+				uint32_t kind = rnd(4);
+				strbuf_puts(sb, k ? ", {" : "{");
+				if (kind == 0) {
+					strbuf_puts(sb, "ipBlock: ");
+					strbuf_puts(sb, blocks[rnd(ELEMENTSOF(blocks))]);
+				} else {
+					if (kind & 1) {
+						strbuf_puts(sb, "namespaceSelector: ");
+						random_selector(sb, true);
+					}
+					if (kind & 2) {
+						strbuf_puts(sb, kind & 1 ? ", podSelector: "
+									 : "podSelector: ");
+						random_selector(sb, false);
+					}
+				}
+				strbuf_puts(sb, "}");
+			}
+			strbuf_puts(sb, "], ");
+		}
+		if (nq == 1)
+			strbuf_puts(sb, "ports: []");
+		else if (nq > 1) {
+			strbuf_puts(sb, "ports: [");
+			for (uint32_t k = 0; k < nq - 1; k++) {
+				strbuf_puts(sb, k ? ", " : "");
+				strbuf_puts(sb, ports[rnd(ELEMENTSOF(ports))]);
+			}
+			strbuf_puts(sb, "]");
+		} else
+			strbuf_puts(sb, "x-none: 1");
+		strbuf_puts(sb, "}");
+	}
+	strbuf_puts(sb, "]");
+}
+
+/* Replaces every "peers:" with from: (ingress) or to: (egress) in s from offset off. */
+static void name_peers(struct strbuf *sb, size_t off, const char *word)
+{
+	for (char *p = sb->s + off; (p = strstr(p, "peers:"));)
+		memcpy(p, word, 6), p += 6;
+}
+
+START_TEST(random_cross_check)
+{
+	static const char *const types[] = { "", "policyTypes: [Ingress], ",
+					     "policyTypes: [Egress], ",
+					     "policyTypes: [Ingress, Egress], " };
+	static const char *const extra[] = { "10.0.2.200", "10.0.3.3", "192.168.1.1",
+					     "10.0.1.2",   "fd00::5",  "10.0.0.1" };
+	static const uint16_t ports[] = { 79, 80, 81, 82 };
+	size_t checks = 0;
+
+	rnd_state = 20261201u + (uint32_t)_i;
+	for (int scenario = 0; scenario < 25; scenario++) {
+		struct strbuf sb = { 0 };
+		uint32_t n = 1 + rnd(4);
+		struct fixture f;
+
+		for (uint32_t i = 0; i < n; i++) {
+			size_t off;
+			strbuf_printf(
+				&sb,
+				"---\n{apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, "
+				"metadata: {name: p%u, namespace: \"%c\"}, spec: {",
+				i, "xyz"[rnd(3)]);
+			strbuf_puts(&sb, "podSelector: ");
+			random_selector(&sb, false);
+			strbuf_printf(&sb, ", %s", types[rnd(4)]);
+			if (rnd(3)) {
+				strbuf_puts(&sb, "ingress: ");
+				off = sb.len;
+				random_rules(&sb);
+				name_peers(&sb, off, "from: ");
+				strbuf_puts(&sb, ", ");
+			}
+			if (rnd(3)) {
+				strbuf_puts(&sb, "egress: ");
+				off = sb.len;
+				random_rules(&sb);
+				name_peers(&sb, off, "to:   ");
+				strbuf_puts(&sb, ", ");
+			}
+			strbuf_puts(&sb, "x-end: 1}}\n");
+		}
+		f = load(strbuf_str(&sb), XYZ, NAMED, NULL);
+		for (int i = 0; i < 9; i++) {
+			const struct model_pod *src = pod(f.m, pods9[i]);
+			const struct policy_expect *xs = expect(&f, pods9[i]);
+
+			for (int x = 0; x < _POLICY_PROTO_MAX; x++)
+				for (size_t k = 0; k < ELEMENTSOF(ports); k++) {
+					uint8_t proto = policy_proto_numbers[x];
+					uint16_t port = ports[k];
+
+					for (int j = 0; j < 9; j++) {
+						const struct model_pod *dst = pod(f.m, pods9[j]);
+						bool want =
+							i == j ||
+							(naive_allows(f.m, src, NP_EGRESS,
+								      dst->ips[0], proto, port) &&
+							 naive_allows(f.m, dst, NP_INGRESS,
+								      src->ips[0], proto, port));
+						ck_assert_msg(reach(&f, pods9[i], pods9[j], AF_INET,
+								    proto, port) == want,
+							      "%s -> %s %s/%u: want %d\n%s",
+							      pods9[i], pods9[j],
+							      np_proto_name(proto), port, want,
+							      strbuf_str(&sb));
+						checks++;
+					}
+					for (size_t e = 0; e < ELEMENTSOF(extra); e++) {
+						np_u128 a;
+						ck_assert_int_ge(np_addr_parse(extra[e], &a), 0);
+						for (int d = 0; d < 2; d++) {
+							bool want = naive_allows(f.m, src, d, a,
+										 proto, port);
+							ck_assert_msg(
+								policy_dir_allows(xs->dir[d], a,
+										  proto,
+										  port) == want,
+								"%s %s %s %s/%u: want %d\n%s",
+								pods9[i], d ? "egress" : "ingress",
+								extra[e], np_proto_name(proto),
+								port, want, strbuf_str(&sb));
+							checks++;
+						}
+					}
+				}
+		}
+		fixture_done(&f);
+		strbuf_done(&sb);
+	}
+	ck_assert_int_gt(checks, 25 * 9 * 12 * 9);
+}
+END_TEST
+
 /* Runs the npaudit binary (path in $NPAUDIT) and returns its exit status and stdout. */
 static int run_npaudit(char *const argv[], char *out, size_t size)
 {
@@ -1200,6 +1502,11 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, canonical_segments_and_cuts);
 	tcase_add_test(tc, node_compile_and_sharing);
 	tcase_add_test(tc, model_change_recompiles);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("random");
+	tcase_add_loop_test(tc, random_cross_check, 0, 8);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cli");
