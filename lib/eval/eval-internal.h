@@ -15,8 +15,9 @@ struct chain_list {
 /*
  * Index of one set: the elements' ranges on one key field (the first address or number field)
  * cut the value space into segments; each segment lists the elements covering it (CSR arrays).
- * A lookup is a binary search for the segment, then a check of the other key fields of its few
- * candidates. Exact values and ranges, single and concatenated keys alike.
+ * A lookup is a binary search for the segment (a hash when every element has one value on that
+ * field), then a check of the other key fields of its few candidates; one-field sets keep the
+ * deciding element per segment. Exact values and ranges, single and concatenated keys alike.
  */
 struct set_index {
 	const struct ir_set *set;
@@ -25,6 +26,18 @@ struct set_index {
 	np_u128 *seg_lo; /* nseg segment starts, sorted; seg_lo[0] == 0 */
 	uint32_t *off; /* nseg + 1 offsets into elems */
 	uint32_t *elems; /* element indexes */
+	int32_t *best; /* one-field sets: per segment the deciding element, or SEG_* */
+	struct set_slot {
+		np_u128 value;
+		uint32_t seg; /* segment index + 1; 0: empty slot */
+		int32_t best; /* as best[seg] */
+	} * slots; /* every value exact: open addressing on the value */
+	size_t mask; /* slots capacity - 1 */
+};
+
+enum {
+	SEG_NONE = -1, /* no element */
+	SEG_NOMATCH = -2, /* the most specific element is an ipset nomatch entry */
 };
 
 /* Packets of family f (0 IPv4, 1 IPv6) at hook h meet hooks[f][h], in priority order. */

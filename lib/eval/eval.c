@@ -132,12 +132,103 @@ static size_t seg_find(const np_u128 *lo, size_t n, np_u128 v)
 	return a;
 }
 
+static inline size_t hash_u128(np_u128 v, size_t mask)
+{
+	uint64_t h = (uint64_t)v ^ ((uint64_t)(v >> 64) * 0xff51afd7ed558ccdull);
+
+	h *= 0x9e3779b97f4a7c15ull;
+	return (size_t)(h ^ (h >> 29)) & mask;
+}
+
 static void set_index_done(struct set_index *x)
 {
 	free(x->seg_lo);
 	free(x->off);
 	free(x->elems);
+	free(x->best);
+	free(x->slots);
 	*x = (struct set_index){ 0 };
+}
+
+/* For one-field sets: the element deciding each segment (the most specific one, as ipset's
+ * nomatch entries need), SEG_NONE or SEG_NOMATCH. */
+static int set_index_best(const struct ir_set *s, struct set_index *x)
+{
+	x->best = malloc((x->nseg ? x->nseg : 1) * sizeof(*x->best));
+	if (!x->best)
+		return -ENOMEM;
+	for (size_t g = 0; g < x->nseg; g++) {
+		int32_t best = SEG_NONE;
+		np_u128 bsize = 0;
+
+		for (uint32_t i = x->off[g]; i < x->off[g + 1]; i++) {
+			const struct ir_key_part *k = &s->elems.items[x->elems[i]].key[x->field];
+
+			if (best == SEG_NONE || k->hi - k->lo < bsize) {
+				best = (int32_t)x->elems[i];
+				bsize = k->hi - k->lo;
+			}
+		}
+		if (best >= 0 && s->elems.items[best].nomatch)
+			best = SEG_NOMATCH;
+		x->best[g] = best;
+	}
+	return 0;
+}
+
+/* When every element has one value on the indexed field: a hash from that value to its
+ * segment (and deciding element), so that a lookup costs about one memory access instead of a
+ * binary search. */
+static int set_index_hash(const struct ir_set *s, struct set_index *x)
+{
+	size_t nval = 0, cap = 16;
+
+	EVAL_FOREACH(e, &s->elems)
+	if (e->key[x->field].lo != e->key[x->field].hi)
+		return 0;
+	for (size_t g = 0; g < x->nseg; g++)
+		if (x->off[g + 1] > x->off[g])
+			nval++;
+	while (cap < 2 * nval)
+		cap *= 2;
+	x->slots = calloc(cap, sizeof(*x->slots));
+	if (!x->slots)
+		return -ENOMEM;
+	x->mask = cap - 1;
+	for (size_t g = 0; g < x->nseg; g++) {
+		size_t i;
+
+		if (x->off[g + 1] == x->off[g])
+			continue;
+		for (i = hash_u128(x->seg_lo[g], x->mask); x->slots[i].seg; i = (i + 1) & x->mask)
+			;
+		x->slots[i].value = x->seg_lo[g];
+		x->slots[i].seg = (uint32_t)g + 1;
+		x->slots[i].best = x->best ? x->best[g] : SEG_NONE;
+	}
+	return 0;
+}
+
+/* The segment holding v, or -1 when no element can hold it; *best is the deciding element of
+ * a one-field set (when x->best). */
+static inline long set_index_segment(const struct set_index *x, np_u128 v, int32_t *best)
+{
+	long g;
+
+	if (x->nseg == 0)
+		return -1;
+	if (x->slots) {
+		for (size_t i = hash_u128(v, x->mask); x->slots[i].seg; i = (i + 1) & x->mask)
+			if (x->slots[i].value == v) {
+				*best = x->slots[i].best;
+				return (long)x->slots[i].seg - 1;
+			}
+		return -1;
+	}
+	g = (long)seg_find(x->seg_lo, x->nseg, v);
+	if (x->best)
+		*best = x->best[g];
+	return g;
 }
 
 static int set_index_build(const struct ir_set *s, struct set_index *ret)
@@ -211,6 +302,10 @@ static int set_index_build(const struct ir_set *s, struct set_index *ret)
 				x.elems[x.off[g] + fill[g]++] = (uint32_t)e;
 		}
 	}
+	if (s->nkey == 1 && set_index_best(s, &x) < 0)
+		goto oom;
+	if (set_index_hash(s, &x) < 0)
+		goto oom;
 	*ret = x;
 	return 0;
 oom:
@@ -525,39 +620,48 @@ static bool elem_match(const struct ir_set *s, const struct ir_set_elem *e, cons
 	return true;
 }
 
-/* Finds the element of s matching k: the most specific one on the indexed field (ipset's
- * nomatch semantics: the most specific entry decides). */
-static const struct ir_set_elem *set_find(const struct eval_ctx *ctx, const struct ir_set *s,
-					  const struct key *k)
+/* Finds the element of s deciding for k: the most specific one on the indexed field (ipset's
+ * nomatch semantics: the most specific entry decides). Returns true and *ret when it matches. */
+static bool set_find(const struct eval_ctx *ctx, const struct ir_set *s, const struct key *k,
+		     const struct ir_set_elem **ret)
 {
 	const struct set_index *x = s->id < ctx->nsets ? &ctx->sets[s->id] : NULL;
 	const struct ir_set_elem *best = NULL;
 	np_u128 best_size = 0;
+	int32_t bi = SEG_NONE;
+	long g;
 
+	*ret = NULL;
 	if (!x || x->set != s || x->field < 0) {
 		EVAL_FOREACH(e, &s->elems)
-		if (elem_match(s, e, k))
-			return e;
-		return NULL;
+		if (elem_match(s, e, k)) {
+			*ret = e;
+			return !e->nomatch;
+		}
+		return false;
 	}
-	if (x->nseg == 0)
-		return NULL;
-	{
-		size_t g = seg_find(x->seg_lo, x->nseg, k->v[x->field]);
+	g = set_index_segment(x, k->v[x->field], &bi);
+	if (g < 0)
+		return false;
+	if (x->best) {
+		if (bi < 0)
+			return false;
+		*ret = &s->elems.items[bi];
+		return true;
+	}
+	for (uint32_t i = x->off[g]; i < x->off[g + 1]; i++) {
+		const struct ir_set_elem *e = &s->elems.items[x->elems[i]];
+		np_u128 size = e->key[x->field].hi - e->key[x->field].lo;
 
-		for (uint32_t i = x->off[g]; i < x->off[g + 1]; i++) {
-			const struct ir_set_elem *e = &s->elems.items[x->elems[i]];
-			np_u128 size = e->key[x->field].hi - e->key[x->field].lo;
-
-			if (!elem_match(s, e, k))
-				continue;
-			if (!best || size < best_size) {
-				best = e;
-				best_size = size;
-			}
+		if (!elem_match(s, e, k))
+			continue;
+		if (!best || size < best_size) {
+			best = e;
+			best_size = size;
 		}
 	}
-	return best;
+	*ret = best;
+	return best && !best->nomatch;
 }
 
 /* Looks k up in s (list:set: in its members, in order). */
@@ -576,8 +680,7 @@ static enum tri set_lookup(const struct eval_ctx *ctx, const struct ir_set *s, c
 		}
 		return s->member_sets.n == s->members.n ? T_FALSE : T_UNKNOWN;
 	}
-	*ret = set_find(ctx, s, k);
-	return *ret && !(*ret)->nomatch ? T_TRUE : T_FALSE;
+	return set_find(ctx, s, k, ret) ? T_TRUE : T_FALSE;
 }
 
 static enum tri ref_lookup(const struct eval_ctx *ctx, const struct eval_packet *p,
@@ -673,6 +776,11 @@ struct state {
 	long decided_idx, last_idx;
 	int decided_rank;
 	bool has_last;
+	/* The reason of an accept or drop is formatted from the deciding entry at the end. */
+	enum {
+		RSN_TEXT,
+		RSN_DECIDED,
+	} rsn;
 	char reason[512];
 };
 
@@ -713,6 +821,7 @@ _printf_(2, 3) static void set_reason(struct state *st, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(st->reason, sizeof(st->reason), fmt, ap);
 	va_end(ap);
+	st->rsn = RSN_TEXT;
 }
 
 /* Which entry explains the verdict: a drop/queue ends it; for accept prefer an accept by a
@@ -935,6 +1044,52 @@ static enum rule_outcome rule_eval(struct env *env, struct state *st, const stru
 
 static enum eval_verdict run(struct env *env, struct state *st, int resume);
 
+/* The reason of an accept or drop, from the entry that decided it. */
+static void reason_from_entry(enum eval_verdict v, const struct eval_trace_entry *e, bool have,
+			      char *buf, size_t size)
+{
+	char where[256];
+	const struct ir_chain *b = have ? e->chain : NULL;
+
+	if (v == EVAL_ACCEPT) {
+		if (have && e->rule)
+			snprintf(buf, size, "accepted by %s",
+				 rule_where(e->rule, where, sizeof(where)));
+		else if (have)
+			snprintf(buf, size, "accepted by the policy of base chain %s", b->name);
+		else
+			snprintf(buf, size, "accepted: no base chain on the path");
+	} else if (have && e->rule)
+		snprintf(buf, size, "%s by %s",
+			 e->action == IR_VERDICT_REJECT ? "rejected" : "dropped",
+			 rule_where(e->rule, where, sizeof(where)));
+	else if (have)
+		snprintf(buf, size,
+			 "dropped by the policy of base chain %s (%s %s %s, hook %s, priority %d)",
+			 b->name, ir_source_to_string(b->table->source),
+			 ir_family_to_string(b->table->family), b->table->name,
+			 ir_hook_to_string(b->hook), b->priority);
+	else
+		snprintf(buf, size, "dropped");
+}
+
+static void reason_format(struct state *st, enum eval_verdict v)
+{
+	if (st->rsn == RSN_TEXT)
+		return;
+	reason_from_entry(v, &st->decided, st->decided_rank > 0, st->reason, sizeof(st->reason));
+	st->rsn = RSN_TEXT;
+}
+
+const char *eval_result_reason(struct eval_result *res)
+{
+	if (!res->reason[0] && res->verdict != EVAL_UNKNOWN)
+		reason_from_entry(res->verdict,
+				  res->decided_by >= 0 ? &res->trace.items[res->decided_by] : NULL,
+				  res->decided_by >= 0, res->reason, sizeof(res->reason));
+	return res->reason;
+}
+
 /* The evaluation reached a predicate it cannot decide: explore both outcomes. */
 static enum eval_verdict fork_at(struct env *env, struct state *st, const struct ir_rule *r,
 				 unsigned at)
@@ -966,6 +1121,7 @@ static enum eval_verdict fork_at(struct env *env, struct state *st, const struct
 	if (va == vb && va != EVAL_UNKNOWN) {
 		char prev[sizeof(st->reason)];
 
+		reason_format(st, vb);
 		snprintf(prev, sizeof(prev), "%s", st->reason);
 		set_reason(st, "%s (the same whether or not '%s' in %s matches)", prev, pred,
 			   where);
@@ -991,14 +1147,10 @@ static enum eval_verdict fork_at(struct env *env, struct state *st, const struct
 static bool policy_end(struct env *env, struct state *st)
 {
 	const struct ir_chain *b = st->base;
-	char where[256];
 
 	record(env, st, NULL, b, b->policy, NULL, "policy");
 	if (b->policy == IR_VERDICT_DROP) {
-		snprintf(where, sizeof(where), "%s %s %s", ir_source_to_string(b->table->source),
-			 ir_family_to_string(b->table->family), b->table->name);
-		set_reason(st, "dropped by the policy of base chain %s (%s, hook %s, priority %d)",
-			   b->name, where, ir_hook_to_string(b->hook), b->priority);
+		st->rsn = RSN_DECIDED;
 		return true;
 	}
 	st->depth = 0;
@@ -1026,15 +1178,7 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 			const struct chain_list *l;
 
 			if (st->hook_i >= env->nhooks) {
-				if (st->decided_rank > 0 && st->decided.rule)
-					set_reason(
-						st, "accepted by %s",
-						rule_where(st->decided.rule, where, sizeof(where)));
-				else if (st->decided_rank > 0)
-					set_reason(st, "accepted by the policy of base chain %s",
-						   st->decided.chain->name);
-				else
-					set_reason(st, "accepted: no base chain on the path");
+				st->rsn = RSN_DECIDED;
 				return EVAL_ACCEPT;
 			}
 			l = &env->ctx->hooks[env->fi][env->hooks[st->hook_i]];
@@ -1094,9 +1238,7 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 			break;
 		case IR_VERDICT_DROP:
 		case IR_VERDICT_REJECT:
-			set_reason(st, "%s by %s",
-				   v.kind == IR_VERDICT_DROP ? "dropped" : "rejected",
-				   rule_where(r, where, sizeof(where)));
+			st->rsn = RSN_DECIDED;
 			return EVAL_DROP;
 		case IR_VERDICT_QUEUE:
 			set_reason(st,
@@ -1176,7 +1318,13 @@ int eval_packet(const struct eval_ctx *ctx, const struct eval_packet *p, bool wi
 		return -ENOMEM;
 	}
 	res->verdict = v;
-	memcpy(res->reason, st.reason, sizeof(res->reason));
+	/* Without a trace, an accept or drop is explained on demand (eval_result_reason()). */
+	if (with_trace)
+		reason_format(&st, v);
+	if (st.rsn == RSN_TEXT)
+		memcpy(res->reason, st.reason, sizeof(res->reason));
+	else
+		res->reason[0] = 0;
 	res->trace.items = st.trace.items;
 	res->trace.n = st.trace.n;
 	res->trace.cap = st.trace.cap;

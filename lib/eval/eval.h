@@ -120,12 +120,16 @@ struct eval_ctx *eval_ctx_free(struct eval_ctx *ctx);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct eval_ctx *, eval_ctx_free);
 
 /* Evaluates p; fills *res (initialise with { 0 } once, reuse across calls; free with
- * eval_result_done()). with_trace false records only the deciding entry (faster). Returns 0,
- * -EINVAL (bad family/path) or -ENOMEM. */
+ * eval_result_done()). with_trace false records only the deciding entry and leaves the reason
+ * of an accept or drop to eval_result_reason() (faster). Returns 0, -EINVAL (bad family/path)
+ * or -ENOMEM. */
 int eval_packet(const struct eval_ctx *ctx, const struct eval_packet *p, bool with_trace,
 		struct eval_result *res);
 /* Frees the trace of res. */
 void eval_result_done(struct eval_result *res);
+/* Returns the reason of res (owned by res): eval_packet() without trace leaves it to be
+ * formatted here, from the deciding entry, for accept and drop. */
+const char *eval_result_reason(struct eval_result *res);
 
 /* Returns "accept", "drop" or "unknown". */
 const char *eval_verdict_to_string(enum eval_verdict v);

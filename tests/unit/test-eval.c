@@ -109,6 +109,7 @@ static enum eval_verdict run(struct ir_ruleset *rs, const struct eval_packet *p,
 	/* The fast mode must agree and keep the deciding entry. */
 	ck_assert_int_eq(eval_packet(ctx, p, false, &quick), 0);
 	ck_assert_int_eq(quick.verdict, res->verdict);
+	ck_assert_str_eq(eval_result_reason(&quick), res->reason);
 	if (res->decided_by >= 0) {
 		ck_assert_int_eq(quick.decided_by, 0);
 		ck_assert_ptr_eq(quick.trace.items[0].rule, res->trace.items[res->decided_by].rule);
