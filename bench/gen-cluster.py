@@ -86,8 +86,9 @@ def main():
                                                "values": ["frontend", "backend"]}]}}],
                                 "ports": [{"port": "http"}, {"port": 9090}]}]
         elif kind == 3:
-            spec["ingress"] = [{"from": [{"ipBlock": {"cidr": f"10.{rnd.randrange(256)}.0.0/16",
-                                                      "except": [f"10.{rnd.randrange(256)}.1.0/24"]}},
+            b = rnd.randrange(256)
+            spec["ingress"] = [{"from": [{"ipBlock": {"cidr": f"10.{b}.0.0/16",
+                                                      "except": [f"10.{b}.{rnd.randrange(256)}.0/24"]}},
                                          {"namespaceSelector": {"matchLabels": {"env": "prod"}}}],
                                 "ports": [{"protocol": "TCP", "port": 30000, "endPort": 32767}]}]
         elif kind == 4:
