@@ -2122,16 +2122,13 @@ static int do_nat(struct xl *x, const struct nftnl_expr *e, enum ir_nat_kind kin
 	const struct seg *p0 = pmin ? reg_seg(x, e, pmin) : NULL;
 	const struct seg *p1 = pmax ? reg_seg(x, e, pmax) : NULL;
 	_cleanup_(strbuf_donep) struct strbuf sb = { 0 };
+	bool has_addr = false, has_port = false, other = false;
+	np_u128 alo = 0, ahi = 0;
+	uint16_t plo = 0, phi = 0;
 	struct ir_stmt *st;
+	char b1[64], b2[64];
 	int r;
 
-	r = expr_describe(e, &sb);
-	if (r < 0)
-		return r;
-	r = ir_rule_add_nat(x->r, kind, strbuf_str(&sb));
-	if (r < 0)
-		return r;
-	st = &x->r->stmts.items[x->r->stmts.n - 1];
 	if (!a1)
 		a1 = a0;
 	if (!p1)
@@ -2139,16 +2136,48 @@ static int do_nat(struct xl *x, const struct nftnl_expr *e, enum ir_nat_kind kin
 	if (a0 && a1 && a0->fk == FK_IMM && a1->fk == FK_IMM) {
 		unsigned size = family == NFPROTO_IPV6 ? 16 : 4;
 		if (a0->len >= size && a1->len >= size) {
-			st->nat_has_addr = true;
-			st->nat_addr_lo = addr_value(a0->data, size);
-			st->nat_addr_hi = addr_value(a1->data, size);
+			has_addr = true;
+			alo = addr_value(a0->data, size);
+			ahi = addr_value(a1->data, size);
 		}
 	}
 	if (p0 && p1 && p0->fk == FK_IMM && p1->fk == FK_IMM && p0->len >= 2 && p1->len >= 2) {
-		st->nat_has_port = true;
-		st->nat_port_lo = (uint16_t)bytes_be(p0->data, 2);
-		st->nat_port_hi = (uint16_t)bytes_be(p1->data, 2);
+		has_port = true;
+		plo = (uint16_t)bytes_be(p0->data, 2);
+		phi = (uint16_t)bytes_be(p1->data, 2);
 	}
+	other = (a0 && !has_addr) || (p0 && !has_port);
+
+	r = strbuf_puts(&sb, ir_nat_kind_to_string(kind));
+	if (r >= 0 && has_addr) {
+		r = strbuf_printf(&sb, " to %s", np_addr_format(alo, b1, sizeof(b1)));
+		if (r >= 0 && ahi != alo)
+			r = strbuf_printf(&sb, "-%s", np_addr_format(ahi, b2, sizeof(b2)));
+	}
+	if (r >= 0 && has_port) {
+		r = strbuf_printf(&sb, "%s:%u", has_addr ? "" : " to", plo);
+		if (r >= 0 && phi != plo)
+			r = strbuf_printf(&sb, "-%u", phi);
+	}
+	if (r >= 0 && other) {
+		r = strbuf_puts(&sb, " (from registers: ");
+		if (r >= 0)
+			r = expr_describe(e, &sb);
+		if (r >= 0)
+			r = strbuf_puts(&sb, ")");
+	}
+	if (r < 0)
+		return r;
+	r = ir_rule_add_nat(x->r, kind, strbuf_str(&sb));
+	if (r < 0)
+		return r;
+	st = &x->r->stmts.items[x->r->stmts.n - 1];
+	st->nat_has_addr = has_addr;
+	st->nat_addr_lo = alo;
+	st->nat_addr_hi = ahi;
+	st->nat_has_port = has_port;
+	st->nat_port_lo = plo;
+	st->nat_port_hi = phi;
 	return 0;
 }
 
@@ -2181,7 +2210,7 @@ static int do_limit(struct xl *x, const struct nftnl_expr *e)
 		u = units[4];
 		break;
 	}
-	return ir_rule_add_note(x->r, IR_STMT_LIMIT, "limit rate %" PRIu64 "%s/%s burst %u", rate,
+	return ir_rule_add_note(x->r, IR_STMT_LIMIT, "%" PRIu64 "%s/%s burst %u", rate,
 				type == NFT_LIMIT_PKT_BYTES ? " bytes" : "", u,
 				nftnl_expr_get_u32(e, NFTNL_EXPR_LIMIT_BURST));
 }
@@ -2349,13 +2378,10 @@ static int do_expr(struct xl *x, const struct nftnl_expr *e)
 	if (streq(name, "target"))
 		return do_compat(x, e, true);
 	if (streq(name, "log"))
-		return ir_rule_add_note(x->r, IR_STMT_LOG, "log%s%s%s",
-					nftnl_expr_is_set(e, NFTNL_EXPR_LOG_PREFIX) ? " prefix \""
-										    : "",
+		return ir_rule_add_note(x->r, IR_STMT_LOG, "%s",
 					nftnl_expr_is_set(e, NFTNL_EXPR_LOG_PREFIX)
 						? nftnl_expr_get_str(e, NFTNL_EXPR_LOG_PREFIX)
-						: "",
-					nftnl_expr_is_set(e, NFTNL_EXPR_LOG_PREFIX) ? "\"" : "");
+						: "");
 	if (streq(name, "limit"))
 		return do_limit(x, e);
 	if (streq(name, "reject")) {
