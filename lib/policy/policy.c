@@ -297,12 +297,14 @@ static size_t selector_candidates(struct policy_engine *e, const struct model_se
 		return SIZE_MAX;
 	if (best_req->op == MODEL_OP_EXISTS) {
 		n = model_pods_with_key(e->m, best_req->key, &l);
-		memcpy(tmp->items, l, n * sizeof(*l));
+		if (n > 0)
+			memcpy(tmp->items, l, n * sizeof(*l));
 		tmp->n = n;
 	} else
 		for (uint32_t k = 0; k < best_req->n_values; k++) {
 			n = model_pods_with_label(e->m, best_req->key, best_req->values[k], &l);
-			memcpy(tmp->items + tmp->n, l, n * sizeof(*l));
+			if (n > 0)
+				memcpy(tmp->items + tmp->n, l, n * sizeof(*l));
 			tmp->n += n;
 		}
 	*ret = (const struct model_pod *const *)tmp->items;
