@@ -190,7 +190,7 @@ int eval_collect_boundaries(const struct eval_ctx *ctx, const struct eval_templa
 			    struct eval_boundaries *ret)
 {
 	struct walk w = { .ctx = ctx, .t = t, .b = ret };
-	enum ir_hook hooks[4];
+	enum ir_hook hooks[EVAL_PATH_HOOKS_MAX];
 	size_t nh;
 	int fi;
 
@@ -218,8 +218,7 @@ int eval_collect_boundaries(const struct eval_ctx *ctx, const struct eval_templa
 
 			if (c->type == IR_CHAIN_NAT && t->ct_state && !(t->ct_state & IR_CT_NEW))
 				continue;
-			if (c->device && c->hook == IR_HOOK_INGRESS && t->iif &&
-			    !streq(c->device, t->iif))
+			if (!device_applies(c, t->iif, t->oif))
 				continue;
 			walk_chain(&w, c);
 		}

@@ -48,8 +48,23 @@ struct eval_ctx {
 	size_t nsets;
 };
 
+#define EVAL_PATH_HOOKS_MAX 5
+
 /* The hooks of a path, in traversal order; returns their number. */
-size_t eval_path_hooks(enum eval_path p, enum ir_hook ret[4]);
+size_t eval_path_hooks(enum eval_path p, enum ir_hook ret[EVAL_PATH_HOOKS_MAX]);
+
+/* Whether base chain c sees a packet with these interfaces: ingress chains are bound to the
+ * input device, egress chains to the output device. */
+static inline bool device_applies(const struct ir_chain *c, const char *iif, const char *oif)
+{
+	if (!c->device)
+		return true;
+	if (c->hook == IR_HOOK_INGRESS)
+		return !iif || streq(c->device, iif);
+	if (c->hook == IR_HOOK_EGRESS)
+		return !oif || streq(c->device, oif);
+	return true;
+}
 /* The path's main filter hook (forward, input or output). */
 enum ir_hook eval_path_main_hook(enum eval_path p);
 /* qsort comparison of np_u128 values. */

@@ -44,7 +44,7 @@ int eval_path_from_string(const char *s)
 	return -EINVAL;
 }
 
-size_t eval_path_hooks(enum eval_path p, enum ir_hook ret[4])
+size_t eval_path_hooks(enum eval_path p, enum ir_hook ret[EVAL_PATH_HOOKS_MAX])
 {
 	switch (p) {
 	case EVAL_PATH_FORWARD:
@@ -52,7 +52,8 @@ size_t eval_path_hooks(enum eval_path p, enum ir_hook ret[4])
 		ret[1] = IR_HOOK_PREROUTING;
 		ret[2] = IR_HOOK_FORWARD;
 		ret[3] = IR_HOOK_POSTROUTING;
-		return 4;
+		ret[4] = IR_HOOK_EGRESS;
+		return 5;
 	case EVAL_PATH_INPUT:
 		ret[0] = IR_HOOK_INGRESS;
 		ret[1] = IR_HOOK_PREROUTING;
@@ -61,7 +62,8 @@ size_t eval_path_hooks(enum eval_path p, enum ir_hook ret[4])
 	case EVAL_PATH_OUTPUT:
 		ret[0] = IR_HOOK_OUTPUT;
 		ret[1] = IR_HOOK_POSTROUTING;
-		return 2;
+		ret[2] = IR_HOOK_EGRESS;
+		return 3;
 	default:
 		return 0;
 	}
@@ -786,7 +788,7 @@ struct state {
 
 struct env {
 	const struct eval_ctx *ctx;
-	enum ir_hook hooks[4];
+	enum ir_hook hooks[EVAL_PATH_HOOKS_MAX];
 	size_t nhooks;
 	int fi;
 	enum ir_hook main_hook;
@@ -1189,8 +1191,7 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 			}
 			c = l->v[st->base_i];
 			if ((c->type == IR_CHAIN_NAT && !(st->pkt.ct_state & IR_CT_NEW)) ||
-			    (c->device && c->hook == IR_HOOK_INGRESS &&
-			     !streq(c->device, st->pkt.iif))) {
+			    !device_applies(c, st->pkt.iif, st->pkt.oif)) {
 				st->base_i++;
 				continue;
 			}
@@ -1218,7 +1219,10 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 			f->rule++;
 			continue;
 		case R_UNKNOWN:
-			record(env, st, r, c, IR_VERDICT_CONTINUE, NULL, "verdict unknown here");
+			record(env, st, r, c, IR_VERDICT_CONTINUE, NULL, NULL);
+			if (st->trace.n > 0 && env->with_trace)
+				st->trace.items[st->trace.n - 1].unknown = true;
+			st->last.unknown = true;
 			return EVAL_UNKNOWN;
 		case R_UNKNOWN_PRED:
 			return fork_at(env, st, r, at);
@@ -1362,6 +1366,8 @@ int eval_trace_entry_action(const struct eval_trace_entry *e, struct strbuf *out
 {
 	if (!e->rule)
 		return strbuf_printf(out, "policy %s", ir_verdict_kind_to_string(e->action));
+	if (e->unknown)
+		return strbuf_puts(out, "unknown");
 	switch (e->action) {
 	case IR_VERDICT_JUMP:
 	case IR_VERDICT_GOTO:

@@ -4,7 +4,8 @@
 /*
  * The packet evaluator: runs one packet through the hooks of its path and, at each hook,
  * through every base chain of every source whose family applies (ip and inet for IPv4, ip6 and
- * inet for IPv6; netdev/inet ingress chains bound to the input interface first), in priority
+ * inet for IPv6; netdev/inet ingress chains of the input interface first, netdev egress chains
+ * of the output interface last), in priority
  * order, with the kernel's verdict semantics:
  *
  *   - accept (and a NAT statement) ends that base chain only; the next base chain and hook go on;
@@ -26,8 +27,10 @@
  * UNKNOWN.
  *
  * Base chains of equal priority at one hook are visited in ruleset order (the order the readers
- * added their tables, then chains): the kernel orders equal priorities by registration time,
- * which the readers cannot see.
+ * added their tables, then chains). The kernel puts a newer registration before older ones of
+ * equal priority; the registration order of tables of different sources is not visible to the
+ * readers. It only matters when such chains set and test marks for each other: a drop wins in
+ * any order.
  *
  * Interfaces are the caller's: fill iif/oif (eval_packet_fill_interfaces() does it with a route
  * lookup callback). The evaluator never talks to the kernel.
@@ -98,6 +101,7 @@ struct eval_trace_entry {
 	enum ir_verdict_kind action; /* what the rule did; CONTINUE for a rule without verdict */
 	const struct ir_chain *target; /* jump/goto target */
 	const char *note; /* static text, e.g. "limit treated as matching", or NULL */
+	bool unknown; /* the rule was reached but its effect is unknown (the reason says why) */
 };
 
 struct eval_result {

@@ -660,6 +660,15 @@ START_TEST(opaque_is_unknown_unless_irrelevant)
 	ck_assert_uint_eq(res.forks, 0);
 	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 82), &res), EVAL_UNKNOWN);
 	ck_assert_ptr_nonnull(strstr(res.reason, "xt target BAR"));
+	ck_assert(decided(&res)->unknown);
+	ck_assert_uint_eq(decided(&res)->rule->position, 3);
+	{
+		struct strbuf sb = { 0 };
+
+		ck_assert_int_eq(eval_trace_entry_action(decided(&res), &sb), 0);
+		ck_assert_str_eq(strbuf_str(&sb), "unknown");
+		strbuf_done(&sb);
+	}
 	eval_result_done(&res);
 }
 END_TEST
@@ -777,6 +786,52 @@ START_TEST(interface_wildcards)
 				 "x", "eth00"),
 			     &res),
 			 EVAL_DROP);
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(netdev_chains_follow_their_device)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_table *t;
+	struct ir_chain *in, *out;
+	struct ir_rule *r;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	t = table(rs, IR_SRC_NFT, IR_FAMILY_NETDEV, "nd");
+	ck_assert_int_eq(ir_table_new_chain(t, "in", &in), 0);
+	ck_assert_int_eq(ir_chain_set_base(in, IR_CHAIN_FILTER, IR_HOOK_INGRESS, 0,
+					   IR_VERDICT_ACCEPT, "eth0"),
+			 0);
+	r = rule(in);
+	match_num(r, IR_FIELD_DPORT, 25, 25);
+	verdict(r, IR_VERDICT_DROP, NULL);
+	ck_assert_int_eq(ir_table_new_chain(t, "out", &out), 0);
+	ck_assert_int_eq(ir_chain_set_base(out, IR_CHAIN_FILTER, IR_HOOK_EGRESS, 0,
+					   IR_VERDICT_ACCEPT, "veth1"),
+			 0);
+	r = rule(out);
+	match_num(r, IR_FIELD_DPORT, 26, 26);
+	verdict(r, IR_VERDICT_DROP, NULL);
+
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 25), &res), EVAL_DROP);
+	ck_assert_int_eq(decided(&res)->hook, IR_HOOK_INGRESS);
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 26), &res), EVAL_DROP);
+	ck_assert_int_eq(decided(&res)->hook, IR_HOOK_EGRESS);
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 25,
+				 "eth1", "veth2"),
+			     &res),
+			 EVAL_ACCEPT);
+	ck_assert_int_eq(run(rs,
+			     pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 26,
+				 "eth1", "veth2"),
+			     &res),
+			 EVAL_ACCEPT);
+	/* IPv6 meets netdev chains too */
+	ck_assert_int_eq(run(rs, FWD(&p, "fd00::1", "fd00::2", 25), &res), EVAL_DROP);
 	eval_result_done(&res);
 }
 END_TEST
@@ -1095,6 +1150,7 @@ int main(void)
 	tcase_add_test(tc, unknown_packet_fields_fork_too);
 	tcase_add_test(tc, ipv6_and_inet);
 	tcase_add_test(tc, interface_wildcards);
+	tcase_add_test(tc, netdev_chains_follow_their_device);
 	tcase_add_test(tc, jump_loop_is_guarded);
 	tcase_add_test(tc, unresolved_jump_is_unknown);
 	tcase_add_test(tc, nat_chains_see_only_new);
