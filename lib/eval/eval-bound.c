@@ -56,9 +56,9 @@ static void cut_set(struct walk *w, const struct ir_setref *ref, const struct ir
 		cut_set(w, ref, *mp, depth + 1);
 		return;
 	}
-	if (s->nkey != ref->nkey)
+	if (ref->ipset ? ref->nkey < s->nkey : ref->nkey != s->nkey)
 		return;
-	for (unsigned i = 0; i < ref->nkey; i++) {
+	for (unsigned i = 0; i < s->nkey; i++) {
 		if (!cuts_for(w->b, ref->key[i]) || s->keytype[i] == IR_KEY_IFNAME)
 			continue;
 		EVAL_FOREACH(e, &s->elems)
@@ -133,7 +133,9 @@ static void walk_rule(struct walk *w, const struct ir_rule *r)
 	{
 		switch (p->kind) {
 		case IR_PRED_MATCH:
-			if (cuts_for(w->b, p->field) && !p->masked)
+			if (cuts_for(w->b, p->field) && p->masked)
+				w->b->inexact++;
+			else if (cuts_for(w->b, p->field))
 				for (size_t i = 0; i < p->values.n; i++)
 					cut_range(w, p->field, p->values.r[i].lo,
 						  p->values.r[i].hi);
@@ -202,7 +204,7 @@ int eval_collect_boundaries(const struct eval_ctx *ctx, const struct eval_templa
 	fi = t->family == AF_INET6;
 
 	ret->saddr.n = ret->daddr.n = ret->sport.n = ret->dport.n = 0;
-	ret->rules = ret->opaque = 0;
+	ret->rules = ret->opaque = ret->inexact = 0;
 	w.seen_chain = calloc(ctx->rs->n_chains + 1, 1);
 	w.seen_set = calloc(ctx->rs->n_sets + 1, 1);
 	if (!w.seen_chain || !w.seen_set) {

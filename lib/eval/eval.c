@@ -584,9 +584,11 @@ struct key {
 static enum tri key_build(const struct eval_packet *p, const struct ir_setref *ref,
 			  const struct ir_set *s, struct key *k)
 {
-	if (ref->nkey != s->nkey)
+	/* xt_set gives a direction per dimension and a set uses as many as it has (list:set
+	 * members may differ); an nft lookup names exactly the set's key. */
+	if (ref->ipset ? ref->nkey < s->nkey : ref->nkey != s->nkey)
 		return T_UNKNOWN;
-	for (unsigned i = 0; i < ref->nkey; i++) {
+	for (unsigned i = 0; i < s->nkey; i++) {
 		enum ir_field f = ref->key[i];
 		int r;
 
@@ -666,44 +668,39 @@ static bool set_find(const struct eval_ctx *ctx, const struct ir_set *s, const s
 	return best && !best->nomatch;
 }
 
-/* Looks k up in s (list:set: in its members, in order). */
-static enum tri set_lookup(const struct eval_ctx *ctx, const struct ir_set *s, const struct key *k,
+/* Looks the packet up in s as ref says (list:set: in its members, in order, each with its own
+ * key layout). */
+static enum tri set_lookup(const struct eval_ctx *ctx, const struct eval_packet *p,
+			   const struct ir_setref *ref, const struct ir_set *s,
 			   const struct ir_set_elem **ret, unsigned depth)
 {
+	struct key k;
+	enum tri t;
+
 	if (s->flags & IR_SET_LIST) {
 		if (depth > 8)
 			return T_UNKNOWN;
 		EVAL_FOREACH(mp, &s->member_sets)
 		{
-			enum tri t = set_lookup(ctx, *mp, k, ret, depth + 1);
-
+			t = set_lookup(ctx, p, ref, *mp, ret, depth + 1);
 			if (t != T_FALSE)
 				return t;
 		}
 		return s->member_sets.n == s->members.n ? T_FALSE : T_UNKNOWN;
 	}
-	return set_find(ctx, s, k, ret) ? T_TRUE : T_FALSE;
+	t = key_build(p, ref, s, &k);
+	if (t != T_TRUE)
+		return t;
+	return set_find(ctx, s, &k, ret) ? T_TRUE : T_FALSE;
 }
 
 static enum tri ref_lookup(const struct eval_ctx *ctx, const struct eval_packet *p,
 			   const struct ir_setref *ref, const struct ir_set_elem **ret)
 {
-	struct key k;
-	enum tri t;
-
 	*ret = NULL;
 	if (!ref->set)
 		return T_UNKNOWN;
-	if (ref->set->flags & IR_SET_LIST) {
-		/* members share the key layout of the list */
-		if (ref->set->member_sets.n == 0)
-			return ref->set->members.n ? T_UNKNOWN : T_FALSE;
-		t = key_build(p, ref, ref->set->member_sets.items[0], &k);
-	} else
-		t = key_build(p, ref, ref->set, &k);
-	if (t != T_TRUE)
-		return t;
-	return set_lookup(ctx, ref->set, &k, ret, 0);
+	return set_lookup(ctx, p, ref, ref->set, ret, 0);
 }
 
 /* --- predicates --- */

@@ -174,6 +174,7 @@ struct eval_boundaries {
 	struct eval_cuts saddr, daddr, sport, dport;
 	unsigned rules; /* reachable rules visited */
 	unsigned opaque; /* reachable opaque predicates or statements */
+	unsigned inexact; /* reachable masked tests of those fields (no cut points express them) */
 };
 
 /* Collects the cut points of t into *ret (zero-initialised, or reused after

@@ -505,6 +505,46 @@ START_TEST(ipsets_nomatch_lists_and_concatenations)
 }
 END_TEST
 
+START_TEST(list_set_members_of_different_dimensions)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_set *nets, *netport, *list;
+	struct ir_chain *fwd;
+	struct ir_rule *r;
+	static const enum ir_keytype addr[] = { IR_KEY_ADDR };
+	static const enum ir_keytype addrport[] = { IR_KEY_ADDR, IR_KEY_NUM, IR_KEY_NUM };
+	/* -m set --match-set mixed src,dst,dst: hash:net uses the first direction only */
+	static const enum ir_field key[] = { IR_FIELD_SADDR, IR_FIELD_L4PROTO, IR_FIELD_DPORT };
+	struct ir_key_part k[3] = { 0 };
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	nets = ipset(rs, "nets", "hash:net", 1, addr);
+	add_net(nets, "10.1.0.0/16", false);
+	netport = ipset(rs, "netport", "hash:net,port", 3, addrport);
+	ck_assert_int_gt(np_cidr_parse("10.2.0.0/16", &k[0].lo, &k[0].hi), 0);
+	k[1].lo = k[1].hi = IPPROTO_TCP;
+	k[2].lo = k[2].hi = 443;
+	ck_assert_int_eq(ir_set_add_elem(netport, k, NULL, 0, false), 0);
+	list = ipset(rs, "mixed", "list:set", 1, addr);
+	ck_assert_int_eq(ir_set_add_member(list, "nets"), 0);
+	ck_assert_int_eq(ir_set_add_member(list, "netport"), 0);
+
+	fwd = base(table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter"), "FORWARD",
+		   IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_DROP);
+	r = rule(fwd);
+	ck_assert_int_eq(ir_rule_add_lookup(r, key, 3, "mixed", true, false), 0);
+	verdict(r, IR_VERDICT_ACCEPT, NULL);
+
+	ck_assert_int_eq(run(rs, FWD(&p, "10.1.2.3", "10.9.0.1", 1), &res), EVAL_ACCEPT);
+	ck_assert_int_eq(run(rs, FWD(&p, "10.2.2.3", "10.9.0.1", 443), &res), EVAL_ACCEPT);
+	ck_assert_int_eq(run(rs, FWD(&p, "10.2.2.3", "10.9.0.1", 444), &res), EVAL_DROP);
+	ck_assert_int_eq(run(rs, FWD(&p, "10.3.2.3", "10.9.0.1", 443), &res), EVAL_DROP);
+	eval_result_done(&res);
+}
+END_TEST
+
 START_TEST(nft_interval_concatenation_and_vmap)
 {
 	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
@@ -1014,6 +1054,57 @@ START_TEST(boundaries_of_reachable_rules)
 	ck_assert_int_eq(eval_collect_boundaries(ctx, &tmpl, &b), 0);
 	ck_assert_uint_eq(b.saddr.n, 4);
 	ck_assert_uint_eq(b.dport.n, 4);
+	ck_assert_uint_eq(b.inexact, 0);
+	eval_boundaries_done(&b);
+}
+END_TEST
+
+START_TEST(boundaries_follow_verdict_maps)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
+	struct eval_boundaries b = { 0 };
+	struct ir_table *t;
+	struct ir_chain *fwd, *pod;
+	struct ir_set *vm;
+	struct ir_rule *r;
+	struct ir_key_part k = { 0 };
+	struct ir_verdict v = { .kind = IR_VERDICT_GOTO, .chain = (char *)"pod" };
+	static const enum ir_field key[] = { IR_FIELD_DADDR };
+	struct np_iset m = { 0 };
+	struct eval_template tmpl = {
+		.family = AF_INET,
+		.path = EVAL_PATH_FORWARD,
+		.l4proto = -1,
+	};
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	t = table(rs, IR_SRC_NFT, IR_FAMILY_INET, "np");
+	ck_assert_int_eq(ir_set_new("pods", NULL, &vm), 0);
+	vm->flags = IR_SET_VMAP | IR_SET_INTERVAL;
+	ck_assert_int_eq(ir_set_add_key(vm, IR_KEY_ADDR), 0);
+	ck_assert_int_gt(np_cidr_parse("10.0.1.0/24", &k.lo, &k.hi), 0);
+	ck_assert_int_eq(ir_set_add_elem(vm, &k, &v, 0, false), 0);
+	ck_assert_int_eq(ir_table_add_set(t, &(struct ir_set *){ vm }), 0);
+	fwd = base(t, "forward", IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_ACCEPT);
+	pod = chain(t, "pod");
+	ck_assert_int_eq(ir_rule_add_vmap(rule(fwd), key, 1, "pods", false), 0);
+	r = rule(pod);
+	match_num(r, IR_FIELD_SPORT, 1000, 1999);
+	verdict(r, IR_VERDICT_DROP, NULL);
+	r = rule(pod);
+	np_iset_add(&m, 0x1, 0x1);
+	ck_assert_int_eq(ir_rule_add_match_masked(r, IR_FIELD_DPORT, 0x1, false, &m), 0);
+	verdict(r, IR_VERDICT_DROP, NULL);
+
+	ck_assert_int_eq(eval_prepare(rs, &ctx), 0);
+	ck_assert_int_eq(eval_collect_boundaries(ctx, &tmpl, &b), 0);
+	ck_assert_uint_eq(b.daddr.n, 2);
+	ck_assert(b.daddr.items[0] == ip("10.0.1.0") && b.daddr.items[1] == ip("10.0.2.0"));
+	ck_assert_uint_eq(b.sport.n, 2);
+	ck_assert(b.sport.items[0] == 1000 && b.sport.items[1] == 2000);
+	ck_assert_uint_eq(b.inexact, 1); /* odd ports: no interval cut expresses them */
+	ck_assert_uint_eq(b.rules, 3);
 	eval_boundaries_done(&b);
 }
 END_TEST
@@ -1144,6 +1235,7 @@ int main(void)
 	tcase_add_test(tc, marks_set_early_tested_later);
 	tcase_add_test(tc, statement_before_predicate_runs_even_without_match);
 	tcase_add_test(tc, ipsets_nomatch_lists_and_concatenations);
+	tcase_add_test(tc, list_set_members_of_different_dimensions);
 	tcase_add_test(tc, nft_interval_concatenation_and_vmap);
 	tcase_add_test(tc, queue_is_unknown);
 	tcase_add_test(tc, opaque_is_unknown_unless_irrelevant);
@@ -1156,6 +1248,7 @@ int main(void)
 	tcase_add_test(tc, nat_chains_see_only_new);
 	tcase_add_test(tc, ct_state_and_notrack);
 	tcase_add_test(tc, boundaries_of_reachable_rules);
+	tcase_add_test(tc, boundaries_follow_verdict_maps);
 	tcase_add_test(tc, set_index_agrees_with_scan);
 	tcase_add_test(tc, trace_json_and_actions);
 	tcase_add_test(tc, interfaces_from_routes);
