@@ -973,8 +973,8 @@ static int parse_setelems(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 		return 0;
 	mnl_attr_for_each_nested(a, la.tb[NFTA_SET_ELEM_LIST_ELEMENTS])
 	{
-		if (mnl_attr_get_type(a) != NFTA_LIST_ELEM)
-			return -EBADMSG;
+		/* the kernel dumps NFTA_LIST_ELEM; libnftnl numbers them 1, 2, ... (the kernel
+		 * accepts either): the type is not checked */
 		r = add_elem(p, s, a);
 		if (r < 0)
 			return r;
