@@ -3,6 +3,7 @@
 #include <linux/if_packet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -768,7 +769,6 @@ struct state {
 	struct eval_packet pkt;
 	unsigned hook_i, base_i;
 	const struct ir_chain *base; /* NULL between base chains */
-	struct frame stack[EVAL_JUMP_MAX + 1];
 	unsigned depth;
 	VEC(struct eval_trace_entry) trace;
 	struct eval_trace_entry decided, last;
@@ -780,7 +780,9 @@ struct state {
 		RSN_TEXT,
 		RSN_DECIDED,
 	} rsn;
+	/* Not initialised up front (eval_packet() zeroes what comes before). */
 	char reason[512];
+	struct frame stack[EVAL_JUMP_MAX_LEGACY + 1];
 };
 
 struct env {
@@ -1261,9 +1263,14 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 				*f = (struct frame){ v.target, 0 };
 				break;
 			}
-			if (st->depth > EVAL_JUMP_MAX) {
+			if (st->depth > (c->table->source == IR_SRC_IPTABLES_LEGACY
+						 ? EVAL_JUMP_MAX_LEGACY
+						 : EVAL_JUMP_MAX)) {
 				set_reason(st, "jump stack deeper than %d (a loop?) at %s",
-					   EVAL_JUMP_MAX, rule_where(r, where, sizeof(where)));
+					   c->table->source == IR_SRC_IPTABLES_LEGACY
+						   ? EVAL_JUMP_MAX_LEGACY
+						   : EVAL_JUMP_MAX,
+					   rule_where(r, where, sizeof(where)));
 				return EVAL_UNKNOWN;
 			}
 			f->rule++;
@@ -1292,17 +1299,17 @@ int eval_packet(const struct eval_ctx *ctx, const struct eval_packet *p, bool wi
 		.ctx = ctx,
 		.with_trace = with_trace,
 	};
-	struct state st = {
-		.pkt = *p,
-		.decided_idx = -1,
-		.last_idx = -1,
-	};
+	struct state st;
 	enum eval_verdict v;
 
 	if (p->family != AF_INET && p->family != AF_INET6)
 		return -EINVAL;
 	if ((unsigned)p->path >= _EVAL_PATH_MAX)
 		return -EINVAL;
+	memset(&st, 0, offsetof(struct state, reason));
+	st.pkt = *p;
+	st.decided_idx = st.last_idx = -1;
+	st.reason[0] = 0;
 	env.fi = p->family == AF_INET6;
 	env.nhooks = eval_path_hooks(p->path, env.hooks);
 	env.main_hook = eval_path_main_hook(p->path);

@@ -10,7 +10,8 @@
  *
  *   - accept (and a NAT statement) ends that base chain only; the next base chain and hook go on;
  *   - drop and reject end everything;
- *   - jump pushes a return point (at most EVAL_JUMP_MAX deep, like the kernel's jump stack),
+ *   - jump pushes a return point (at most EVAL_JUMP_MAX deep in nftables tables, like the
+ *     kernel's jump stack; EVAL_JUMP_MAX_LEGACY in x_tables, whose stack has no fixed size),
  *     goto replaces the current chain, return pops; the end of a regular chain returns; a
  *     return or the end of a base chain (also reached by goto) applies the base chain's policy;
  *   - mark and ct mark statements change what later predicates see; notrack makes the packet
@@ -44,6 +45,7 @@
 #include "util/util.h"
 
 #define EVAL_JUMP_MAX 16
+#define EVAL_JUMP_MAX_LEGACY 64
 #define EVAL_FORK_MAX 64
 
 enum eval_path {

@@ -891,7 +891,38 @@ START_TEST(jump_loop_is_guarded)
 	verdict(rule(chain(t, "A")), IR_VERDICT_JUMP, "B");
 	verdict(rule(chain(t, "B")), IR_VERDICT_JUMP, "A");
 	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 80), &res), EVAL_UNKNOWN);
+	ck_assert_ptr_nonnull(strstr(res.reason, "jump stack deeper than 64"));
+	/* nftables: the kernel's 16 */
+	t->source = IR_SRC_NFT;
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 80), &res), EVAL_UNKNOWN);
 	ck_assert_ptr_nonnull(strstr(res.reason, "jump stack deeper than 16"));
+	ck_assert_uint_eq(res.trace.n, 17);
+	eval_result_done(&res);
+}
+END_TEST
+
+START_TEST(deep_legacy_chains_are_fine)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_table *t;
+	struct ir_chain *c;
+	char name[16];
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	t = table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter");
+	c = base(t, "FORWARD", IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_ACCEPT);
+	verdict(rule(c), IR_VERDICT_JUMP, "L0");
+	for (int i = 0; i < 30; i++) {
+		snprintf(name, sizeof(name), "L%d", i);
+		c = chain(t, name);
+		snprintf(name, sizeof(name), "L%d", i + 1);
+		verdict(rule(c), i == 29 ? IR_VERDICT_DROP : IR_VERDICT_JUMP,
+			i == 29 ? NULL : name);
+	}
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 80), &res), EVAL_DROP);
+	ck_assert_uint_eq(res.trace.n, 31);
 	eval_result_done(&res);
 }
 END_TEST
@@ -1244,6 +1275,7 @@ int main(void)
 	tcase_add_test(tc, interface_wildcards);
 	tcase_add_test(tc, netdev_chains_follow_their_device);
 	tcase_add_test(tc, jump_loop_is_guarded);
+	tcase_add_test(tc, deep_legacy_chains_are_fine);
 	tcase_add_test(tc, unresolved_jump_is_unknown);
 	tcase_add_test(tc, nat_chains_see_only_new);
 	tcase_add_test(tc, ct_state_and_notrack);
