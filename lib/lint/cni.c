@@ -463,7 +463,7 @@ static int scan_conf_dir(struct detect *d, const char *dir, struct cni_detection
 	r = strv_printf(&d->evidence,
 			"%s is the first CNI configuration in %s (of %zu) and its first plugin "
 			"is '%s'",
-			names.v[0], dir, names.n, type);
+			names.v[0], dir, names.n, out->conf_type);
 	if (r < 0)
 		return r;
 	return 0;
@@ -558,10 +558,10 @@ static int comp_dataplane(struct detect *d, const struct component *c, enum cni_
 	switch (c->kind) {
 	case CNI_CALICO:
 	case CNI_CANAL:
-		for (uint32_t i = 0; i < c->ds->n_containers; i++) {
-			const struct model_ds_container *x = &c->ds->containers[i];
-			if (!image_is(x->image, "calico"))
-				continue;
+		/* The calico/node container (Felix), not the CNI installer init containers. */
+		{
+			const struct model_ds_container *x = c->c;
+
 			if (str_true(v = container_env(x, "FELIX_BPFENABLED"))) {
 				*ret = CNI_DP_EBPF;
 				return strv_printf(&d->evidence,
@@ -590,7 +590,6 @@ static int comp_dataplane(struct detect *d, const struct component *c, enum cni_
 				"or iptables-nft, whichever already has rules on the node",
 				v ? v : "not set");
 		}
-		return strv_printf(&d->notes, "Calico's container configuration was not found");
 	case CNI_CILIUM:
 		*ret = CNI_DP_EBPF;
 		return strv_printf(&d->evidence, "Cilium enforces NetworkPolicy in eBPF programs");
@@ -789,6 +788,15 @@ int cni_detect(const struct model *m, const char *node, const char *conf_dir,
 			goto fail;
 		if (net && net->ds && net != c)
 			tag_image = net->c->image; /* the version of the network plugin */
+		else if (net != c)
+			tag_image = NULL; /* only the add-on's version is known */
+		if (pol && pol != net && pol->c->image) {
+			out->policy_addon_version = image_tag(pol->c->image);
+			if (!out->policy_addon_version && strchr(pol->c->image, ':')) {
+				r = -ENOMEM;
+				goto fail;
+			}
+		}
 		if (tag_image) {
 			out->version = image_tag(tag_image);
 			if (!out->version && strchr(tag_image, ':')) {
@@ -814,6 +822,7 @@ struct cni_detection *cni_detection_free(struct cni_detection *d)
 		return NULL;
 	free(d->version);
 	free(d->policy_addon);
+	free(d->policy_addon_version);
 	free(d->agent.daemonset_ns);
 	free(d->agent.daemonset);
 	free(d->agent.ns);
@@ -860,6 +869,8 @@ int cni_detection_json(const struct cni_detection *d, struct strbuf *out)
 	strbuf_puts(out, ",");
 	json_str_or_null(out, "policy_addon", d->policy_addon);
 	strbuf_puts(out, ",");
+	json_str_or_null(out, "policy_addon_version", d->policy_addon_version);
+	strbuf_puts(out, ",");
 	json_str_or_null(out, "conf_file", d->conf_file);
 	strbuf_puts(out, ",");
 	json_str_or_null(out, "conf_type", d->conf_type);
@@ -902,7 +913,9 @@ int cni_detection_format(const struct cni_detection *d, struct strbuf *out)
 		      d->version ? d->version : "",
 		      d->kind == CNI_UNKNOWN ? " (not recognised)" : "");
 	if (d->policy_addon)
-		strbuf_printf(out, "Policy by:  %s\n", d->policy_addon);
+		strbuf_printf(out, "Policy by:  %s%s%s\n", d->policy_addon,
+			      d->policy_addon_version ? " " : "",
+			      d->policy_addon_version ? d->policy_addon_version : "");
 	strbuf_printf(out, "Enforces NetworkPolicy: %s\n", cni_enforce_name(d->enforces));
 	strbuf_printf(out, "Dataplane:  %s\n", cni_dataplane_name(d->dataplane));
 	if (d->conf_file)

@@ -1351,13 +1351,13 @@ static int check_dns(struct lint_ctx *c)
 		first = d->n_policies ? d->policies[0] : NULL;
 		r = emit(c, LINT_EGRESS_BLOCKS_DNS, udp ? LINT_WARNING : LINT_ERROR, &objs, NULL,
 			 lint_strf(
-				 "%zu pod%s in namespace %s %s isolated for egress and %s "
-				 "allow%s no %s to the cluster DNS pods (%s=%s in %s) on port 53%s",
+				 "%zu pod%s in namespace %s %s isolated for egress and %s %s "
+				 "no %s to the cluster DNS pods (%s=%s in %s) on port 53%s",
 				 groups.items[g].pods.n, groups.items[g].pods.n == 1 ? "" : "s",
 				 groups.items[g].pods.items[0]->ns,
 				 groups.items[g].pods.n == 1 ? "is" : "are",
-				 d->n_policies == 1 ? "its policy" : "their policies",
-				 d->n_policies == 1 ? "s" : "",
+				 groups.items[g].pods.n == 1 ? "its" : "their",
+				 d->n_policies == 1 ? "policy allows" : "policies allow",
 				 !udp && !tcp ? "UDP or TCP"
 				 : !udp	      ? "UDP"
 					      : "TCP",
@@ -1591,11 +1591,11 @@ static int check_cni(struct lint_ctx *c)
 			return r;
 		r = emit(c, LINT_CNI_NO_POLICY_SUPPORT, LINT_CRITICAL, &objs, NULL,
 			 lint_strf("the CNI (%s) does not enforce NetworkPolicy, so the %zu "
-				   "polic%s selecting pods %s%s have no effect: all traffic is "
+				   "polic%s selecting pods %s%s ha%s no effect: all traffic is "
 				   "allowed",
 				   cni_kind_name(d->kind), used.n, used.n == 1 ? "y" : "ies",
 				   c->o->node ? "on node " : "in the cluster",
-				   c->o->node ? c->o->node : ""),
+				   c->o->node ? c->o->node : "", used.n == 1 ? "s" : "ve"),
 			 lint_strf("%s", install_instead(d->kind)));
 		if (r < 0)
 			return r;
@@ -1667,10 +1667,13 @@ static int check_cni(struct lint_ctx *c)
 			}
 			return emit(
 				c, LINT_CNI_AGENT_UNHEALTHY, LINT_ERROR, &objs, NULL, msg,
-				lint_strf("look at `kubectl -n %s describe pod` and `kubectl -n %s "
-					  "logs --previous` of the agent on %s; until it is "
-					  "healthy its rules may be stale or missing",
-					  a->daemonset_ns, a->daemonset_ns, c->o->node));
+				lint_strf("look at `kubectl -n %s describe daemonset %s` and, for "
+					  "its "
+					  "pod on %s, `kubectl -n %s describe pod` and `logs "
+					  "--previous`; until the agent is healthy its rules there "
+					  "may be stale or missing",
+					  a->daemonset_ns, a->daemonset, c->o->node,
+					  a->daemonset_ns));
 		} else {
 			const struct model_daemonset *const *dss;
 			size_t nd = model_daemonsets(c->m, &dss);

@@ -126,6 +126,7 @@ struct cni_detection {
 	enum cni_enforce enforces;
 	char *policy_addon; /* a separate NetworkPolicy agent (kube-network-policies, Calico
 			       policy-only, ...) in front of the network CNI, or NULL */
+	char *policy_addon_version; /* its image tag, or NULL */
 	struct cni_agent agent; /* valid when has_agent */
 	bool has_agent; /* an agent DaemonSet was recognised */
 	char *conf_file; /* the CNI configuration the runtime uses (first by name), or NULL */
