@@ -1194,6 +1194,221 @@ START_TEST(set_index_agrees_with_scan)
 }
 END_TEST
 
+/* --- random rulesets: the cut points must make classes no rule can tell apart --- */
+
+static unsigned rnd(unsigned *seed, unsigned n)
+{
+	return (unsigned)rand_r(seed) % n;
+}
+
+static void random_cidr(unsigned *seed, np_u128 *lo, np_u128 *hi)
+{
+	unsigned plen = 8 + rnd(seed, 25);
+	uint32_t a = 10u << 24 | (uint32_t)rnd(seed, 4) << 8 | rnd(seed, 256);
+	uint32_t mask = plen == 32 ? ~0u : ~(~0u >> plen);
+
+	a = (a | (uint32_t)rnd(seed, 4) << 16) & mask;
+	*lo = np_v4(a);
+	*hi = np_v4(a | ~mask);
+}
+
+static void random_pred(unsigned *seed, struct ir_rule *r, int nsets)
+{
+	static const enum ir_field addr_fields[] = { IR_FIELD_SADDR, IR_FIELD_DADDR };
+	static const enum ir_field port_fields[] = { IR_FIELD_SPORT, IR_FIELD_DPORT };
+	struct np_iset v = { 0 };
+	np_u128 lo, hi;
+	unsigned k = rnd(seed, 5);
+
+	switch (k) {
+	case 0:
+		for (unsigned i = 0, n = 1 + rnd(seed, 3); i < n; i++) {
+			random_cidr(seed, &lo, &hi);
+			np_iset_add(&v, lo, hi);
+		}
+		ck_assert_int_eq(
+			ir_rule_add_match(r, addr_fields[rnd(seed, 2)], rnd(seed, 4) == 0, &v), 0);
+		break;
+	case 1:
+		lo = rnd(seed, 1024);
+		np_iset_add(&v, lo, lo + rnd(seed, 64));
+		ck_assert_int_eq(
+			ir_rule_add_match(r, port_fields[rnd(seed, 2)], rnd(seed, 4) == 0, &v), 0);
+		break;
+	case 2: {
+		char name[16];
+		enum ir_field key[2] = { addr_fields[rnd(seed, 2)], IR_FIELD_DPORT };
+		int si = (int)rnd(seed, (unsigned)nsets);
+
+		snprintf(name, sizeof(name), "s%d", si);
+		ck_assert_int_eq(
+			ir_rule_add_lookup(r, key, si % 2 ? 2 : 1, name, true, rnd(seed, 4) == 0),
+			0);
+		break;
+	}
+	case 3:
+		np_iset_add(&v, 1u << rnd(seed, 3), 1u << rnd(seed, 3));
+		ck_assert_int_eq(ir_rule_add_match_masked(r, IR_FIELD_META_MARK, 0x7, false, &v),
+				 0);
+		break;
+	default:
+		ck_assert_int_eq(ir_rule_add_mark(r, IR_FIELD_META_MARK, 0x7, 1u << rnd(seed, 3)),
+				 0);
+		break;
+	}
+}
+
+static struct ir_ruleset *random_ruleset(unsigned *seed)
+{
+	struct ir_ruleset *rs;
+	struct ir_table *t;
+	struct ir_chain *chains[6];
+	static const enum ir_keytype one[] = { IR_KEY_ADDR };
+	static const enum ir_keytype two[] = { IR_KEY_ADDR, IR_KEY_NUM };
+	const int nsets = 4, nchains = 6;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	for (int i = 0; i < nsets; i++) {
+		char name[16];
+		struct ir_set *s;
+
+		snprintf(name, sizeof(name), "s%d", i);
+		s = ipset(rs, name, i % 2 ? "hash:net,port" : "hash:net", i % 2 ? 2 : 1,
+			  i % 2 ? two : one);
+		for (unsigned e = 0, n = 1 + rnd(seed, 6); e < n; e++) {
+			struct ir_key_part k[2] = { 0 };
+
+			random_cidr(seed, &k[0].lo, &k[0].hi);
+			k[1].lo = rnd(seed, 1024);
+			k[1].hi = k[1].lo + rnd(seed, 8);
+			ck_assert_int_eq(
+				ir_set_add_elem(s, k, NULL, 0, i == 0 && rnd(seed, 3) == 0), 0);
+		}
+	}
+	t = table(rs, rnd(seed, 2) ? IR_SRC_IPTABLES_LEGACY : IR_SRC_NFT, IR_FAMILY_IP, "filter");
+	for (int c = 0; c < nchains; c++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "c%d", c);
+		chains[c] = c < 2 ? base(t, name, IR_CHAIN_FILTER,
+					 c ? IR_HOOK_FORWARD : IR_HOOK_PREROUTING, 0,
+					 rnd(seed, 2) ? IR_VERDICT_ACCEPT : IR_VERDICT_DROP)
+				  : chain(t, name);
+	}
+	for (int c = 0; c < nchains; c++)
+		for (unsigned i = 0, n = 1 + rnd(seed, 6); i < n; i++) {
+			struct ir_rule *r = rule(chains[c]);
+			unsigned v = rnd(seed, 10);
+			char target[16];
+
+			for (unsigned k = 0, np = rnd(seed, 4); k < np; k++)
+				random_pred(seed, r, nsets);
+			snprintf(target, sizeof(target), "c%d", 2 + (int)rnd(seed, nchains - 2));
+			if (v < 2)
+				verdict(r, IR_VERDICT_ACCEPT, NULL);
+			else if (v < 4)
+				verdict(r, IR_VERDICT_DROP, NULL);
+			else if (v < 6 && c < nchains - 1 && atoi(target + 1) > c)
+				verdict(r, v == 4 ? IR_VERDICT_JUMP : IR_VERDICT_GOTO, target);
+			else if (v == 6)
+				verdict(r, IR_VERDICT_RETURN, NULL);
+		}
+	return rs;
+}
+
+static size_t class_of(const struct eval_cuts *c, np_u128 v)
+{
+	size_t a = 0, b = c->n; /* number of cut points <= v */
+
+	while (a < b) {
+		size_t m = (a + b) / 2;
+
+		if (c->items[m] <= v)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+/* A random value of class i of cut points c within [lo, hi]. */
+static np_u128 member(unsigned *seed, const struct eval_cuts *c, size_t i, np_u128 lo, np_u128 hi)
+{
+	np_u128 a = i == 0 ? lo : MAX(lo, c->items[i - 1]);
+	np_u128 b = i == c->n ? hi : MIN(hi, c->items[i] - 1);
+
+	if (b < a)
+		return a;
+	return a + (np_u128)rnd(seed, (unsigned)MIN(b - a + 1, (np_u128)0x7fffffff));
+}
+
+START_TEST(random_rulesets_classes_are_exact)
+{
+	unsigned seed = 7;
+	unsigned classes = 0, unknown = 0;
+
+	for (int round = 0; round < 60; round++) {
+		_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = random_ruleset(&seed);
+		_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
+		struct eval_boundaries b = { 0 };
+		struct eval_result res = { 0 };
+		struct eval_template tmpl = {
+			.family = AF_INET,
+			.path = EVAL_PATH_FORWARD,
+			.iif = "eth0",
+			.oif = "veth1",
+			.l4proto = IPPROTO_TCP,
+			.ct_state = IR_CT_NEW,
+		};
+
+		ck_assert_int_eq(eval_prepare(rs, &ctx), 0);
+		ck_assert_int_eq(eval_collect_boundaries(ctx, &tmpl, &b), 0);
+		ck_assert_uint_eq(b.inexact, 0);
+		for (int k = 0; k < 40; k++) {
+			size_t cs = rnd(&seed, (unsigned)b.saddr.n + 1),
+			       cd = rnd(&seed, (unsigned)b.daddr.n + 1),
+			       cp = rnd(&seed, (unsigned)b.dport.n + 1),
+			       cq = rnd(&seed, (unsigned)b.sport.n + 1);
+			enum eval_verdict first = EVAL_UNKNOWN;
+			const struct ir_rule *first_rule = NULL;
+
+			for (int m = 0; m < 6; m++) {
+				struct eval_packet p;
+
+				FWD(&p, "10.0.0.1", "10.0.0.2", 0);
+				p.saddr = member(&seed, &b.saddr, cs, np_v4(10u << 24),
+						 np_v4(0x0affffff));
+				p.daddr = member(&seed, &b.daddr, cd, np_v4(10u << 24),
+						 np_v4(0x0affffff));
+				p.dport = (uint16_t)member(&seed, &b.dport, cp, 0, 65535);
+				p.sport = (uint16_t)member(&seed, &b.sport, cq, 0, 65535);
+				ck_assert_uint_eq(class_of(&b.dport, p.dport), cp);
+				ck_assert_int_eq(eval_packet(ctx, &p, true, &res), 0);
+				if (m == 0) {
+					first = res.verdict;
+					first_rule = res.decided_by >= 0
+							     ? res.trace.items[res.decided_by].rule
+							     : NULL;
+					classes++;
+					unknown += first == EVAL_UNKNOWN;
+				} else {
+					ck_assert_int_eq(res.verdict, first);
+					ck_assert_ptr_eq(
+						res.decided_by >= 0
+							? res.trace.items[res.decided_by].rule
+							: NULL,
+						first_rule);
+				}
+			}
+		}
+		eval_result_done(&res);
+		eval_boundaries_done(&b);
+	}
+	ck_assert_uint_eq(classes, 60 * 40);
+	ck_assert_uint_eq(unknown, 0);
+}
+END_TEST
+
 START_TEST(trace_json_and_actions)
 {
 	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
@@ -1282,6 +1497,7 @@ int main(void)
 	tcase_add_test(tc, boundaries_of_reachable_rules);
 	tcase_add_test(tc, boundaries_follow_verdict_maps);
 	tcase_add_test(tc, set_index_agrees_with_scan);
+	tcase_add_test(tc, random_rulesets_classes_are_exact);
 	tcase_add_test(tc, trace_json_and_actions);
 	tcase_add_test(tc, interfaces_from_routes);
 	suite_add_tcase(s, tc);
