@@ -217,6 +217,14 @@ static int direction_reasons(const struct policy_expect *self, enum np_dir d, np
 			json_array_append_new(reasons, json_string(strbuf_str(&sb)));
 		}
 		free(why);
+		if (np_iset_contains(&dir->local_node, peer)) {
+			strbuf_reset(&sb);
+			strbuf_printf(&sb,
+				      "%s%s allowed: traffic from the pod's own node is always "
+				      "allowed in",
+				      prefix, dir_name(d));
+			json_array_append_new(reasons, json_string(strbuf_str(&sb)));
+		}
 		return 0;
 	}
 	strbuf_printf(&sb, "%s%s denied: %s/%s is isolated for %s by ", prefix, dir_name(d),
@@ -553,6 +561,16 @@ static json_t *dir_json(const struct policy_expect *x, enum np_dir d)
 		}
 	}
 	json_object_set_new(o, "allowed", allowed);
+	if (dir->local_node.n > 0) {
+		_cleanup_(strbuf_donep) struct strbuf sb = { 0 };
+		json_t *ln = json_array();
+		char *tok, *save = NULL;
+
+		policy_addrs_format(&dir->local_node, &sb);
+		for (tok = strtok_r(sb.s, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			json_array_append_new(ln, json_string(tok));
+		json_object_set_new(o, "local_node", ln);
+	}
 	return o;
 }
 
@@ -599,6 +617,12 @@ static void dir_print(const struct policy_expect *x, enum np_dir d)
 				term_describe(&dir->terms[t], d, &sb);
 				printf("      <- %s\n", strbuf_str(&sb));
 			}
+			for (size_t k = 0; k < dir->local_node.n; k++)
+				if (np_iset_intersects_range(&s->addrs, dir->local_node.r[k].lo,
+							     dir->local_node.r[k].hi)) {
+					printf("      <- the pod's own node (always allowed in)\n");
+					break;
+				}
 		}
 	}
 }
@@ -824,6 +848,10 @@ static void explain_direction(const struct policy_verdict *v, enum np_dir d, uin
 			printf("    Allowed by %s.\n", strbuf_str(&sb));
 		}
 		free(why);
+		if (np_iset_contains(&dir->local_node, peer))
+			printf("    Allowed because it comes from the pod's own node: the API "
+			       "reference "
+			       "lets a pod's local node in whatever the policies say.\n");
 		return;
 	}
 	printf("    None of their %s rules allows %s %s on %s/%u.\n", dir_name(d),

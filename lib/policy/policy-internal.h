@@ -84,4 +84,6 @@ struct policy_engine {
 	bool named_index_built;
 	struct named_groups *named_all; /* egress named ports resolved over every pod */
 	struct hashmap selections; /* selector key -> struct selection */
+	struct hashmap node_addrs; /* node -> struct np_iset of its hostNetwork pods' IPs */
+	bool node_addrs_built;
 };

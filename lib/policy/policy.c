@@ -626,6 +626,7 @@ static void dir_free(struct policy_dir *d)
 	}
 	free(d->policies);
 	free(d->terms);
+	np_iset_done(&d->local_node);
 	free(d);
 }
 
@@ -713,9 +714,13 @@ static int dir_canonicalize(struct policy_dir *d, int x)
 	size_t n_cuts = 0;
 	int r = 0;
 
-	cuts = calloc(2 * d->n_terms + 1, sizeof(*cuts));
+	cuts = calloc(2 * d->n_terms + 2, sizeof(*cuts));
 	if (!cuts)
 		return -ENOMEM;
+	if (d->local_node.n > 0) {
+		cuts[n_cuts++] = 0;
+		cuts[n_cuts++] = 65536;
+	}
 	for (size_t i = 0; i < d->n_terms; i++)
 		if (d->terms[i].proto == proto) {
 			cuts[n_cuts++] = d->terms[i].port_lo;
@@ -732,6 +737,8 @@ static int dir_canonicalize(struct policy_dir *d, int x)
 		if (cuts[i + 1] == cuts[i])
 			continue;
 		np_iset_clear(&cur);
+		for (size_t k = 0; k < d->local_node.n && r >= 0; k++)
+			r = np_iset_add(&cur, d->local_node.r[k].lo, d->local_node.r[k].hi);
 		for (size_t t = 0; t < d->n_terms && !all; t++) {
 			const struct policy_term *pt = &d->terms[t];
 			if (pt->proto != proto || pt->port_lo > lo || pt->port_hi < hi)
@@ -775,7 +782,8 @@ fail:
 }
 
 static int dir_compile(struct policy_engine *e, const struct model_pod *pod, enum np_dir dir,
-		       struct cpolicy **pols, size_t n_pols, struct policy_dir **ret)
+		       struct cpolicy **pols, size_t n_pols, const struct np_iset *node,
+		       struct policy_dir **ret)
 {
 	struct policy_dir *d;
 	term_vec tv = { 0 };
@@ -813,6 +821,11 @@ static int dir_compile(struct policy_engine *e, const struct model_pod *pod, enu
 	d->terms = tv.items;
 	d->n_terms = tv.n;
 	tv = (term_vec){ 0 };
+	if (node) {
+		r = np_iset_copy(node, &d->local_node);
+		if (r < 0)
+			goto fail;
+	}
 	for (int x = 0; x < _POLICY_PROTO_MAX; x++) {
 		r = dir_canonicalize(d, x);
 		if (r < 0)
@@ -847,11 +860,53 @@ static int dir_allow_all(struct policy_engine *e, enum np_dir dir, struct policy
 	return 0;
 }
 
+/*
+ * The addresses of a node, as far as the API tells them: a hostNetwork pod's IP is its node's
+ * IP. Sets *ret to the node's set, or NULL when none is known.
+ */
+static int engine_node_addrs(struct policy_engine *e, const char *node, const struct np_iset **ret)
+{
+	*ret = NULL;
+	if (!node)
+		return 0;
+	if (!e->node_addrs_built) {
+		const struct model_pod *const *pods;
+		size_t n = model_pods(e->m, &pods);
+
+		for (size_t i = 0; i < n; i++) {
+			const struct model_pod *p = pods[i];
+			struct np_iset *s;
+
+			if (!p->host_network || !p->node || p->n_ips == 0)
+				continue;
+			s = hashmap_get(&e->node_addrs, p->node);
+			if (!s) {
+				s = calloc(1, sizeof(*s));
+				if (!s)
+					return -ENOMEM;
+				if (hashmap_put(&e->node_addrs, p->node, s) < 0) {
+					free(s);
+					return -ENOMEM;
+				}
+			}
+			for (uint8_t k = 0; k < p->n_ips; k++)
+				if (np_iset_add(s, p->ips[k], p->ips[k]) < 0)
+					return -ENOMEM;
+		}
+		HASHMAP_FOREACH (he, &e->node_addrs)
+			np_iset_normalize(he->value);
+		e->node_addrs_built = true;
+	}
+	*ret = hashmap_get(&e->node_addrs, node);
+	return 0;
+}
+
 /* Returns the shared compiled direction for a pod selected by pols. */
 static int dir_get(struct policy_engine *e, const struct model_pod *pod, enum np_dir dir,
 		   struct cpolicy **pols, size_t n_pols, const struct policy_dir **ret)
 {
 	_cleanup_(strbuf_done) struct strbuf key = { 0 };
+	const struct np_iset *node = NULL;
 	struct dir_entry *de;
 	bool named = false;
 	int r;
@@ -860,6 +915,11 @@ static int dir_get(struct policy_engine *e, const struct model_pod *pod, enum np
 		*ret = e->allow_all[dir];
 		return 0;
 	}
+	if (dir == NP_INGRESS) {
+		r = engine_node_addrs(e, pod->node, &node);
+		if (r < 0)
+			return r;
+	}
 	/* The key: the selecting policies and, when an ingress rule uses named ports, the pod's
 	 * container ports they resolve against. Egress named ports resolve against peers. */
 	strbuf_printf(&key, "%c", dir == NP_INGRESS ? 'I' : 'E');
@@ -867,6 +927,8 @@ static int dir_get(struct policy_engine *e, const struct model_pod *pod, enum np
 		strbuf_printf(&key, ",%u", pols[i]->p->id);
 		named = named || pols[i]->named[dir];
 	}
+	if (node)
+		strbuf_printf(&key, "|N%p", (const void *)pod->node);
 	if (named && dir == NP_INGRESS)
 		for (uint16_t i = 0; i < pod->n_ports; i++)
 			strbuf_printf(&key, "|%s/%u/%u", pod->ports[i].name ?: "",
@@ -882,7 +944,7 @@ static int dir_get(struct policy_engine *e, const struct model_pod *pod, enum np
 	if (!de)
 		return -ENOMEM;
 	de->key = strbuf_steal(&key);
-	r = de->key ? dir_compile(e, pod, dir, pols, n_pols, &de->dir) : -ENOMEM;
+	r = de->key ? dir_compile(e, pod, dir, pols, n_pols, node, &de->dir) : -ENOMEM;
 	if (r >= 0)
 		r = hashmap_put(&e->dirs, de->key, de);
 	if (r < 0) {
@@ -924,6 +986,12 @@ static void engine_flush(struct policy_engine *e)
 	e->named_index_built = false;
 	named_groups_free(e->named_all);
 	e->named_all = NULL;
+	HASHMAP_FOREACH (he, &e->node_addrs) {
+		np_iset_done(he->value);
+		free(he->value);
+	}
+	hashmap_done(&e->node_addrs);
+	e->node_addrs_built = false;
 	HASHMAP_FOREACH (he, &e->selections) {
 		selection_free(he->value);
 	}

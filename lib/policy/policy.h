@@ -87,6 +87,10 @@ struct policy_dir {
 	size_t n_segs[_POLICY_PROTO_MAX];
 	struct policy_term *terms; /* provenance, in policy/rule/peer/port order */
 	size_t n_terms;
+	/* Ingress of an isolated pod: the addresses of the pod's node, always allowed in (API
+	 * reference: "OR if the traffic source is the pod's local node"); part of the allowed
+	 * set, with no term. Known from the node's hostNetwork pods. */
+	struct np_iset local_node;
 };
 
 /* The compiled expectation for one pod. */

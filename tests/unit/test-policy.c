@@ -821,13 +821,15 @@ START_TEST(exempt_pods)
 	ck_assert(!expect(&f, "x/host")->dir[NP_INGRESS]->isolated);
 	ck_assert(!expect(&f, "x/term")->dir[NP_EGRESS]->isolated);
 
-	/* ...and no selector picks them as peers, though they carry matching labels. */
-	d = expect(&f, "x/a")->dir[NP_INGRESS];
-	ck_assert(policy_dir_allows(d, np_v4(0x0a000102), TCP, 80)); /* x/b */
+	/* ...and no selector picks them as peers, though they carry matching labels. (x/b is
+	 * on node n2; x/host, the node address of n1, is tested in local_node_always_allowed.) */
+	d = expect(&f, "x/b")->dir[NP_INGRESS];
+	ck_assert(policy_dir_allows(d, np_v4(0x0a000101), TCP, 80)); /* x/a */
 	ck_assert(!policy_dir_allows(d, np_v4(0xc0a80001), TCP, 80)); /* x/host */
 	ck_assert(!policy_dir_allows(d, np_v4(0x0a00010a), TCP, 80)); /* x/term */
 	ck_assert(!policy_dir_allows(d, np_v4(0x0a00010b), TCP, 80)); /* x/done */
-	ck_assert(!reach(&f, "x/host", "x/a", AF_INET, TCP, 80));
+	ck_assert(!reach(&f, "x/host", "x/b", AF_INET, TCP, 80));
+	ck_assert(!reach(&f, "x/term", "x/b", AF_INET, TCP, 80));
 	ck_assert(reach(&f, "x/a", "x/host", AF_INET, TCP, 80));
 	fixture_done(&f);
 
@@ -845,6 +847,38 @@ START_TEST(exempt_pods)
 		 XYZ, EXEMPT, NULL);
 	ck_assert(reach(&f, "x/host", "x/a", AF_INET, TCP, 80));
 	ck_assert(!reach(&f, "x/b", "x/a", AF_INET, TCP, 80));
+	fixture_done(&f);
+}
+END_TEST
+
+START_TEST(local_node_always_allowed)
+{
+	/* API reference, NetworkPolicySpec.ingress: traffic is allowed to a pod "if the traffic
+	 * source is the pod's local node". x/host is a hostNetwork pod on n1, so 192.168.0.1 is
+	 * n1's address: it may reach x/a (on n1) under deny-all, but not x/b (on n2). Egress to
+	 * the node is not special. */
+	struct fixture f = load(NETPOL("x", "deny",
+				       "{podSelector: {}, policyTypes: [Ingress, "
+				       "Egress]}"),
+				XYZ, EXEMPT, NULL);
+	const struct policy_dir *in = expect(&f, "x/a")->dir[NP_INGRESS];
+	struct strbuf sb = { 0 };
+
+	ck_assert(in->isolated);
+	ck_assert(policy_dir_allows(in, np_v4(0xc0a80001), UDP, 53));
+	ck_assert(policy_dir_allows(in, np_v4(0xc0a80001), SCTP, 1));
+	ck_assert(!policy_dir_allows(in, np_v4(0x0a000102), TCP, 80));
+	ck_assert_str_eq(format_dir(in, &sb), "TCP 0-65535 192.168.0.1/32\n"
+					      "UDP 0-65535 192.168.0.1/32\n"
+					      "SCTP 0-65535 192.168.0.1/32\n");
+	ck_assert(reach(&f, "x/host", "x/a", AF_INET, TCP, 80));
+	ck_assert(!reach(&f, "x/host", "x/b", AF_INET, TCP, 80));
+	ck_assert(!policy_dir_allows(expect(&f, "x/a")->dir[NP_EGRESS], np_v4(0xc0a80001), TCP,
+				     10250));
+	/* pods on another node share nothing node-specific */
+	ck_assert_int_eq(expect(&f, "x/b")->dir[NP_INGRESS]->local_node.n, 0);
+	ck_assert_int_eq(expect(&f, "x/b")->dir[NP_INGRESS]->n_segs[POLICY_TCP], 0);
+	strbuf_done(&sb);
 	fixture_done(&f);
 }
 END_TEST
@@ -1134,6 +1168,16 @@ static bool naive_allows(const struct model *m, const struct model_pod *p, enum 
 		    !model_selector_matches(&pol->pod_selector, &p->labels))
 			continue;
 		isolated = true;
+		/* the pod's own node may always connect in (its hostNetwork pods' address) */
+		if (d == NP_INGRESS && q == NULL) {
+			const struct model_pod *const *all;
+			size_t na = model_pods(m, &all);
+			for (size_t k = 0; k < na; k++)
+				if (all[k]->host_network && all[k]->node && p->node &&
+				    streq(all[k]->node, p->node) && all[k]->n_ips &&
+				    all[k]->ips[0] == addr)
+					return true;
+		}
 		for (uint32_t r = 0; r < pol->n_rules[d]; r++) {
 			const struct model_rule *rule = &pol->rules[d][r];
 			bool port_ok = rule->n_ports == 0, peer_ok = rule->n_peers == 0;
@@ -1259,8 +1303,8 @@ START_TEST(random_cross_check)
 	static const char *const types[] = { "", "policyTypes: [Ingress], ",
 					     "policyTypes: [Egress], ",
 					     "policyTypes: [Ingress, Egress], " };
-	static const char *const extra[] = { "10.0.2.200", "10.0.3.3", "192.168.1.1",
-					     "10.0.1.2",   "fd00::5",  "10.0.0.1" };
+	static const char *const extra[] = { "10.0.2.200", "10.0.3.3", "192.168.1.1", "10.0.1.2",
+					     "fd00::5",	   "10.0.0.1", "192.168.0.1", "10.0.1.10" };
 	static const uint16_t ports[] = { 79, 80, 81, 82 };
 	size_t checks = 0;
 
@@ -1296,7 +1340,7 @@ START_TEST(random_cross_check)
 			}
 			strbuf_puts(&sb, "x-end: 1}}\n");
 		}
-		f = load(strbuf_str(&sb), XYZ, NAMED, NULL);
+		f = load(strbuf_str(&sb), XYZ, NAMED, EXEMPT, NULL);
 		for (int i = 0; i < 9; i++) {
 			const struct model_pod *src = pod(f.m, pods9[i]);
 			const struct policy_expect *xs = expect(&f, pods9[i]);
@@ -1493,6 +1537,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, dual_stack);
 	tcase_add_test(tc, exempt_pods);
 	tcase_add_test(tc, self_traffic_always_allowed);
+	tcase_add_test(tc, local_node_always_allowed);
 	tcase_add_test(tc, isolation_is_per_namespace);
 	tcase_add_test(tc, policy_types_defaulting);
 	suite_add_tcase(s, tc);
