@@ -505,8 +505,13 @@ static enum cni_enforce comp_enforces(struct detect *d, const struct component *
 	case CNI_WEAVE:
 		/* weave-npc is the policy controller; weave-kube alone does not enforce. */
 		for (uint32_t i = 0; i < c->ds->n_containers; i++)
-			if (image_is(c->ds->containers[i].image, "weave-npc"))
+			if (image_is(c->ds->containers[i].image, "weave-npc")) {
+				r = strv_printf(&d->evidence,
+						"DaemonSet %s/%s runs the policy controller %s",
+						c->ds->ns, c->ds->name, c->ds->containers[i].image);
+				*err = r < 0 ? r : 0;
 				return CNI_ENFORCE_YES;
+			}
 		r = strv_printf(&d->evidence, "DaemonSet %s/%s has no weave-npc container",
 				c->ds->ns, c->ds->name);
 		*err = r < 0 ? r : 0;
