@@ -21,16 +21,25 @@
  */
 
 struct ir_rule;
+struct ir_ifname;
+struct fw_ipsets;
 
 /* Resolves an ipset index (the kernel's ip_set_id_t carried by the `set` match and `SET`
  * target) to the set's name. Returns 0 and a name owned by the resolver (valid as long as the
  * context), -ENOENT if no set has that index, or another -errno. */
 typedef int (*fw_xt_set_name_fn)(void *userdata, uint16_t index, const char **ret_name);
 
+/*
+ * The `set` match needs the set's type to know which packet fields form the key (hash:ip,port:
+ * address . protocol . port). The type comes from the ipset dump: ctx->ipsets, or, when
+ * set_name is fw_ipsets_xt_name() (fw.h), its userdata. With a resolver that gives names only,
+ * set matches are opaque with the set's name.
+ */
 struct fw_xt_ctx {
 	uint8_t family; /* NFPROTO_IPV4 or NFPROTO_IPV6: the table's family */
 	fw_xt_set_name_fn set_name; /* NULL: every set match becomes opaque */
 	void *userdata;
+	const struct fw_ipsets *ipsets; /* optional: the ipsets with their types */
 };
 
 /* Decodes the match `name` revision `rev` (blob data/len) and appends its predicates to rule
@@ -40,10 +49,18 @@ int fw_xt_match_to_ir(const struct fw_xt_ctx *ctx, const char *name, uint8_t rev
 		      size_t len, struct ir_rule *rule);
 
 /* Decodes the target `name` revision `rev` (blob data/len) into the rule's action (REJECT, LOG,
- * NFQUEUE, MARK, CONNMARK, RETURN, ...; unknown: opaque action). The standard target ("" or
- * "standard") is not handled here: use fw_xt_verdict_to_ir(). Returns 0 or -ENOMEM. */
+ * NFQUEUE, MARK, CONNMARK, CT, SNAT/DNAT/MASQUERADE/REDIRECT, SET, ...; the labels ACCEPT, DROP,
+ * RETURN and QUEUE as libiptc names them; unknown: an opaque statement). The standard target
+ * blob (verdict number) is not handled here: use fw_xt_verdict_to_ir(). Returns 0 or -ENOMEM. */
 int fw_xt_target_to_ir(const struct fw_xt_ctx *ctx, const char *name, uint8_t rev, const void *data,
 		       size_t len, struct ir_rule *rule);
+
+/* Converts an x_tables interface name and byte mask (struct ipt_ip iniface/iniface_mask,
+ * physdev) of size bytes into an IR pattern. Returns 1 and the pattern in *ret (ret->name
+ * allocated), 0 when it matches any interface (empty mask), -EINVAL when the mask is not a run
+ * of 0xff bytes, or -ENOMEM. */
+int fw_xt_ifname_from_mask(const char *via, const unsigned char *mask, size_t size,
+			   struct ir_ifname *ret);
 
 /* Sets the rule's action from an xtables standard verdict: a negative verdict is
  * -NF_<VERDICT>-1 (XT_RETURN for return); jump_chain (not NULL) makes it a jump to that chain,

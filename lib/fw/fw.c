@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * fw_read_all(): every source of the current network namespace into one IR ruleset.
+ *
+ * The ipsets are read first: the xtables `set` match carries a kernel set index, resolved to a
+ * name (and the set's type, which decides the key fields) from that dump. nftables (native and
+ * iptables-nft) and iptables-legacy follow. Each reader is consistent on its own (nft re-reads
+ * on a generation change; libiptc copies each table atomically); there is no transaction
+ * across sources, as the kernel offers none.
+ */
+#include <errno.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "ir/ir.h"
+#include "fw.h"
+#include "nft.h"
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* A subsystem the kernel does not offer in this namespace, as opposed to a failed read. */
+static bool not_available(int r)
+{
+	return r == -EPROTONOSUPPORT || r == -EAFNOSUPPORT || r == -EOPNOTSUPP;
+}
+
+int fw_read_all(const struct fw_read_opts *opts, struct ir_ruleset **ret,
+		struct fw_read_stats *ret_stats)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	_cleanup_(fw_ipsets_freep) struct fw_ipsets *ipsets = NULL;
+	static const struct fw_read_opts none = { 0 };
+	struct fw_read_stats st = { 0 };
+	uint64_t t0 = now_usec(), t;
+	int r;
+
+	if (!opts)
+		opts = &none;
+	r = ir_ruleset_new(&rs);
+	if (r < 0)
+		return r;
+
+	t = now_usec();
+	if (!opts->skip_ipsets) {
+		r = fw_ipsets_read(&ipsets);
+		if (not_available(r))
+			r = ir_ruleset_set_source_info(rs, _IR_SRC_MAX, false,
+						       "ipset netlink not available");
+		else if (r >= 0) {
+			r = fw_ipsets_to_ir(ipsets, rs);
+			st.ipsets = (unsigned)ipsets->n;
+			for (size_t i = 0; i < ipsets->n; i++)
+				st.ipset_elements += ipsets->sets[i]->elems.n;
+		}
+		if (r < 0)
+			return r;
+	} else {
+		r = ir_ruleset_set_source_info(rs, _IR_SRC_MAX, false, "not requested");
+		if (r < 0)
+			return r;
+	}
+	st.usec_ipsets = now_usec() - t;
+
+	t = now_usec();
+	if (!opts->skip_nft) {
+		struct fw_nft_opts no = {
+			.set_name = ipsets ? fw_ipsets_xt_name : NULL,
+			.set_name_userdata = ipsets,
+		};
+		struct fw_nft_stats ns = { 0 };
+
+		r = fw_nft_read(rs, &no, &ns);
+		if (not_available(r)) {
+			r = ir_ruleset_set_source_info(rs, IR_SRC_NFT, false,
+						       "nf_tables not available");
+			if (r >= 0)
+				r = ir_ruleset_set_source_info(rs, IR_SRC_IPTABLES_NFT, false,
+							       "nf_tables not available");
+		}
+		if (r < 0)
+			return r;
+		st.nft_attempts = ns.attempts;
+	}
+	st.usec_nft = now_usec() - t;
+
+	t = now_usec();
+	if (!opts->skip_legacy) {
+		struct strbuf note = { 0 };
+		int n4, n6;
+
+		n4 = fw_iptc_read(rs, AF_INET, ipsets, &note);
+		if (n4 < 0) {
+			strbuf_done(&note);
+			return n4;
+		}
+		n6 = fw_iptc_read(rs, AF_INET6, ipsets, &note);
+		if (n6 < 0) {
+			strbuf_done(&note);
+			return n6;
+		}
+		st.legacy_tables = (unsigned)(n4 + n6);
+		if (note.oom) {
+			strbuf_done(&note);
+			return -ENOMEM;
+		}
+		r = ir_ruleset_set_source_info(
+			rs, IR_SRC_IPTABLES_LEGACY, n4 + n6 > 0,
+			n4 + n6 > 0 ? strbuf_str(&note)
+				    : "no iptables-legacy tables exist in this namespace");
+		strbuf_done(&note);
+		if (r < 0)
+			return r;
+	}
+	st.usec_legacy = now_usec() - t;
+	st.usec_total = now_usec() - t0;
+
+	if (ret_stats)
+		*ret_stats = st;
+	*ret = TAKE_PTR(rs);
+	return 0;
+}
