@@ -1486,6 +1486,36 @@ START_TEST(cli_matrix_json)
 		ck_assert_msg(strstr(out, "y/a\tX\t.\t.\t.\t.\t.\t.\t.\t.\n"), "%s", out);
 	}
 	{
+		char *const argv[] = { (char *)bin, "expect",
+				       "--state",   XYZ,
+				       "--state",   TEST_DATA "/policy/deny-x-ingress.yaml",
+				       "--pod",	    "x/a",
+				       "--json",    NULL };
+		json_t *x, *in, *eg;
+
+		ck_assert_int_eq(run_npaudit(argv, out, sizeof(out)), 0);
+		root = json_loads(out, 0, &je);
+		ck_assert_msg(root, "not JSON: %s", je.text);
+		ck_assert_int_eq(json_array_size(json_object_get(root, "pods")), 1);
+		x = json_array_get(json_object_get(root, "pods"), 0);
+		ck_assert_str_eq(json_string_value(json_object_get(x, "pod")), "x/a");
+		in = json_object_get(x, "ingress");
+		eg = json_object_get(x, "egress");
+		ck_assert(json_is_true(json_object_get(in, "isolated")));
+		ck_assert_str_eq(
+			json_string_value(json_array_get(json_object_get(in, "policies"), 0)),
+			"x/deny-ingress");
+		ck_assert_int_eq(json_array_size(json_object_get(in, "allowed")), 0);
+		ck_assert(json_is_false(json_object_get(eg, "isolated")));
+		/* not isolated: every port of the three protocols from everywhere */
+		ck_assert_int_eq(json_array_size(json_object_get(eg, "allowed")), 3);
+		json_decref(root);
+	}
+	{
+		char *const argv[] = { (char *)bin, "expect", "--state", XYZ, NULL };
+		ck_assert_int_eq(run_npaudit(argv, out, sizeof(out)), 2);
+	}
+	{
 		char *const argv[] = { (char *)bin, "matrix", "--state", "/nonexistent", NULL };
 		ck_assert_int_eq(run_npaudit(argv, out, sizeof(out)), 2);
 	}
