@@ -83,7 +83,7 @@ static int cmd_audit(int argc, char **argv)
 		return r;
 	if (policy_engine_new(m, &e) < 0)
 		return cli_fail("out of memory");
-	r = fw_read_all(&rs);
+	r = fw_read_all(NULL, &rs, NULL);
 	if (r < 0)
 		return cli_fail("cannot read the packet filter of this network namespace: %s%s",
 				np_strerror(r),

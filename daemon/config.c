@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The config file is INI without sections (key = value, '#' or ';' comments), read with
+ * libinih: a well-kept parser for exactly this format, so the daemon has none of its own. */
+#include <errno.h>
+#include <ini.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "config.h"
+#include "log.h"
+
+int config_parse_duration(const char *s, uint64_t *ret)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mul;
+	} units[] = {
+		{ "us", 1 },	   { "ms", 1000 },	{ "s", 1000000 },	{ "sec", 1000000 },
+		{ "m", 60000000 }, { "min", 60000000 }, { "h", 3600000000ull },
+	};
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0 || v > 1e9)
+		return -EINVAL;
+	while (*end == ' ')
+		end++;
+	if (!*end) {
+		*ret = (uint64_t)(v * 1e6);
+		return 0;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(units); i++)
+		if (streq(end, units[i].suffix)) {
+			*ret = (uint64_t)(v * (double)units[i].mul);
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static int set_str(char **dst, const char *v)
+{
+	char *s = NULL;
+
+	if (v && *v && !(s = strdup(v)))
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+int config_init(struct config *c)
+{
+	*c = (struct config){
+		.socket_mode = 0660,
+		.poll_usec = 2 * 1000000ull,
+		.full_usec = 300 * 1000000ull,
+		.debounce_usec = 50000,
+		.events = false,
+		.log_level = LOG_INFO,
+		.journal_rate_usec = 60 * 1000000ull,
+	};
+	if (set_str(&c->socket_path, CONFIG_DEFAULT_SOCKET) < 0 ||
+	    set_str(&c->cni_conf_dir, "/etc/cni/net.d") < 0 ||
+	    set_str(&c->state_file, "/var/lib/npaudit/state.json") < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+void config_done(struct config *c)
+{
+	free(c->node);
+	free(c->kubeconfig);
+	free(c->apiserver);
+	free(c->token_file);
+	free(c->ca_file);
+	free(c->socket_path);
+	free(c->socket_group);
+	free(c->metrics_listen);
+	free(c->cni_conf_dir);
+	free(c->state_file);
+	*c = (struct config){ 0 };
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+	if (streq(v, "yes") || streq(v, "true") || streq(v, "on") || streq(v, "1"))
+		*ret = true;
+	else if (streq(v, "no") || streq(v, "false") || streq(v, "off") || streq(v, "0"))
+		*ret = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int config_set(struct config *c, const char *key, const char *v, struct np_error *e)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} strs[] = {
+		{ "node", offsetof(struct config, node) },
+		{ "kubeconfig", offsetof(struct config, kubeconfig) },
+		{ "apiserver", offsetof(struct config, apiserver) },
+		{ "token-file", offsetof(struct config, token_file) },
+		{ "ca-file", offsetof(struct config, ca_file) },
+		{ "socket", offsetof(struct config, socket_path) },
+		{ "socket-group", offsetof(struct config, socket_group) },
+		{ "metrics-listen", offsetof(struct config, metrics_listen) },
+		{ "cni-conf-dir", offsetof(struct config, cni_conf_dir) },
+		{ "state-file", offsetof(struct config, state_file) },
+	};
+	static const struct {
+		const char *key;
+		size_t off;
+		uint64_t min;
+	} durs[] = {
+		{ "poll-interval", offsetof(struct config, poll_usec), 100000 },
+		{ "full-audit-interval", offsetof(struct config, full_usec), 1000000 },
+		{ "debounce", offsetof(struct config, debounce_usec), 0 },
+		{ "journal-rate-limit", offsetof(struct config, journal_rate_usec), 0 },
+	};
+	int r;
+
+	for (size_t i = 0; i < ELEMENTSOF(strs); i++)
+		if (streq(key, strs[i].key))
+			return set_str((char **)((char *)c + strs[i].off), v);
+	for (size_t i = 0; i < ELEMENTSOF(durs); i++)
+		if (streq(key, durs[i].key)) {
+			uint64_t d;
+			if (config_parse_duration(v, &d) < 0)
+				return np_error_set(e, -EINVAL, NULL, NULL, key, 0,
+						    "'%s' is not a duration (e.g. 50ms, 2s, 5min)",
+						    v);
+			if (d < durs[i].min)
+				return np_error_set(e, -EINVAL, NULL, NULL, key, 0,
+						    "'%s' is below the minimum of %llu ms", v,
+						    (unsigned long long)durs[i].min / 1000);
+			*(uint64_t *)((char *)c + durs[i].off) = d;
+			return 0;
+		}
+	if (streq(key, "events")) {
+		if (parse_bool(v, &c->events) < 0)
+			return np_error_set(e, -EINVAL, NULL, NULL, key, 0, "'%s' is not yes or no",
+					    v);
+		return 0;
+	}
+	if (streq(key, "log-level")) {
+		r = log_level_from_string(v);
+		if (r < 0)
+			return np_error_set(e, -EINVAL, NULL, NULL, key, 0,
+					    "'%s' is not debug, info, notice, warning or error", v);
+		c->log_level = r;
+		return 0;
+	}
+	if (streq(key, "socket-mode")) {
+		char *end;
+		unsigned long m = strtoul(v, &end, 8);
+		if (*end || m > 0777)
+			return np_error_set(e, -EINVAL, NULL, NULL, key, 0,
+					    "'%s' is not an octal mode", v);
+		c->socket_mode = (unsigned)m;
+		return 0;
+	}
+	return np_error_set(e, -EINVAL, NULL, NULL, key, 0, "unknown setting");
+}
+
+struct ini_ctx {
+	struct config *c;
+	struct np_error *e;
+	int r;
+};
+
+static int on_ini_line(void *user, const char *section, const char *name, const char *value)
+{
+	struct ini_ctx *x = user;
+
+	if (section && *section) {
+		x->r = np_error_set(x->e, -EINVAL, NULL, NULL, section, 0,
+				    "sections are not used in this file");
+		return 0;
+	}
+	x->r = config_set(x->c, name, value, x->e);
+	return x->r >= 0;
+}
+
+int config_load_file(struct config *c, const char *path, bool optional, struct np_error *e)
+{
+	struct ini_ctx x = { .c = c, .e = e };
+	FILE *f = fopen(path, "re");
+	int line;
+
+	if (!f) {
+		if (errno == ENOENT && optional)
+			return 0;
+		return np_error_set(e, -errno, path, NULL, NULL, 0, "cannot open: %s",
+				    strerror(errno));
+	}
+	line = ini_parse_file(f, on_ini_line, &x);
+	fclose(f);
+	if (line == 0)
+		return 0;
+	if (x.r < 0) {
+		if (e) {
+			snprintf(e->file, sizeof(e->file), "%s", path);
+			e->line = (unsigned)line;
+		}
+		return x.r;
+	}
+	return np_error_set(e, -EBADMSG, path, NULL, NULL, (unsigned)(line > 0 ? line : 0),
+			    "not a 'key = value' line");
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/npaudit/npauditd.conf"
+#define CONFIG_DEFAULT_SOCKET "/run/npaudit/npauditd.sock"
+
+/* npauditd's settings: defaults, then the config file (key = value, see npauditd.conf(5)),
+ * then command line flags. Every string is owned by the config. */
+struct config {
+	char *node;
+	char *kubeconfig, *apiserver, *token_file, *ca_file;
+	char *socket_path, *socket_group;
+	unsigned socket_mode;
+	char *metrics_listen; /* "ADDR:PORT", or NULL: off */
+	uint64_t poll_usec; /* iptables-legacy and ipset change check */
+	uint64_t full_usec; /* full re-audit safety net */
+	uint64_t debounce_usec;
+	bool events; /* Kubernetes Events for new drift */
+	int log_level;
+	uint64_t journal_rate_usec; /* at most one transition per finding per this interval */
+	char *cni_conf_dir;
+	char *state_file;
+};
+
+/* Fills c with the defaults; returns 0 or -ENOMEM. */
+int config_init(struct config *c);
+/* Frees the strings of c. */
+void config_done(struct config *c);
+/* Applies one setting; returns 0, -EINVAL (unknown key or bad value, *reterr filled) or -ENOMEM. */
+int config_set(struct config *c, const char *key, const char *value, struct np_error *reterr);
+/* Reads a config file into c. A missing file is not an error when `optional`. Returns 0 or a
+ * negative errno with *reterr (file, line, key). */
+int config_load_file(struct config *c, const char *path, bool optional, struct np_error *reterr);
+/* Parses "50ms", "2s", "5min", "1h" or a number of seconds into usec; returns 0 or -EINVAL. */
+int config_parse_duration(const char *s, uint64_t *ret);
