@@ -13,7 +13,10 @@ struct walk {
 	const struct eval_ctx *ctx;
 	const struct eval_template *t;
 	struct eval_boundaries *b;
-	uint8_t *seen_chain; /* by chain id */
+	/* Chains before conntrack see ct state invalid whatever the template says: they are
+	 * walked without excluding rules by ct state (a superset). */
+	bool ct_any;
+	uint8_t *seen_chain; /* by chain id: SEEN_* bits */
 	uint8_t *seen_set; /* by set id */
 	bool oom;
 };
@@ -105,13 +108,29 @@ static bool pred_excluded(const struct walk *w, const struct ir_pred *p)
 			return false;
 		}
 	case IR_PRED_BITS:
-		if (p->field == IR_FIELD_CT_STATE && t->ct_state)
+		if (p->field == IR_FIELD_CT_STATE && t->ct_state && !w->ct_any)
 			return ((t->ct_state & p->bits) != 0) == p->negate &&
 			       !(p->bits & (IR_CT_SNAT | IR_CT_DNAT));
 		return false;
 	default:
 		return false;
 	}
+}
+
+enum {
+	SEEN_CT = 1 << 0, /* walked excluding rules by the template's ct state */
+	SEEN_ANY = 1 << 1, /* walked with any ct state: covers SEEN_CT */
+};
+
+/* Returns whether the walk already covered this in the current context, and marks it. */
+static bool seen(uint8_t *flags, bool ct_any)
+{
+	uint8_t bit = ct_any ? SEEN_ANY : SEEN_CT;
+
+	if (*flags & (bit | SEEN_ANY))
+		return true;
+	*flags |= bit;
+	return false;
 }
 
 static void walk_chain(struct walk *w, const struct ir_chain *c);
@@ -157,9 +176,8 @@ static void walk_rule(struct walk *w, const struct ir_rule *r)
 		if (s->kind != IR_STMT_VMAP || !s->ref.set)
 			continue;
 		cut_set(w, &s->ref, s->ref.set, 0);
-		if (w->seen_set[s->ref.set->id])
+		if (seen(&w->seen_set[s->ref.set->id], w->ct_any))
 			continue;
-		w->seen_set[s->ref.set->id] = 1;
 		EVAL_FOREACH(e, &s->ref.set->elems)
 		walk_verdict(w, &e->verdict);
 	}
@@ -168,9 +186,8 @@ static void walk_rule(struct walk *w, const struct ir_rule *r)
 
 static void walk_chain(struct walk *w, const struct ir_chain *c)
 {
-	if (w->seen_chain[c->id])
+	if (seen(&w->seen_chain[c->id], w->ct_any))
 		return;
-	w->seen_chain[c->id] = 1;
 	EVAL_FOREACH(rp, &c->rules)
 	walk_rule(w, *rp);
 }
@@ -222,6 +239,7 @@ int eval_collect_boundaries(const struct eval_ctx *ctx, const struct eval_templa
 				continue;
 			if (!device_applies(c, t->iif, t->oif))
 				continue;
+			w.ct_any = before_conntrack(c);
 			walk_chain(&w, c);
 		}
 	}

@@ -53,6 +53,21 @@ struct eval_ctx {
 /* The hooks of a path, in traversal order; returns their number. */
 size_t eval_path_hooks(enum eval_path p, enum ir_hook ret[EVAL_PATH_HOOKS_MAX]);
 
+/* Whether base chain c runs before conntrack (ingress; prerouting and output below -200): it
+ * sees no connection. */
+static inline bool before_conntrack(const struct ir_chain *c)
+{
+	switch (c->hook) {
+	case IR_HOOK_INGRESS:
+		return true;
+	case IR_HOOK_PREROUTING:
+	case IR_HOOK_OUTPUT:
+		return c->priority < IR_PRIO_CONNTRACK;
+	default:
+		return false;
+	}
+}
+
 /* Whether base chain c sees a packet with these interfaces: ingress chains are bound to the
  * input device, egress chains to the output device. */
 static inline bool device_applies(const struct ir_chain *c, const char *iif, const char *oif)

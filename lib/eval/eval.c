@@ -770,6 +770,10 @@ struct state {
 	unsigned hook_i, base_i;
 	const struct ir_chain *base; /* NULL between base chains */
 	unsigned depth;
+	/* Conntrack: chains before it (ingress, and prerouting/output below priority -200) see no
+	 * connection (ct state invalid, no ct mark) unless notrack made the packet untracked. */
+	uint32_t ct_real;
+	bool pre_ct, notracked;
 	VEC(struct eval_trace_entry) trace;
 	struct eval_trace_entry decided, last;
 	long decided_idx, last_idx;
@@ -997,7 +1001,11 @@ static enum rule_outcome stmts_run(struct env *env, struct state *st, const stru
 			*note = "limit treated as matching";
 			break;
 		case IR_STMT_NOTRACK:
-			st->pkt.ct_state = IR_CT_UNTRACKED;
+			/* only a packet that has no connection yet can be left untracked */
+			if (st->pre_ct) {
+				st->notracked = true;
+				st->pkt.ct_state = IR_CT_UNTRACKED;
+			}
 			break;
 		case IR_STMT_LOG:
 		case IR_STMT_COUNTER:
@@ -1189,6 +1197,10 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 				continue;
 			}
 			c = l->v[st->base_i];
+			st->pre_ct = before_conntrack(c);
+			st->pkt.ct_state = st->notracked ? IR_CT_UNTRACKED
+					   : st->pre_ct	 ? IR_CT_INVALID
+							 : st->ct_real;
 			if ((c->type == IR_CHAIN_NAT && !(st->pkt.ct_state & IR_CT_NEW)) ||
 			    !device_applies(c, st->pkt.iif, st->pkt.oif)) {
 				st->base_i++;
@@ -1308,6 +1320,8 @@ int eval_packet(const struct eval_ctx *ctx, const struct eval_packet *p, bool wi
 		return -EINVAL;
 	memset(&st, 0, offsetof(struct state, reason));
 	st.pkt = *p;
+	st.ct_real = p->ct_state;
+	st.notracked = p->ct_state == IR_CT_UNTRACKED;
 	st.decided_idx = st.last_idx = -1;
 	st.reason[0] = 0;
 	env.fi = p->family == AF_INET6;

@@ -14,8 +14,9 @@
  *     kernel's jump stack; EVAL_JUMP_MAX_LEGACY in x_tables, whose stack has no fixed size),
  *     goto replaces the current chain, return pops; the end of a regular chain returns; a
  *     return or the end of a base chain (also reached by goto) applies the base chain's policy;
- *   - mark and ct mark statements change what later predicates see; notrack makes the packet
- *     untracked for later chains;
+ *   - mark and ct mark statements change what later predicates see; chains that run before
+ *     conntrack (ingress; prerouting and output below priority -200, like the raw table) see
+ *     no connection: ct state invalid, no ct mark; notrack there makes the packet untracked;
  *   - nat-type chains only see packets of state NEW (as conntrack runs them only for the first
  *     packet of a connection);
  *   - NFQUEUE, an opaque statement, or an unresolved chain or set reference make the verdict

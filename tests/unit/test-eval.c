@@ -1022,6 +1022,21 @@ START_TEST(ct_state_and_notrack)
 	ck_assert_int_eq(run(rs, &p, &res), EVAL_ACCEPT);
 	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 53), &res), EVAL_ACCEPT);
 	ck_assert_uint_eq(decided(&res)->rule->position, 2);
+
+	/* notrack after conntrack has no effect */
+	raw->priority = IR_PRIO_MANGLE;
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 53), &res), EVAL_DROP);
+	raw->priority = IR_PRIO_RAW;
+
+	/* before conntrack there is no connection: an established packet is "invalid" there */
+	r = rule(raw);
+	ck_assert_int_eq(ir_rule_add_bits(r, IR_FIELD_CT_STATE, IR_CT_INVALID, false), 0);
+	verdict(r, IR_VERDICT_DROP, NULL);
+	FWD(&p, "10.0.0.1", "10.0.0.2", 80)->ct_state = IR_CT_ESTABLISHED;
+	ck_assert_int_eq(run(rs, &p, &res), EVAL_DROP);
+	ck_assert_ptr_eq(decided(&res)->chain, raw);
+	/* ... but not for an untracked one */
+	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 53), &res), EVAL_ACCEPT);
 	eval_result_done(&res);
 }
 END_TEST
@@ -1218,7 +1233,7 @@ static void random_pred(unsigned *seed, struct ir_rule *r, int nsets)
 	static const enum ir_field port_fields[] = { IR_FIELD_SPORT, IR_FIELD_DPORT };
 	struct np_iset v = { 0 };
 	np_u128 lo, hi;
-	unsigned k = rnd(seed, 5);
+	unsigned k = rnd(seed, 6);
 
 	switch (k) {
 	case 0:
@@ -1249,6 +1264,12 @@ static void random_pred(unsigned *seed, struct ir_rule *r, int nsets)
 	case 3:
 		np_iset_add(&v, 1u << rnd(seed, 3), 1u << rnd(seed, 3));
 		ck_assert_int_eq(ir_rule_add_match_masked(r, IR_FIELD_META_MARK, 0x7, false, &v),
+				 0);
+		break;
+	case 4:
+		ck_assert_int_eq(ir_rule_add_bits(r, IR_FIELD_CT_STATE,
+						  rnd(seed, 2) ? IR_CT_NEW : IR_CT_INVALID,
+						  rnd(seed, 3) == 0),
 				 0);
 		break;
 	default:
@@ -1291,7 +1312,8 @@ static struct ir_ruleset *random_ruleset(unsigned *seed)
 
 		snprintf(name, sizeof(name), "c%d", c);
 		chains[c] = c < 2 ? base(t, name, IR_CHAIN_FILTER,
-					 c ? IR_HOOK_FORWARD : IR_HOOK_PREROUTING, 0,
+					 c ? IR_HOOK_FORWARD : IR_HOOK_PREROUTING,
+					 c == 0 && rnd(seed, 2) ? IR_PRIO_RAW : 0,
 					 rnd(seed, 2) ? IR_VERDICT_ACCEPT : IR_VERDICT_DROP)
 				  : chain(t, name);
 	}
