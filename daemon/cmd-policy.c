@@ -803,11 +803,21 @@ static void explain_near_misses(const struct policy_dir *dir, enum np_dir d, np_
 		printf("    No rule of these policies allows this peer or this port.\n");
 }
 
+/* Appends the pod's labels as a flow mapping, leaving out the per-rollout hashes that
+ * controllers add (a selector on them breaks with the next rollout). */
 static void labels_yaml(const struct model_labels *l, struct strbuf *sb)
 {
+	bool first = true;
+
 	strbuf_puts(sb, "{");
-	for (uint32_t i = 0; i < l->n; i++)
-		strbuf_printf(sb, "%s%s: \"%s\"", i ? ", " : "", l->v[i].key, l->v[i].value);
+	for (uint32_t i = 0; i < l->n; i++) {
+		if (streq(l->v[i].key, "pod-template-hash") ||
+		    streq(l->v[i].key, "controller-revision-hash") ||
+		    streq(l->v[i].key, "statefulset.kubernetes.io/pod-name"))
+			continue;
+		strbuf_printf(sb, "%s%s: \"%s\"", first ? "" : ", ", l->v[i].key, l->v[i].value);
+		first = false;
+	}
 	strbuf_puts(sb, "}");
 }
 
@@ -859,6 +869,19 @@ static void explain_direction(const struct policy_verdict *v, enum np_dir d, uin
 	       np_proto_name(proto), port);
 	explain_near_misses(dir, d, peer, proto, port);
 	strbuf_reset(&sb);
+	if (policy_pod_exempt(other) != POLICY_APPLIES) {
+		/* Selectors never pick such a pod: only its address can be allowed. */
+		printf("    %s/%s cannot be selected by podSelector/namespaceSelector (%s); to "
+		       "allow "
+		       "it, add to a policy in namespace %s that selects %s/%s an %s rule like:\n"
+		       "      - %s: [{ipBlock: {cidr: %s/%u}}]\n"
+		       "        ports: [{protocol: %s, port: %u}]\n",
+		       other->ns, other->name, policy_exempt_reason(policy_pod_exempt(other)),
+		       self->pod->ns, self->pod->ns, self->pod->name, dir_name(d),
+		       d == NP_INGRESS ? "from" : "to", np_addr_format(peer, addr, sizeof(addr)),
+		       np_addr_family(peer) == AF_INET ? 32 : 128, np_proto_name(proto), port);
+		return;
+	}
 	labels_yaml(&other->labels, &sb);
 	printf("    To allow it, add to a policy in namespace %s that selects %s/%s an %s rule "
 	       "like:\n"
