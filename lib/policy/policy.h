@@ -135,6 +135,11 @@ bool policy_term_matches(const struct policy_term *t, np_u128 addr, uint8_t prot
 bool policy_dir_equal(const struct policy_dir *a, const struct policy_dir *b);
 /* Returns whether two expectations allow the same traffic in both directions. */
 bool policy_expect_equal(const struct policy_expect *a, const struct policy_expect *b);
+/* Returns a 64-bit hash of the canonical allowed set of d (equal sets, equal hashes), to
+ * remember an expectation across model changes (which invalidate the engine's pointers). */
+uint64_t policy_dir_hash(const struct policy_dir *d);
+/* Returns a hash of both directions' allowed sets of x. */
+uint64_t policy_expect_hash(const struct policy_expect *x);
 /* Appends an address set as minimal CIDRs, IPv4 first ("0.0.0.0/0,::/0" for every address);
  * returns 0 or -ENOMEM. */
 int policy_addrs_format(const struct np_iset *s, struct strbuf *out);

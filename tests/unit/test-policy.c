@@ -947,6 +947,10 @@ START_TEST(canonical_equality)
 	ck_assert(policy_expect_equal(xa, xb));
 	ck_assert(policy_expect_equal(xa, xc));
 	ck_assert(!policy_expect_equal(xa, xd));
+	ck_assert(policy_expect_hash(xa) == policy_expect_hash(xb));
+	ck_assert(policy_expect_hash(xa) == policy_expect_hash(xc));
+	ck_assert(policy_expect_hash(xa) != policy_expect_hash(xd));
+	ck_assert(policy_dir_hash(xa->dir[NP_INGRESS]) != policy_dir_hash(xa->dir[NP_EGRESS]));
 	ck_assert(!policy_expect_equal(xa, expect(&a, "x/b")));
 	/* provenance differs although the sets are equal */
 	ck_assert_int_eq(xa->dir[NP_INGRESS]->n_terms, 2);
