@@ -607,13 +607,24 @@ static int mt_mac(const struct xt_item *x)
 
 static int mt_limit(const struct xt_item *x)
 {
+	static const struct {
+		const char *unit;
+		uint32_t secs;
+	} units[] = { { "second", 1 }, { "minute", 60 }, { "hour", 3600 }, { "day", 86400 } };
 	struct xt_rateinfo v;
 
 	if (!BLOB_UPTO(x, v, prev))
 		return short_blob(x, false);
-	/* avg is seconds between packets * XT_LIMIT_SCALE; the IR treats limits as matching. */
-	return ir_rule_add_note(x->r, IR_STMT_LIMIT, "limit: avg %u/%u s burst %u", v.avg,
-				XT_LIMIT_SCALE, v.burst);
+	/* avg is the time between packets in 1/XT_LIMIT_SCALE s; print it in the smallest unit
+	 * giving a whole rate (5/second, 5/minute). The IR treats limits as matching. */
+	for (size_t i = 0; i < ELEMENTSOF(units) && v.avg; i++)
+		if ((uint64_t)XT_LIMIT_SCALE * units[i].secs % v.avg == 0 ||
+		    i + 1 == ELEMENTSOF(units))
+			return ir_rule_add_note(x->r, IR_STMT_LIMIT, "%llu/%s burst %u",
+						(unsigned long long)((uint64_t)XT_LIMIT_SCALE *
+								     units[i].secs / v.avg),
+						units[i].unit, v.burst);
+	return ir_rule_add_note(x->r, IR_STMT_LIMIT, "avg 0 burst %u", v.burst);
 }
 
 static int mt_pkttype(const struct xt_item *x)
@@ -888,7 +899,7 @@ static int tg_log(const struct xt_item *x)
 	if (!BLOB(x, v))
 		return short_blob(x, true);
 	v.prefix[sizeof(v.prefix) - 1] = 0;
-	return ir_rule_add_note(x->r, IR_STMT_LOG, "log prefix \"%s\" level %u", v.prefix, v.level);
+	return ir_rule_add_note(x->r, IR_STMT_LOG, "%s", v.prefix);
 }
 
 static int tg_nfqueue(const struct xt_item *x)
@@ -1136,7 +1147,7 @@ int fw_xt_target_to_ir(const struct fw_xt_ctx *ctx, const char *name, uint8_t re
 	if (streq(name, "LOG") && rev == 0)
 		return tg_log(&x);
 	if (streq(name, "NFLOG"))
-		return ir_rule_add_note(rule, IR_STMT_LOG, "NFLOG");
+		return ir_rule_add_note(rule, IR_STMT_LOG, "%s", "");
 	if (streq(name, "NFQUEUE"))
 		return tg_nfqueue(&x);
 	if (streq(name, "MARK"))
