@@ -163,6 +163,14 @@ static void on_k8s_reachable(void *userdata, bool reachable)
 		return;
 	m->reachable = reachable;
 	m->unreachable_since = reachable ? 0 : now_real();
+	if (reachable && !m->was_reachable_reported) {
+		/* The first contact is no transition. */
+		m->was_reachable_reported = true;
+		log_info("Connected to the API server");
+		notify_status(m);
+		return;
+	}
+	m->was_reachable_reported = true;
 	if (log_to_journal())
 		sd_journal_send(
 			"MESSAGE=%s",
@@ -285,6 +293,7 @@ static int on_nft_event(sd_event_source *s, int fd, uint32_t revents, void *user
 	int r = drain(fd, &overrun);
 
 	m->metrics.nft_events++;
+	log_debug("nftables changed");
 	if (overrun) {
 		/* Events were lost: nothing is known about what changed, so re-read all. */
 		m->metrics.nft_overruns++;
@@ -331,6 +340,8 @@ fail : {
 }
 }
 
+static void ratelimit_flush(struct manager *m);
+
 static int on_poll(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct manager *m = userdata;
@@ -338,6 +349,7 @@ static int on_poll(sd_event_source *s, uint64_t usec, void *userdata)
 	/* iptables-legacy and ipsets send no events: compare the ruleset read now with the
 	 * current one (native nftables changes are caught by the monitor as well). */
 	manager_schedule(m, CHANGE_FW);
+	ratelimit_flush(m);
 	sd_event_source_set_time_relative(s, m->cfg.poll_usec);
 	sd_event_source_set_enabled(s, SD_EVENT_ON);
 	return 0;
@@ -359,6 +371,7 @@ static int on_debounce(sd_event_source *s, uint64_t usec, void *userdata)
 	unsigned what = m->pending;
 
 	m->pending = 0;
+	log_debug("Audit for changes 0x%x", what);
 	(void)manager_audit_now(m, what);
 	return 0;
 }
@@ -440,27 +453,83 @@ static void policies_text(const struct audit_finding *f, char *buf, size_t size)
 				      f->policies.items[i]);
 }
 
+static struct ratelimit *ratelimit_free(struct ratelimit *rl)
+{
+	if (rl) {
+		free(rl->pod);
+		free(rl->kind);
+		free(rl->direction);
+		free(rl);
+	}
+	return NULL;
+}
+
+/* Returns whether a transition of f may be written now (at most JOURNAL_BURST per finding per
+ * journal-rate-limit interval), counting it either way; *ret_suppressed says how many were
+ * held back before it. */
+static bool ratelimit_pass(struct manager *m, const struct audit_finding *f,
+			   unsigned *ret_suppressed)
+{
+	struct ratelimit *rl = hashmap_get(&m->ratelimits, f->id);
+	uint64_t now = now_mono();
+
+	*ret_suppressed = 0;
+	if (!m->cfg.journal_rate_usec)
+		return true;
+	if (!rl) {
+		rl = calloc(1, sizeof(*rl));
+		if (!rl)
+			return true;
+		snprintf(rl->id, sizeof(rl->id), "%s", f->id);
+		rl->pod = strdup(f->pod);
+		rl->kind = strdup(audit_kind_to_string(f->kind));
+		rl->direction = strdup(f->dir == NP_INGRESS ? "ingress" : "egress");
+		rl->window_start = now;
+		if (!rl->pod || !rl->kind || !rl->direction ||
+		    hashmap_put(&m->ratelimits, rl->id, rl) < 0) {
+			ratelimit_free(rl);
+			return true;
+		}
+	}
+	if (now - rl->window_start >= m->cfg.journal_rate_usec) {
+		rl->window_start = now;
+		rl->count = 0;
+	}
+	if (rl->count >= JOURNAL_BURST) {
+		rl->suppressed++;
+		m->metrics.journal_suppressed++;
+		return false;
+	}
+	rl->count++;
+	*ret_suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	return true;
+}
+
 /* Writes one transition to the journal (or stderr), rate-limited per finding. */
 static void journal_transition(struct manager *m, struct tracked *t, bool resolved)
 {
 	const struct audit_finding *f = t->f;
-	uint64_t now = now_mono();
 	char example[256], policies[1024], msg[2048];
+	unsigned suppressed;
 
-	if (t->last_journal && m->cfg.journal_rate_usec &&
-	    now - t->last_journal < m->cfg.journal_rate_usec) {
-		t->suppressed++;
-		m->metrics.journal_suppressed++;
+	if (!ratelimit_pass(m, f, &suppressed))
 		return;
-	}
 	example_text(f, example, sizeof(example));
 	policies_text(f, policies, sizeof(policies));
-	snprintf(msg, sizeof(msg), "%s%s %s %s: %s%s", resolved ? "resolved: " : "",
+	snprintf(msg, sizeof(msg), "%s%s %s %s: %s.", resolved ? "resolved: " : "",
 		 audit_kind_to_string(f->kind), f->pod, f->dir == NP_INGRESS ? "ingress" : "egress",
-		 f->message, resolved ? "" : ".");
+		 f->message);
+	if (suppressed) {
+		size_t n = strlen(msg);
+		snprintf(msg + n, sizeof(msg) - n,
+			 " (%u earlier transitions of this finding were not "
+			 "logged: it is flapping)",
+			 suppressed);
+	}
 	if (log_to_journal()) {
 		char supp[32];
-		snprintf(supp, sizeof(supp), "%u", t->suppressed);
+		snprintf(supp, sizeof(supp), "%u", suppressed);
 		sd_journal_send("MESSAGE=%s", msg, "MESSAGE_ID=%s",
 				resolved ? MSGID_RESOLVED : msgid_of(f->kind), "PRIORITY=%i",
 				resolved ? LOG_NOTICE : severity_priority(f->severity),
@@ -475,11 +544,52 @@ static void journal_transition(struct manager *m, struct tracked *t, bool resolv
 				"NPAUDIT_RULE=%s", f->rule_text ? f->rule_text : "",
 				"NPAUDIT_SUPPRESSED=%s", supp, NULL);
 	} else
-		fprintf(stderr, "npauditd: %s [%s] example: %s; rule: %s%s\n", msg, f->id, example,
-			f->rule_text ? f->rule_text : "-",
-			t->suppressed ? " (earlier transitions suppressed)" : "");
-	t->last_journal = now;
-	t->suppressed = 0;
+		fprintf(stderr, "npauditd: %s [%s] example: %s; rule: %s\n", msg, f->id, example,
+			f->rule_text ? f->rule_text : "-");
+}
+
+/* After a window in which a finding's transitions were held back, one entry says where it
+ * stands now, so the journal's last word on every finding is right. */
+static void ratelimit_flush(struct manager *m)
+{
+	uint64_t now = now_mono();
+
+	for (;;) {
+		struct ratelimit *done = NULL;
+
+		HASHMAP_FOREACH (e, &m->ratelimits) {
+			struct ratelimit *rl = e->value;
+			if (now - rl->window_start >= m->cfg.journal_rate_usec) {
+				done = rl;
+				break;
+			}
+		}
+		if (!done)
+			return;
+		if (done->suppressed) {
+			bool present = hashmap_get(&m->findings, done->id) != NULL;
+			char msg[1024];
+
+			snprintf(msg, sizeof(msg),
+				 "%s %s %s flapped: %u transitions were not logged; it is now %s",
+				 done->kind, done->pod, done->direction, done->suppressed,
+				 present ? "present" : "resolved");
+			if (log_to_journal())
+				sd_journal_send(
+					"MESSAGE=%s", msg, "MESSAGE_ID=%s",
+					present ? MSGID_FLAPPING : MSGID_RESOLVED, "PRIORITY=%i",
+					LOG_WARNING, "SYSLOG_IDENTIFIER=npauditd",
+					"NPAUDIT_TRANSITION=%s", present ? "flapping" : "resolved",
+					"NPAUDIT_FINDING_ID=%s", done->id, "NPAUDIT_KIND=%s",
+					done->kind, "NPAUDIT_POD=%s", done->pod,
+					"NPAUDIT_DIRECTION=%s", done->direction,
+					"NPAUDIT_SUPPRESSED=%u", done->suppressed, NULL);
+			else
+				fprintf(stderr, "npauditd: %s [%s]\n", msg, done->id);
+		}
+		hashmap_remove(&m->ratelimits, done->id);
+		ratelimit_free(done);
+	}
 }
 
 static void on_event_posted(void *userdata, int result, long http_code, const char *message)

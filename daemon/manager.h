@@ -21,9 +21,18 @@ enum {
 struct tracked {
 	struct audit_finding *f;
 	uint64_t first_seen; /* CLOCK_REALTIME usec */
-	uint64_t last_journal; /* CLOCK_MONOTONIC usec of the last journal entry for it */
-	unsigned suppressed; /* transitions not written because of the rate limit */
 	uint64_t last_event; /* CLOCK_MONOTONIC usec of the last Kubernetes Event */
+};
+
+/* The journal rate limit of one finding id; outlives the finding, so a flapping finding is
+ * limited across its appearances. */
+#define JOURNAL_BURST 4
+struct ratelimit {
+	char id[17];
+	char *pod, *kind, *direction;
+	uint64_t window_start; /* CLOCK_MONOTONIC usec */
+	unsigned count; /* transitions written in this window */
+	unsigned suppressed; /* transitions not written in this window */
 };
 
 #define AUDIT_BUCKETS 12
@@ -80,6 +89,7 @@ struct manager {
 	unsigned long last_classes;
 	unsigned last_pods;
 	struct hashmap findings; /* id -> struct tracked * (key is tracked->f->id) */
+	struct hashmap ratelimits; /* id -> struct ratelimit * (key is ratelimit->id) */
 	VEC(char *) notes;
 	struct metrics metrics;
 	uint64_t started_at;

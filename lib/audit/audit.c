@@ -178,6 +178,7 @@ struct group {
 	struct audit_packet example;
 	bool expected_allow;
 	enum eval_verdict actual;
+	int score; /* of the example */
 	bool merged; /* folded into another group */
 };
 
@@ -198,6 +199,8 @@ struct audit {
 	struct np_iset excluded[2]; /* local pod and node addresses, per family index */
 	np_u128 *pod_ips; /* every cluster pod address, sorted: preferred examples */
 	size_t n_pod_ips;
+	np_u128 *route_starts; /* first address of every non-default unicast route prefix */
+	size_t n_route_starts;
 	struct eval_result res;
 	struct eval_boundaries bounds;
 	struct pod_state *pods;
@@ -217,10 +220,26 @@ static const struct pod_state *state_of(const struct audit *a, const struct mode
 	return NULL;
 }
 
+static bool is_pod_ip(const struct audit *a, np_u128 v)
+{
+	size_t l = 0, h = a->n_pod_ips;
+
+	while (l < h) {
+		size_t mid = l + (h - l) / 2;
+		if (a->pod_ips[mid] < v)
+			l = mid + 1;
+		else
+			h = mid;
+	}
+	return l < a->n_pod_ips && a->pod_ips[l] == v;
+}
+
 /* A realistic member of [lo, hi]: a cluster pod's address when the class has one (the example
- * then names a real peer), else an address that is not a network or broadcast address. */
+ * then names a real peer), else the first host of a route's prefix in the class (a remote
+ * node's pod range, say), else an ordinary unicast address. */
 static np_u128 pick_rep(const struct audit *a, np_u128 lo, np_u128 hi)
 {
+	static const np_u128 v4_ordinary = NP_V4_BASE | 0x01000000u; /* 1.0.0.0 */
 	size_t l = 0, h = a->n_pod_ips;
 
 	while (l < h) {
@@ -232,9 +251,49 @@ static np_u128 pick_rep(const struct audit *a, np_u128 lo, np_u128 hi)
 	}
 	if (l < a->n_pod_ips && a->pod_ips[l] <= hi)
 		return a->pod_ips[l];
+	if (a->route_starts) {
+		for (size_t i = 0; i < a->n_route_starts; i++) {
+			np_u128 x = a->route_starts[i] + 1;
+			if (x >= lo && x <= hi)
+				return x;
+		}
+	}
+	if (lo < v4_ordinary && hi >= v4_ordinary && lo >= NP_V4_BASE)
+		return v4_ordinary + 1;
 	if (hi - lo >= 2)
 		return lo + 1;
 	return lo;
+}
+
+/* A container port of pod p (of protocol proto) in [lo, hi], else 0. */
+static uint16_t declared_port(const struct model_pod *p, uint8_t proto, np_u128 lo, np_u128 hi)
+{
+	if (!p)
+		return 0;
+	for (uint16_t i = 0; i < p->n_ports; i++)
+		if (p->ports[i].proto == proto && p->ports[i].port >= lo && p->ports[i].port <= hi)
+			return p->ports[i].port;
+	return 0;
+}
+
+/* How good an example a packet makes: real peers and declared ports read best. */
+static int example_score(const struct audit *a, const struct audit_packet *p, np_u128 peer,
+			 const struct model_pod *dst)
+{
+	int s = 0;
+
+	if (is_pod_ip(a, peer))
+		s += 8;
+	if (declared_port(dst, p->proto, p->dport, p->dport))
+		s += 4;
+	if (p->dport > 1)
+		s += 1;
+	if (np_addr_family(peer) == AF_INET) {
+		uint32_t v = (uint32_t)peer;
+		if ((v >> 24) != 0 && (v >> 24) != 127 && (v >> 28) < 14 && (v >> 16) != 0xa9fe)
+			s += 2;
+	}
+	return s;
 }
 
 static uint16_t pick_port(np_u128 lo, np_u128 hi, bool source)
@@ -258,7 +317,7 @@ static int add_group(struct audit *a, enum audit_kind kind, const struct model_p
 		     enum np_dir dir, const struct model_pod *peer_pod, const char *iface,
 		     uint8_t proto, const char *reason, np_u128 plo, np_u128 phi, np_u128 alo,
 		     np_u128 ahi, const struct audit_packet *ex, bool expected,
-		     enum eval_verdict actual)
+		     enum eval_verdict actual, const struct model_pod *dst_pod)
 {
 	struct group *g = NULL;
 
@@ -291,6 +350,13 @@ static int add_group(struct audit *a, enum audit_kind kind, const struct model_p
 			return -ENOMEM;
 		}
 		g = &a->groups.items[a->groups.n - 1];
+		g->score = example_score(a, ex, dir == NP_INGRESS ? ex->src : ex->dst, dst_pod);
+	} else {
+		int sc = example_score(a, ex, dir == NP_INGRESS ? ex->src : ex->dst, dst_pod);
+		if (sc > g->score) {
+			g->example = *ex;
+			g->score = sc;
+		}
 	}
 	g->classes++;
 	return np_iset_add(&g->peers, alo, ahi);
@@ -469,12 +535,15 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 						kind = AUDIT_ALLOWED_DRIFT;
 					else
 						continue;
-					r = add_group(a, kind, ps->pod, dir, NULL, ps->veth[fi],
-						      protos[pi],
-						      kind == AUDIT_UNVERIFIABLE ? a->res.reason
-										 : NULL,
-						      pclasses.r[pk].lo, pclasses.r[pk].hi, lo, hi,
-						      &p, expected, a->res.verdict);
+					r = add_group(
+						a, kind, ps->pod, dir, NULL, ps->veth[fi],
+						protos[pi],
+						kind == AUDIT_UNVERIFIABLE ? a->res.reason : NULL,
+						pclasses.r[pk].lo, pclasses.r[pk].hi, lo, hi, &p,
+						expected, a->res.verdict,
+						dir == NP_INGRESS
+							? ps->pod
+							: model_pod_by_ip(a->env->model, peer));
 					if (r < 0)
 						goto fail;
 				}
@@ -524,7 +593,10 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 		    (r = classes_of(&sc, 0, 65535, &sclasses)) < 0)
 			goto fail;
 		for (size_t pk = 0; pk < pclasses.n; pk++) {
-			uint16_t dport = pick_port(pclasses.r[pk].lo, pclasses.r[pk].hi, false);
+			uint16_t dport = declared_port(dst->pod, protos[pi], pclasses.r[pk].lo,
+						       pclasses.r[pk].hi);
+			if (!dport)
+				dport = pick_port(pclasses.r[pk].lo, pclasses.r[pk].hi, false);
 			for (size_t sk = 0; sk < sclasses.n; sk++) {
 				struct audit_packet p = { .family = family,
 							  .proto = protos[pi],
@@ -571,7 +643,8 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 					      protos[pi],
 					      kind == AUDIT_UNVERIFIABLE ? a->res.reason : NULL,
 					      pclasses.r[pk].lo, pclasses.r[pk].hi, other->ip[fi],
-					      other->ip[fi], &p, expected, a->res.verdict);
+					      other->ip[fi], &p, expected, a->res.verdict,
+					      dst->pod);
 				if (r < 0)
 					goto fail;
 			}
@@ -851,6 +924,10 @@ static int finalize(struct audit *a)
 			    np_iset_merge(&g->peers, &h->peers) < 0)
 				return -ENOMEM;
 			g->classes += h->classes;
+			if (h->score > g->score) {
+				g->example = h->example;
+				g->score = h->score;
+			}
 			h->merged = true;
 		}
 	}
@@ -963,6 +1040,7 @@ static void audit_done(struct audit *a)
 	np_iset_done(&a->excluded[0]);
 	np_iset_done(&a->excluded[1]);
 	free(a->pod_ips);
+	free(a->route_starts);
 	free(a->pods);
 	eval_result_done(&a->res);
 	eval_boundaries_done(&a->bounds);
@@ -999,6 +1077,19 @@ int audit_run(const struct audit_env *env, const struct audit_options *opts,
 				a.pod_ips[a.n_pod_ips++] = pods[i]->ips[k];
 	if (a.n_pod_ips > 1)
 		qsort(a.pod_ips, a.n_pod_ips, sizeof(*a.pod_ips), u128_cmp);
+
+	/* First hosts of the route prefixes: ordinary examples for classes without a pod. */
+	{
+		const struct fw_route *routes;
+		size_t nr = fw_rtable_routes(env->routes, &routes);
+
+		a.route_starts = calloc(nr + 1, sizeof(*a.route_starts));
+		if (!a.route_starts)
+			goto out;
+		for (size_t i = 0; i < nr; i++)
+			if (routes[i].type == FW_ROUTE_UNICAST && routes[i].prefix > 0)
+				a.route_starts[a.n_route_starts++] = routes[i].lo;
+	}
 
 	/* The node's own addresses and its pods' addresses are not off-node peers. */
 	if (fw_rtable_local_addrs(env->routes, &local) < 0)

@@ -345,6 +345,12 @@ int fw_rtable_ifindex(const struct fw_rtable *t, const char *name)
 	return 0;
 }
 
+size_t fw_rtable_routes(const struct fw_rtable *t, const struct fw_route **ret)
+{
+	*ret = t->routes.items;
+	return t->routes.n;
+}
+
 bool fw_rtable_has_policy_rules(const struct fw_rtable *t)
 {
 	return t->policy_rules;

@@ -50,6 +50,8 @@ const struct fw_route *fw_rtable_lookup(const struct fw_rtable *t, np_u128 addr)
  * unnormalised interval set of single points is not needed: callers merge). Returns 0 or
  * -ENOMEM. */
 int fw_rtable_cuts(const struct fw_rtable *t, int family, np_u128 **ret, size_t *ret_n);
+/* Returns the routes (owned by t) and their number. */
+size_t fw_rtable_routes(const struct fw_rtable *t, const struct fw_route **ret);
 /* Returns whether policy routing rules beyond the defaults exist. */
 bool fw_rtable_has_policy_rules(const struct fw_rtable *t);
 /* Adds the local addresses of the namespace (local table) to *ret. Returns 0 or -ENOMEM. */
