@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -891,6 +892,192 @@ START_TEST(clean_cluster_has_no_policy_findings)
 }
 END_TEST
 
+/* --- the command line --- */
+
+struct cli_result {
+	int status;
+	char *out, *err;
+};
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	ck_assert_ptr_nonnull(f);
+	buf = calloc(1, 1 << 20);
+	ck_assert_ptr_nonnull(buf);
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Runs `$NPAUDIT args` with stdout and stderr captured. */
+static struct cli_result cli(const char *args)
+{
+	const char *bin = getenv("NPAUDIT");
+	char out[] = "/tmp/npaudit-lint-out-XXXXXX", err[] = "/tmp/npaudit-lint-err-XXXXXX";
+	char cmd[4096];
+	struct cli_result r;
+	int fo, fe, st;
+
+	ck_assert_msg(bin && *bin, "NPAUDIT (the npaudit binary) is not set");
+	fo = mkstemp(out);
+	fe = mkstemp(err);
+	ck_assert(fo >= 0 && fe >= 0);
+	close(fo);
+	close(fe);
+	snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' %s >'%s' 2>'%s'", TEST_DATA, bin, args, out,
+		 err);
+	st = system(cmd);
+	ck_assert(st != -1 && WIFEXITED(st));
+	r.status = WEXITSTATUS(st);
+	r.out = slurp(out);
+	r.err = slurp(err);
+	unlink(out);
+	unlink(err);
+	return r;
+}
+
+static void cli_done(struct cli_result *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+START_TEST(cli_lint_json)
+{
+	struct cli_result r;
+	json_t *j, *arr, *x;
+	const char *key;
+	json_t *v;
+	size_t i;
+	bool seen_wrong_ns = false;
+
+	/* findings: exit 1, exactly {"findings":[{id,kind,severity,objects,message,fix}]} */
+	r = cli("lint --state lint/cluster.yaml --state lint/selection.yaml --node node-1 "
+		"--cni-conf-dir cni/calico/net.d --json");
+	ck_assert_msg(r.status == 1, "status %d, stderr %s", r.status, r.err);
+	j = json_loads(r.out, JSON_REJECT_DUPLICATES, NULL);
+	ck_assert_msg(j != NULL, "not JSON: %s", r.out);
+	ck_assert_uint_eq(json_object_size(j), 1);
+	arr = json_object_get(j, "findings");
+	ck_assert(json_is_array(arr));
+	ck_assert_uint_gt(json_array_size(arr), 3);
+	json_array_foreach(arr, i, x)
+	{
+		ck_assert_uint_eq(json_object_size(x), 6);
+		json_object_foreach(x, key, v)
+		{
+			if (streq(key, "objects")) {
+				ck_assert(json_is_array(v) && json_array_size(v) > 0);
+				ck_assert(json_is_string(json_array_get(v, 0)));
+			} else
+				ck_assert_msg(json_is_string(v) &&
+						      (streq(key, "id") || streq(key, "kind") ||
+						       streq(key, "severity") ||
+						       streq(key, "message") || streq(key, "fix")),
+					      "unexpected member %s", key);
+		}
+		ck_assert_int_ge(lint_kind_from_name(json_string_value(json_object_get(x, "kind"))),
+				 0);
+		ck_assert_int_ge(
+			lint_severity_from_name(json_string_value(json_object_get(x, "severity"))),
+			0);
+		if (streq(json_string_value(json_object_get(x, "kind")),
+			  "policy-wrong-namespace")) {
+			seen_wrong_ns = true;
+			ck_assert_str_eq(json_string_value(json_object_get(x, "severity")),
+					 "error");
+			ck_assert_str_eq(
+				json_string_value(json_array_get(json_object_get(x, "objects"), 0)),
+				"networkpolicy/default/billing-ingress");
+			ck_assert_str_eq(
+				json_string_value(json_array_get(json_object_get(x, "objects"), 1)),
+				"pod/payments/billing-84d9c6b7f5-h6j7k");
+		}
+	}
+	ck_assert(seen_wrong_ns);
+	/* notes go to stderr, never into the JSON */
+	ASSERT_CONTAINS(r.err, "iptables-backend-split not checked");
+	json_decref(j);
+	cli_done(&r);
+
+	/* no findings: exit 0 and an empty list */
+	r = cli("lint --state policy/xyz.json --json");
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, "{\"findings\":[]}\n");
+	cli_done(&r);
+
+	/* human output */
+	r = cli("lint --state lint/cluster.yaml --state lint/selection.yaml");
+	ck_assert_int_eq(r.status, 1);
+	ASSERT_CONTAINS(r.out, "error: policy-wrong-namespace [");
+	ASSERT_CONTAINS(r.out, "  fix: create the policy in namespace payments");
+	cli_done(&r);
+}
+END_TEST
+
+START_TEST(cli_errors_and_cni)
+{
+	struct cli_result r;
+	json_t *j;
+
+	/* malformed objects: the output, then the diagnostics and exit 2 */
+	r = cli("lint --state model/broken.yaml --json");
+	ck_assert_int_eq(r.status, 2);
+	ck_assert_ptr_nonnull(json_loads(r.out, 0, NULL) ? r.out : NULL);
+	ASSERT_CONTAINS(r.err, "npaudit: skipped: ");
+	cli_done(&r);
+
+	r = cli("lint --json");
+	ck_assert_int_eq(r.status, 2);
+	ASSERT_CONTAINS(r.err, "--state FILE is required");
+	cli_done(&r);
+
+	r = cli("lint --state /nonexistent.json");
+	ck_assert_int_eq(r.status, 2);
+	cli_done(&r);
+
+	r = cli("lint --state lint/cluster.yaml --cni-conf-dir /nonexistent/net.d");
+	ck_assert_int_eq(r.status, 2);
+	ASSERT_CONTAINS(r.err, "cannot read the CNI configuration directory");
+	cli_done(&r);
+
+	r = cli("lint --state lint/cluster.yaml --dns-label nolabel");
+	ck_assert_int_eq(r.status, 2);
+	cli_done(&r);
+
+	r = cli("cni --state cni/flannel/cluster.yaml --node node-1 --cni-conf-dir "
+		"cni/flannel/net.d --json");
+	ck_assert_int_eq(r.status, 0);
+	j = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "name")), "flannel");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "enforces_networkpolicy")), "no");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "agent"), "pod")),
+			 "kube-flannel-ds-8c4qz");
+	ck_assert(json_array_size(json_object_get(j, "evidence")) >= 2);
+	json_decref(j);
+	cli_done(&r);
+
+	r = cli("cni --state cni/cilium/cluster.yaml --node node-1 --cni-conf-dir "
+		"cni/cilium/net.d");
+	ck_assert_int_eq(r.status, 0);
+	ASSERT_CONTAINS(r.out, "CNI:        cilium v1.15.3");
+	ASSERT_CONTAINS(r.out, "Dataplane:  eBPF");
+	cli_done(&r);
+
+	r = cli("lint --state cni/flannel/cluster.yaml --state cni/workload.yaml --node node-1 "
+		"--cni-conf-dir cni/flannel/net.d --json");
+	ck_assert_int_eq(r.status, 1);
+	ASSERT_CONTAINS(r.out, "\"kind\":\"cni-no-policy-support\",\"severity\":\"critical\"");
+	cli_done(&r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("lint");
@@ -924,6 +1111,8 @@ int main(void)
 	tcase_add_test(tc, ids_are_stable_and_json_is_exact);
 	tcase_add_test(tc, names_round_trip);
 	tcase_add_test(tc, clean_cluster_has_no_policy_findings);
+	tcase_add_test(tc, cli_lint_json);
+	tcase_add_test(tc, cli_errors_and_cni);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_tap(sr, "-");
