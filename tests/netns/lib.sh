@@ -33,7 +33,7 @@
 # other nodes' pods.
 #
 # Neighbour entries are static everywhere (no ARP or neighbour discovery crosses the rules),
-# DAD is off, rp_filter is off: the only thing that decides whether a probe passes is the
+# DAD is off, rp_filter is off, ICMP errors are not rate-limited: the only thing that decides whether a probe passes is the
 # filter ruleset under test.
 
 set -u
@@ -144,6 +144,10 @@ np_topo_base() {
 	np_ns_add node
 	np_ns_add remote
 	np_sysctl node net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	# No ICMP rate limits: every REJECT must answer, however many probes run at once.
+	np_sysctl node net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
+	np_in node sysctl -qw net.ipv4.icmp_msgs_per_sec=1000000 net.ipv4.icmp_msgs_burst=1000000 \
+		>/dev/null 2>&1 || true
 	np_sysctl remote net.ipv4.ip_nonlocal_bind=1 net.ipv6.ip_nonlocal_bind=1
 	np_in node ip link add eth0 type veth peer name eth0 netns "$NP_NS-remote" ||
 		np_die "veth node-remote"
@@ -216,7 +220,8 @@ np_topo_bridge() {
 	[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] ||
 		np_die "br_netfilter is not available (needed for the bridge topology)"
 	np_sysctl node net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1
-	np_in node ip link add "$br" type bridge
+	# A fixed MAC: a bridge otherwise takes the lowest of its ports' MACs as they come.
+	np_in node ip link add "$br" address 02:00:0a:20:00:01 type bridge
 	np_in node ip addr add 10.32.0.1/24 dev "$br"
 	np_in node ip link set "$br" up
 	mac_b=$(np_mac node "$br")
@@ -353,6 +358,60 @@ np_load_ipset() {
 
 np_load_nft() {
 	np_in node nft -f "$1" || np_die "nft -f $1"
+}
+
+# np_rules_check LABEL: `npaudit rules --json` in the node must see every rule and ipset element
+# the kernel holds (counted with iptables-save, nft -j and ipset), per source, and nothing
+# opaque: the rulesets of tests/rulesets use only what the readers must decode.
+np_rules_check() {
+	local label=$1 dir="$NP_TMP/rules"
+	[ -n "${NPAUDIT:-}" ] && [ -x "$NPAUDIT" ] || np_die "NPAUDIT must name the npaudit binary"
+	mkdir -p "$dir"
+	np_in node "$NPAUDIT" rules --json >"$dir/rules.json" 2>"$dir/rules.err" || {
+		np_fail "$label: npaudit rules --json failed: $(cat "$dir/rules.err")"
+		return
+	}
+	{ np_in node iptables-legacy-save; np_in node ip6tables-legacy-save; } >"$dir/legacy" 2>/dev/null
+	{ np_in node iptables-nft-save; np_in node ip6tables-nft-save; } >"$dir/ipt-nft" 2>/dev/null
+	np_in node nft -j list ruleset >"$dir/nft.json"
+	np_in node ipset save >"$dir/ipsets"
+	"$NP_PYTHON" - "$dir" "$label" <<'PY' || NP_FAILED=1
+import json, sys
+d, label = sys.argv[1], sys.argv[2]
+got = json.load(open(f"{d}/rules.json"))["summary"]
+def count(path):
+    return sum(1 for l in open(path) if l.startswith("-A "))
+ipt_tables = {"filter", "nat", "mangle", "raw", "security"}
+nft = json.load(open(f"{d}/nft.json"))["nftables"]
+native = sum(1 for o in nft if "rule" in o and not (
+    o["rule"]["family"] in ("ip", "ip6") and o["rule"]["table"] in ipt_tables))
+ipsets = [l.split() for l in open(f"{d}/ipsets")]
+want = {
+    "iptables-legacy": count(f"{d}/legacy"),
+    "iptables-nft": count(f"{d}/ipt-nft"),
+    "nft": native,
+}
+bad = []
+for src, n in want.items():
+    g = got[src]
+    if g["rules"] != n:
+        bad.append(f"{src}: npaudit sees {g['rules']} rules, the kernel has {n}")
+    if g["opaque_rules"] or g["opaque_predicates"] or g["opaque_statements"]:
+        bad.append(f"{src}: {g['opaque_rules']} rule(s) with opaque parts "
+                   f"({g['opaque_predicates']} predicates, {g['opaque_statements']} statements)")
+    if not g["read"] and n > 0:
+        bad.append(f"{src}: not read ({g['note']}) although the kernel has {n} rules")
+nsets = sum(1 for f in ipsets if f and f[0] == "create")
+nelem = sum(1 for f in ipsets if f and f[0] == "add")
+if (got["ipsets"]["sets"], got["ipsets"]["elements"]) != (nsets, nelem):
+    bad.append(f"ipsets: npaudit sees {got['ipsets']['sets']} sets with "
+               f"{got['ipsets']['elements']} elements, the kernel has {nsets} with {nelem}")
+for b in bad:
+    print(f"FAIL: {label}: npaudit rules: {b}")
+print(f"{label}: npaudit rules: " + ", ".join(f"{k} {v}" for k, v in want.items()) +
+      f", ipsets {nsets}/{nelem}: " + ("mismatch" if bad else "all seen, nothing opaque"))
+sys.exit(1 if bad else 0)
+PY
 }
 
 # np_finish: the test's exit status.
