@@ -40,12 +40,38 @@ enum {
 	SEG_NOMATCH = -2, /* the most specific element is an ipset nomatch entry */
 };
 
+/*
+ * A compact copy of a rule's first predicate, in one array in rule order: most rules a packet
+ * meets fail on their first predicate, and this rejects them without touching the rule's own
+ * memory. It only ever says "certainly false"; everything else goes to the full evaluation.
+ */
+struct prefilter {
+	enum {
+		PF_NONE, /* no usable first predicate (or a statement runs before it) */
+		PF_RANGE,
+		PF_IFNAME,
+		PF_BITS,
+	} kind : 8;
+	uint8_t field; /* enum ir_field */
+	bool negate, masked, prefix;
+	uint8_t len; /* PF_IFNAME: length of name */
+	uint32_t mask; /* PF_RANGE with masked: the mask; PF_BITS: the bits */
+	union {
+		struct {
+			np_u128 lo, hi;
+		};
+		char name[IFNAMSIZ];
+	};
+};
+
 /* Packets of family f (0 IPv4, 1 IPv6) at hook h meet hooks[f][h], in priority order. */
 struct eval_ctx {
 	struct ir_ruleset *rs;
 	struct chain_list hooks[2][_IR_HOOK_MAX];
 	struct set_index *sets; /* by ir_set.id */
 	size_t nsets;
+	struct prefilter *pf; /* by ir_rule.id */
+	uint32_t *chain_first; /* by ir_chain.id: the id of its first rule */
 };
 
 #define EVAL_PATH_HOOKS_MAX 5

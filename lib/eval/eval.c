@@ -350,6 +350,45 @@ static int set_index_add(struct eval_ctx *ctx, const struct ir_set *s)
 	return set_index_build(s, &ctx->sets[s->id]);
 }
 
+static void prefilter_build(const struct ir_rule *r, struct prefilter *pf)
+{
+	const struct ir_pred *p;
+
+	*pf = (struct prefilter){ .kind = PF_NONE };
+	if (r->preds.n == 0 || (r->stmts.n > 0 && r->stmts.items[0].after == 0))
+		return;
+	p = &r->preds.items[0];
+	pf->field = (uint8_t)p->field;
+	pf->negate = p->negate;
+	switch (p->kind) {
+	case IR_PRED_MATCH:
+		if (ir_field_keytype(p->field) == IR_KEY_IFNAME) {
+			const struct ir_ifname *n = p->ifnames.items;
+			size_t len = p->ifnames.n == 1 && n[0].name ? strlen(n[0].name) : IFNAMSIZ;
+
+			if (len >= IFNAMSIZ)
+				return;
+			memcpy(pf->name, n[0].name, len + 1);
+			pf->len = (uint8_t)len;
+			pf->prefix = n[0].prefix;
+			pf->kind = PF_IFNAME;
+		} else if (p->values.n == 1) {
+			pf->lo = p->values.r[0].lo;
+			pf->hi = p->values.r[0].hi;
+			pf->masked = p->masked;
+			pf->mask = p->mask;
+			pf->kind = PF_RANGE;
+		}
+		return;
+	case IR_PRED_BITS:
+		pf->mask = p->bits;
+		pf->kind = PF_BITS;
+		return;
+	default:
+		return;
+	}
+}
+
 int eval_prepare(struct ir_ruleset *rs, struct eval_ctx **ret)
 {
 	_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
@@ -391,6 +430,21 @@ int eval_prepare(struct ir_ruleset *rs, struct eval_ctx **ret)
 				qsort(l->v, l->n, sizeof(*l->v), chain_prio_cmp);
 		}
 
+	ctx->pf = calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*ctx->pf));
+	ctx->chain_first = calloc(rs->n_chains ? rs->n_chains : 1, sizeof(*ctx->chain_first));
+	if (!ctx->pf || !ctx->chain_first)
+		return -ENOMEM;
+	EVAL_FOREACH(tp, &rs->tables)
+	EVAL_FOREACH(cp, &(*tp)->chains)
+	{
+		const struct ir_chain *c = *cp;
+
+		/* ir_ruleset_link() numbers a chain's rules consecutively */
+		ctx->chain_first[c->id] = c->rules.n ? c->rules.items[0]->id : 0;
+		EVAL_FOREACH(rp, &c->rules)
+		prefilter_build(*rp, &ctx->pf[(*rp)->id]);
+	}
+
 	ctx->nsets = rs->n_sets;
 	ctx->sets = calloc(ctx->nsets ? ctx->nsets : 1, sizeof(*ctx->sets));
 	if (!ctx->sets)
@@ -422,6 +476,8 @@ struct eval_ctx *eval_ctx_free(struct eval_ctx *ctx)
 	for (size_t i = 0; i < ctx->nsets; i++)
 		set_index_done(&ctx->sets[i]);
 	free(ctx->sets);
+	free(ctx->pf);
+	free(ctx->chain_first);
 	free(ctx);
 	return NULL;
 }
@@ -706,6 +762,20 @@ static enum tri ref_lookup(const struct eval_ctx *ctx, const struct eval_packet 
 
 /* --- predicates --- */
 
+static inline bool is_ifname_field(enum ir_field f)
+{
+	return f == IR_FIELD_IIFNAME || f == IR_FIELD_OIFNAME || f == IR_FIELD_PHYSDEV_IN ||
+	       f == IR_FIELD_PHYSDEV_OUT;
+}
+
+/* np_iset_contains() with the common one-range case inline. */
+static inline bool iset_contains(const struct np_iset *s, np_u128 v)
+{
+	if (s->n == 1)
+		return v >= s->r[0].lo && v <= s->r[0].hi;
+	return s->n > 0 && np_iset_contains(s, v);
+}
+
 static enum tri pred_eval(const struct eval_ctx *ctx, const struct eval_packet *p,
 			  const struct ir_pred *pr)
 {
@@ -714,7 +784,7 @@ static enum tri pred_eval(const struct eval_ctx *ctx, const struct eval_packet *
 
 	switch (pr->kind) {
 	case IR_PRED_MATCH:
-		if (ir_field_keytype(pr->field) == IR_KEY_IFNAME) {
+		if (is_ifname_field(pr->field)) {
 			const char *name;
 			bool in = false;
 
@@ -734,7 +804,7 @@ static enum tri pred_eval(const struct eval_ctx *ctx, const struct eval_packet *
 			return T_UNKNOWN;
 		if (pr->masked)
 			v &= pr->mask;
-		return tri_not(np_iset_contains(&pr->values, v) ? T_TRUE : T_FALSE, pr->negate);
+		return tri_not(iset_contains(&pr->values, v) ? T_TRUE : T_FALSE, pr->negate);
 	case IR_PRED_BITS:
 		r = field_num(p, pr->field, &v);
 		if (r == F_ABSENT)
@@ -755,6 +825,44 @@ static enum tri pred_eval(const struct eval_ctx *ctx, const struct eval_packet *
 	case IR_PRED_OPAQUE:
 	default:
 		return T_UNKNOWN;
+	}
+}
+
+/* Whether the rule's first predicate is certainly false for p (as pred_eval() would say). */
+static inline bool prefilter_false(const struct eval_packet *p, const struct prefilter *pf)
+{
+	np_u128 v;
+	const char *name;
+	int r;
+
+	switch (pf->kind) {
+	case PF_RANGE:
+		r = field_num(p, pf->field, &v);
+		if (r == F_ABSENT)
+			return true;
+		if (r == F_UNKNOWN)
+			return false;
+		if (pf->masked)
+			v &= pf->mask;
+		return (v >= pf->lo && v <= pf->hi) == pf->negate;
+	case PF_IFNAME:
+		if (field_name(p, pf->field, &name) != F_PRESENT)
+			return false;
+		return (pf->prefix ? strncmp(name, pf->name, pf->len) == 0
+				   : strncmp(name, pf->name, IFNAMSIZ) == 0) == pf->negate;
+	case PF_BITS:
+		r = field_num(p, pf->field, &v);
+		if (r == F_ABSENT)
+			return true;
+		if (r == F_UNKNOWN)
+			return false;
+		if (v & pf->mask)
+			return pf->negate;
+		if (pf->field == IR_FIELD_CT_STATE && (pf->mask & (IR_CT_SNAT | IR_CT_DNAT)))
+			return false;
+		return !pf->negate;
+	default:
+		return false;
 	}
 }
 
@@ -880,14 +988,54 @@ static void record(struct env *env, struct state *st, const struct ir_rule *rule
 	}
 }
 
-static const char *rule_where(const struct ir_rule *r, char *buf, size_t size)
+/* Bounded string building without printf: reasons are made for every traced packet. */
+struct rbuf {
+	char *p, *end; /* end: the last byte, kept for the NUL */
+};
+
+static void rb_puts(struct rbuf *b, const char *s)
+{
+	while (*s && b->p < b->end)
+		*b->p++ = *s++;
+	*b->p = 0;
+}
+
+static void rb_int(struct rbuf *b, long v)
+{
+	char tmp[24], *q = tmp + sizeof(tmp) - 1;
+	unsigned long u = v < 0 ? -(unsigned long)v : (unsigned long)v;
+
+	*q = 0;
+	do
+		*--q = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--q = '-';
+	rb_puts(b, q);
+}
+
+static void rb_rule_where(struct rbuf *b, const struct ir_rule *r)
 {
 	const struct ir_chain *c = r->chain;
 	const struct ir_table *t = c ? c->table : NULL;
 
-	snprintf(buf, size, "%s %s %s chain %s rule %u%s", t ? ir_source_to_string(t->source) : "?",
-		 t ? ir_family_to_string(t->family) : "?", t ? t->name : "?", c ? c->name : "?",
-		 r->position, "");
+	rb_puts(b, t ? ir_source_to_string(t->source) : "?");
+	rb_puts(b, " ");
+	rb_puts(b, t ? ir_family_to_string(t->family) : "?");
+	rb_puts(b, " ");
+	rb_puts(b, t ? t->name : "?");
+	rb_puts(b, " chain ");
+	rb_puts(b, c ? c->name : "?");
+	rb_puts(b, " rule ");
+	rb_int(b, r->position);
+}
+
+static const char *rule_where(const struct ir_rule *r, char *buf, size_t size)
+{
+	struct rbuf b = { buf, buf + size - 1 };
+
+	*buf = 0;
+	rb_rule_where(&b, r);
 	return buf;
 }
 
@@ -1057,29 +1205,40 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume);
 static void reason_from_entry(enum eval_verdict v, const struct eval_trace_entry *e, bool have,
 			      char *buf, size_t size)
 {
-	char where[256];
-	const struct ir_chain *b = have ? e->chain : NULL;
+	struct rbuf b = { buf, buf + size - 1 };
+	const struct ir_chain *c = have ? e->chain : NULL;
 
-	if (v == EVAL_ACCEPT) {
-		if (have && e->rule)
-			snprintf(buf, size, "accepted by %s",
-				 rule_where(e->rule, where, sizeof(where)));
-		else if (have)
-			snprintf(buf, size, "accepted by the policy of base chain %s", b->name);
-		else
-			snprintf(buf, size, "accepted: no base chain on the path");
-	} else if (have && e->rule)
-		snprintf(buf, size, "%s by %s",
-			 e->action == IR_VERDICT_REJECT ? "rejected" : "dropped",
-			 rule_where(e->rule, where, sizeof(where)));
-	else if (have)
-		snprintf(buf, size,
-			 "dropped by the policy of base chain %s (%s %s %s, hook %s, priority %d)",
-			 b->name, ir_source_to_string(b->table->source),
-			 ir_family_to_string(b->table->family), b->table->name,
-			 ir_hook_to_string(b->hook), b->priority);
-	else
-		snprintf(buf, size, "dropped");
+	*buf = 0;
+	if (v == EVAL_ACCEPT && !have) {
+		rb_puts(&b, "accepted: no base chain on the path");
+		return;
+	}
+	if (!have) {
+		rb_puts(&b, "dropped");
+		return;
+	}
+	rb_puts(&b, v == EVAL_ACCEPT				? "accepted by "
+		    : e->rule && e->action == IR_VERDICT_REJECT ? "rejected by "
+								: "dropped by ");
+	if (e->rule) {
+		rb_rule_where(&b, e->rule);
+		return;
+	}
+	rb_puts(&b, "the policy of base chain ");
+	rb_puts(&b, c->name);
+	if (v == EVAL_ACCEPT)
+		return;
+	rb_puts(&b, " (");
+	rb_puts(&b, ir_source_to_string(c->table->source));
+	rb_puts(&b, " ");
+	rb_puts(&b, ir_family_to_string(c->table->family));
+	rb_puts(&b, " ");
+	rb_puts(&b, c->table->name);
+	rb_puts(&b, ", hook ");
+	rb_puts(&b, ir_hook_to_string(c->hook));
+	rb_puts(&b, ", priority ");
+	rb_int(&b, c->priority);
+	rb_puts(&b, ")");
 }
 
 static void reason_format(struct state *st, enum eval_verdict v)
@@ -1220,6 +1379,12 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 				continue;
 			}
 			st->depth--; /* implicit return */
+			continue;
+		}
+		if (resume < 0 &&
+		    prefilter_false(&st->pkt,
+				    &env->ctx->pf[env->ctx->chain_first[c->id] + f->rule])) {
+			f->rule++;
 			continue;
 		}
 		r = c->rules.items[f->rule];

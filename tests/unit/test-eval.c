@@ -323,7 +323,11 @@ START_TEST(return_in_base_chain_applies_policy)
 		   0, IR_VERDICT_DROP);
 	verdict(rule(fwd), IR_VERDICT_RETURN, NULL);
 	verdict(rule(fwd), IR_VERDICT_ACCEPT, NULL);
+	fwd->priority = -150;
 	ck_assert_int_eq(run(rs, FWD(&p, "10.0.0.1", "10.0.0.2", 80), &res), EVAL_DROP);
+	ck_assert_str_eq(res.reason,
+			 "dropped by the policy of base chain f (nft ip t, hook forward, "
+			 "priority -150)");
 	eval_result_done(&res);
 }
 END_TEST
