@@ -385,6 +385,47 @@ START_TEST(ipblock_except)
 }
 END_TEST
 
+START_TEST(ipblock_except_overlapped_by_another_peer)
+{
+	/* Upstream: "should ensure an IP overlapping both IPBlock.CIDR and IPBlock.Except is
+	 * allowed" — an address excepted by one peer but named by another rule is allowed. */
+	struct fixture f = load(NETPOL("x", "overlap",
+				       "{podSelector: {matchLabels: {pod: a}}, ingress: [{from: "
+				       "[{ipBlock: {cidr: 10.0.2.0/24, except: [10.0.2.1/32]}}]}, "
+				       "{from: [{ipBlock: {cidr: 10.0.2.1/32}}]}]}"),
+				XYZ, NULL);
+
+	check_to(&f, "x/a", TCP, 80, ".XX...XXX");
+	fixture_done(&f);
+}
+END_TEST
+
+START_TEST(egress_deny_wins_over_ingress_allow)
+{
+	/* Upstream: "should support denying of egress traffic on the client side (even if the
+	 * server explicitly allows this traffic)". */
+	struct fixture f =
+		load(NETPOL("x", "allow-y-a",
+			    "{podSelector: {matchLabels: {pod: a}}, "
+			    "ingress: [{from: [{namespaceSelector: "
+			    "{matchLabels: {ns: \"y\"}}, podSelector: "
+			    "{matchLabels: {pod: a}}}]}]}")
+			     NETPOL("y", "deny-egress-a",
+				    "{podSelector: {matchLabels: {pod: a}}, policyTypes: "
+				    "[Egress]}"),
+		     XYZ, NULL);
+	struct policy_verdict v;
+
+	ck_assert_int_eq(
+		policy_engine_reach(f.e, pod(f.m, "y/a"), pod(f.m, "x/a"), AF_INET, TCP, 80, &v),
+		0);
+	ck_assert(!v.allowed && !v.egress && v.ingress);
+	check_to(&f, "x/a", TCP, 80, ".XXXXXXXX");
+	check_from(&f, "y/a", TCP, 80, "XXX.XXXXX");
+	fixture_done(&f);
+}
+END_TEST
+
 START_TEST(end_port)
 {
 	struct fixture f = load(NETPOL("x", "range",
@@ -1556,6 +1597,8 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, pod_and_namespace_selector_as_two_peers);
 	tcase_add_test(tc, match_expressions);
 	tcase_add_test(tc, ipblock_except);
+	tcase_add_test(tc, ipblock_except_overlapped_by_another_peer);
+	tcase_add_test(tc, egress_deny_wins_over_ingress_allow);
 	tcase_add_test(tc, end_port);
 	tcase_add_test(tc, named_port_ingress);
 	tcase_add_test(tc, named_port_egress_per_peer);
