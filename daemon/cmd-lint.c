@@ -8,11 +8,18 @@
 #include "cli.h"
 #include "lint/lint.h"
 
+#ifdef HAVE_CMD_FW
+/* The live rule readers are linked in with the fw commands. */
+#include "fw/fw.h"
+#include "ir/ir.h"
+#endif
+
 struct lint_args {
 	const char **states;
 	size_t n_states;
 	struct lint_options o;
 	bool json;
+	bool live_rules;
 };
 
 static void lint_usage(FILE *f, const char *cmd)
@@ -27,6 +34,8 @@ static void lint_usage(FILE *f, const char *cmd)
 		"  --dns-namespace NS   namespace of the cluster DNS pods (default kube-system)\n"
 		"  --dns-label K=V      label of the cluster DNS pods (default k8s-app=kube-dns)\n"
 		"  --restart-threshold N  agent restarts that count as restarting (default 5)\n"
+		"  --live-rules         read this network namespace's rules (needs CAP_NET_ADMIN)\n"
+		"                       to check for rules split between iptables backends\n"
 		"  --json               machine-readable output\n\n"
 		"Exit status: 0 %s, 1 %s, 2 usage or input error (also when objects of the\n"
 		"input were skipped as malformed; they are listed on stderr).\n",
@@ -47,7 +56,8 @@ static int lint_parse(int argc, char **argv, struct lint_args *a)
 		ARG_CONF,
 		ARG_DNS_NS,
 		ARG_DNS_LABEL,
-		ARG_RESTARTS
+		ARG_RESTARTS,
+		ARG_LIVE,
 	};
 	static const struct option opts[] = {
 		{ "state", required_argument, NULL, 's' },
@@ -56,6 +66,7 @@ static int lint_parse(int argc, char **argv, struct lint_args *a)
 		{ "dns-namespace", required_argument, NULL, ARG_DNS_NS },
 		{ "dns-label", required_argument, NULL, ARG_DNS_LABEL },
 		{ "restart-threshold", required_argument, NULL, ARG_RESTARTS },
+		{ "live-rules", no_argument, NULL, ARG_LIVE },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -94,6 +105,9 @@ static int lint_parse(int argc, char **argv, struct lint_args *a)
 			a->o.restart_threshold = (unsigned)v;
 			break;
 		}
+		case ARG_LIVE:
+			a->live_rules = true;
+			break;
 		case 'j':
 			a->json = true;
 			break;
@@ -149,10 +163,67 @@ static bool lint_diagnostics(const struct model *m)
 	return n > 0;
 }
 
+struct live_rules {
+	struct lint_fw_chain *chains;
+	size_t n;
+	struct lint_fw_input in;
+#ifdef HAVE_CMD_FW
+	struct ir_ruleset *rs;
+#endif
+};
+
+static void live_rules_done(struct live_rules *l)
+{
+	free(l->chains);
+#ifdef HAVE_CMD_FW
+	ir_ruleset_free(l->rs);
+#endif
+}
+
+/* Counts the live rules per source and chain of the current network namespace. Returns -1 to
+ * go on, or an exit code. */
+static int live_rules_read(struct live_rules *l)
+{
+#ifdef HAVE_CMD_FW
+	size_t n = 0;
+	int r;
+
+	r = fw_read_all(NULL, &l->rs, NULL);
+	if (r < 0)
+		return cli_fail("cannot read the live rules: %s", np_strerror(r));
+	for (size_t t = 0; t < l->rs->tables.n; t++)
+		n += l->rs->tables.items[t]->chains.n;
+	l->chains = calloc(n ? n : 1, sizeof(*l->chains));
+	if (!l->chains)
+		return cli_fail("out of memory");
+	for (size_t t = 0; t < l->rs->tables.n; t++) {
+		const struct ir_table *tb = l->rs->tables.items[t];
+		enum lint_fw_source src = tb->source == IR_SRC_IPTABLES_LEGACY
+						  ? LINT_FW_IPTABLES_LEGACY
+					  : tb->source == IR_SRC_IPTABLES_NFT ? LINT_FW_IPTABLES_NFT
+									      : LINT_FW_NFT;
+
+		for (size_t c = 0; c < tb->chains.n; c++) {
+			const struct ir_chain *ch = tb->chains.items[c];
+
+			l->chains[l->n++] = (struct lint_fw_chain){ src, tb->name, ch->name,
+								    (uint32_t)ch->rules.n };
+			l->in.n_rules[src] += (uint32_t)ch->rules.n;
+		}
+	}
+	l->in.chains = l->chains;
+	l->in.n_chains = l->n;
+	return -1;
+#else
+	return cli_fail("--live-rules: this npaudit was built without the live rule readers");
+#endif
+}
+
 static int cmd_lint(int argc, char **argv)
 {
 	_cleanup_(lint_report_freep) struct lint_report *rep = NULL;
 	_cleanup_(model_freep) struct model *m = NULL;
+	_cleanup_(live_rules_done) struct live_rules live = { 0 };
 	struct lint_args a = { 0 };
 	struct strbuf out = { 0 };
 	struct np_error err = { 0 };
@@ -163,6 +234,10 @@ static int cmd_lint(int argc, char **argv)
 	ex = lint_parse(argc, argv, &a);
 	if (ex < 0)
 		ex = lint_load(&a, &m, &skipped);
+	if (ex < 0 && a.live_rules) {
+		ex = live_rules_read(&live);
+		a.o.fw = &live.in;
+	}
 	free(a.states);
 	if (ex >= 0)
 		return ex;
