@@ -105,8 +105,9 @@ struct policy_engine;
 
 /* Returns 0 and a new engine over m in *ret (free with policy_engine_free()), or -ENOMEM.
  * m must outlive the engine. Work is done lazily and cached: policies are compiled when a pod
- * of their namespace is asked for, peer selections once per rule, and pods that are selected
- * by the same policies share one compiled direction. When the model's generation changes,
+ * of their namespace is asked for, peer selections once per distinct selector, and pods that
+ * are selected by the same policies (and, for ingress, share a node and named-port layout)
+ * share one compiled direction. When the model's generation changes,
  * the next call drops every cache (pointers handed out before become invalid). */
 int policy_engine_new(const struct model *m, struct policy_engine **ret);
 /* Frees e and everything it handed out; returns NULL. */
@@ -118,7 +119,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct policy_engine *, policy_engine_free);
 int policy_engine_expect(struct policy_engine *e, const struct model_pod *p,
 			 const struct policy_expect **ret);
 /* Compiles the pods of node (model_pods_on_node() order) into ret[], which must have room for
- * model_pods_on_node(); returns their number or -ENOMEM. Entries are owned by e. */
+ * model_pods_on_node(); returns their number, -ENOBUFS if size is too small, or -ENOMEM.
+ * Entries are owned by e. */
 int policy_engine_expect_node(struct policy_engine *e, const char *node,
 			      const struct policy_expect **ret, size_t size);
 
