@@ -504,6 +504,9 @@ static int check_policytypes(struct lint_ctx *c, const struct model_policy *p)
 	if (!p->policy_types) {
 		/* Omitted or empty: the API server defaults to [Ingress], plus Egress iff
 		 * len(spec.egress) != 0. */
+		const char *types =
+			p->policy_types_present ? "an empty policyTypes" : "no policyTypes";
+
 		if (p->n_rules[NP_EGRESS] > 0 && !p->ingress_present) {
 			r = obj_policy(&objs, p);
 			if (r < 0)
@@ -511,17 +514,16 @@ static int check_policytypes(struct lint_ctx *c, const struct model_policy *p)
 			return emit(
 				c, LINT_POLICYTYPES_IMPLICIT, LINT_WARNING, &objs, NULL,
 				lint_strf(
-					"NetworkPolicy %s/%s has only egress rules but no "
-					"policyTypes, which defaults to [Ingress, Egress] (Ingress "
-					"always, Egress because spec.egress has rules): the "
-					"selected "
-					"pods are also isolated for ingress and this policy allows "
+					"NetworkPolicy %s/%s has only egress rules and %s, "
+					"which defaults to [Ingress, Egress] (Ingress always, "
+					"Egress because spec.egress has rules): the selected pods "
+					"are also isolated for ingress and this policy allows "
 					"them none",
-					p->ns, p->name),
-				lint_strf("add policyTypes: [Egress] if ingress should stay as it "
-					  "is, "
-					  "or policyTypes: [Ingress, Egress] with ingress rules if "
-					  "isolating ingress is intended"));
+					p->ns, p->name, types),
+				lint_strf(
+					"add policyTypes: [Egress] if ingress should stay as it "
+					"is, or policyTypes: [Ingress, Egress] with ingress rules "
+					"if isolating ingress is intended"));
 		}
 		if (p->egress_present && p->n_rules[NP_EGRESS] == 0) {
 			r = obj_policy(&objs, p);
@@ -529,11 +531,12 @@ static int check_policytypes(struct lint_ctx *c, const struct model_policy *p)
 				return r;
 			return emit(
 				c, LINT_POLICYTYPES_IMPLICIT, LINT_WARNING, &objs, NULL,
-				lint_strf("NetworkPolicy %s/%s has `egress: []` but no "
-					  "policyTypes, which defaults to [Ingress] (Egress is "
-					  "added only when spec.egress has a rule): egress is not "
-					  "isolated, nothing is denied",
-					  p->ns, p->name),
+				lint_strf(
+					"NetworkPolicy %s/%s has `egress: []` and %s, which "
+					"defaults to [Ingress] (Egress is added only when "
+					"spec.egress has a rule): egress is not isolated and none "
+					"of it is denied",
+					p->ns, p->name, types),
 				lint_strf("add policyTypes: [Ingress, Egress] (or [Egress]) to "
 					  "deny all egress of the selected pods"));
 		}
@@ -1419,7 +1422,6 @@ static int check_exposure(struct lint_ctx *c)
 		const struct model_service *svc = svcs[s];
 		const struct model_pod *const *pods;
 		_cleanup_(strv_done) struct strv objs = { 0 }, podobjs = { 0 }, closed = { 0 };
-		const struct policy_expect *x = NULL;
 		size_t n, n_iso = 0;
 		struct strbuf msg = { 0 }, fix = { 0 };
 
@@ -1443,7 +1445,6 @@ static int check_exposure(struct lint_ctx *c)
 			if (!px->dir[NP_INGRESS]->isolated)
 				continue;
 			n_iso++;
-			x = px;
 			for (size_t k = 0; r >= 0 && k < px->dir[NP_INGRESS]->n_policies; k++)
 				r = obj_policy(&objs, px->dir[NP_INGRESS]->policies[k]);
 			if (r >= 0)
@@ -1515,7 +1516,6 @@ static int check_exposure(struct lint_ctx *c)
 			strbuf_done(&fix);
 			return -ENOMEM;
 		}
-		(void)x;
 		r = emit(c, LINT_EXTERNAL_EXPOSURE,
 			 svc->external_traffic_local && closed.n == 0 ? LINT_INFO : LINT_WARNING,
 			 &objs, NULL, strbuf_steal(&msg), strbuf_steal(&fix));
@@ -1889,6 +1889,8 @@ int lint_run(const struct model *m, const struct lint_options *o, struct lint_re
 		r = check_cni(&c);
 	if (r >= 0)
 		r = check_backend_split(&c);
+	for (size_t i = 0; r >= 0 && i < c.cni->n_notes; i++)
+		r = strv_printf(&c.notes, "CNI: %s", c.cni->notes[i]);
 	if (r >= 0 && !c.o->cni_conf_dir)
 		r = strv_printf(&c.notes, "CNI configuration directory not given: the CNI was "
 					  "detected from the DaemonSets alone");
