@@ -97,6 +97,9 @@ int k8s_stream_feed(struct k8s_stream *s, const void *data, size_t n, k8s_stream
 	while (s->scan < s->len) {
 		char ch = s->buf[s->scan];
 
+		if (s->in_value && s->scan - s->start > s->max_value)
+			return stream_fail(s, reterr, "event larger than the limit", "");
+
 		if (!s->in_value) {
 			if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t') {
 				s->scan++;

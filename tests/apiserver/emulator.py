@@ -486,10 +486,15 @@ class Emulator:
             self.store.lock.notify_all()
 
     def outage(self, seconds):
+        """Stops the API listener for `seconds`, or until /resume."""
+        self.resume_event = threading.Event()
+        done = threading.Event()
+
         def run():
             port = self.api_port
             self.stop_api()
-            time.sleep(seconds)
+            done.set()
+            self.resume_event.wait(seconds)
             for _ in range(50):
                 try:
                     self.start_api(port)
@@ -497,6 +502,16 @@ class Emulator:
                 except OSError:
                     time.sleep(0.1)
         threading.Thread(target=run, daemon=True).start()
+        done.wait(10)
+
+    def resume(self):
+        ev = getattr(self, "resume_event", None)
+        if ev:
+            ev.set()
+        for _ in range(100):
+            if self.api is not None:
+                return
+            time.sleep(0.05)
 
     def update_pods(self, count, rate, seed=7):
         """Modifies `count` existing pods at `rate` per second (0: as fast as possible)."""
@@ -952,6 +967,8 @@ class ControlHandler(BaseHTTPRequestHandler):
                 emu.drop_connections()
             elif path == "/outage":
                 emu.outage(float(req.get("seconds", 5)))
+            elif path == "/resume":
+                emu.resume()
             elif path == "/fault":
                 f = emu.faults
                 with f.lock:

@@ -121,7 +121,8 @@ static void dump(struct k8s_client *c, struct model *m)
 	o = json_object();
 	n = model_namespaces(m, &nss);
 	for (size_t i = 0; i < n; i++)
-		json_object_set_new(o, nss[i]->name, json_object());
+		if (!nss[i]->implicit) /* made up by the model for pods whose namespace is unseen */
+			json_object_set_new(o, nss[i]->name, json_object());
 	json_object_set_new(mod, "namespaces", o);
 	o = json_object();
 	n = model_pods(m, &pods);

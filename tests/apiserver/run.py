@@ -291,11 +291,11 @@ def s_compaction(emu, follow, npaudit):
     for mode in (False, True):
         emu.ctl("/fault", {"watch_gone_http": mode})
         before = fol.dump()["stats"]["pods"]["relists"]
-        emu.ctl("/outage", {"seconds": 2})
-        time.sleep(0.3)
+        emu.ctl("/outage", {"seconds": 60})  # until /resume
         churn(emu, f"gone{int(mode)}", 40, 100, 60)
         emu.ctl("/delete", {"items": [{"kind": "NetworkPolicy", "namespace": "ns-1", "name": "pol-1"}]})
         emu.post("/compact")
+        emu.post("/resume")
         d = converge(emu, fol, timeout=40)
         check(d["stats"]["pods"]["relists"] > before,
               f"expected a relist after compaction (mode http={mode})")
@@ -409,11 +409,11 @@ def s_large_object(emu, follow, npaudit):
     churn(emu, "after-huge", 5, 5, 5)
     converge(emu, fol, timeout=60)
     # and through a LIST page: force a relist
-    emu.ctl("/outage", {"seconds": 1})
-    time.sleep(0.2)
+    emu.ctl("/outage", {"seconds": 60})  # until /resume
     p["metadata"]["labels"] = {"app": "huge", "v": "2"}
     emu.ctl("/apply", {"items": [p]})
     emu.post("/compact")
+    emu.post("/resume")
     d = converge(emu, fol, timeout=60)
     check(d["stats"]["pods"]["relists"] >= 1, "no relist")
     fol.stop()
@@ -427,7 +427,6 @@ def s_outage(emu, follow, npaudit):
     # The API server is gone for 8 s (the client's backoff is capped at 2 s here, so this is
     # several backoff rounds, as 30 s would be with the default 30 s cap).
     emu.ctl("/outage", {"seconds": 8})
-    time.sleep(0.5)
     churn(emu, "outage", 30, 30, 30)
     time.sleep(4)
     d = fol.dump()

@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests of lib/k8s: watch stream splitting and decoding, kubeconfig, backoff. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "k8s/k8s.h"
+
+/* ---- stream splitting ---- */
+
+struct collect {
+	json_t *values;
+	int stop_after;
+};
+
+static int collect_cb(void *userdata, json_t *v)
+{
+	struct collect *c = userdata;
+
+	json_array_append(c->values, v);
+	if (c->stop_after && (int)json_array_size(c->values) >= c->stop_after)
+		return -ECANCELED;
+	return 0;
+}
+
+static const char three_events[] =
+	"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"}}}"
+	"\n"
+	"{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"b}{\\\"\\\\\","
+	"\"resourceVersion\":\"2\"},\"x\":[1,{\"y\":[]}]}}\n"
+	"  \r\n{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"3\"}}}";
+
+static void check_three(json_t *values)
+{
+	ck_assert_uint_eq(json_array_size(values), 3);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(values, 0), "type")),
+			 "ADDED");
+	ck_assert_str_eq(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(json_array_get(values, 1), "object"),
+					"metadata"),
+			"name")),
+		"b}{\"\\");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(values, 2), "type")),
+			 "BOOKMARK");
+}
+
+START_TEST(stream_many_events_in_one_chunk)
+{
+	struct k8s_stream s;
+	struct collect c = { json_array(), 0 };
+
+	k8s_stream_init(&s, 0);
+	ck_assert_int_eq(
+		k8s_stream_feed(&s, three_events, strlen(three_events), collect_cb, &c, NULL), 0);
+	check_three(c.values);
+	ck_assert(!k8s_stream_pending(&s));
+	k8s_stream_done(&s);
+	json_decref(c.values);
+}
+END_TEST
+
+START_TEST(stream_split_at_every_boundary)
+{
+	size_t n = strlen(three_events);
+
+	/* Every pair of cut points: events split across chunks, including inside escapes. */
+	for (size_t i = 0; i <= n; i++)
+		for (size_t j = i; j <= n; j += 7) {
+			struct k8s_stream s;
+			struct collect c = { json_array(), 0 };
+
+			k8s_stream_init(&s, 0);
+			ck_assert_int_eq(k8s_stream_feed(&s, three_events, i, collect_cb, &c, NULL),
+					 0);
+			ck_assert_int_eq(
+				k8s_stream_feed(&s, three_events + i, j - i, collect_cb, &c, NULL),
+				0);
+			ck_assert_int_eq(
+				k8s_stream_feed(&s, three_events + j, n - j, collect_cb, &c, NULL),
+				0);
+			check_three(c.values);
+			k8s_stream_done(&s);
+			json_decref(c.values);
+		}
+}
+END_TEST
+
+START_TEST(stream_byte_by_byte)
+{
+	struct k8s_stream s;
+	struct collect c = { json_array(), 0 };
+
+	k8s_stream_init(&s, 0);
+	for (size_t i = 0; three_events[i]; i++) {
+		ck_assert_int_eq(k8s_stream_feed(&s, three_events + i, 1, collect_cb, &c, NULL), 0);
+		/* the value is complete exactly when its last brace arrives */
+		if (i == strlen(three_events) - 2)
+			ck_assert(k8s_stream_pending(&s));
+	}
+	check_three(c.values);
+	ck_assert(!k8s_stream_pending(&s));
+	k8s_stream_done(&s);
+	json_decref(c.values);
+}
+END_TEST
+
+START_TEST(stream_very_long_line)
+{
+	size_t big = 20u << 20, chunk = 16384;
+	char *ev = malloc(big + 200);
+	struct k8s_stream s;
+	struct collect c = { json_array(), 0 };
+	size_t n;
+
+	ck_assert_ptr_nonnull(ev);
+	n = (size_t)sprintf(ev, "{\"type\":\"ADDED\",\"object\":{\"data\":\"");
+	memset(ev + n, 'x', big);
+	/* escaped quotes and braces deep inside the long string */
+	memcpy(ev + n + big / 2, "\\\"}}{", 5);
+	n += big;
+	n += (size_t)sprintf(ev + n, "\"}}\n");
+	k8s_stream_init(&s, 0);
+	for (size_t off = 0; off < n; off += chunk)
+		ck_assert_int_eq(
+			k8s_stream_feed(&s, ev + off, MIN(chunk, n - off), collect_cb, &c, NULL),
+			0);
+	ck_assert_uint_eq(json_array_size(c.values), 1);
+	ck_assert_uint_eq(json_string_length(json_object_get(
+				  json_object_get(json_array_get(c.values, 0), "object"), "data")),
+			  big - 1);
+	k8s_stream_done(&s);
+	json_decref(c.values);
+	free(ev);
+}
+END_TEST
+
+START_TEST(stream_events_without_newlines)
+{
+	const char *in = "{\"a\":1}{\"b\":2}   {\"c\":\"}\"}";
+	struct k8s_stream s;
+	struct collect c = { json_array(), 0 };
+
+	k8s_stream_init(&s, 0);
+	ck_assert_int_eq(k8s_stream_feed(&s, in, strlen(in), collect_cb, &c, NULL), 0);
+	ck_assert_uint_eq(json_array_size(c.values), 3);
+	k8s_stream_done(&s);
+	json_decref(c.values);
+}
+END_TEST
+
+static int feed_all(const char *in, size_t max, struct np_error *err, size_t *ret_values)
+{
+	struct k8s_stream s;
+	struct collect c = { json_array(), 0 };
+	int r;
+
+	k8s_stream_init(&s, max);
+	r = k8s_stream_feed(&s, in, strlen(in), collect_cb, &c, err);
+	*ret_values = json_array_size(c.values);
+	if (r == -EBADMSG) /* a failed stream stays failed */
+		ck_assert_int_eq(k8s_stream_feed(&s, "{}", 2, collect_cb, &c, NULL), -EBADMSG);
+	k8s_stream_done(&s);
+	json_decref(c.values);
+	return r;
+}
+
+START_TEST(stream_malformed)
+{
+	struct np_error err = { 0 };
+	size_t n;
+
+	ck_assert_int_eq(feed_all("{\"a\":1}\n[1,2]\n", 0, &err, &n), -EBADMSG);
+	ck_assert_uint_eq(n, 1);
+	ck_assert(strstr(err.message, "expected a JSON object"));
+	ck_assert_int_eq(feed_all("{\"a\":1,}\n", 0, &err, &n), -EBADMSG);
+	ck_assert(strstr(err.message, "not valid JSON"));
+	ck_assert_int_eq(feed_all("{\"a\":\n{\"b\":2}}\n", 0, &err, &n), -EBADMSG);
+	ck_assert(strstr(err.message, "line break"));
+	ck_assert_int_eq(
+		feed_all("{\"a\":\"0123456789012345678901234567890123456789\"}", 16, &err, &n),
+		-EBADMSG);
+	ck_assert(strstr(err.message, "larger than the limit"));
+	ck_assert_int_eq(feed_all("garbage", 0, &err, &n), -EBADMSG);
+	ck_assert_int_eq(feed_all("}", 0, &err, &n), -EBADMSG);
+	/* a NUL inside a string is valid JSON (\u0000) but not a raw one */
+	ck_assert_int_eq(feed_all("{\"a\":\"\\u0000\"}", 0, &err, &n), 0);
+	ck_assert_uint_eq(n, 1);
+}
+END_TEST
+
+START_TEST(stream_callback_stops)
+{
+	struct k8s_stream s;
+	struct collect c = { json_array(), 2 };
+
+	k8s_stream_init(&s, 0);
+	ck_assert_int_eq(
+		k8s_stream_feed(&s, three_events, strlen(three_events), collect_cb, &c, NULL),
+		-ECANCELED);
+	ck_assert_uint_eq(json_array_size(c.values), 2);
+	k8s_stream_done(&s);
+	json_decref(c.values);
+}
+END_TEST
+
+START_TEST(watch_event_types)
+{
+	struct np_error err = { 0 };
+	enum k8s_watch_type t;
+	json_t *obj, *ev;
+
+	ev = json_loads("{\"type\":\"DELETED\",\"object\":{\"metadata\":{}}}", 0, NULL);
+	ck_assert_int_eq(k8s_watch_event_parse(ev, &t, &obj, &err), 0);
+	ck_assert_int_eq(t, K8S_WATCH_DELETED);
+	ck_assert_ptr_eq(obj, json_object_get(ev, "object"));
+	json_decref(ev);
+	ev = json_loads("{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410}}", 0,
+			NULL);
+	ck_assert_int_eq(k8s_watch_event_parse(ev, &t, &obj, &err), 0);
+	ck_assert_int_eq(t, K8S_WATCH_ERROR);
+	json_decref(ev);
+	ev = json_loads("{\"type\":\"SYNC\",\"object\":{}}", 0, NULL);
+	ck_assert_int_eq(k8s_watch_event_parse(ev, &t, &obj, &err), -EBADMSG);
+	ck_assert(strstr(err.message, "SYNC"));
+	json_decref(ev);
+	ev = json_loads("{\"type\":\"ADDED\",\"object\":\"x\"}", 0, NULL);
+	ck_assert_int_eq(k8s_watch_event_parse(ev, &t, &obj, &err), -EBADMSG);
+	json_decref(ev);
+	ev = json_loads("{\"object\":{}}", 0, NULL);
+	ck_assert_int_eq(k8s_watch_event_parse(ev, &t, &obj, &err), -EBADMSG);
+	json_decref(ev);
+}
+END_TEST
+
+/* ---- kubeconfig ---- */
+
+static const char kubeconfig[] =
+	"apiVersion: v1\n"
+	"kind: Config\n"
+	"current-context: prod\n"
+	"preferences: {}\n"
+	"clusters:\n"
+	"- name: dev\n"
+	"  cluster:\n"
+	"    server: http://127.0.0.1:8080\n"
+	"    insecure-skip-tls-verify: true\n"
+	"- name: prod-cluster\n"
+	"  cluster:\n"
+	"    server: https://api.example.com:6443/\n"
+	"    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n"
+	"    tls-server-name: kubernetes\n"
+	"users:\n"
+	"- name: admin\n"
+	"  user:\n"
+	"    client-certificate-data: Y2VydA==\n"
+	"    client-key-data: a2V5\n"
+	"- name: agent\n"
+	"  user:\n"
+	"    tokenFile: secrets/token\n"
+	"    token: static-token\n"
+	"contexts:\n"
+	"- name: prod\n"
+	"  context:\n"
+	"    cluster: prod-cluster\n"
+	"    user: agent\n"
+	"    namespace: kube-system\n"
+	"- name: dev\n"
+	"  context: {cluster: dev, user: admin}\n";
+
+START_TEST(kubeconfig_current_context)
+{
+	_cleanup_(k8s_config_freep) struct k8s_config *c = NULL;
+	struct np_error err = { 0 };
+
+	ck_assert_int_eq(k8s_config_parse_kubeconfig(kubeconfig, strlen(kubeconfig), "kc",
+						     "/etc/kube", NULL, &c, &err),
+			 0);
+	ck_assert_str_eq(c->server, "https://api.example.com:6443");
+	ck_assert_str_eq(c->context, "prod");
+	ck_assert_str_eq(c->namespace, "kube-system");
+	ck_assert_str_eq(c->ca_data, "-----BEGIN CERTIFICATE-----\n");
+	ck_assert_uint_eq(c->ca_data_len, 28);
+	ck_assert_ptr_null(c->ca_file);
+	ck_assert_str_eq(c->token, "static-token");
+	/* relative paths are relative to the kubeconfig's directory */
+	ck_assert_str_eq(c->token_file, "/etc/kube/secrets/token");
+	ck_assert_str_eq(c->tls_server_name, "kubernetes");
+	ck_assert(!c->insecure);
+	ck_assert_ptr_null(c->cert_data);
+}
+END_TEST
+
+START_TEST(kubeconfig_other_context)
+{
+	_cleanup_(k8s_config_freep) struct k8s_config *c = NULL;
+	struct np_error err = { 0 };
+
+	ck_assert_int_eq(k8s_config_parse_kubeconfig(kubeconfig, strlen(kubeconfig), "kc", NULL,
+						     "dev", &c, &err),
+			 0);
+	ck_assert_str_eq(c->server, "http://127.0.0.1:8080");
+	ck_assert(c->insecure);
+	ck_assert_str_eq(c->cert_data, "cert");
+	ck_assert_str_eq(c->key_data, "key");
+	ck_assert_uint_eq(c->key_data_len, 3);
+	ck_assert_ptr_null(c->token);
+}
+END_TEST
+
+static int parse_err(const char *doc, const char *ctx, struct np_error *err)
+{
+	struct k8s_config *c = NULL;
+	int r;
+
+	memset(err, 0, sizeof(*err));
+	r = k8s_config_parse_kubeconfig(doc, strlen(doc), "kc", NULL, ctx, &c, err);
+	k8s_config_free(c);
+	return r;
+}
+
+START_TEST(kubeconfig_errors)
+{
+	struct np_error err;
+
+	ck_assert_int_eq(parse_err(kubeconfig, "nope", &err), -EINVAL);
+	ck_assert(strstr(err.message, "context 'nope' not found"));
+	ck_assert_int_eq(parse_err("clusters: []\n", NULL, &err), -EINVAL);
+	ck_assert(strstr(err.message, "current-context"));
+	ck_assert_int_eq(parse_err("a: [1, 2\n", NULL, &err), -EBADMSG);
+	ck_assert_uint_ge(err.line, 1);
+	ck_assert_int_eq(parse_err("", NULL, &err), -EBADMSG);
+	ck_assert_int_eq(parse_err("- just\n- a list\n", NULL, &err), -EBADMSG);
+	ck_assert_int_eq(parse_err("current-context: x\ncontexts:\n- name: x\n  context: "
+				   "{cluster: c}\nclusters:\n- name: c\n  cluster: {server: "
+				   "ftp://x}\n",
+				   NULL, &err),
+			 -EINVAL);
+	ck_assert(strstr(err.message, "not an http(s) URL"));
+	ck_assert_int_eq(parse_err("current-context: x\ncontexts:\n- name: x\n  context: "
+				   "{cluster: c}\nclusters:\n- name: c\n  cluster: {server: "
+				   "'https://x', insecure-skip-tls-verify: maybe}\n",
+				   NULL, &err),
+			 -EINVAL);
+	ck_assert_int_eq(parse_err("current-context: x\ncontexts:\n- name: x\n  context: "
+				   "{cluster: c}\nclusters:\n- name: c\n  cluster: {server: "
+				   "'https://x', certificate-authority-data: '!!notbase64'}\n",
+				   NULL, &err),
+			 -EINVAL);
+	ck_assert(strstr(err.message, "base64"));
+	ck_assert_int_eq(
+		parse_err("current-context: x\ncontexts:\n- name: x\n  context: "
+			  "{cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: "
+			  "'https://x'}\nusers:\n- name: u\n  user: {exec: {command: aws}}\n",
+			  NULL, &err),
+		-EINVAL);
+	ck_assert(strstr(err.message, "exec"));
+	ck_assert_int_eq(
+		parse_err("current-context: x\ncontexts:\n- name: x\n  context: "
+			  "{cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: "
+			  "'https://x'}\nusers:\n- name: u\n  user: {client-certificate: "
+			  "/a.crt}\n",
+			  NULL, &err),
+		-EINVAL);
+	ck_assert(strstr(err.message, "both"));
+}
+END_TEST
+
+START_TEST(kubeconfig_json_and_anchors)
+{
+	static const char json_kc[] =
+		"{\"current-context\":\"c\",\"contexts\":[{\"name\":\"c\",\"context\":{\"cluster\":"
+		"\"k\",\"user\":\"u\"}}],\"clusters\":[{\"name\":\"k\",\"cluster\":{\"server\":"
+		"\"https://10.0.0.1\",\"certificate-authority\":\"/"
+		"ca.pem\"}}],\"users\":[{\"name\":"
+		"\"u\",\"user\":{\"token\":\"t\"}}]}";
+	static const char anchors[] = "current-context: c\n"
+				      "base: &b {server: 'https://[fd00::1]:443'}\n"
+				      "clusters: [{name: k, cluster: *b}]\n"
+				      "contexts: [{name: c, context: {cluster: k}}]\n";
+	_cleanup_(k8s_config_freep) struct k8s_config *c = NULL, *d = NULL;
+
+	ck_assert_int_eq(
+		k8s_config_parse_kubeconfig(json_kc, strlen(json_kc), NULL, "/x", NULL, &c, NULL),
+		0);
+	ck_assert_str_eq(c->server, "https://10.0.0.1");
+	ck_assert_str_eq(c->ca_file, "/ca.pem");
+	ck_assert_str_eq(c->token, "t");
+	ck_assert_int_eq(
+		k8s_config_parse_kubeconfig(anchors, strlen(anchors), NULL, NULL, NULL, &d, NULL),
+		0);
+	ck_assert_str_eq(d->server, "https://[fd00::1]:443");
+}
+END_TEST
+
+START_TEST(kubeconfig_file_and_env)
+{
+	char dir[] = "/tmp/test-k8s-XXXXXX", path[300], env[700];
+	_cleanup_(k8s_config_freep) struct k8s_config *c = NULL;
+	struct k8s_config *c2 = NULL;
+	struct np_error err = { 0 };
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/config", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(kubeconfig, f);
+	fclose(f);
+	snprintf(env, sizeof(env), "%s/missing:%s", dir, path);
+	setenv("KUBECONFIG", env, 1);
+	ck_assert_int_eq(k8s_config_load_kubeconfig(NULL, NULL, &c, &err), 0);
+	ck_assert_str_eq(c->server, "https://api.example.com:6443");
+	ck_assert_ptr_nonnull(strstr(c->token_file, dir));
+	ck_assert_int_eq(k8s_config_load_kubeconfig("/nonexistent/kc", NULL, &c2, &err), -ENOENT);
+	unsetenv("KUBECONFIG");
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(in_cluster)
+{
+	char dir[] = "/tmp/test-k8s-XXXXXX", path[300];
+	_cleanup_(k8s_config_freep) struct k8s_config *c = NULL, *c6 = NULL;
+	struct k8s_config *none = NULL;
+	struct np_error err = { 0 };
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	ck_assert_int_eq(k8s_config_in_cluster(dir, &none, &err), -ENXIO);
+	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+	ck_assert_int_eq(k8s_config_in_cluster(dir, &none, &err), -ENOENT); /* no token */
+	snprintf(path, sizeof(path), "%s/token", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("abc\n", f);
+	fclose(f);
+	ck_assert_int_eq(k8s_config_in_cluster(dir, &c, &err), 0);
+	ck_assert_str_eq(c->server, "https://10.96.0.1:443");
+	ck_assert_str_eq(c->token_file, path);
+	ck_assert_ptr_nonnull(strstr(c->ca_file, "/ca.crt"));
+	setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+	ck_assert_int_eq(k8s_config_in_cluster(dir, &c6, &err), 0);
+	ck_assert_str_eq(c6->server, "https://[fd00::1]:443");
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	unsetenv("KUBERNETES_SERVICE_PORT");
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(explicit_config)
+{
+	_cleanup_(k8s_config_freep) struct k8s_config *c = NULL;
+	struct k8s_config *bad = NULL;
+	struct np_error err = { 0 };
+
+	ck_assert_int_eq(k8s_config_explicit("https://h:6443//", "/t", NULL, &c, &err), 0);
+	ck_assert_str_eq(c->server, "https://h:6443");
+	ck_assert(!c->insecure); /* never by default */
+	ck_assert_int_eq(k8s_config_explicit("h:6443", NULL, NULL, &bad, &err), -EINVAL);
+	ck_assert_int_eq(k8s_config_explicit("https://h\n:6443", NULL, NULL, &bad, &err), -EINVAL);
+}
+END_TEST
+
+START_TEST(client_rejects_unreadable_files)
+{
+	_cleanup_(k8s_config_freep) struct k8s_config *c = NULL;
+	struct k8s_client *cl = NULL;
+	struct np_error err = { 0 };
+
+	ck_assert_int_eq(k8s_config_explicit("https://h", "/nonexistent/token", NULL, &c, &err), 0);
+	ck_assert_int_eq(k8s_client_new(c, NULL, NULL, NULL, NULL, &cl, &err), -ENOENT);
+	ck_assert(strstr(err.message, "token"));
+}
+END_TEST
+
+START_TEST(base64)
+{
+	char *out = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(k8s_base64_decode("aGVsbG8=", 8, &out, &n), 0);
+	ck_assert_str_eq(out, "hello");
+	ck_assert_uint_eq(n, 5);
+	free(out);
+	ck_assert_int_eq(k8s_base64_decode("aGVs\nbG8h", 9, &out, &n), 0);
+	ck_assert_str_eq(out, "hello!");
+	free(out);
+	ck_assert_int_eq(k8s_base64_decode("", 0, &out, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	free(out);
+	ck_assert_int_eq(k8s_base64_decode("aGVsbG8=x", 9, &out, &n), -EINVAL);
+	ck_assert_int_eq(k8s_base64_decode("a$==", 4, &out, &n), -EINVAL);
+	ck_assert_int_eq(k8s_base64_decode("a", 1, &out, &n), -EINVAL);
+}
+END_TEST
+
+/* ---- backoff ---- */
+
+START_TEST(backoff_grows_with_jitter_and_caps)
+{
+	struct k8s_backoff b = { .initial_usec = 100000, .max_usec = 1600000, .rand_state = 42 };
+	uint64_t expect = 100000;
+	bool varied = false;
+	uint64_t prev = 0;
+
+	for (int i = 0; i < 12; i++) {
+		uint64_t d = k8s_backoff_next(&b);
+
+		ck_assert_uint_ge(d, expect / 2);
+		ck_assert_uint_le(d, expect);
+		if (i > 0 && d != prev)
+			varied = true;
+		prev = d;
+		expect = MIN(expect * 2, 1600000u);
+	}
+	ck_assert(varied);
+	k8s_backoff_reset(&b);
+	ck_assert_uint_le(k8s_backoff_next(&b), 100000);
+}
+END_TEST
+
+START_TEST(backoff_jitter_spreads)
+{
+	/* Many clients failing together must not retry together. */
+	uint64_t min = UINT64_MAX, max = 0;
+
+	for (int i = 1; i <= 200; i++) {
+		struct k8s_backoff b = { .initial_usec = 1000000,
+					 .max_usec = 1000000,
+					 .rand_state = (uint64_t)i * 7919 };
+		uint64_t d = k8s_backoff_next(&b);
+
+		min = MIN(min, d);
+		max = MAX(max, d);
+	}
+	ck_assert_uint_lt(min, 600000);
+	ck_assert_uint_gt(max, 900000);
+}
+END_TEST
+
+START_TEST(retry_after)
+{
+	ck_assert_int_eq(k8s_retry_after_parse(" 3", 0), 3000000);
+	ck_assert_int_eq(k8s_retry_after_parse("120\r\n", 0), 120000000);
+	ck_assert_int_eq(k8s_retry_after_parse("99999", 0), 600000000); /* clamped */
+	ck_assert_int_eq(k8s_retry_after_parse("0", 0), 0);
+	/* 784111777 is Sun, 06 Nov 1994 08:49:37 GMT */
+	ck_assert_int_eq(k8s_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", 784111770),
+			 7000000);
+	ck_assert_int_eq(k8s_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", 784111800), 0);
+	ck_assert_int_eq(k8s_retry_after_parse("soon", 0), -EINVAL);
+	ck_assert_int_eq(k8s_retry_after_parse("3s", 0), -EINVAL);
+	ck_assert_int_eq(k8s_retry_after_parse("Sun, 06 Foo 1994 08:49:37 GMT", 0), -EINVAL);
+}
+END_TEST
+
+START_TEST(resources)
+{
+	ck_assert_str_eq(k8s_resource_get(MODEL_POLICY)->path,
+			 "/apis/networking.k8s.io/v1/networkpolicies");
+	ck_assert_str_eq(k8s_resource_get(MODEL_DAEMONSET)->path,
+			 "/apis/apps/v1/namespaces/kube-system/daemonsets");
+	ck_assert(!k8s_resource_get(MODEL_NAMESPACE)->namespaced);
+	ck_assert_ptr_null(k8s_resource_get(_MODEL_KIND_MAX));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("k8s");
+	TCase *tc = tcase_create("k8s");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, stream_many_events_in_one_chunk);
+	tcase_add_test(tc, stream_split_at_every_boundary);
+	tcase_add_test(tc, stream_byte_by_byte);
+	tcase_add_test(tc, stream_very_long_line);
+	tcase_add_test(tc, stream_events_without_newlines);
+	tcase_add_test(tc, stream_malformed);
+	tcase_add_test(tc, stream_callback_stops);
+	tcase_add_test(tc, watch_event_types);
+	tcase_add_test(tc, kubeconfig_current_context);
+	tcase_add_test(tc, kubeconfig_other_context);
+	tcase_add_test(tc, kubeconfig_errors);
+	tcase_add_test(tc, kubeconfig_json_and_anchors);
+	tcase_add_test(tc, kubeconfig_file_and_env);
+	tcase_add_test(tc, in_cluster);
+	tcase_add_test(tc, explicit_config);
+	tcase_add_test(tc, client_rejects_unreadable_files);
+	tcase_add_test(tc, base64);
+	tcase_add_test(tc, backoff_grows_with_jitter_and_caps);
+	tcase_add_test(tc, backoff_jitter_spreads);
+	tcase_add_test(tc, retry_after);
+	tcase_add_test(tc, resources);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_set_tap(sr, "-");
+	srunner_run_all(sr, CK_SILENT);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
