@@ -71,7 +71,8 @@ struct fw_ipsets {
 /* Dumps every ipset of the current netns with its elements. Returns 0 and *ret (free with
  * fw_ipsets_free()), or -errno (never an empty result on failure). */
 int fw_ipsets_read(struct fw_ipsets **ret);
-/* Parses IPSET_CMD_LIST reply messages in buf (as received); for tests and fuzzing. Returns 0
+/* Parses IPSET_CMD_LIST reply messages in buf (as received, 4-byte aligned); for tests and
+ * fuzzing. Returns 0
  * and *ret, -EBADMSG for malformed input, or -ENOMEM. */
 int fw_ipsets_parse_dump(const void *buf, size_t len, struct fw_ipsets **ret);
 /* Returns the set called name (owned by l), or NULL. */

@@ -686,6 +686,19 @@ int fw_ipsets_parse_dump(const void *buf, size_t len, struct fw_ipsets **ret)
 	struct list_state st = { 0 };
 	int r;
 
+	/* mnl_nlmsg_ok() trusts nlmsg_len values >= 2^31 (a signed comparison): check the
+	 * framing first, as the kernel's messages always satisfy it. */
+	for (size_t off = 0; off < len;) {
+		struct nlmsghdr h;
+
+		if (len - off < sizeof(h))
+			return -EBADMSG;
+		memcpy(&h, (const uint8_t *)buf + off, sizeof(h));
+		if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > len - off)
+			return -EBADMSG;
+		off += MNL_ALIGN(h.nlmsg_len);
+	}
+
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;

@@ -63,7 +63,8 @@ struct xt_item {
 static bool blob_get(const struct xt_item *x, void *dst, size_t n, size_t need)
 {
 	memset(dst, 0, n);
-	memcpy(dst, x->data, MIN(n, x->len));
+	if (x->len > 0)
+		memcpy(dst, x->data, MIN(n, x->len));
 	return x->len >= need;
 }
 
