@@ -85,6 +85,20 @@ static bool name_fits(const char *tmpl, const struct ir_pred *p)
 	return in != p->negate;
 }
 
+/* Whether the interface the template allows (one name, one of a list, or any) may fit p. */
+static bool name_may_fit(const char *one, const char *const *list, size_t n,
+			 const struct ir_pred *p)
+{
+	if (one)
+		return name_fits(one, p);
+	if (n == 0)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (name_fits(list[i], p))
+			return true;
+	return false;
+}
+
 /* Whether a template field makes p certainly false. */
 static bool pred_excluded(const struct walk *w, const struct ir_pred *p)
 {
@@ -94,9 +108,9 @@ static bool pred_excluded(const struct walk *w, const struct ir_pred *p)
 	case IR_PRED_MATCH:
 		switch (p->field) {
 		case IR_FIELD_IIFNAME:
-			return t->iif && !name_fits(t->iif, p);
+			return !name_may_fit(t->iif, t->iifs, t->n_iifs, p);
 		case IR_FIELD_OIFNAME:
-			return t->oif && !name_fits(t->oif, p);
+			return !name_may_fit(t->oif, t->oifs, t->n_oifs, p);
 		case IR_FIELD_L4PROTO:
 			return t->l4proto >= 0 && !p->masked &&
 			       np_iset_contains(&p->values, (np_u128)t->l4proto) == p->negate;
@@ -192,17 +206,64 @@ static void walk_chain(struct walk *w, const struct ir_chain *c)
 	walk_rule(w, *rp);
 }
 
-static void cuts_finish(struct eval_cuts *v)
+static inline size_t mix_u128(np_u128 v)
+{
+	uint64_t h = (uint64_t)v ^ ((uint64_t)(v >> 64) * 0xff51afd7ed558ccdull);
+
+	h *= 0x9e3779b97f4a7c15ull;
+	return (size_t)(h ^ (h >> 31));
+}
+
+/* Drops duplicates in place (order not kept) through a hash set; returns false on OOM. Many
+ * sets share elements (the same pod in many ipsets), so this shrinks what is sorted. */
+static bool cuts_dedup(struct eval_cuts *v)
+{
+	size_t cap = 64, n = 0, mask;
+	np_u128 *slot;
+	bool *used;
+
+	while (cap < 2 * v->n)
+		cap *= 2;
+	mask = cap - 1;
+	slot = malloc(cap * sizeof(*slot));
+	used = calloc(cap, sizeof(*used));
+	if (!slot || !used) {
+		free(slot);
+		free(used);
+		return false;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		np_u128 x = v->items[i];
+		size_t h = mix_u128(x) & mask;
+
+		while (used[h] && slot[h] != x)
+			h = (h + 1) & mask;
+		if (used[h])
+			continue;
+		used[h] = true;
+		slot[h] = x;
+		v->items[n++] = x;
+	}
+	v->n = n;
+	free(slot);
+	free(used);
+	return true;
+}
+
+static bool cuts_finish(struct eval_cuts *v)
 {
 	size_t n = 0;
 
 	if (v->n == 0)
-		return;
-	qsort(v->items, v->n, sizeof(*v->items), eval_cmp_u128);
+		return true;
+	if (v->n > 1024 && !cuts_dedup(v))
+		return false;
+	eval_sort_u128(v->items, v->n);
 	for (size_t i = 0; i < v->n; i++)
 		if (n == 0 || v->items[i] != v->items[n - 1])
 			v->items[n++] = v->items[i];
 	v->n = n;
+	return true;
 }
 
 int eval_collect_boundaries(const struct eval_ctx *ctx, const struct eval_template *t,
@@ -247,10 +308,9 @@ int eval_collect_boundaries(const struct eval_ctx *ctx, const struct eval_templa
 	free(w.seen_set);
 	if (w.oom)
 		return -ENOMEM;
-	cuts_finish(&ret->saddr);
-	cuts_finish(&ret->daddr);
-	cuts_finish(&ret->sport);
-	cuts_finish(&ret->dport);
+	if (!cuts_finish(&ret->saddr) || !cuts_finish(&ret->daddr) || !cuts_finish(&ret->sport) ||
+	    !cuts_finish(&ret->dport))
+		return -ENOMEM;
 	return 0;
 }
 

@@ -119,6 +119,52 @@ int eval_cmp_u128(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static void insertion_sort_u128(np_u128 *a, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		np_u128 v = a[i];
+		size_t j = i;
+
+		for (; j > 0 && a[j - 1] > v; j--)
+			a[j] = a[j - 1];
+		a[j] = v;
+	}
+}
+
+void eval_sort_u128(np_u128 *a, size_t n)
+{
+	while (n > 16) {
+		np_u128 x = a[0], y = a[n / 2], z = a[n - 1], pivot, t;
+		size_t i = 0, j = n - 1;
+
+		/* median of three */
+		pivot = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+		for (;;) {
+			while (a[i] < pivot)
+				i++;
+			while (a[j] > pivot)
+				j--;
+			if (i >= j)
+				break;
+			t = a[i];
+			a[i] = a[j];
+			a[j] = t;
+			i++;
+			j--;
+		}
+		/* [0, j] <= pivot <= [j + 1, n): recurse into the smaller part */
+		if (j + 1 < n - j - 1) {
+			eval_sort_u128(a, j + 1);
+			a += j + 1;
+			n -= j + 1;
+		} else {
+			eval_sort_u128(a + j + 1, n - j - 1);
+			n = j + 1;
+		}
+	}
+	insertion_sort_u128(a, n);
+}
+
 /* Index of the segment holding v: the last i with seg_lo[i] <= v. */
 static size_t seg_find(const np_u128 *lo, size_t n, np_u128 v)
 {
@@ -262,7 +308,7 @@ static int set_index_build(const struct ir_set *s, struct set_index *ret)
 		if (k->hi != NP_U128_MAX)
 			b[nb++] = k->hi + 1;
 	}
-	qsort(b, nb, sizeof(*b), eval_cmp_u128);
+	eval_sort_u128(b, nb);
 	x.nseg = 0;
 	for (size_t i = 0; i < nb; i++)
 		if (x.nseg == 0 || b[i] != b[x.nseg - 1])

@@ -163,9 +163,13 @@ int eval_trace_entry_json(const struct eval_trace_entry *e, struct strbuf *out);
 struct eval_template {
 	int family;
 	enum eval_path path;
-	const char *iif, *oif; /* NULL: any */
+	const char *iif, *oif; /* NULL: any (or one of iifs/oifs) */
 	int l4proto; /* -1: any */
 	uint32_t ct_state; /* 0: any */
+	/* When iif (oif) is NULL: the interface is one of these n_iifs (n_oifs) names, e.g. the
+	 * interfaces routes to off-node peers use; none: any interface. */
+	const char *const *iifs, *const *oifs;
+	size_t n_iifs, n_oifs;
 };
 
 struct eval_cuts {

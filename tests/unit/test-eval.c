@@ -1105,6 +1105,20 @@ START_TEST(boundaries_of_reachable_rules)
 	ck_assert_uint_eq(b.saddr.n, 4);
 	ck_assert_uint_eq(b.dport.n, 4);
 	ck_assert_uint_eq(b.inexact, 0);
+
+	/* off-node peers: the output interface is one of the uplinks, not a pod's */
+	{
+		static const char *const uplinks[] = { "eth0", "tunl0" };
+
+		tmpl.oifs = uplinks;
+		tmpl.n_oifs = 2;
+		ck_assert_int_eq(eval_collect_boundaries(ctx, &tmpl, &b), 0);
+		ck_assert_uint_eq(b.saddr.n, 0);
+		ck_assert_uint_eq(b.rules, 0);
+		tmpl.oifs = (const char *const[]){ "eth0", "cali1" };
+		ck_assert_int_eq(eval_collect_boundaries(ctx, &tmpl, &b), 0);
+		ck_assert_uint_eq(b.saddr.n, 2);
+	}
 	eval_boundaries_done(&b);
 }
 END_TEST
