@@ -228,7 +228,11 @@ static int pred_render(const struct render_ctx *rc0, const struct ir_pred *p, st
 		if (p->masked)
 			strbuf_printf(out, " and 0x%08x", p->mask);
 		strbuf_puts(out, p->negate ? " != " : p->masked ? " == " : " ");
-		render_values(&rc, p->field, &p->values, out);
+		if (p->field == IR_FIELD_CT_STATE && !p->masked && p->values.n == 1 &&
+		    p->values.r[0].lo == p->values.r[0].hi && p->values.r[0].lo <= UINT32_MAX)
+			render_ct_bits((uint32_t)p->values.r[0].lo, false, out);
+		else
+			render_values(&rc, p->field, &p->values, out);
 		break;
 	case IR_PRED_BITS:
 		render_field(&rc, p->field, out);

@@ -208,7 +208,7 @@ enum ir_stmt_kind {
 	IR_STMT_LOG, /* no effect on the verdict */
 	IR_STMT_COUNTER, /* no effect on the verdict */
 	IR_STMT_LIMIT, /* rate limit: treated as matching (noted in traces) */
-	IR_STMT_NOTRACK, /* the packet becomes untracked for later chains */
+	IR_STMT_NOTRACK, /* untracked for later chains (effective before conntrack only) */
 	IR_STMT_NOTE, /* known to have no effect on filtering (text says what) */
 	IR_STMT_OPAQUE, /* not understood: reaching it makes the verdict UNKNOWN */
 	_IR_STMT_MAX,

@@ -132,9 +132,12 @@ START_TEST(statements_keep_their_place)
 		0);
 	ck_assert_int_eq(ir_rule_add_mark(r, IR_FIELD_META_MARK, UINT32_MAX, 0x10), 0);
 	ck_assert_int_eq(ir_rule_add_note(r, IR_STMT_MARK, "x"), -EINVAL);
+	ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_CT_STATE, false, IR_CT_NEW, IR_CT_NEW),
+			 0);
 	ck_assert_uint_eq(r->stmts.items[0].after, 0);
 	ck_assert_uint_eq(r->stmts.items[1].after, 1);
-	ck_assert_str_eq(render(r, &sb), "counter ip saddr 10.0.0.1 meta mark set 0x00000010");
+	ck_assert_str_eq(render(r, &sb),
+			 "counter ip saddr 10.0.0.1 meta mark set 0x00000010 ct state new");
 	strbuf_done(&sb);
 }
 END_TEST
