@@ -880,14 +880,37 @@ int fw_xt_match_to_ir(const struct fw_xt_ctx *ctx, const char *name, uint8_t rev
 
 static int tg_reject(const struct xt_item *x)
 {
+	/* enum ipt_reject_with / enum ip6t_reject_with, as iptables spells them */
+	static const char *const with4[] = {
+		"icmp-net-unreachable",	  "icmp-host-unreachable",
+		"icmp-proto-unreachable", "icmp-port-unreachable",
+		"icmp-echo-reply",	  "icmp-net-prohibited",
+		"icmp-host-prohibited",	  "tcp-reset",
+		"icmp-admin-prohibited",
+	};
+	static const char *const with6[] = {
+		"icmp6-no-route",
+		"icmp6-adm-prohibited",
+		"icmp6-not-neighbour",
+		"icmp6-addr-unreachable",
+		"icmp6-port-unreachable",
+		"icmp6-echo-reply",
+		"tcp-reset",
+		"icmp6-policy-fail",
+		"icmp6-reject-route",
+	};
+	bool v6 = x->ctx->family == NFPROTO_IPV6;
 	uint32_t with;
 	int k;
 
 	if (x->len < sizeof(with))
 		return short_blob(x, true);
 	memcpy(&with, x->data, sizeof(with));
-	k = ir_rule_add_note(x->r, IR_STMT_NOTE, "reject with %s %u",
-			     x->ctx->family == NFPROTO_IPV6 ? "icmp6" : "icmp", with);
+	if (with < (v6 ? ELEMENTSOF(with6) : ELEMENTSOF(with4)))
+		k = ir_rule_add_note(x->r, IR_STMT_NOTE, "reject-with %s",
+				     v6 ? with6[with] : with4[with]);
+	else
+		k = ir_rule_add_note(x->r, IR_STMT_NOTE, "reject-with #%u", with);
 	if (k >= 0)
 		k = ir_rule_set_verdict(x->r, IR_VERDICT_REJECT, NULL);
 	return k;
