@@ -1028,7 +1028,9 @@ START_TEST(cli_errors_and_cni)
 	/* malformed objects: the output, then the diagnostics and exit 2 */
 	r = cli("lint --state model/broken.yaml --json");
 	ck_assert_int_eq(r.status, 2);
-	ck_assert_ptr_nonnull(json_loads(r.out, 0, NULL) ? r.out : NULL);
+	j = json_loads(r.out, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	json_decref(j);
 	ASSERT_CONTAINS(r.err, "npaudit: skipped: ");
 	cli_done(&r);
 
