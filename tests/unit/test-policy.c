@@ -1082,6 +1082,46 @@ START_TEST(node_compile_and_sharing)
 }
 END_TEST
 
+START_TEST(large_selection)
+{
+	/* 3000 pods at scattered addresses, selected by one namespaceSelector: the peer set must
+	 * be exactly their addresses (large sets take a different sorting path). */
+	struct strbuf sb = { 0 };
+	struct np_iset want = { 0 };
+	const struct policy_dir *d;
+	struct fixture f;
+	uint32_t a = 12345;
+
+	strbuf_puts(&sb, NETPOL("x", "from-big",
+				"{podSelector: {matchLabels: {pod: a}}, ingress: "
+				"[{from: [{namespaceSelector: {matchLabels: "
+				"{kubernetes.io/metadata.name: big}}}]}]}"));
+	for (int i = 0; i < 3000; i++) {
+		a = a * 1103515245u + 12345u;
+		/* 172.16.0.0/12, some addresses repeated (a pod IP reused after another pod's
+		 * deletion shows up twice in a racy dump) */
+		uint32_t ip = 0xac100000u | ((a >> 8) & 0xfffffu);
+		if (i % 97 == 0)
+			ip = 0xac100001u;
+		strbuf_printf(&sb,
+			      "---\n{apiVersion: v1, kind: Pod, metadata: {name: p%d, namespace: "
+			      "big}, spec: {}, status: {phase: Running, podIP: %u.%u.%u.%u}}\n",
+			      i, ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+		ck_assert_int_eq(np_iset_add(&want, np_v4(ip), np_v4(ip)), 0);
+	}
+	np_iset_normalize(&want);
+	f = load(strbuf_str(&sb), XYZ, NULL);
+	d = expect(&f, "x/a")->dir[NP_INGRESS];
+	ck_assert_int_eq(d->n_segs[POLICY_TCP], 1);
+	ck_assert(np_iset_equal(&d->segs[POLICY_TCP][0].addrs, &want));
+	ck_assert(policy_dir_allows(d, np_v4(0xac100001u), UDP, 9));
+	ck_assert(!policy_dir_allows(d, np_v4(0x0a000201), UDP, 9));
+	np_iset_done(&want);
+	strbuf_done(&sb);
+	fixture_done(&f);
+}
+END_TEST
+
 START_TEST(model_change_recompiles)
 {
 	struct fixture f = load(NULL, XYZ, NULL);
@@ -1628,6 +1668,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, canonical_segments_and_cuts);
 	tcase_add_test(tc, node_compile_and_sharing);
 	tcase_add_test(tc, model_change_recompiles);
+	tcase_add_test(tc, large_selection);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("random");
