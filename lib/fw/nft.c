@@ -199,6 +199,8 @@ struct nft_table_rec {
 
 struct fw_nft_parser {
 	struct fw_nft_opts opts;
+	uint8_t *scratch; /* a message copied with a zeroed tail, for libnftnl */
+	size_t scratch_size;
 	VEC(struct nft_table_rec *) tables;
 	struct nft_table_rec *last;
 	unsigned messages, ntables, nchains, nsets, nelems, nrules;
@@ -247,6 +249,7 @@ struct fw_nft_parser *fw_nft_parser_free(struct fw_nft_parser *p)
 	VEC_FOREACH (t, &p->tables)
 		table_rec_free(*t);
 	VEC_DONE(&p->tables);
+	free(p->scratch);
 	free(p);
 	return NULL;
 }
@@ -2572,6 +2575,27 @@ static int rule_translate(struct fw_nft_parser *p, struct nft_table_rec *tr,
 	return k;
 }
 
+/* libnftnl assumes every expression has a name (it strcmp()s it unchecked): a rule where one
+ * has none is malformed. */
+static int rule_validate(const struct nlmsghdr *nlh)
+{
+	struct raw_rule_attrs ra = { 0 };
+	const struct nlattr *a;
+
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), raw_rule_attr_cb, &ra) < 0)
+		return -EBADMSG;
+	if (!ra.tb[NFTA_RULE_EXPRESSIONS])
+		return 0;
+	mnl_attr_for_each_nested(a, ra.tb[NFTA_RULE_EXPRESSIONS])
+	{
+		const struct nlattr *name = NULL;
+		if (mnl_attr_parse_nested(a, expr_name_cb, &name) < 0 || !name ||
+		    mnl_attr_validate(name, MNL_TYPE_NUL_STRING) < 0)
+			return -EBADMSG;
+	}
+	return 0;
+}
+
 static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 {
 	_cleanup_(nftnl_rule_freep) struct nftnl_rule *nlr = nftnl_rule_alloc();
@@ -2582,6 +2606,8 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 
 	if (!nlr)
 		return -ENOMEM;
+	if (rule_validate(nlh) < 0)
+		return -EBADMSG;
 	if (nftnl_rule_nlmsg_parse(nlh, nlr) < 0)
 		return parse_rule_raw(p, nlh);
 	tr = table_find(p, nftnl_rule_get_u32(nlr, NFTNL_RULE_FAMILY),
@@ -2622,14 +2648,43 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 	return 0;
 }
 
+/* libnftnl trusts the kernel to NUL-terminate strings (it validates them as MNL_TYPE_STRING
+ * and then strdup()s or strcmp()s them). Handing it a copy followed by zeros keeps a
+ * malformed message from making it read past the message. */
+#define SCRATCH_TAIL 64
+
+static const struct nlmsghdr *scratch_copy(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
+{
+	size_t need = nlh->nlmsg_len + SCRATCH_TAIL;
+
+	if (need > p->scratch_size) {
+		uint8_t *b = realloc(p->scratch, need);
+		if (!b)
+			return NULL;
+		p->scratch = b;
+		p->scratch_size = need;
+	}
+	memcpy(p->scratch, nlh, nlh->nlmsg_len);
+	memset(p->scratch + nlh->nlmsg_len, 0, SCRATCH_TAIL);
+	return (const struct nlmsghdr *)p->scratch;
+}
+
 int fw_nft_parser_feed(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 {
+	uint16_t type;
+
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)))
 		return -EBADMSG;
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
 		return -EOPNOTSUPP;
 	p->messages++;
-	switch (NFNL_MSG_TYPE(nlh->nlmsg_type)) {
+	type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+	if (type != NFT_MSG_NEWSETELEM) {
+		nlh = scratch_copy(p, nlh);
+		if (!nlh)
+			return -ENOMEM;
+	}
+	switch (type) {
 	case NFT_MSG_NEWTABLE:
 		return parse_table(p, nlh);
 	case NFT_MSG_NEWCHAIN:
@@ -2649,12 +2704,16 @@ int fw_nft_parser_feed(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 
 int fw_nft_parser_feed_buf(struct fw_nft_parser *p, const void *buf, size_t len)
 {
-	int rem = (int)MIN(len, (size_t)INT_MAX);
+	const uint8_t *b = buf;
 
-	for (const struct nlmsghdr *nlh = buf; mnl_nlmsg_ok(nlh, rem);
-	     nlh = mnl_nlmsg_next(nlh, &rem)) {
+	/* not mnl_nlmsg_ok(): it takes a length above INT_MAX for a small negative one */
+	for (size_t off = 0; off + sizeof(struct nlmsghdr) <= len;) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)(b + off);
 		int r;
 
+		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len - off)
+			return -EBADMSG;
+		off += NLMSG_ALIGN(nlh->nlmsg_len);
 		switch (nlh->nlmsg_type) {
 		case NLMSG_NOOP:
 			continue;
@@ -2916,7 +2975,8 @@ static int nlsock_transact(struct nlsock *s, struct nlmsghdr *req, nlmsg_fn fn, 
 		}
 		len = (int)n;
 		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)s->buf;
-		     mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+		     mnl_nlmsg_ok(nlh, len) && nlh->nlmsg_len <= (unsigned)len;
+		     nlh = mnl_nlmsg_next(nlh, &len)) {
 			if (nlh->nlmsg_seq != s->seq || !mnl_nlmsg_portid_ok(nlh, s->portid))
 				continue;
 			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)

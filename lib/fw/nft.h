@@ -63,9 +63,10 @@ int fw_nft_parser_new(const struct fw_nft_opts *opts, struct fw_nft_parser **ret
 /* Frees p and every table it still holds; accepts NULL; returns NULL. */
 struct fw_nft_parser *fw_nft_parser_free(struct fw_nft_parser *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct fw_nft_parser *, fw_nft_parser_free);
-/* Parses one nf_tables message into p. Returns 0; -EBADMSG for a malformed message, an object
- * of an unknown family or a duplicate; -ENOENT when the table, chain or set it belongs to was
- * not fed; -EOPNOTSUPP for another message type; -ENOMEM. After an error p stays usable. */
+/* Parses one nf_tables message into p (nlh->nlmsg_len bytes must be readable). Returns 0; -EBADMSG
+ * for a malformed message, an object of an unknown family or a duplicate; -ENOENT when the table,
+ * chain or set it belongs to was not fed; -EOPNOTSUPP for another message type; -ENOMEM. After an
+ * error p stays usable. */
 int fw_nft_parser_feed(struct fw_nft_parser *p, const struct nlmsghdr *nlh);
 /* Feeds every message of a buffer as received from the socket (NLMSG_DONE ends, NLMSG_ERROR
  * with an error returns it). Returns 0 or the first error of fw_nft_parser_feed(). */
