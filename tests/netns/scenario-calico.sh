@@ -23,9 +23,16 @@ REDIS_PI=$(awk '/Policy default\/knp.default.allow-frontend-to-redis ingress/ { 
 	"$R/iptables.v4.rules")
 [ -n "$FE_SET" ] && [ -n "$REDIS_PI" ] || np_die "rendered ruleset lacks the frontend set or redis chain"
 
-reset() { # BACKEND: the faithful ruleset only
+reset() { # BACKEND: the faithful ruleset only, all else gone
 	np_flush
 	sc_load_ipt "$1" "$R"
+}
+
+restore() { # back to the faithful ruleset after a mutation of the iptables-legacy one
+	np_in node ipset flush
+	np_in node ipset restore -exist <"$R/ipsets" || np_die "ipset restore"
+	np_load_ipt legacy v4 "$R/iptables.v4.rules"
+	np_load_ipt legacy v6 "$R/iptables.v6.rules"
 }
 
 # 1. Faithful rules: no finding, with either iptables backend.
@@ -48,43 +55,48 @@ allowed-drift default/db-0 ingress TCP 0-65535 peer_pod=default/redis-0
 allowed-drift default/db-0 ingress UDP 0-65535 peer_pod=default/redis-0
 allowed-drift default/db-0 ingress SCTP 0-65535 peer_pod=default/redis-0
 EOF2
+restore
+sc_control flushed-endpoint-chain
 
 # A policy chain's allow rule deleted: redis-0's TCP 6379 from app=frontend.
-reset legacy
 np_in node iptables-legacy -D "$REDIS_PI" 1
 sc_check deleted-allow-rule <<'EOF2'
 blocked-drift default/redis-0 ingress TCP 6379 peers=10.244.1.21
 blocked-drift default/redis-0 ingress TCP 6379 peer_pod=default/frontend-0
 EOF2
+restore
+sc_control deleted-allow-rule
 
 # An ipset member removed (frontend-1 from the app=frontend set both policies share) ...
-reset legacy
 np_in node ipset del "$FE_SET" 10.244.1.21
 sc_check ipset-member-removed <<'EOF2'
 blocked-drift default/redis-0 ingress TCP 6379 peers=10.244.1.21
 blocked-drift default/db-0 ingress TCP 5432 peers=10.244.1.21
 EOF2
+restore
+sc_control ipset-member-removed
 
 # ... and one added (batch-0, which no policy lets in).
-reset legacy
 np_in node ipset add "$FE_SET" 10.244.1.22
 sc_check ipset-member-added <<'EOF2'
 allowed-drift default/redis-0 ingress TCP 6379 peers=10.244.1.22
 allowed-drift default/db-0 ingress TCP 5432 peers=10.244.1.22
 EOF2
+restore
+sc_control ipset-member-added
 
 # An ACCEPT inserted at the top of FORWARD by another tool (ssh to db-0 opened by hand).
-reset legacy
 np_in node iptables-legacy -I FORWARD 1 -d 10.244.0.13 -p tcp --dport 22 -j ACCEPT
 sc_check foreign-accept <<'EOF2'
 allowed-drift default/db-0 ingress TCP 22
 allowed-drift default/db-0 ingress TCP 22 peer_pod=default/frontend-0
 allowed-drift default/db-0 ingress TCP 22 peer_pod=default/redis-0
 EOF2
+restore
+sc_control foreign-accept
 
 # The CNI's jump from FORWARD removed: FORWARD's policy drops everything Calico would have
 # accepted.
-reset legacy
 np_in node iptables-legacy -D FORWARD 1
 sc_check forward-jump-removed <<'EOF2'
 blocked-drift default/frontend-0 ingress TCP 0-65535
@@ -111,6 +123,8 @@ blocked-drift default/db-0 egress TCP 0-65535
 blocked-drift default/db-0 egress UDP 0-65535
 blocked-drift default/db-0 egress SCTP 0-65535
 EOF2
+restore
+sc_control forward-jump-removed
 
 # Rules moved from iptables-legacy to iptables-nft, the legacy copy left behind: it was
 # rendered before allow-frontend-to-redis gained its monitoring rule (stale-policies.json),
@@ -122,6 +136,8 @@ sc_load_ipt legacy "$NP_TMP/calico-stale"
 sc_check legacy-and-nft <<'EOF2'
 blocked-drift default/redis-0 ingress TCP 9121-9125 peers=10.244.2.31,fd00:10:244:2::31
 EOF2
+restore
+sc_control legacy-and-nft
 
 # A policy added in the API that the CNI never rendered (agent dead): frontend-0 is isolated
 # for ingress, and nothing on the node drops any of its traffic.
@@ -135,8 +151,10 @@ EOF2
 # redis-0 moved to 10.244.0.14 (moved-pod.json), the CNI's sets still name 10.244.0.12: its
 # egress set lets frontend-0 reach whoever has the old address, and not redis-0.
 reset legacy
-np_in pod2 ip addr del 10.244.0.12/32 dev eth0
 np_in pod2 ip addr add 10.244.0.14/32 dev eth0
+np_in pod2 ip addr del 10.244.0.12/32 dev eth0
+np_in pod2 ip route replace 169.254.1.1 dev eth0 scope link
+np_in pod2 ip route replace default via 169.254.1.1 dev eth0
 np_in node ip route del 10.244.0.12/32
 np_in node ip route add 10.244.0.14/32 dev cali4d7f9a2c6b2 scope link
 np_neigh node cali4d7f9a2c6b2 10.244.0.14 "$(np_mac pod2 eth0)"
@@ -144,4 +162,11 @@ sc_check pod-moved-stale-sets moved-pod.json <<'EOF2'
 blocked-drift default/redis-0 ingress TCP 6379 peer_pod=default/frontend-0
 allowed-drift default/frontend-0 egress TCP 6379 peers=10.244.0.12
 EOF2
+# The agent catches up: rules rendered for the new address agree again, and the two example
+# packets now do what the policies say.
+np_flush
+sc_render calico-ipt "$NP_TMP/calico-moved" pods.json policies.json moved-pod.json
+sc_load_ipt legacy "$NP_TMP/calico-moved"
+sc_check pod-moved-rerendered moved-pod.json <<<"none"
+sc_control pod-moved-stale-sets
 np_finish

@@ -33,6 +33,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROBE = os.path.join(HERE, "np_probe.py")
 PY = os.environ.get("NP_PYTHON", "/usr/bin/python3")
+# Below the first SYN retransmission (1 s); veths answer in microseconds.
+TIMEOUT = os.environ.get("SC_PROBE_TIMEOUT", "0.5")
 SEVERITY = {"allowed-drift": "critical", "blocked-drift": "error", "unenforced": "error",
             "no-route": "error", "unverifiable": "warning"}
 
@@ -251,7 +253,7 @@ def cmd_confirm(audit_path, topo_path, policy=False):
         by_src = {}
         for n, (key, (f, _, _, sns, _)) in enumerate(probes.items()):
             by_src.setdefault(sns, []).append(f"p{n} {key}")
-        runs = {ns: subprocess.Popen(["ip", "netns", "exec", ns, PY, PROBE, "probe", "0.8"],
+        runs = {ns: subprocess.Popen(["ip", "netns", "exec", ns, PY, PROBE, "probe", TIMEOUT],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                 for ns in by_src}
         got = {}
