@@ -146,6 +146,7 @@ static int cmd_rules(int argc, char **argv)
 	int c, r;
 
 	optind = 0;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'j':
@@ -160,7 +161,8 @@ static int cmd_rules(int argc, char **argv)
 			       "(opaque).\n");
 			return EXIT_OK;
 		default:
-			return EXIT_USAGE;
+			return cli_fail("rules: unknown option or missing argument '%s'",
+					argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -255,6 +257,7 @@ static int parse_trace_opts(int argc, char **argv, struct trace_opts *o)
 		.proto = IPPROTO_TCP, .sport = -1, .dport = -1, .ct_state = IR_CT_NEW, .path = -1
 	};
 	optind = 0;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "s:d:p:S:D:i:o:c:m:P:jh", opts, NULL)) >= 0) {
 		switch (c) {
 		case 's':
@@ -354,7 +357,8 @@ static int parse_trace_opts(int argc, char **argv, struct trace_opts *o)
 			o->help = true;
 			return EXIT_OK;
 		default:
-			return EXIT_USAGE;
+			return cli_fail("trace: unknown option or missing argument '%s'",
+					argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
