@@ -163,6 +163,11 @@ static void emit(struct informer *inf, enum k8s_event ev, json_t *obj)
 
 	if (!c->cb.object)
 		return;
+	/* Watch events name their kind; list items usually do not: add it for the owner. */
+	if (!json_object_get(obj, "kind"))
+		json_object_set_new(obj, "kind", json_string(inf->res->kind));
+	if (!json_object_get(obj, "apiVersion"))
+		json_object_set_new(obj, "apiVersion", json_string(inf->res->api_version));
 	c->in_callback++;
 	c->cb.object(c->userdata, inf->kind, ev, obj);
 	c->in_callback--;
@@ -193,11 +198,6 @@ static int apply_object(struct informer *inf, json_t *obj, bool deleted, bool li
 		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 	if (!rv)
 		rv = "";
-	/* Watch events name their kind; list items usually do not: add it for the owner. */
-	if (!json_object_get(obj, "kind"))
-		json_object_set_new(obj, "kind", json_string(inf->res->kind));
-	if (!json_object_get(obj, "apiVersion"))
-		json_object_set_new(obj, "apiVersion", json_string(inf->res->api_version));
 
 	e = hashmap_get(&inf->store, key);
 	if (deleted) {
@@ -489,11 +489,14 @@ static int watch_value(void *userdata, json_t *ev)
 			return e;
 	}
 	if (rv && *rv) {
+		/* Progress means a resourceVersion we did not have: a server replaying the same
+		 * event on every connection must not get immediate reconnects. */
+		if (!inf->rv || !streq(inf->rv, rv))
+			inf->progress = true;
 		set_str(&inf->rv, rv);
 		snprintf(inf->stats.resource_version, sizeof(inf->stats.resource_version), "%s",
 			 rv);
 	}
-	inf->progress = true;
 	return 0;
 }
 
