@@ -7,8 +7,10 @@
  *
  * usage: bench-eval [PODS POLICIES CLUSTER_PODS [PACKETS]]   (default: the medium node:
  *        110 local pods, 500 policies, 5,000 cluster pods, 200,000 packets)
- * Prints the ruleset size, eval_prepare() time, and median/p90/p99/mean ns per packet without
- * and with the trace, on one core.
+ * Prints the ruleset size, eval_prepare() time, median/p90/p99/mean ns per packet without and
+ * with the trace (packets to random pods, and pod by pod as the audit walks them; the best of
+ * five rounds, as the machine may be shared), and the time eval_collect_boundaries() takes per
+ * pod for the audit's templates (with and without the uplink interface lists).
  */
 #include <netinet/in.h>
 #include <stdarg.h>
