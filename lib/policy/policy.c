@@ -772,12 +772,39 @@ static int u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Sets out to a ∪ b for canonical a and b by one linear merge (np_iset_union sorts). */
+static int iset_union_sorted(const struct np_iset *a, const struct np_iset *b, struct np_iset *out)
+{
+	size_t i = 0, j = 0;
+
+	np_iset_clear(out);
+	while (i < a->n || j < b->n) {
+		const struct np_range *x;
+
+		if (j >= b->n || (i < a->n && a->r[i].lo <= b->r[j].lo))
+			x = &a->r[i++];
+		else
+			x = &b->r[j++];
+		if (out->n > 0) {
+			struct np_range *last = &out->r[out->n - 1];
+			if (last->hi == NP_U128_MAX || x->lo <= last->hi + 1) {
+				if (x->hi > last->hi)
+					last->hi = x->hi;
+				continue;
+			}
+		}
+		if (np_iset_add(out, x->lo, x->hi) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* Builds the canonical segments of protocol index x from the terms. */
 static int dir_canonicalize(struct policy_dir *d, int x)
 {
 	uint8_t proto = policy_proto_numbers[x];
 	_cleanup_(freep) uint32_t *cuts = NULL;
-	_cleanup_(np_iset_done) struct np_iset cur = { 0 };
+	_cleanup_(np_iset_done) struct np_iset cur = { 0 }, tmp = { 0 };
 	VEC(struct policy_seg) segs = { 0 };
 	size_t n_cuts = 0;
 	int r = 0;
@@ -804,11 +831,13 @@ static int dir_canonicalize(struct policy_dir *d, int x)
 
 		if (cuts[i + 1] == cuts[i])
 			continue;
-		np_iset_clear(&cur);
-		for (size_t k = 0; k < d->local_node.n && r >= 0; k++)
-			r = np_iset_add(&cur, d->local_node.r[k].lo, d->local_node.r[k].hi);
-		for (size_t t = 0; t < d->n_terms && !all; t++) {
+		/* The union of the local node and every term covering [lo, hi]; all inputs are
+		 * canonical, so linear merges keep it canonical. */
+		r = np_iset_copy(&d->local_node, &cur);
+		for (size_t t = 0; t < d->n_terms && !all && r >= 0; t++) {
 			const struct policy_term *pt = &d->terms[t];
+			struct np_iset swap;
+
 			if (pt->proto != proto || pt->port_lo > lo || pt->port_hi < hi)
 				continue;
 			if (pt->addrs->n == 1 && pt->addrs->r[0].lo == 0 &&
@@ -816,16 +845,17 @@ static int dir_canonicalize(struct policy_dir *d, int x)
 				np_iset_clear(&cur);
 				r = np_iset_add(&cur, 0, NP_U128_MAX);
 				all = true;
-			} else
-				for (size_t k = 0; k < pt->addrs->n && r >= 0; k++)
-					r = np_iset_add(&cur, pt->addrs->r[k].lo,
-							pt->addrs->r[k].hi);
-			if (r < 0)
-				goto fail;
+				continue;
+			}
+			r = iset_union_sorted(&cur, pt->addrs, &tmp);
+			swap = cur;
+			cur = tmp;
+			tmp = swap;
 		}
+		if (r < 0)
+			goto fail;
 		if (cur.n == 0)
 			continue;
-		np_iset_normalize(&cur);
 		if (segs.n > 0 && (uint32_t)segs.items[segs.n - 1].hi + 1 == lo &&
 		    np_iset_equal(&segs.items[segs.n - 1].addrs, &cur)) {
 			segs.items[segs.n - 1].hi = (uint16_t)hi;
