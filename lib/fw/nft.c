@@ -1764,6 +1764,32 @@ static void context_update(struct xl *x, enum ir_field field, uint32_t op, np_u1
 		x->nfproto = (int)v;
 }
 
+/* Adds field ∈ *set (moved). nft writes a range as `>= lo` then `<= hi` on the same load: a
+ * positive match right after another on the same field, with no statement in between, is
+ * folded into it (their intersection), so the rule reads as one range. */
+static int add_match(struct xl *x, enum ir_field field, bool negate, struct np_iset *set)
+{
+	struct ir_rule *r = x->r;
+	struct ir_pred *last = r->preds.n ? &r->preds.items[r->preds.n - 1] : NULL;
+	struct np_iset both = { 0 };
+	int k;
+
+	if (!negate && last && last->kind == IR_PRED_MATCH && last->field == field &&
+	    !last->negate && !last->masked && last->ifnames.n == 0 && !last->text &&
+	    (r->stmts.n == 0 || r->stmts.items[r->stmts.n - 1].after < r->preds.n)) {
+		k = np_iset_intersect(&last->values, set, &both);
+		np_iset_done(set);
+		if (k < 0) {
+			np_iset_done(&both);
+			return k;
+		}
+		np_iset_done(&last->values);
+		last->values = both;
+		return 0;
+	}
+	return ir_rule_add_match(r, field, negate, set);
+}
+
 static int cmp_num(struct xl *x, struct seg *s, uint32_t op, const uint8_t *val, unsigned clen)
 {
 	struct np_iset set = { 0 };
@@ -1805,7 +1831,7 @@ static int cmp_num(struct xl *x, struct seg *s, uint32_t op, const uint8_t *val,
 	if (masked)
 		return ir_rule_add_match_masked(x->r, s->field, (uint32_t)m, op == NFT_CMP_NEQ,
 						&set);
-	return ir_rule_add_match(x->r, s->field, op == NFT_CMP_NEQ, &set);
+	return add_match(x, s->field, op == NFT_CMP_NEQ, &set);
 }
 
 static np_u128 addr_value(const uint8_t *b, unsigned size)
@@ -1860,7 +1886,7 @@ static int cmp_addr(struct xl *x, struct seg *s, uint32_t op, const uint8_t *val
 			np_iset_done(&set);
 			return r;
 		}
-		return ir_rule_add_match(x->r, s->field, false, &set);
+		return add_match(x, s->field, false, &set);
 	}
 	return opaque_cmp(x, &s, 1, cmp_op_str(op), val, clen, NULL);
 }
