@@ -901,8 +901,12 @@ static int finalize(struct audit *a)
 	VEC_FOREACH (g, &a->groups) {
 		const struct pod_state *ps = state_of(a, g->pod);
 		if (g->kind == AUDIT_ALLOWED_DRIFT && ps && ps->exp->dir[g->dir]->isolated &&
-		    !ps->saw_drop[g->dir])
+		    !ps->saw_drop[g->dir]) {
 			g->kind = AUDIT_UNENFORCED;
+			/* About the pod, not a peer: the pair checks' groups merge with the
+			 * off-node ones into one finding per protocol. */
+			g->peer_pod = NULL;
+		}
 	}
 	/* Merge groups that differ only in their port range. */
 	for (size_t i = 0; i < a->groups.n; i++) {
