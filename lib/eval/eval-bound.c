@@ -52,6 +52,8 @@ static void cut_range(struct walk *w, enum ir_field f, np_u128 lo, np_u128 hi)
 static void cut_set(struct walk *w, const struct ir_setref *ref, const struct ir_set *s,
 		    unsigned depth)
 {
+	const struct set_index *x;
+
 	if (!s || depth > 8)
 		return;
 	if (s->flags & IR_SET_LIST) {
@@ -61,9 +63,22 @@ static void cut_set(struct walk *w, const struct ir_setref *ref, const struct ir
 	}
 	if (ref->ipset ? ref->nkey < s->nkey : ref->nkey != s->nkey)
 		return;
+	x = s->id < w->ctx->nsets && w->ctx->sets[s->id].set == s ? &w->ctx->sets[s->id] : NULL;
 	for (unsigned i = 0; i < s->nkey; i++) {
-		if (!cuts_for(w->b, ref->key[i]) || s->keytype[i] == IR_KEY_IFNAME)
+		struct eval_cuts *v = cuts_for(w->b, ref->key[i]);
+
+		if (!v || s->keytype[i] == IR_KEY_IFNAME)
 			continue;
+		if (x && x->field == (int)i && x->nseg > 0) {
+			/* the index's segment starts are this field's cut points (and 0) */
+			if (VEC_RESERVE(v, x->nseg) < 0) {
+				w->oom = true;
+				return;
+			}
+			memcpy(v->items + v->n, x->seg_lo + 1, (x->nseg - 1) * sizeof(*v->items));
+			v->n += x->nseg - 1;
+			continue;
+		}
 		EVAL_FOREACH(e, &s->elems)
 		cut_range(w, ref->key[i], e->key[i].lo, e->key[i].hi);
 	}
