@@ -16,7 +16,7 @@
       packet (its src, dst, protocol, sport, dport) from the namespace that owns the source (a
       local pod, else the remote namespace, which is given the address first) to a listener in
       the namespace that owns the destination, with the node's conntrack table flushed first.
-      allowed-drift must connect; blocked-drift must not (timeout or refused).
+      allowed-drift and unenforced must connect; blocked-drift must not (timeout or refused).
 
   scenario.py confirm AUDIT.json TOPO.json --policy
       The control, run after the faithful rules are back: the same packets must now do what
@@ -209,7 +209,7 @@ def cmd_confirm(audit_path, topo_path, policy=False):
     probes = {}  # 5-tuple line -> finding
     skipped = 0
     for f in rep["findings"]:
-        if f["kind"] not in ("allowed-drift", "blocked-drift"):
+        if f["kind"] not in ("allowed-drift", "blocked-drift", "unenforced"):
             continue
         ex = f["example"]
         if ex["protocol"] not in ("TCP", "UDP"):
@@ -273,7 +273,7 @@ def cmd_confirm(audit_path, topo_path, policy=False):
         res = got.get(f"p{n}", "error")
         # Under the mutated rules the kernel must do what the finding says the node does; under
         # the faithful rules (policy=True), what the policies say.
-        want_accept = (f["expected"] == "allow") if policy else f["kind"] == "allowed-drift"
+        want_accept = (f["expected"] == "allow") if policy else f["kind"] != "blocked-drift"
         ok = (res == "accepted") if want_accept else res in ("timeout", "refused")
         ex = f["example"]
         print(f"confirm: {f['kind']} {f['pod']} {f['direction']}: {ex['protocol']} "
