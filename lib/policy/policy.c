@@ -47,7 +47,7 @@ const char *policy_exempt_reason(enum policy_exempt e)
 	case POLICY_EXEMPT_TERMINATING:
 		return "pod is terminating";
 	case POLICY_EXEMPT_FINISHED:
-		return "pod has finished (Succeeded/Failed)";
+		return "finished pod, phase Succeeded or Failed";
 	}
 	return "unknown";
 }
