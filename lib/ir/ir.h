@@ -16,8 +16,8 @@
  *
  * Numbers and addresses are np_iset values (lib/util/iset.h): IPv4 addresses live at
  * ::ffff:0:0/96, so one value space holds both families. Anything a reader does not
- * understand becomes an opaque predicate or statement carrying its raw description; the
- * evaluator makes a verdict that depends on one unknown.
+ * understand becomes an opaque predicate or statement carrying its raw description; a verdict
+ * that depends on one is UNKNOWN to the evaluator.
  *
  * Ownership: the ruleset owns its tables and ipsets, a table its chains and sets, a chain its
  * rules, a rule its predicates and statements. Every string is a private copy. Back pointers
@@ -153,7 +153,13 @@ struct ir_ifname {
 	bool prefix;
 };
 
-/* A reference to a set by name with the packet fields forming its key, in key order. */
+/*
+ * A reference to a set by name with the packet fields forming its key, in key order. For an
+ * ipset (xt_set) the fields follow the match's directions, a port dimension adding
+ * IR_FIELD_L4PROTO before the port as ipset keys hold the protocol; a set uses the first nkey
+ * fields it has (list:set members may have fewer). ipset port fields of ICMP packets read as
+ * type << 8 | code, of protocols without ports as 0.
+ */
 struct ir_setref {
 	enum ir_field key[IR_KEY_MAX];
 	unsigned nkey;
