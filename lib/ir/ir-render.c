@@ -146,6 +146,9 @@ static int render_values(const struct render_ctx *rc, enum ir_field f, const str
 
 	if (v->n == 0)
 		return strbuf_puts(out, "{ }");
+	if (f == IR_FIELD_NFPROTO && v->n == 1 && v->r[0].lo == v->r[0].hi &&
+	    (v->r[0].lo == 2 || v->r[0].lo == 10))
+		return strbuf_puts(out, v->r[0].lo == 2 ? "ipv4" : "ipv6");
 	if (f == IR_FIELD_L4PROTO || f == IR_FIELD_META_MARK || f == IR_FIELD_CT_MARK ||
 	    f == IR_FIELD_TCP_FLAGS) {
 		bool hex = f != IR_FIELD_L4PROTO;
@@ -345,22 +348,46 @@ int ir_stmt_render(const struct ir_stmt *s, enum ir_family family, struct strbuf
 	return stmt_render(&rc, s, out);
 }
 
-static bool redundant_l4proto(const struct ir_rule *r, size_t i)
+static bool pred_uses(const struct ir_pred *q, enum ir_field a, enum ir_field b, enum ir_field c,
+		      enum ir_field d)
 {
-	/* nft prints "tcp dport 80", not "meta l4proto tcp tcp dport 80" */
+	if (q->kind == IR_PRED_MATCH)
+		return q->field == a || q->field == b || q->field == c || q->field == d;
+	if (q->kind == IR_PRED_LOOKUP)
+		for (unsigned k = 0; k < q->ref.nkey; k++)
+			if (q->ref.key[k] == a || q->ref.key[k] == b || q->ref.key[k] == c ||
+			    q->ref.key[k] == d)
+				return true;
+	return false;
+}
+
+/* nft leaves out the dependencies it adds itself: "tcp dport 80", not "meta l4proto tcp tcp
+ * dport 80"; "ip saddr 10.0.0.1" in an inet table, not "meta nfproto ipv4 ip saddr ...". */
+static bool redundant_dependency(const struct ir_rule *r, size_t i)
+{
 	const struct ir_pred *p = &r->preds.items[i];
 
-	if (p->kind != IR_PRED_MATCH || p->field != IR_FIELD_L4PROTO || p->negate ||
-	    p->values.n != 1 || p->values.r[0].lo != p->values.r[0].hi ||
-	    !proto_name((unsigned)p->values.r[0].lo))
+	if (p->kind != IR_PRED_MATCH || p->negate || p->masked || p->values.n != 1 ||
+	    p->values.r[0].lo != p->values.r[0].hi)
 		return false;
-	for (size_t j = i + 1; j < r->preds.n; j++) {
-		const struct ir_pred *q = &r->preds.items[j];
-
-		if (q->kind == IR_PRED_MATCH &&
-		    (q->field == IR_FIELD_SPORT || q->field == IR_FIELD_DPORT ||
-		     q->field == IR_FIELD_ICMP_TYPE || q->field == IR_FIELD_ICMP_CODE))
-			return true;
+	if (p->field == IR_FIELD_L4PROTO && proto_name((unsigned)p->values.r[0].lo)) {
+		for (size_t j = i + 1; j < r->preds.n; j++)
+			if (pred_uses(&r->preds.items[j], IR_FIELD_SPORT, IR_FIELD_DPORT,
+				      IR_FIELD_ICMP_TYPE, IR_FIELD_ICMP_CODE))
+				return true;
+		for (size_t j = 0; j < r->stmts.n; j++)
+			if (r->stmts.items[j].kind == IR_STMT_VMAP &&
+			    pred_uses(&(struct ir_pred){ .kind = IR_PRED_LOOKUP,
+							 .ref = r->stmts.items[j].ref },
+				      IR_FIELD_SPORT, IR_FIELD_DPORT, IR_FIELD_ICMP_TYPE,
+				      IR_FIELD_ICMP_CODE))
+				return true;
+	}
+	if (p->field == IR_FIELD_NFPROTO && (p->values.r[0].lo == 2 || p->values.r[0].lo == 10)) {
+		for (size_t j = i + 1; j < r->preds.n; j++)
+			if (pred_uses(&r->preds.items[j], IR_FIELD_SADDR, IR_FIELD_DADDR,
+				      IR_FIELD_SADDR, IR_FIELD_DADDR))
+				return true;
 	}
 	return false;
 }
@@ -374,6 +401,12 @@ int ir_rule_render(const struct ir_rule *r, struct strbuf *out)
 	size_t si = 0;
 	bool any = false;
 
+	/* an inet rule that pins IPv4 spells its address fields "ip" */
+	IR_FOREACH(p, &r->preds)
+	if (p->kind == IR_PRED_MATCH && p->field == IR_FIELD_NFPROTO && !p->negate &&
+	    p->values.n == 1 && p->values.r[0].lo == 2 && p->values.r[0].hi == 2)
+		rc.v4 = true;
+
 	for (size_t i = 0; i <= r->preds.n; i++) {
 		for (; si < r->stmts.n && r->stmts.items[si].after <= i; si++) {
 			if (any)
@@ -383,7 +416,7 @@ int ir_rule_render(const struct ir_rule *r, struct strbuf *out)
 		}
 		if (i == r->preds.n)
 			break;
-		if (redundant_l4proto(r, i))
+		if (redundant_dependency(r, i))
 			continue;
 		if (any)
 			strbuf_puts(out, " ");

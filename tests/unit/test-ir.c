@@ -195,6 +195,32 @@ START_TEST(render_rules)
 		"opaque(xt match policy rev 0) queue num 3-5 flags bypass");
 	ck_assert(ir_rule_is_opaque(r));
 
+	/* dependencies nft adds itself are not printed, IPv4 in inet spelled "ip" */
+	{
+		struct ir_table *inet;
+		struct ir_chain *ic;
+		static const enum ir_field k2[] = { IR_FIELD_SADDR, IR_FIELD_DPORT };
+
+		ck_assert_int_eq(ir_ruleset_new_table(rs, IR_SRC_NFT, IR_FAMILY_INET, "i", &inet),
+				 0);
+		ck_assert_int_eq(ir_table_new_chain(inet, "c", &ic), 0);
+		ck_assert_int_eq(ir_rule_new(&r), 0);
+		ck_assert_int_eq(ir_chain_append(ic, &(struct ir_rule *){ r }), 0);
+		ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_NFPROTO, false, 2, 2), 0);
+		ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_L4PROTO, false, IPPROTO_TCP,
+							 IPPROTO_TCP),
+				 0);
+		ck_assert_int_eq(ir_rule_add_lookup(r, k2, 2, "web", false, false), 0);
+		ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_ACCEPT, NULL), 0);
+		ck_assert_str_eq(render(r, &sb), "ip saddr . tcp dport @web accept");
+		ck_assert_int_eq(ir_rule_new(&r), 0);
+		ck_assert_int_eq(ir_chain_append(ic, &(struct ir_rule *){ r }), 0);
+		ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_NFPROTO, false, 10, 10), 0);
+		ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_DROP, NULL), 0);
+		ck_assert_str_eq(render(r, &sb), "meta nfproto ipv6 drop");
+		r = ir_table_find_chain(t, "FORWARD")->rules.items[1];
+	}
+
 	/* a reader's own rendering wins */
 	ck_assert_int_eq(ir_rule_set_text(r, "-A FORWARD -m policy -j NFQUEUE"), 0);
 	ck_assert_str_eq(ir_rule_text(r), "-A FORWARD -m policy -j NFQUEUE");
