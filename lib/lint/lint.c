@@ -99,6 +99,8 @@ struct lint_ctx {
 	struct strv notes;
 	struct cni_detection *cni;
 	char dns_key[256], dns_value[256];
+	struct hashmap named; /* container port name -> struct named_pods */
+	bool named_built;
 	const char *dns_ns;
 	unsigned restart_threshold;
 };
@@ -669,50 +671,54 @@ static int check_allow_all(struct lint_ctx *c, const struct model_policy *p)
 	return 0;
 }
 
-/* Counts pods (not hostNetwork, not finished) a selector peer selects, and the namespaces in
- * its scope; namespaces known only through their pods have unknown labels. */
+/* Whether some pod of namespace ns (not hostNetwork, not finished) matches the peer's
+ * podSelector (a missing one matches every pod). */
+static bool peer_pod_in(struct lint_ctx *c, const struct model_peer *pe, const char *ns)
+{
+	const struct model_pod *const *pods;
+	size_t n = model_pods_in_namespace(c->m, ns, &pods);
+
+	for (size_t i = 0; i < n; i++)
+		if (!pods[i]->host_network &&
+		    policy_pod_exempt(pods[i]) != POLICY_EXEMPT_FINISHED &&
+		    (!pe->pod_selector.present ||
+		     model_selector_matches(&pe->pod_selector, &pods[i]->labels)))
+			return true;
+	return false;
+}
+
+/* Whether a selector peer selects some pod (*ret_pods 1 or 0); when it selects none, the
+ * namespaces in its scope and those whose labels are unknown (known only through their pods)
+ * are counted. */
 static void peer_count(struct lint_ctx *c, const struct model_policy *p,
 		       const struct model_peer *pe, size_t *ret_ns, size_t *ret_ns_unknown,
 		       size_t *ret_pods)
 {
 	const struct model_namespace *const *nss;
-	const struct model_pod *const *pods;
-	size_t n_ns, n_ns_match = 0, n_unknown = 0, n_pods = 0;
+	size_t n_ns, n_ns_match = 0, n_unknown = 0;
 
+	*ret_ns = 1;
+	*ret_ns_unknown = 0;
+	*ret_pods = 0;
 	if (!pe->namespace_selector.present) {
-		size_t n = model_pods_in_namespace(c->m, p->ns, &pods);
-		for (size_t i = 0; i < n; i++)
-			if (!pods[i]->host_network &&
-			    policy_pod_exempt(pods[i]) != POLICY_EXEMPT_FINISHED &&
-			    (!pe->pod_selector.present ||
-			     model_selector_matches(&pe->pod_selector, &pods[i]->labels)))
-				n_pods++;
-		*ret_ns = 1;
-		*ret_ns_unknown = 0;
-		*ret_pods = n_pods;
+		*ret_pods = peer_pod_in(c, pe, p->ns);
 		return;
 	}
 	n_ns = model_namespaces(c->m, &nss);
 	for (size_t k = 0; k < n_ns; k++) {
-		size_t n;
-
 		if (!ns_selector_matches(&pe->namespace_selector, nss[k])) {
 			if (nss[k]->implicit)
 				n_unknown++;
 			continue;
 		}
 		n_ns_match++;
-		n = model_pods_in_namespace(c->m, nss[k]->name, &pods);
-		for (size_t i = 0; i < n; i++)
-			if (!pods[i]->host_network &&
-			    policy_pod_exempt(pods[i]) != POLICY_EXEMPT_FINISHED &&
-			    (!pe->pod_selector.present ||
-			     model_selector_matches(&pe->pod_selector, &pods[i]->labels)))
-				n_pods++;
+		if (peer_pod_in(c, pe, nss[k]->name)) {
+			*ret_pods = 1;
+			return;
+		}
 	}
 	*ret_ns = n_ns_match;
 	*ret_ns_unknown = n_unknown;
-	*ret_pods = n_pods;
 }
 
 static int peer_nothing(struct lint_ctx *c, const struct model_policy *p, enum np_dir d,
@@ -898,6 +904,72 @@ static bool egress_dest(struct lint_ctx *c, const struct model_policy *p,
 	return false;
 }
 
+struct named_pods {
+	VEC(const struct model_pod *) pods;
+};
+
+static void named_index_free(struct hashmap *h)
+{
+	HASHMAP_FOREACH (e, h) {
+		struct named_pods *np = e->value;
+		VEC_DONE(&np->pods);
+		free(np);
+	}
+	hashmap_done(h);
+}
+
+/* The pods declaring each container port name (interned names as keys), built once. */
+static int named_index_build(struct lint_ctx *c)
+{
+	const struct model_pod *const *pods;
+	size_t n;
+
+	if (c->named_built)
+		return 0;
+	n = model_pods(c->m, &pods);
+	for (size_t i = 0; i < n; i++)
+		for (uint16_t k = 0; k < pods[i]->n_ports; k++) {
+			const char *name = pods[i]->ports[k].name;
+			struct named_pods *np;
+
+			if (!name)
+				continue;
+			np = hashmap_get(&c->named, name);
+			if (!np) {
+				np = calloc(1, sizeof(*np));
+				if (!np || hashmap_put(&c->named, name, np) < 0) {
+					free(np);
+					return -ENOMEM;
+				}
+			}
+			if (np->pods.n && np->pods.items[np->pods.n - 1] == pods[i])
+				continue;
+			if (VEC_PUSH(&np->pods, pods[i]) < 0)
+				return -ENOMEM;
+		}
+	c->named_built = true;
+	return 0;
+}
+
+/* Returns 1 if some destination pod of egress rule `rule` declares pp's name with its protocol,
+ * 0 if none does, or -ENOMEM. */
+static int named_port_resolves(struct lint_ctx *c, const struct model_policy *p,
+			       const struct model_rule *rule, const struct model_policy_port *pp)
+{
+	struct named_pods *np;
+	int r;
+
+	r = named_index_build(c);
+	if (r < 0)
+		return r;
+	np = hashmap_get(&c->named, pp->port_name);
+	for (size_t i = 0; np && i < np->pods.n; i++)
+		if (pod_declares(np->pods.items[i], pp->port_name, pp->proto) &&
+		    egress_dest(c, p, rule, np->pods.items[i]))
+			return 1;
+	return 0;
+}
+
 static int check_named_ports(struct lint_ctx *c, const struct model_policy *p)
 {
 	uint8_t types = policy_effective_types(p);
@@ -920,6 +992,15 @@ static int check_named_ports(struct lint_ctx *c, const struct model_policy *p)
 
 				if (!pp->port_name)
 					continue;
+				/* Egress: try the pods that declare the name first; the full scan
+				 * (to count the destinations) only runs for a finding. */
+				if (d == NP_EGRESS) {
+					r = named_port_resolves(c, p, rule, pp);
+					if (r < 0)
+						return r;
+					if (r > 0)
+						continue;
+				}
 				n = d == NP_INGRESS ? model_pods_in_namespace(c->m, p->ns, &pods)
 						    : model_pods(c->m, &pods);
 				for (size_t q = 0; q < n && !found; q++) {
@@ -1531,20 +1612,23 @@ static int check_exposure(struct lint_ctx *c)
 static int policies_in_use(struct lint_ctx *c, struct strv *objs)
 {
 	const struct model_policy *const *pols;
-	const struct model_pod *const *pods;
-	size_t np = model_policies(c->m, &pols), n;
+	size_t np = model_policies(c->m, &pols);
 	int r;
 
-	n = c->o->node ? model_pods_on_node(c->m, c->o->node, &pods) : model_pods(c->m, &pods);
-	for (size_t i = 0; i < np; i++)
+	for (size_t i = 0; i < np; i++) {
+		const struct model_pod *const *pods;
+		size_t n = model_pods_in_namespace(c->m, pols[i]->ns, &pods);
+
 		for (size_t k = 0; k < n; k++)
-			if (policy_pod_exempt(pods[k]) == POLICY_APPLIES &&
+			if ((!c->o->node || (pods[k]->node && streq(pods[k]->node, c->o->node))) &&
+			    policy_pod_exempt(pods[k]) == POLICY_APPLIES &&
 			    policy_selects(pols[i], pods[k])) {
 				r = obj_policy(objs, pols[i]);
 				if (r < 0)
 					return r;
 				break;
 			}
+	}
 	return 0;
 }
 
@@ -1915,6 +1999,7 @@ out:
 		finding_done(&c.f.items[i]);
 	VEC_DONE(&c.f);
 	strv_done(&c.notes);
+	named_index_free(&c.named);
 	cni_detection_free(c.cni);
 	policy_engine_free(c.e);
 	return r;
