@@ -861,10 +861,14 @@ static int finding_from_group(struct audit *a, struct group *g, struct audit_fin
 		goto fail;
 
 	strbuf_reset(&sb);
-	if (strbuf_printf(&sb, "%s|%s|%s|%s|%u|%s", audit_kind_to_string(f->kind), f->pod,
+	/* Unverifiable findings that differ only in their reason (the same queue rule in the
+	 * IPv4 and the IPv6 table, say) stay apart: the reason is part of their identity. */
+	if (strbuf_printf(&sb, "%s|%s|%s|%s|%u|%s%s%s", audit_kind_to_string(f->kind), f->pod,
 			  f->dir == NP_INGRESS ? "ingress" : "egress",
 			  f->peer_pod ? f->peer_pod : "", f->proto,
-			  f->kind == AUDIT_NO_ROUTE ? src : strbuf_str(&ports)) < 0)
+			  f->kind == AUDIT_NO_ROUTE ? src : strbuf_str(&ports),
+			  f->kind == AUDIT_UNVERIFIABLE && f->reason ? "|" : "",
+			  f->kind == AUDIT_UNVERIFIABLE && f->reason ? f->reason : "") < 0)
 		goto fail;
 	snprintf(f->id, sizeof(f->id), "%016llx", (unsigned long long)fnv64(strbuf_str(&sb)));
 	*ret = f;
