@@ -5,10 +5,12 @@
   scenario.py check AUDIT.json EXPECT
       EXPECT: one expected finding per line (blank lines and # comments ignored):
         KIND POD DIRECTION PROTO PORTS [peer_pod=NS/NAME] [peers=ADDR,CIDR,LO-HI,...]
+              [family=ipv4|ipv6]
       e.g. "blocked-drift default/db-0 ingress TCP 5432 peers=10.244.1.21,172.16.0.0/22"
       or "none" for no findings at all. Every finding must match exactly one line and every
       line one finding: kind, pod, direction, protocol and port set always, the other local pod
-      (peer_pod, none when not given) always, the peer address set when given. Also checks the
+      (peer_pod, none when not given) always, the peer address set and the example's family
+      when given. Also checks the
       fields every finding must carry (id, severity of its kind, example, rule_text...).
 
   scenario.py confirm AUDIT.json TOPO.json
@@ -80,8 +82,10 @@ def addr_set(items):
 
 
 def short(f):
+    peers = f.get("peers") or []
+    ps = ",".join(peers[:4]) + (f",...(+{len(peers) - 4})" if len(peers) > 4 else "")
     return (f"{f['kind']} {f['pod']} {f['direction']} {f.get('protocol')} {f.get('ports')}"
-            f" peer_pod={f.get('peer_pod')} peers={','.join(f.get('peers') or [])}"
+            f" peer_pod={f.get('peer_pod')} peers={ps}"
             f" example={f.get('example')} rule={f.get('rule_text')}")
 
 
@@ -131,13 +135,15 @@ def parse_expect(path):
                 continue
             w = line.split()
             e = {"line": line, "kind": w[0], "pod": w[1], "direction": w[2], "protocol": w[3],
-                 "ports": ports_set(w[4]), "peer_pod": None, "peers": None}
+                 "ports": ports_set(w[4]), "peer_pod": None, "peers": None, "family": None}
             for opt in w[5:]:
                 k, _, v = opt.partition("=")
                 if k == "peer_pod":
                     e["peer_pod"] = v
                 elif k == "peers":
                     e["peers"] = addr_set(v.split(","))
+                elif k == "family":
+                    e["family"] = v
                 else:
                     raise SystemExit(f"scenario.py: bad option {opt} in '{line}'")
             exp.append(e)
@@ -149,6 +155,8 @@ def matches(e, f):
             (f["kind"], f["pod"], f["direction"], f.get("protocol"), f.get("peer_pod")):
         return False
     if e["ports"] != ports_set(f.get("ports")):
+        return False
+    if e["family"] is not None and e["family"] != (f.get("example") or {}).get("family"):
         return False
     return e["peers"] is None or e["peers"] == addr_set(f.get("peers") or [])
 

@@ -9,7 +9,8 @@ STYLE and the files written to DIR:
   calico-nft     ruleset.nft                                  (felix, nftables dataplane)
   kube-router    iptables.v4.rules iptables.v6.rules ipsets
   weave          iptables.v4.rules ipsets                     (weave-npc; IPv4, bridge topology)
-  knp            ruleset.nft                                  (kube-network-policies: NFQUEUE)
+  knp            ruleset.nft iptables.v4.rules iptables.v6.rules  (kube-network-policies:
+                 NFQUEUE; nftables layout, and the first releases' iptables one)
   flannel        iptables.v4.rules iptables.v6.rules          (no NetworkPolicy support)
   hostfw         ruleset.nft                                  (a hand-written host firewall)
 
@@ -685,6 +686,15 @@ def render_knp(node, out):
                      f'comment "process {fam} traffic with network policy enforcement"')
     t += ["\t}", "}"]
     write(out, "ruleset.nft", t)
+    # The project's first layout (kube-netpol): every new forwarded or locally sent connection
+    # to the queue; the userspace agent decides (for kernels without nft_queue).
+    for fam in FAMS:
+        write(out, f"iptables.{fam}.rules", [
+            "# Rendered by tests/render/render.py knp", "*filter", ":INPUT ACCEPT [0:0]",
+            ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+            "-A FORWARD -m conntrack --ctstate NEW -j NFQUEUE --queue-num 100 --queue-bypass",
+            "-A OUTPUT -m conntrack --ctstate NEW -j NFQUEUE --queue-num 100 --queue-bypass",
+            "COMMIT"])
 
 
 # ---------------------------------------------------------------------------------------------
