@@ -317,9 +317,13 @@ static void suggest_labels(const struct model_selector *s, const struct model_la
 		}
 		if (sat)
 			continue;
-		if (best)
+		/* Only a near miss is a useful suggestion (a typo, a plural): at most a third of
+		 * the value changed, and at least two edits allowed for short values. */
+		if (best && best_d <= MAX(2u, (unsigned)strlen(want) / 3))
 			strbuf_printf(fix, "; no %s has %s=%s, the closest is %s=%s", what, key,
 				      want, key, best);
+		else if (best)
+			strbuf_printf(fix, "; no %s has %s=%s", what, key, want);
 		else
 			strbuf_printf(fix, "; no %s has a label '%s'", what, key);
 		return;

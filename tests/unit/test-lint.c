@@ -248,7 +248,7 @@ START_TEST(peer_selects_nothing)
 	ck_assert_uint_eq(find(r, LINT_PEER_SELECTS_NOTHING,
 			       "networkpolicy/payments/billing-from-shop-pods", NULL, &f),
 			  1);
-	ASSERT_CONTAINS(f->message, "app=checkout");
+	ASSERT_CONTAINS(f->message, "app=carts");
 	ASSERT_CONTAINS(f->fix, "the closest is app=cart");
 
 	/* a podSelector peer that matches, a namespace matched through the label the API server
