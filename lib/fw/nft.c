@@ -2444,8 +2444,10 @@ static int do_expr(struct xl *x, const struct nftnl_expr *e)
 		return opaque_expr(x, e, false, "stateful match");
 	if (streq(name, "last"))
 		return note_expr(x, IR_STMT_NOTE, e);
+	/* writing TCP options (mss clamping) or extension headers does not change what the
+	 * filter sees */
 	if (streq(name, "exthdr") && nftnl_expr_is_set(e, NFTNL_EXPR_EXTHDR_SREG))
-		return opaque_expr(x, e, true, "header mangling");
+		return note_expr(x, IR_STMT_NOTE, e);
 	attr = expr_dreg_attr(name);
 	if (attr && nftnl_expr_is_set(e, attr)) {
 		load_raw(x, nftnl_expr_get_u32(e, attr), e);
