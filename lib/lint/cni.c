@@ -318,6 +318,54 @@ static const struct component *find_comp(const struct detect *d, enum cni_kind k
 	return NULL;
 }
 
+/*
+ * Images from a private mirror can have any name; the DaemonSets' names (and their k8s-app
+ * labels) as the CNIs' manifests create them are the second sign. Only used when no image
+ * was recognised in the DaemonSet.
+ */
+static int scan_by_name(struct detect *d, const struct model_daemonset *ds)
+{
+	static const struct {
+		const char *name;
+		enum cni_kind kinds[2];
+	} names[] = {
+		{ "calico-node", { CNI_CALICO } },
+		{ "canal", { CNI_CALICO, CNI_FLANNEL } },
+		{ "cilium", { CNI_CILIUM } },
+		{ "weave-net", { CNI_WEAVE } },
+		{ "kube-router", { CNI_KUBE_ROUTER } },
+		{ "kube-flannel-ds", { CNI_FLANNEL } },
+		{ "kube-flannel", { CNI_FLANNEL } },
+		{ "antrea-agent", { CNI_ANTREA } },
+		{ "kube-network-policies", { CNI_KUBE_NETWORK_POLICIES } },
+		{ "aws-node", { CNI_AWS_VPC } },
+	};
+	const char *app = model_labels_get(&ds->labels, "k8s-app");
+	const struct model_ds_container *c = NULL;
+
+	for (uint32_t k = 0; k < ds->n_containers && !c; k++)
+		if (!ds->containers[k].init)
+			c = &ds->containers[k];
+	if (!c)
+		return 0;
+	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+		if (!streq(ds->name, names[i].name) && !(app && streq(app, names[i].name)))
+			continue;
+		for (size_t k = 0; k < 2 && names[i].kinds[k] != CNI_UNKNOWN; k++) {
+			if (d->n_comps == ELEMENTSOF(d->comps))
+				break;
+			d->comps[d->n_comps++] = (struct component){ names[i].kinds[k], ds, c };
+		}
+		return strv_printf(
+			&d->evidence,
+			"DaemonSet %s/%s is named as %s's manifests name it (its image %s "
+			"is not one npaudit knows)",
+			ds->ns, ds->name, cni_kind_name(names[i].kinds[0]),
+			c->image ? c->image : "(none)");
+	}
+	return 0;
+}
+
 static int scan_daemonsets(struct detect *d)
 {
 	const struct model_daemonset *const *dss;
@@ -326,6 +374,7 @@ static int scan_daemonsets(struct detect *d)
 
 	for (size_t i = 0; i < n; i++) {
 		const struct model_daemonset *ds = dss[i];
+		bool found = false;
 
 		for (uint32_t k = 0; k < ds->n_containers; k++) {
 			const struct model_ds_container *c = &ds->containers[k];
@@ -340,8 +389,14 @@ static int scan_daemonsets(struct detect *d)
 			if (dup || d->n_comps == ELEMENTSOF(d->comps))
 				continue;
 			d->comps[d->n_comps++] = (struct component){ kind, ds, c };
+			found = true;
 			r = strv_printf(&d->evidence, "DaemonSet %s/%s runs %s (container %s)",
 					ds->ns, ds->name, c->image, c->name ? c->name : "?");
+			if (r < 0)
+				return r;
+		}
+		if (!found) {
+			r = scan_by_name(d, ds);
 			if (r < 0)
 				return r;
 		}

@@ -585,6 +585,30 @@ START_TEST(cni_detects_each_plugin)
 }
 END_TEST
 
+START_TEST(cni_detects_by_daemonset_name)
+{
+	/* a private mirror renames the image; the DaemonSet keeps the manifest's name */
+	static const char ds[] =
+		"apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: calico-node, namespace: "
+		"kube-system, labels: {k8s-app: calico-node}}\nspec:\n  selector: {matchLabels: "
+		"{k8s-app: calico-node}}\n  template:\n    spec:\n      containers:\n      - name: "
+		"calico-node\n        image: registry.internal.example/mirror/node:v3.27.2\n       "
+		" "
+		"env:\n        - {name: FELIX_IPTABLESBACKEND, value: NFT}\n";
+	_cleanup_(model_freep) struct model *m = NULL;
+	_cleanup_(cni_detection_freep) struct cni_detection *d = NULL;
+	struct np_error e = { 0 };
+
+	ck_assert_int_eq(model_new(&m), 0);
+	ck_assert_int_eq(model_load_buffer(m, ds, strlen(ds), "ds", &e), 0);
+	ck_assert_int_eq(cni_detect(m, NULL, NULL, &d, NULL), 0);
+	ck_assert_int_eq(d->kind, CNI_CALICO);
+	ck_assert_str_eq(d->version, "v3.27.2");
+	ck_assert_int_eq(d->dataplane, CNI_DP_IPTABLES_NFT);
+	ck_assert(has_evidence(d, "is named as calico's manifests name it"));
+}
+END_TEST
+
 START_TEST(cni_unknown_dataplane_is_a_note)
 {
 	_cleanup_(model_freep) struct model *m = load(CNI_DATA "/weave/cluster.yaml", NULL);
@@ -1104,6 +1128,7 @@ int main(void)
 	tcase_add_test(tc, named_port_unresolved);
 	tcase_add_test(tc, redundant_rule_and_shadowed_policy);
 	tcase_add_loop_test(tc, cni_detects_each_plugin, 0, (int)ELEMENTSOF(cni_cases));
+	tcase_add_test(tc, cni_detects_by_daemonset_name);
 	tcase_add_test(tc, cni_unknown_dataplane_is_a_note);
 	tcase_add_test(tc, cni_conf_dir_edge_cases);
 	tcase_add_test(tc, cni_no_policy_support);
