@@ -330,6 +330,7 @@ NP_PORTS="22 52 53 54 79 80 81 442 443 444 4789 5431 5432 5433 6378 6379 6380 79
 NP_PEERS_V4="10.244.1.21 10.244.1.22 10.244.2.31 10.244.2.32 172.16.0.0 172.16.0.1 172.16.4.255 172.16.5.0 172.16.5.255 172.16.6.0 172.16.7.255 172.16.8.0 172.16.9.127 172.16.9.128 172.16.11.255 172.16.12.0 172.16.255.255 172.17.0.0 198.51.100.7 198.51.100.127 198.51.100.128"
 NP_PEERS_V6="fd00:10:244:1::21 fd00:10:244:1::22 fd00:10:244:2::31 fd00:10:244:2::32 2001:db8:16::1 2001:db8:16:4:ffff:ffff:ffff:ffff 2001:db8:16:5:: 2001:db8:16:5:ffff:ffff:ffff:ffff 2001:db8:16:6:: 2001:db8:15:ffff:ffff:ffff:ffff:ffff 2001:db8:17::1 2001:db8:16:8::1 2001:db8:16:b:ffff:ffff:ffff:ffff 2001:db8:16:c::"
 NP_SEED=${NP_SEED:-$(($(date +%s) % 1000000))}
+NP_RUN=0
 
 # np_oracle LABEL [oracle.py options]: compares npaudit trace with real traffic for
 # ${NP_COUNT:-150} random packets; a disagreement marks the test failed (NP_FAILED).
@@ -337,11 +338,12 @@ np_oracle() {
 	local label=$1
 	shift
 	[ -n "${NPAUDIT:-}" ] && [ -x "$NPAUDIT" ] || np_die "NPAUDIT must name the npaudit binary"
-	echo "== $label (seed $NP_SEED; rerun with NP_SEED=$NP_SEED)"
+	echo "== $label (seed $NP_SEED, run $NP_RUN; rerun with NP_SEED=$NP_SEED)"
 	"$NP_PYTHON" "$NP_TOP/tests/netns/oracle.py" --topo "$NP_TMP/topo.json" --npaudit "$NPAUDIT" \
-		--seed "$NP_SEED" --count "${NP_COUNT:-150}" --ports "$NP_PORTS" \
+		--seed "$NP_SEED" --run "$NP_RUN" --count "${NP_COUNT:-150}" --ports "$NP_PORTS" \
 		--remote-v4 "$NP_PEERS_V4" --remote-v6 "$NP_PEERS_V6" --label "$label" "$@" ||
 		NP_FAILED=1
+	NP_RUN=$((NP_RUN + 1))
 }
 
 # np_load_ipt BACKEND FAMILY FILE: loads an iptables-restore file with iptables-BACKEND-restore

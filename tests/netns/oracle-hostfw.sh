@@ -9,5 +9,5 @@ np_topo_routed veth
 np_listen $NP_PORTS
 np_load_nft "$NP_TOP/tests/rulesets/hostfw/hostfw.nft"
 np_rules_check "host firewall (nftables inet)"
-np_oracle "host firewall (nftables inet)" --mixed
+np_oracle "host firewall (nftables inet)" --mixed --count 300
 np_finish

@@ -23,9 +23,10 @@ error: a timeout), any other drop as a timeout. A verdict `unknown` is an error 
 for packets an NFQUEUE rule must see (--queue-paths/--queue-addrs), where it is required.
 Every disagreement prints the packet, the kernel's result and both traces, and fails.
 
-Conntrack choices: every probe uses its own 5-tuple (unique source ports per run), so no probe
-meets conntrack state left by another; the first packet of each probe is ct new, its reply ct
-established, exactly as traced.
+Conntrack choices: every probe uses its own 5-tuple (unique source ports within a run, and each
+run of a test -- one per ruleset loaded -- draws from its own port range), so no probe meets
+conntrack state left by another, also across reloads; the first packet of each probe is ct new,
+its reply ct established, exactly as traced.
 """
 import argparse
 import concurrent.futures
@@ -76,12 +77,16 @@ def main():
     ap.add_argument("--queue-paths", default="")
     ap.add_argument("--queue-addrs", default="")
     ap.add_argument("--label", default="oracle")
+    ap.add_argument("--run", type=int, default=0,
+                    help="index of this run in the test (0-4): picks disjoint source ports")
     ap.add_argument("--mixed", action="store_true",
                     help="fail unless real traffic saw both accepted and blocked probes")
     a = ap.parse_args()
 
     topo = json.load(open(a.topo))
-    rnd = random.Random(a.seed)
+    if not 0 <= a.run <= 4:
+        sys.exit("oracle.py: --run must be 0-4")
+    rnd = random.Random(a.seed * 8 + a.run)
     ports = [int(p) for p in a.ports.split()]
     protos = a.protos.split()
     ranges = [ipaddress.ip_network(r) for r in topo["remote"]["ranges"]]
@@ -132,7 +137,7 @@ def main():
         else:
             src, dst, sns, path = node[fam], rem, node_ns, "output"
         while True:
-            sport = rnd.randint(20000, 60999)
+            sport = rnd.randint(20000 + 8000 * a.run, 27999 + 8000 * a.run)
             if sport not in used_sports:
                 used_sports.add(sport)
                 break
