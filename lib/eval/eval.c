@@ -512,6 +512,26 @@ int eval_prepare(struct ir_ruleset *rs, struct eval_ctx **ret)
 	return 0;
 }
 
+size_t eval_ctx_memory(const struct eval_ctx *ctx)
+{
+	size_t m = sizeof(*ctx);
+
+	for (int fi = 0; fi < 2; fi++)
+		for (int h = 0; h < _IR_HOOK_MAX; h++)
+			m += ctx->hooks[fi][h].n * sizeof(*ctx->hooks[fi][h].v);
+	m += ctx->nsets * sizeof(*ctx->sets);
+	for (size_t i = 0; i < ctx->nsets; i++) {
+		const struct set_index *x = &ctx->sets[i];
+
+		m += x->nseg *
+		     (sizeof(*x->seg_lo) + sizeof(*x->off) + (x->best ? sizeof(*x->best) : 0));
+		m += x->nseg ? x->off[x->nseg] * sizeof(*x->elems) : 0;
+		m += x->slots ? (x->mask + 1) * sizeof(*x->slots) : 0;
+	}
+	m += ctx->rs->n_rules * sizeof(*ctx->pf) + ctx->rs->n_chains * sizeof(*ctx->chain_first);
+	return m;
+}
+
 struct eval_ctx *eval_ctx_free(struct eval_ctx *ctx)
 {
 	if (!ctx)

@@ -124,6 +124,8 @@ struct eval_ctx;
 int eval_prepare(struct ir_ruleset *rs, struct eval_ctx **ret);
 /* Frees ctx; accepts NULL; returns NULL. */
 struct eval_ctx *eval_ctx_free(struct eval_ctx *ctx);
+/* Returns the bytes ctx holds beyond the ruleset (chain lists, set indexes, prefilters). */
+size_t eval_ctx_memory(const struct eval_ctx *ctx);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct eval_ctx *, eval_ctx_free);
 
 /* Evaluates p; fills *res (initialise with { 0 } once, reuse across calls; free with

@@ -1206,6 +1206,8 @@ START_TEST(set_index_agrees_with_scan)
 	ck_assert_int_eq(ir_rule_add_lookup(r, key, 2, "big", true, false), 0);
 	verdict(r, IR_VERDICT_ACCEPT, NULL);
 	ck_assert_int_eq(eval_prepare(rs, &ctx), 0);
+	/* at least the segment starts of 3000 ranges */
+	ck_assert_uint_gt(eval_ctx_memory(ctx), 3000 * sizeof(np_u128));
 
 	for (int i = 0; i < 20000; i++) {
 		bool want = false;
