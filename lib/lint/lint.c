@@ -123,6 +123,28 @@ static void hash_bytes(uint64_t *h, const void *p, size_t n)
 }
 
 /*
+ * The id: FNV-1a 64 of the kind, the objects and the field. Pods are left out when the finding
+ * names other objects (the policies, service or DaemonSet to change), so that scaling or
+ * rolling a workload does not turn one mistake into a new finding; `with_pods` includes them
+ * (used when two findings would otherwise share an id).
+ */
+static void finding_id(struct lint_finding *f, const char *field, bool with_pods)
+{
+	uint64_t h = 14695981039346656037ull;
+	bool others = false;
+
+	for (size_t i = 0; i < f->n_objects; i++)
+		others |= !strneq(f->objects[i], "pod/", 4);
+	hash_bytes(&h, kind_names[f->kind], strlen(kind_names[f->kind]) + 1);
+	for (size_t i = 0; i < f->n_objects; i++)
+		if (with_pods || !others || !strneq(f->objects[i], "pod/", 4))
+			hash_bytes(&h, f->objects[i], strlen(f->objects[i]) + 1);
+	if (field)
+		hash_bytes(&h, field, strlen(field) + 1);
+	snprintf(f->id, sizeof(f->id), "%016llx", (unsigned long long)h);
+}
+
+/*
  * Adds a finding, taking ownership of objs' strings, msg and fix (also on failure). `field`
  * tells apart findings of one kind on the same objects (two peers of one policy); it is part
  * of the id, not of the output. Returns 0 or -ENOMEM.
@@ -131,7 +153,6 @@ static int emit(struct lint_ctx *c, enum lint_kind kind, enum lint_severity sev,
 		const char *field, char *msg, char *fix)
 {
 	struct lint_finding f = { .kind = kind, .severity = sev, .message = msg, .fix = fix };
-	uint64_t h = 14695981039346656037ull;
 	int r;
 
 	f.objects = objs->v;
@@ -141,12 +162,12 @@ static int emit(struct lint_ctx *c, enum lint_kind kind, enum lint_severity sev,
 		finding_done(&f);
 		return -ENOMEM;
 	}
-	hash_bytes(&h, kind_names[kind], strlen(kind_names[kind]) + 1);
-	for (size_t i = 0; i < f.n_objects; i++)
-		hash_bytes(&h, f.objects[i], strlen(f.objects[i]) + 1);
-	if (field)
-		hash_bytes(&h, field, strlen(field) + 1);
-	snprintf(f.id, sizeof(f.id), "%016llx", (unsigned long long)h);
+	finding_id(&f, field, false);
+	for (size_t i = 0; i < c->f.n; i++)
+		if (streq(c->f.items[i].id, f.id)) {
+			finding_id(&f, field, true);
+			break;
+		}
 	r = VEC_PUSH(&c->f, f);
 	if (r < 0)
 		finding_done(&f);

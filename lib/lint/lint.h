@@ -65,7 +65,8 @@ struct lint_finding {
 	size_t n_objects;
 	char *message; /* one sentence: what is wrong */
 	char *fix; /* what to change */
-	char id[17]; /* 16 hex digits: FNV-1a 64 of kind and objects */
+	char id[17]; /* 16 hex digits: FNV-1a 64 of kind, objects (pods left out when others are
+			named, so scaling a workload keeps the id) and the field it is about */
 };
 
 /* --- CNI detection --- */

@@ -894,6 +894,31 @@ START_TEST(ids_are_stable_and_json_is_exact)
 }
 END_TEST
 
+START_TEST(ids_survive_scaling)
+{
+	/* a third web replica: the DNS finding lists it, and keeps its id */
+	static const char pod[] =
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: web-7c9d8f7b6-z9z9z, namespace: shop, "
+		"labels: {app: web, tier: frontend}}\nspec: {nodeName: node-2, containers: [{name: "
+		"web, image: 'nginx:1.25.4'}]}\nstatus: {phase: Running, podIP: 10.244.1.29}\n";
+	_cleanup_(model_freep) struct model *m = NULL;
+	_cleanup_(lint_report_freep) struct lint_report *a = lint_family("dns", &m);
+	_cleanup_(lint_report_freep) struct lint_report *b = NULL;
+	const struct lint_finding *fa, *fb;
+	struct np_error e = { 0 };
+
+	ck_assert_uint_eq(
+		find(a, LINT_EGRESS_BLOCKS_DNS, "networkpolicy/shop/web-egress", NULL, &fa), 1);
+	ck_assert_int_eq(model_load_buffer(m, pod, strlen(pod), "pod", &e), 0);
+	b = run(m, NULL);
+	ck_assert_uint_eq(
+		find(b, LINT_EGRESS_BLOCKS_DNS, "networkpolicy/shop/web-egress", NULL, &fb), 1);
+	ck_assert_uint_eq(fb->n_objects, fa->n_objects + 1);
+	ck_assert(has_object(fb, "pod/shop/web-7c9d8f7b6-z9z9z"));
+	ck_assert_str_eq(fa->id, fb->id);
+}
+END_TEST
+
 START_TEST(names_round_trip)
 {
 	for (int k = 0; k < _LINT_KIND_MAX; k++) {
@@ -1136,6 +1161,7 @@ int main(void)
 	tcase_add_test(tc, cni_agent_unhealthy);
 	tcase_add_test(tc, iptables_backend_split);
 	tcase_add_test(tc, ids_are_stable_and_json_is_exact);
+	tcase_add_test(tc, ids_survive_scaling);
 	tcase_add_test(tc, names_round_trip);
 	tcase_add_test(tc, clean_cluster_has_no_policy_findings);
 	tcase_add_test(tc, cli_lint_json);
