@@ -65,6 +65,12 @@ static void cut_set(struct walk *w, const struct ir_setref *ref, const struct ir
 		return;
 	x = s->id < w->ctx->nsets && w->ctx->sets[s->id].set == s ? &w->ctx->sets[s->id] : NULL;
 	for (unsigned i = 0; i < s->nkey; i++) {
+		bool addr = ref->key[i] == IR_FIELD_SADDR || ref->key[i] == IR_FIELD_DADDR;
+
+		if (addr != (s->keytype[i] == IR_KEY_ADDR))
+			return; /* the evaluator cannot answer this lookup either */
+	}
+	for (unsigned i = 0; i < s->nkey; i++) {
 		struct eval_cuts *v = cuts_for(w->b, ref->key[i]);
 
 		if (!v || s->keytype[i] == IR_KEY_IFNAME)

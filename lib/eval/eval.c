@@ -713,8 +713,13 @@ static enum tri key_build(const struct eval_packet *p, const struct ir_setref *r
 		return T_UNKNOWN;
 	for (unsigned i = 0; i < s->nkey; i++) {
 		enum ir_field f = ref->key[i];
+		bool addr = f == IR_FIELD_SADDR || f == IR_FIELD_DADDR;
 		int r;
 
+		/* a field of another type than the set's (say a list:set member whose dimensions
+		 * do not line up with the match's): no sound answer */
+		if (addr != (s->keytype[i] == IR_KEY_ADDR))
+			return T_UNKNOWN;
 		if (s->keytype[i] == IR_KEY_IFNAME)
 			r = field_name(p, f, &k->name[i]);
 		else if (ref->ipset && (f == IR_FIELD_SPORT || f == IR_FIELD_DPORT) &&

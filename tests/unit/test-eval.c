@@ -545,6 +545,18 @@ START_TEST(list_set_members_of_different_dimensions)
 	ck_assert_int_eq(run(rs, FWD(&p, "10.2.2.3", "10.9.0.1", 443), &res), EVAL_ACCEPT);
 	ck_assert_int_eq(run(rs, FWD(&p, "10.2.2.3", "10.9.0.1", 444), &res), EVAL_DROP);
 	ck_assert_int_eq(run(rs, FWD(&p, "10.3.2.3", "10.9.0.1", 443), &res), EVAL_DROP);
+
+	/* a member whose dimensions do not line up with the match (bitmap:port keys are
+	 * protocol . port) cannot be answered: unknown, not a silent miss */
+	{
+		static const enum ir_keytype pp[] = { IR_KEY_NUM, IR_KEY_NUM };
+		struct ir_set *ports = ipset(rs, "ports", "bitmap:port", 2, pp);
+
+		ck_assert_int_eq(ir_set_add_elem(ports, k + 1, NULL, 0, false), 0);
+		ck_assert_int_eq(ir_set_add_member(list, "ports"), 0);
+	}
+	ck_assert_int_eq(run(rs, FWD(&p, "10.3.2.3", "10.9.0.1", 443), &res), EVAL_UNKNOWN);
+	ck_assert_int_eq(run(rs, FWD(&p, "10.1.2.3", "10.9.0.1", 1), &res), EVAL_ACCEPT);
 	eval_result_done(&res);
 }
 END_TEST
