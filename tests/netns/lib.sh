@@ -457,6 +457,25 @@ $(printf '%s\n' "c tcp 172.16.3.4 40003 10.244.0.13 80" \
 	for want in "a timeout" "b timeout" "d accepted" "e refused"; do
 		grep -qx "$want" <<<"$out" || np_fail "with rules: expected '$want'"
 	done
+	# The oracle must be able to fail: an "npaudit" that accepts everything disagrees with
+	# the DROP and REJECT rules above, and one printing malformed JSON is caught too.
+	printf '%s\n' '#!/bin/sh' \
+		'echo "{\"verdict\":\"accept\",\"reason\":\"\",\"iif\":\"\",\"oif\":\"\",\"trace\":[],\"decided_by\":null}"' \
+		>"$NP_TMP/accept-all"
+	printf '%s\n' '#!/bin/sh' 'echo "{\"verdict\":\"accept\"}"' >"$NP_TMP/bad-json"
+	chmod +x "$NP_TMP/accept-all" "$NP_TMP/bad-json"
+	for fake in accept-all bad-json; do
+		"$NP_PYTHON" "$NP_TOP/tests/netns/oracle.py" --topo "$NP_TMP/topo.json" \
+			--npaudit "$NP_TMP/$fake" --seed 1 --count 40 --ports "80 81" \
+			--remote-v4 "172.16.1.1" --remote-v6 "2001:db8:16::1" --label "$fake" \
+			>"$NP_TMP/$fake.out" 2>&1
+		if [ $? != 1 ] || ! grep -q '^DISAGREE' "$NP_TMP/$fake.out"; then
+			np_fail "oracle.py did not fail with a wrong npaudit ($fake)"
+			cat "$NP_TMP/$fake.out"
+		else
+			echo "oracle.py with a wrong npaudit ($fake): $(tail -1 "$NP_TMP/$fake.out")"
+		fi
+	done
 	[ "$NP_FAILED" = 0 ] && echo "PASS: harness self-test"
 	return "$NP_FAILED"
 }
