@@ -125,8 +125,9 @@ static void hash_bytes(uint64_t *h, const void *p, size_t n)
 /*
  * The id: FNV-1a 64 of the kind, the objects and the field. Pods are left out when the finding
  * names other objects (the policies, service or DaemonSet to change), so that scaling or
- * rolling a workload does not turn one mistake into a new finding; `with_pods` includes them
- * (used when two findings would otherwise share an id).
+ * rolling a workload does not turn one mistake into a new finding, and an external exposure is
+ * identified by its Service alone; `with_pods` hashes every object (used when two findings
+ * would otherwise share an id).
  */
 static void finding_id(struct lint_finding *f, const char *field, bool with_pods)
 {
@@ -136,9 +137,13 @@ static void finding_id(struct lint_finding *f, const char *field, bool with_pods
 	for (size_t i = 0; i < f->n_objects; i++)
 		others |= !strneq(f->objects[i], "pod/", 4);
 	hash_bytes(&h, kind_names[f->kind], strlen(kind_names[f->kind]) + 1);
-	for (size_t i = 0; i < f->n_objects; i++)
+	for (size_t i = 0; i < f->n_objects; i++) {
+		/* An exposure is the Service's, whichever policies isolate its pods. */
+		if (f->kind == LINT_EXTERNAL_EXPOSURE && i > 0 && !with_pods)
+			break;
 		if (with_pods || !others || !strneq(f->objects[i], "pod/", 4))
 			hash_bytes(&h, f->objects[i], strlen(f->objects[i]) + 1);
+	}
 	if (field)
 		hash_bytes(&h, field, strlen(field) + 1);
 	snprintf(f->id, sizeof(f->id), "%016llx", (unsigned long long)h);
@@ -1921,6 +1926,13 @@ static int check_backend_split(struct lint_ctx *c)
 			      "(iptables-legacy-save shows them) or reboot the node"));
 }
 
+/* Frees v; returns NULL. */
+static const struct lint_finding **mfree_findings(const struct lint_finding **v)
+{
+	free(v);
+	return NULL;
+}
+
 /* --- running --- */
 
 static int finding_cmp(const void *a, const void *b)
@@ -2088,4 +2100,49 @@ int lint_report_format(const struct lint_report *r, struct strbuf *out)
 		strbuf_printf(out, "  %s\n  fix: %s\n", f->message, f->fix);
 	}
 	return out->oom ? -ENOMEM : 0;
+}
+
+/* Fills *ret with the findings of a whose id is not in b (b may be NULL). */
+static int findings_missing(const struct lint_report *a, const struct lint_report *b,
+			    const struct lint_finding ***ret, size_t *ret_n)
+{
+	_cleanup_(hashmap_done) struct hashmap ids = { 0 };
+	_cleanup_(freep) const struct lint_finding **v = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; b && i < b->n_findings; i++)
+		if (hashmap_put(&ids, b->findings[i].id, (void *)&b->findings[i]) < 0)
+			return -ENOMEM;
+	if (a && a->n_findings) {
+		v = calloc(a->n_findings, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; a && i < a->n_findings; i++)
+		if (!hashmap_get(&ids, a->findings[i].id))
+			v[n++] = &a->findings[i];
+	if (n == 0)
+		v = mfree_findings(v);
+	*ret = TAKE_PTR(v);
+	*ret_n = n;
+	return 0;
+}
+
+int lint_report_diff(const struct lint_report *before, const struct lint_report *now,
+		     const struct lint_finding ***ret_new, size_t *ret_n_new,
+		     const struct lint_finding ***ret_resolved, size_t *ret_n_resolved)
+{
+	_cleanup_(freep) const struct lint_finding **added = NULL;
+	size_t n_added;
+	int r;
+
+	r = findings_missing(now, before, &added, &n_added);
+	if (r < 0)
+		return r;
+	r = findings_missing(before, now, ret_resolved, ret_n_resolved);
+	if (r < 0)
+		return r;
+	*ret_new = TAKE_PTR(added);
+	*ret_n_new = n_added;
+	return 0;
 }

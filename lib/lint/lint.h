@@ -214,5 +214,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct lint_report *, lint_report_free);
 int lint_report_json(const struct lint_report *r, struct strbuf *out);
 /* Appends the findings as human-readable text, one block per finding; 0 or -ENOMEM. */
 int lint_report_format(const struct lint_report *r, struct strbuf *out);
+/*
+ * The transitions between two reports (e.g. the agent's previous and current lint): findings of
+ * `now` whose id is not in `before` go to *ret_new, findings of `before` whose id is not in
+ * `now` to *ret_resolved (new arrays, caller frees them, not the findings, which stay owned by
+ * the reports; NULL when empty). before may be NULL (everything is new). Returns 0 or -ENOMEM.
+ */
+int lint_report_diff(const struct lint_report *before, const struct lint_report *now,
+		     const struct lint_finding ***ret_new, size_t *ret_n_new,
+		     const struct lint_finding ***ret_resolved, size_t *ret_n_resolved);
 /* Returns the finding of r with id, or NULL. */
 const struct lint_finding *lint_report_find(const struct lint_report *r, const char *id);

@@ -22,6 +22,12 @@
 #include "lint/lint.h"
 
 #define LINT_DATA TEST_DATA "/lint"
+
+static inline void *mfree(void *p)
+{
+	free(p);
+	return NULL;
+}
 #define CNI_DATA TEST_DATA "/cni"
 #define CLUSTER LINT_DATA "/cluster.yaml"
 
@@ -919,6 +925,39 @@ START_TEST(ids_survive_scaling)
 }
 END_TEST
 
+START_TEST(report_diff_gives_transitions)
+{
+	/* the typo is fixed: the policy now selects the web pods, exactly like web-ingress */
+	static const char fixed[] =
+		"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: "
+		"frontend-typo, namespace: shop}\nspec: {podSelector: {matchLabels: {app: web}}, "
+		"policyTypes: [Ingress], ingress: [{from: [{podSelector: {}}]}]}\n";
+	_cleanup_(model_freep) struct model *m = NULL;
+	_cleanup_(lint_report_freep) struct lint_report *a = lint_family("selection", &m);
+	_cleanup_(lint_report_freep) struct lint_report *b = NULL;
+	_cleanup_(freep) const struct lint_finding **added = NULL, **resolved = NULL;
+	size_t n_added, n_resolved;
+	struct np_error e = { 0 };
+
+	ck_assert_int_eq(lint_report_diff(NULL, a, &added, &n_added, &resolved, &n_resolved), 0);
+	ck_assert_uint_eq(n_added, a->n_findings);
+	ck_assert_uint_eq(n_resolved, 0);
+	ck_assert_ptr_null(resolved);
+	added = mfree(added);
+
+	ck_assert_int_eq(model_load_buffer(m, fixed, strlen(fixed), "fixed", &e), 0);
+	b = run(m, NULL);
+	ck_assert_int_eq(lint_report_diff(a, b, &added, &n_added, &resolved, &n_resolved), 0);
+	ck_assert_uint_eq(n_added, 1);
+	ck_assert_int_eq(added[0]->kind, LINT_SHADOWED_POLICY);
+	ck_assert_str_eq(added[0]->objects[0], "networkpolicy/shop/web-ingress");
+	/* the exposure of shop/web now lists one more policy: same finding */
+	ck_assert_uint_eq(n_resolved, 1);
+	ck_assert_int_eq(resolved[0]->kind, LINT_POLICY_SELECTS_NOTHING);
+	ck_assert_str_eq(resolved[0]->objects[0], "networkpolicy/shop/frontend-typo");
+}
+END_TEST
+
 START_TEST(names_round_trip)
 {
 	for (int k = 0; k < _LINT_KIND_MAX; k++) {
@@ -1162,6 +1201,7 @@ int main(void)
 	tcase_add_test(tc, iptables_backend_split);
 	tcase_add_test(tc, ids_are_stable_and_json_is_exact);
 	tcase_add_test(tc, ids_survive_scaling);
+	tcase_add_test(tc, report_diff_gives_transitions);
 	tcase_add_test(tc, names_round_trip);
 	tcase_add_test(tc, clean_cluster_has_no_policy_findings);
 	tcase_add_test(tc, cli_lint_json);
