@@ -342,13 +342,25 @@ static void list_finish(struct informer *inf, const char *rv)
 	informer_watch(inf);
 }
 
+static int list_item(void *userdata, json_t *item)
+{
+	struct informer *inf = userdata;
+
+	if (!json_is_object(item)) {
+		report_malformed(inf, item, NULL);
+		return 0;
+	}
+	return apply_object(inf, item, false, true);
+}
+
 static void list_done(struct k8s_req *r, CURLcode cc, long code)
 {
 	struct informer *inf = r->inf;
-	json_error_t jerr;
-	json_t *list, *items, *item;
+	struct np_error err = { 0 };
+	json_t *md = NULL;
 	const char *cont, *rv;
-	size_t i;
+	char buf[1024];
+	int e;
 
 	inf->req = NULL;
 	inf->state = INF_IDLE;
@@ -367,35 +379,24 @@ static void list_done(struct k8s_req *r, CURLcode cc, long code)
 	}
 	inf->stats.pages++;
 	inf->stats.bytes += r->body.len;
-	list = json_loadb(r->body.s ? r->body.s : "", r->body.len, 0, &jerr);
+	/* Item by item: a page never becomes one document tree, and what one item allocated
+	 * is reused by the next. */
+	e = k8s_list_parse(r->body.s ? r->body.s : "", r->body.len, list_item, inf, &md, &err);
 	strbuf_done(&r->body);
-	items = json_object_get(list, "items");
-	if (!list || !json_is_object(list) || !(json_is_array(items) || json_is_null(items))) {
-		k8s_log(inf->c, LOG_WARNING, "LIST %s: malformed answer: %s", inf->res->path,
-			list ? "not a List" : jerr.text);
-		json_decref(list);
+	if (e < 0) {
+		if (e == -EBADMSG)
+			k8s_log(inf->c, LOG_WARNING, "LIST %s: malformed answer: %s",
+				inf->res->path, np_error_format(&err, buf, sizeof(buf)));
+		/* Items applied so far stay; the list restarts from scratch. */
 		set_str(&inf->cont, NULL);
 		retry_later(inf, -1);
 		return;
 	}
-	json_array_foreach(items, i, item)
-	{
-		if (!json_is_object(item)) {
-			report_malformed(inf, item, NULL);
-			continue;
-		}
-		if (apply_object(inf, item, false, true) < 0) {
-			json_decref(list);
-			retry_later(inf, -1);
-			return;
-		}
-	}
-	cont = json_string_value(json_object_get(json_object_get(list, "metadata"), "continue"));
-	rv = json_string_value(
-		json_object_get(json_object_get(list, "metadata"), "resourceVersion"));
+	cont = json_string_value(json_object_get(md, "continue"));
+	rv = json_string_value(json_object_get(md, "resourceVersion"));
 	if (cont && *cont) {
 		set_str(&inf->cont, cont);
-		json_decref(list);
+		json_decref(md);
 		inf->progress = true;
 		informer_list(inf);
 		return;
@@ -405,12 +406,12 @@ static void list_done(struct k8s_req *r, CURLcode cc, long code)
 		/* Without a resourceVersion we cannot watch from this snapshot. */
 		k8s_log(inf->c, LOG_WARNING, "LIST %s: answer has no resourceVersion",
 			inf->res->path);
-		json_decref(list);
+		json_decref(md);
 		retry_later(inf, -1);
 		return;
 	}
 	list_finish(inf, rv);
-	json_decref(list);
+	json_decref(md);
 }
 
 static void informer_list(struct informer *inf)

@@ -131,6 +131,17 @@ int k8s_stream_feed(struct k8s_stream *s, const void *data, size_t n, k8s_stream
 /* Returns whether a partial value is pending (the stream ended mid-event). */
 bool k8s_stream_pending(const struct k8s_stream *s);
 
+/* Called for every element of a List's items; item is borrowed. Return < 0 to stop. */
+typedef int (*k8s_list_item_fn)(void *userdata, json_t *item);
+
+/* Decodes a List answer ({"metadata": {...}, "items": [...], ...}) one item at a time, so that
+ * a page never exists as one document tree. Calls fn for each item (an element that is not an
+ * object is passed as well; the caller reports it) and returns the List's metadata in
+ * *ret_metadata (a new reference; an empty object when missing). Returns 0, or -EBADMSG with
+ * *reterr when the body is not a List, or fn's negative return, or -ENOMEM. */
+int k8s_list_parse(const char *buf, size_t len, k8s_list_item_fn fn, void *userdata,
+		   json_t **ret_metadata, struct np_error *reterr);
+
 /* Decodes a watch event {"type": ..., "object": {...}}: the type and the borrowed object.
  * Returns 0, or -EBADMSG with *reterr. */
 int k8s_watch_event_parse(json_t *ev, enum k8s_watch_type *ret_type, json_t **ret_object,

@@ -206,6 +206,159 @@ int k8s_watch_event_parse(json_t *ev, enum k8s_watch_type *ret_type, json_t **re
 			    "unknown event type '%.40s'", type);
 }
 
+/* ---- List answers, item by item ---- */
+
+static size_t skip_ws(const char *b, size_t i, size_t n)
+{
+	while (i < n && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t'))
+		i++;
+	return i;
+}
+
+/* Returns the end (one past) of the JSON value starting at b[i], or 0 if it does not end
+ * within n. Only finds the extent; json_loadb() validates. */
+static size_t value_end(const char *b, size_t i, size_t n)
+{
+	unsigned depth = 0;
+	bool in_string = false;
+
+	if (i >= n)
+		return 0;
+	if (b[i] != '{' && b[i] != '[' && b[i] != '"') {
+		/* number, true, false, null */
+		while (i < n && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' &&
+		       b[i] != '\n' && b[i] != '\r' && b[i] != '\t')
+			i++;
+		return i;
+	}
+	for (; i < n; i++) {
+		char ch = b[i];
+
+		if (in_string) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"') {
+				in_string = false;
+				if (depth == 0)
+					return i + 1;
+			}
+			continue;
+		}
+		switch (ch) {
+		case '"':
+			in_string = true;
+			break;
+		case '{':
+		case '[':
+			if (++depth > 10000)
+				return 0;
+			break;
+		case '}':
+		case ']':
+			if (depth == 0)
+				return 0;
+			if (--depth == 0)
+				return i + 1;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+static int list_fail(struct np_error *reterr, const char *what, size_t at)
+{
+	return np_error_set(reterr, -EBADMSG, "list", NULL, NULL, 0, "%s at byte %zu", what, at);
+}
+
+int k8s_list_parse(const char *buf, size_t len, k8s_list_item_fn fn, void *userdata,
+		   json_t **ret_metadata, struct np_error *reterr)
+{
+	_cleanup_(json_decrefp) json_t *metadata = NULL;
+	bool have_items = false;
+	size_t i;
+	int r;
+
+	i = skip_ws(buf, 0, len);
+	if (i >= len || buf[i] != '{')
+		return list_fail(reterr, "not a JSON object", i);
+	i = skip_ws(buf, i + 1, len);
+	while (i < len && buf[i] != '}') {
+		size_t kend = value_end(buf, i, len), vend;
+		bool items, meta;
+
+		if (buf[i] != '"' || kend == 0)
+			return list_fail(reterr, "expected a member name", i);
+		/* Member names of a List are plain ASCII: compare the raw bytes. */
+		items = kend - i == 7 && memcmp(buf + i, "\"items\"", 7) == 0;
+		meta = kend - i == 10 && memcmp(buf + i, "\"metadata\"", 10) == 0;
+		i = skip_ws(buf, kend, len);
+		if (i >= len || buf[i] != ':')
+			return list_fail(reterr, "expected ':'", i);
+		i = skip_ws(buf, i + 1, len);
+		if (items && i < len && buf[i] == '[') {
+			have_items = true;
+			i = skip_ws(buf, i + 1, len);
+			while (i < len && buf[i] != ']') {
+				json_error_t jerr;
+				json_t *item;
+
+				vend = value_end(buf, i, len);
+				if (vend == 0)
+					return list_fail(reterr, "item does not end", i);
+				item = json_loadb(buf + i, vend - i, JSON_DECODE_ANY, &jerr);
+				if (!item)
+					return np_error_set(
+						reterr, -EBADMSG, "list", NULL, "items", 0,
+						"item at byte %zu is not valid JSON: %s", i,
+						jerr.text);
+				r = fn ? fn(userdata, item) : 0;
+				json_decref(item);
+				if (r < 0)
+					return r;
+				i = skip_ws(buf, vend, len);
+				if (i < len && buf[i] == ',')
+					i = skip_ws(buf, i + 1, len);
+				else if (i >= len || buf[i] != ']')
+					return list_fail(reterr, "expected ',' or ']'", i);
+			}
+			if (i >= len)
+				return list_fail(reterr, "items do not end", i);
+			vend = i + 1;
+		} else {
+			vend = value_end(buf, i, len);
+			if (vend == 0)
+				return list_fail(reterr, "value does not end", i);
+			if (items && !(vend - i == 4 && memcmp(buf + i, "null", 4) == 0))
+				return list_fail(reterr, "items is not an array", i);
+			have_items = have_items || items;
+			if (meta && !metadata) {
+				metadata = json_loadb(buf + i, vend - i, 0, NULL);
+				if (!json_is_object(metadata))
+					return list_fail(reterr, "metadata is not an object", i);
+			}
+		}
+		i = skip_ws(buf, vend, len);
+		if (i < len && buf[i] == ',')
+			i = skip_ws(buf, i + 1, len);
+		else if (i >= len || buf[i] != '}')
+			return list_fail(reterr, "expected ',' or '}'", i);
+	}
+	if (i >= len)
+		return list_fail(reterr, "list does not end", i);
+	if (skip_ws(buf, i + 1, len) != len)
+		return list_fail(reterr, "data after the list", i + 1);
+	if (!have_items && !metadata)
+		return list_fail(reterr, "neither items nor metadata: not a List", 0);
+	if (!metadata)
+		metadata = json_object();
+	if (!metadata)
+		return -ENOMEM;
+	*ret_metadata = TAKE_PTR(metadata);
+	return 0;
+}
+
 /* ---- backoff ---- */
 
 static uint64_t xorshift(uint64_t *state)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A watch stream from the API server: chunk splitting, event decoding, objects into the model.
- * The first byte chooses the chunk size, so the same stream is also tried split differently. */
+ * The first byte chooses the chunk size, so the same stream is also tried split differently.
+ * The same bytes are also decoded as a LIST answer, item by item. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -23,6 +24,14 @@ static int on_value(void *userdata, json_t *ev)
 	return 0;
 }
 
+static int list_item(void *userdata, json_t *item)
+{
+	struct np_error err = { 0 };
+
+	(void)model_apply_json(userdata, item, MODEL_POLICY, false, &err);
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	_cleanup_(model_freep) struct model *m = NULL;
@@ -41,5 +50,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 	(void)k8s_stream_pending(&s);
 	k8s_stream_done(&s);
+
+	{
+		json_t *md = NULL;
+
+		if (k8s_list_parse((const char *)data, size, list_item, m, &md, &err) == 0)
+			json_decref(md);
+	}
 	return 0;
 }

@@ -206,6 +206,58 @@ START_TEST(stream_callback_stops)
 }
 END_TEST
 
+static int count_item(void *userdata, json_t *item)
+{
+	json_array_append(userdata, item);
+	return 0;
+}
+
+static int lp(const char *body, json_t *items, json_t **md, struct np_error *err)
+{
+	return k8s_list_parse(body, strlen(body), count_item, items, md, err);
+}
+
+START_TEST(list_item_by_item)
+{
+	static const char body[] =
+		" {\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
+		"\"12\",\"continue\":\"c1\"},\n\"items\": [ {\"metadata\":{\"name\":\"a]}\\\"\"}}, "
+		"\"odd\" ,{\"x\":[1,{\"y\":null}]}] }\n";
+	struct np_error err = { 0 };
+	json_t *items = json_array(), *md = NULL;
+
+	ck_assert_int_eq(k8s_list_parse(body, strlen(body), count_item, items, &md, &err), 0);
+	ck_assert_uint_eq(json_array_size(items), 3);
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 json_object_get(json_array_get(items, 0), "metadata"), "name")),
+			 "a]}\"");
+	ck_assert_str_eq(json_string_value(json_array_get(items, 1)), "odd");
+	ck_assert_str_eq(json_string_value(json_object_get(md, "continue")), "c1");
+	json_decref(md);
+	json_array_clear(items);
+
+	/* empty and null items, metadata after items */
+	ck_assert_int_eq(
+		lp("{\"items\":[],\"metadata\":{\"resourceVersion\":\"3\"}}", items, &md, &err), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(md, "resourceVersion")), "3");
+	json_decref(md);
+	ck_assert_int_eq(lp("{\"items\":null}", items, &md, &err), 0);
+	json_decref(md);
+	ck_assert_uint_eq(json_array_size(items), 0);
+
+	/* not a List */
+	ck_assert_int_eq(lp("[]", items, &md, &err), -EBADMSG);
+	ck_assert_int_eq(lp("{\"items\":{}}", items, &md, &err), -EBADMSG);
+	ck_assert_int_eq(lp("{\"items\":[{\"a\":1}", items, &md, &err), -EBADMSG);
+	ck_assert_int_eq(lp("{\"items\":[{\"a\":1,}]}", items, &md, &err), -EBADMSG);
+	ck_assert(strstr(err.message, "not valid JSON"));
+	ck_assert_int_eq(lp("{\"items\":[]} x", items, &md, &err), -EBADMSG);
+	ck_assert_int_eq(lp("{\"kind\":\"Status\"}", items, &md, &err), -EBADMSG);
+	ck_assert_int_eq(lp("{\"items\":[1 2]}", items, &md, &err), -EBADMSG);
+	json_decref(items);
+}
+END_TEST
+
 START_TEST(watch_event_types)
 {
 	struct np_error err = { 0 };
@@ -587,6 +639,7 @@ int main(void)
 	tcase_add_test(tc, stream_events_without_newlines);
 	tcase_add_test(tc, stream_malformed);
 	tcase_add_test(tc, stream_callback_stops);
+	tcase_add_test(tc, list_item_by_item);
 	tcase_add_test(tc, watch_event_types);
 	tcase_add_test(tc, kubeconfig_current_context);
 	tcase_add_test(tc, kubeconfig_other_context);
