@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -1054,6 +1055,11 @@ static void audit_done(struct audit *a)
 	eval_boundaries_done(&a->bounds);
 }
 
+static const char *const not_peers[] = {
+	"224.0.0.0/4", "255.255.255.255/32", "127.0.0.0/8", "::/128",
+	"::1/128",     "fe80::/10",	     "ff00::/8",
+};
+
 int audit_run(const struct audit_env *env, const struct audit_options *opts,
 	      struct audit_report **ret)
 {
@@ -1127,6 +1133,20 @@ int audit_run(const struct audit_env *env, const struct audit_options *opts,
 	for (size_t i = 0; i < local.n; i++) {
 		int fi = fam_index(np_addr_family(local.r[i].lo));
 		if (np_iset_add(&a.excluded[fi], local.r[i].lo, local.r[i].hi) < 0)
+			goto out;
+	}
+	/* Nor are addresses the kernel never forwards to or from as unicast: multicast, the
+	 * limited broadcast, loopback, and IPv6's unspecified and link-local addresses. A rule
+	 * that accepts them is no drift, since no such packet reaches it. */
+	for (size_t i = 0; i < ELEMENTSOF(not_peers); i++) {
+		np_u128 lo, hi;
+		int fi;
+
+		r = np_cidr_parse(not_peers[i], &lo, &hi);
+		assert(r >= 0);
+		fi = fam_index(np_addr_family(lo));
+		r = -ENOMEM;
+		if (np_iset_add(&a.excluded[fi], lo, hi) < 0)
 			goto out;
 	}
 	np_iset_normalize(&a.excluded[0]);
