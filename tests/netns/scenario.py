@@ -7,7 +7,7 @@
         KIND POD DIRECTION PROTO PORTS [peer_pod=NS/NAME] [peers=ADDR,CIDR,LO-HI,...]
               [family=ipv4|ipv6]
       e.g. "blocked-drift default/db-0 ingress TCP 5432 peers=10.244.1.21,172.16.0.0/22"
-      or "none" for no findings at all. Every finding must match exactly one line and every
+      or "none" for no findings at all; PROTO and PORTS are "-" for a no-route finding. Every finding must match exactly one line and every
       line one finding: kind, pod, direction, protocol and port set always, the other local pod
       (peer_pod, none when not given) always, the peer address set and the example's family
       when given. Also checks the
@@ -43,7 +43,7 @@ SEVERITY = {"allowed-drift": "critical", "blocked-drift": "error", "unenforced":
 
 def ports_set(s):
     out = set()
-    if s in (None, ""):
+    if s in (None, "", "-"):
         return frozenset()
     for part in s.split(","):
         lo, _, hi = part.partition("-")
@@ -151,7 +151,8 @@ def parse_expect(path):
 
 
 def matches(e, f):
-    if (e["kind"], e["pod"], e["direction"], e["protocol"], e["peer_pod"]) != \
+    proto = None if e["protocol"] == "-" else e["protocol"]
+    if (e["kind"], e["pod"], e["direction"], proto, e["peer_pod"]) != \
             (f["kind"], f["pod"], f["direction"], f.get("protocol"), f.get("peer_pod")):
         return False
     if e["ports"] != ports_set(f.get("ports")):
