@@ -15,6 +15,8 @@
              refused = RST or ICMP error (REJECT); timeout = nothing within TIMEOUT seconds.
         udp: accepted = the echo came back (request forward, reply back as ct established);
              refused = ICMP error; timeout = nothing within TIMEOUT seconds.
+        icmp: an echo request with identifier SPORT (DPORT ignored): accepted = the echo reply
+             came back; refused = an ICMP error quoting it; timeout = nothing.
       Probes run concurrently: one TIMEOUT for the whole batch, not per probe. TIMEOUT must
       stay below the first SYN retransmission (1 s) so a dropped SYN is never retried.
 """
@@ -28,6 +30,7 @@ import time
 
 IP_FREEBIND = 15
 IP_PKTINFO = 8  # linux/in.h; the socket module lacks it
+IPV6_FREEBIND = 78  # linux/in6.h
 
 
 def udp_echo(s):
@@ -81,6 +84,62 @@ def serve(readyfile, ports):
                 pass
 
 
+def icmp_checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = (total >> 16) + (total & 0xffff)
+    total += total >> 16
+    return ~total & 0xffff
+
+
+def icmp_open(src, dst, ident):
+    """A raw socket sending one echo request from src; returns it (non-blocking)."""
+    v6 = ":" in dst
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_RAW,
+                      socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
+    if v6:
+        s.setsockopt(socket.IPPROTO_IPV6, IPV6_FREEBIND, 1)
+    else:
+        s.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
+    s.bind((src, 0))
+    payload = b"np-probe"
+    if v6:  # the kernel fills the ICMPv6 checksum of raw sockets
+        pkt = struct.pack("!BBHHH", 128, 0, 0, ident, 1) + payload
+    else:
+        hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + payload
+        pkt = struct.pack("!BBHHH", 8, 0, icmp_checksum(hdr), ident, 1) + payload
+    s.setblocking(False)
+    s.sendto(pkt, (dst, 0))
+    return s
+
+
+def icmp_answer(s, v6, ident):
+    """Reads what arrived on s: "accepted" for our echo reply, "refused" for an error quoting
+    our request, None for anything else (other probes' traffic)."""
+    try:
+        data, _ = s.recvfrom(2048)
+    except OSError:
+        return None
+    if not v6:
+        data = data[(data[0] & 0xf) * 4:]
+    if len(data) < 8:
+        return None
+    typ = data[0]
+    if typ == (129 if v6 else 0):
+        return "accepted" if struct.unpack("!H", data[4:6])[0] == ident else None
+    if (v6 and typ in (1, 3)) or (not v6 and typ in (3, 11)):
+        inner = data[8:]
+        if not v6:
+            inner = inner[(inner[0] & 0xf) * 4:] if inner else b""
+        else:
+            inner = inner[40:]
+        if len(inner) >= 6 and inner[0] == (128 if v6 else 8) and \
+                struct.unpack("!H", inner[4:6])[0] == ident:
+            return "refused"
+    return None
+
+
 def probe(timeout, lines):
     sel = selectors.DefaultSelector()
     result = {}
@@ -91,6 +150,16 @@ def probe(timeout, lines):
             continue
         pid, proto, src, sport, dst, dport = f[0], f[1], f[2], int(f[3]), f[4], int(f[5])
         fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+        if proto == "icmp":
+            try:
+                s = icmp_open(src, dst, sport)
+            except OSError as e:
+                print(f"{pid} error icmp {src}: {e}", flush=True)
+                result[pid] = "error"
+                continue
+            sel.register(s, selectors.EVENT_READ, pid)
+            pending[pid] = (s, proto, sport, fam == socket.AF_INET6)
+            continue
         kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
         s = socket.socket(fam, kind)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -122,7 +191,7 @@ def probe(timeout, lines):
                 s.close()
                 continue
             sel.register(s, selectors.EVENT_READ, pid)
-        pending[pid] = (s, proto)
+        pending[pid] = (s, proto, sport, False)
     deadline = time.monotonic() + timeout
     while pending:
         left = deadline - time.monotonic()
@@ -130,7 +199,17 @@ def probe(timeout, lines):
             break
         for key, _ in sel.select(left):
             pid = key.data
-            s, proto = pending.pop(pid)
+            s, proto, ident, v6 = pending[pid]
+            if proto == "icmp":
+                r = icmp_answer(s, v6, ident)
+                if r is None:
+                    continue
+                result[pid] = r
+                del pending[pid]
+                sel.unregister(s)
+                s.close()
+                continue
+            del pending[pid]
             sel.unregister(s)
             if proto == "tcp":
                 err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -142,7 +221,7 @@ def probe(timeout, lines):
                 except OSError:
                     result[pid] = "refused"
             s.close()
-    for pid, (s, _) in pending.items():
+    for pid, (s, *_) in pending.items():
         result[pid] = "timeout"
         s.close()
     for pid, r in result.items():
