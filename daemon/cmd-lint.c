@@ -31,21 +31,28 @@ static void lint_usage(FILE *f, const char *cmd)
 		"stdin)\n"
 		"  --node NODE          the node whose CNI agent and pods to look at\n"
 		"  --cni-conf-dir DIR   a copy of the node's /etc/cni/net.d (read only)\n"
-		"  --dns-namespace NS   namespace of the cluster DNS pods (default kube-system)\n"
-		"  --dns-label K=V      label of the cluster DNS pods (default k8s-app=kube-dns)\n"
-		"  --restart-threshold N  agent restarts that count as restarting (default 5)\n"
-		"  --live-rules         read this network namespace's rules (needs CAP_NET_ADMIN)\n"
-		"                       to check for rules split between iptables backends\n"
+		"%s"
 		"  --json               machine-readable output\n\n"
-		"Exit status: 0 %s, 1 %s, 2 usage or input error (also when objects of the\n"
-		"input were skipped as malformed; they are listed on stderr).\n",
+		"Exit status: %s, 2 usage or input error (also when objects of the input were\n"
+		"skipped as malformed; they are listed on stderr after the output).\n",
 		cmd,
 		streq(cmd, "lint")
 			? "Reports NetworkPolicy mistakes and CNI problems."
 			: "Says which CNI the node runs, whether it enforces NetworkPolicy, "
 			  "and why.",
-		streq(cmd, "lint") ? "no findings" : "detected",
-		streq(cmd, "lint") ? "findings" : "(not used)");
+		streq(cmd, "lint")
+			? "  --dns-namespace NS   namespace of the cluster DNS pods (default "
+			  "kube-system)\n"
+			  "  --dns-label K=V      label of the cluster DNS pods (default "
+			  "k8s-app=kube-dns)\n"
+			  "  --restart-threshold N  agent restarts that count as restarting "
+			  "(default 5)\n"
+			  "  --live-rules         read this network namespace's rules (needs "
+			  "CAP_NET_ADMIN)\n"
+			  "                       to check for rules split between iptables "
+			  "backends\n"
+			: "",
+		streq(cmd, "lint") ? "0 no findings, 1 findings" : "0 detection done");
 }
 
 /* Returns -1 to go on, or an exit code. */
