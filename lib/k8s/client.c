@@ -335,7 +335,7 @@ int k8s_req_new(struct k8s_client *c, const char *url_path, bool streaming, stru
 	r->streaming = streaming;
 	r->body_max = LIST_BODY_MAX;
 	k8s_stream_init(&r->stream, 0);
-	if (asprintf(&r->url, "%s%s", cfg->server, url_path) < 0) {
+	if (asprintf(&r->url, "%s%s", c->url_base, url_path) < 0) {
 		r->url = NULL;
 		k8s_req_free(r);
 		return -ENOMEM;
@@ -354,6 +354,8 @@ int k8s_req_new(struct k8s_client *c, const char *url_path, bool streaming, stru
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->connect_to)
+		curl_easy_setopt(e, CURLOPT_CONNECT_TO, c->connect_to);
 	/* HTTP/2 when the server offers it in ALPN: all watches then share one connection. */
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
@@ -659,6 +661,53 @@ static int config_copy(const struct k8s_config *s, struct k8s_config **ret)
 	return 0;
 }
 
+/* kubeconfig's tls-server-name: verify the certificate against that name while connecting to
+ * the server's address. The URL carries the name (so SNI and verification use it) and
+ * CURLOPT_CONNECT_TO sends the connection to the real host and port. */
+static int server_names(struct k8s_client *c, struct np_error *reterr)
+{
+	CURLU *u;
+	char *host = NULL, *port = NULL, *url = NULL, *map = NULL;
+	int r = 0;
+
+	if (!c->cfg->tls_server_name) {
+		c->url_base = strdup(c->cfg->server);
+		return c->url_base ? 0 : -ENOMEM;
+	}
+	u = curl_url();
+	if (!u)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, c->cfg->server, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_HOST, c->cfg->tls_server_name, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK) {
+		r = np_error_set(reterr, -EINVAL, "config", NULL, "tls-server-name", 0,
+				 "cannot use tls-server-name '%.100s' with server '%.200s'",
+				 c->cfg->tls_server_name, c->cfg->server);
+		goto out;
+	}
+	if (asprintf(&map, "%s:%s:%s:%s", c->cfg->tls_server_name, port, host, port) < 0) {
+		map = NULL;
+		r = -ENOMEM;
+		goto out;
+	}
+	c->connect_to = curl_slist_append(NULL, map);
+	/* the URL API may add a trailing slash to an empty path */
+	if (url[0] && url[strlen(url) - 1] == '/')
+		url[strlen(url) - 1] = 0;
+	c->url_base = strdup(url);
+	if (!c->connect_to || !c->url_base)
+		r = -ENOMEM;
+out:
+	free(map);
+	curl_free(host);
+	curl_free(port);
+	curl_free(url);
+	curl_url_cleanup(u);
+	return r;
+}
+
 int k8s_client_new(const struct k8s_config *cfg, const struct k8s_options *opts, struct model *m,
 		   const struct k8s_callbacks *cb, void *userdata, struct k8s_client **ret,
 		   struct np_error *reterr)
@@ -713,6 +762,9 @@ int k8s_client_new(const struct k8s_config *cfg, const struct k8s_options *opts,
 		return np_error_set(reterr, r, c->cfg->ca_file, NULL, NULL, 0,
 				    "cannot read the CA file: %s", np_strerror(r));
 	}
+	r = server_names(c, reterr);
+	if (r < 0)
+		return r;
 	c->multi = curl_multi_init();
 	if (!c->multi)
 		return -ENOMEM;
@@ -781,6 +833,8 @@ struct k8s_client *k8s_client_free(struct k8s_client *c)
 		c->loop->timer(c->loop_userdata, UINT64_MAX);
 	VEC_DONE(&c->fds);
 	free(c->token);
+	free(c->url_base);
+	curl_slist_free_all(c->connect_to);
 	k8s_config_free(c->cfg);
 	free(c);
 	return NULL;

@@ -84,6 +84,8 @@ struct k8s_client {
 	uint64_t armed;
 	VEC(struct k8s_fd) fds;
 	char *token;
+	char *url_base; /* the server URL; with tls-server-name, that name as host */
+	struct curl_slist *connect_to; /* tls-server-name: connect to the real host */
 	uint64_t token_next;
 	struct k8s_req *reqs; /* live requests */
 	struct k8s_req *pending; /* created inside a callback, added after it */

@@ -471,7 +471,7 @@ def s_writes(emu, follow, npaudit):
     fol.stop()
 
 
-def write_kubeconfig(path, emu, ca=True, insecure=False, ca_file=None):
+def write_kubeconfig(path, emu, ca=True, insecure=False, ca_file=None, tls_server_name=None):
     lines = ["apiVersion: v1", "kind: Config", "current-context: test",
              "clusters:", "- name: emu", "  cluster:", f"    server: {emu.api}"]
     if ca:
@@ -481,6 +481,8 @@ def write_kubeconfig(path, emu, ca=True, insecure=False, ca_file=None):
         lines.append(f"    certificate-authority: {ca_file}")
     if insecure:
         lines.append("    insecure-skip-tls-verify: true")
+    if tls_server_name:
+        lines.append(f"    tls-server-name: {tls_server_name}")
     lines += ["users:", "- name: u", "  user:", "    tokenFile: token",
               "contexts:", "- name: other", "  context: {cluster: nope, user: u}",
               "- name: test", "  context:", "    cluster: emu", "    user: u", ""]
@@ -516,6 +518,16 @@ def s_kubeconfig(emu, follow, npaudit):
     r = subprocess.run([npaudit, "cluster-dump", "--kubeconfig", kc + ".wrong", "--json"],
                        capture_output=True, text=True, timeout=60)
     check(r.returncode != 0, "a server with an untrusted certificate was accepted")
+    # tls-server-name: the certificate is checked against that name (it has localhost, not
+    # other.example), the connection still goes to the server's address
+    write_kubeconfig(kc + ".sni", emu, tls_server_name="localhost")
+    r = subprocess.run([npaudit, "cluster-dump", "--kubeconfig", kc + ".sni"], capture_output=True,
+                       text=True, timeout=60)
+    check(r.returncode == 0, f"tls-server-name localhost: {r.stderr}")
+    write_kubeconfig(kc + ".sni", emu, tls_server_name="other.example")
+    r = subprocess.run([npaudit, "cluster-dump", "--kubeconfig", kc + ".sni"], capture_output=True,
+                       text=True, timeout=60)
+    check(r.returncode != 0, "tls-server-name other.example was accepted")
     # insecure-skip-tls-verify only when the file says so, and loudly
     write_kubeconfig(kc + ".insecure", emu, ca=False, insecure=True)
     r = subprocess.run([npaudit, "cluster-dump", "--kubeconfig", kc + ".insecure", "--json"],
