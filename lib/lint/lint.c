@@ -1960,6 +1960,7 @@ int lint_run(const struct model *m, const struct lint_options *o, struct lint_re
 	static const struct lint_options defaults = { 0 };
 	_cleanup_(lint_report_freep) struct lint_report *rep = NULL;
 	struct lint_ctx c = { .m = m, .o = o ? o : &defaults };
+	struct policy_engine *own = NULL;
 	const struct model_policy *const *pols;
 	const char *label, *eq;
 	size_t np;
@@ -1982,9 +1983,14 @@ int lint_run(const struct model *m, const struct lint_options *o, struct lint_re
 	r = cni_detect(m, c.o->node, c.o->cni_conf_dir, &c.cni, reterr);
 	if (r < 0)
 		return r;
-	r = policy_engine_new(m, &c.e);
-	if (r < 0)
-		goto out;
+	if (c.o->engine)
+		c.e = c.o->engine;
+	else {
+		r = policy_engine_new(m, &own);
+		if (r < 0)
+			goto out;
+		c.e = own;
+	}
 
 	np = model_policies(m, &pols);
 	for (size_t i = 0; i < np && r >= 0; i++) {
@@ -2038,7 +2044,7 @@ out:
 	strv_done(&c.notes);
 	named_index_free(&c.named);
 	cni_detection_free(c.cni);
-	policy_engine_free(c.e);
+	policy_engine_free(own);
 	return r;
 }
 

@@ -188,7 +188,9 @@ struct lint_options {
 	const char *dns_label; /* "key=value"; NULL: "k8s-app=kube-dns" */
 	const char *cni_conf_dir; /* NULL: not looked at */
 	const struct lint_fw_input *fw; /* NULL: live rules unknown, backend split skipped */
-	unsigned restart_threshold; /* agent restarts from which it is "restarting"; 0: 3 */
+	unsigned restart_threshold; /* agent restarts from which it is "restarting"; 0: 5 */
+	struct policy_engine *engine; /* an engine over the same model to share (the agent's);
+					 NULL: lint makes its own */
 };
 
 struct lint_report {

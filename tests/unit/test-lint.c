@@ -958,6 +958,27 @@ START_TEST(report_diff_gives_transitions)
 }
 END_TEST
 
+START_TEST(shared_engine_gives_the_same_report)
+{
+	_cleanup_(model_freep) struct model *m = NULL;
+	_cleanup_(lint_report_freep) struct lint_report *a = lint_family("dns", &m);
+	_cleanup_(lint_report_freep) struct lint_report *b = NULL;
+	_cleanup_(policy_engine_freep) struct policy_engine *e = NULL;
+	struct lint_options o = { 0 };
+
+	ck_assert_int_eq(policy_engine_new(m, &e), 0);
+	o.engine = e;
+	b = run(m, &o);
+	ck_assert_uint_eq(a->n_findings, b->n_findings);
+	for (size_t i = 0; i < a->n_findings; i++)
+		ck_assert_str_eq(a->findings[i].id, b->findings[i].id);
+	/* the engine is still usable after the lint */
+	b = lint_report_free(b);
+	ck_assert_int_eq(lint_run(m, &o, &b, NULL), 0);
+	ck_assert_uint_eq(a->n_findings, b->n_findings);
+}
+END_TEST
+
 START_TEST(names_round_trip)
 {
 	for (int k = 0; k < _LINT_KIND_MAX; k++) {
@@ -1202,6 +1223,7 @@ int main(void)
 	tcase_add_test(tc, ids_are_stable_and_json_is_exact);
 	tcase_add_test(tc, ids_survive_scaling);
 	tcase_add_test(tc, report_diff_gives_transitions);
+	tcase_add_test(tc, shared_engine_gives_the_same_report);
 	tcase_add_test(tc, names_round_trip);
 	tcase_add_test(tc, clean_cluster_has_no_policy_findings);
 	tcase_add_test(tc, cli_lint_json);
