@@ -652,6 +652,10 @@ static int comp_dataplane(struct detect *d, const struct component *c, enum cni_
 		}
 	case CNI_CILIUM:
 		*ret = CNI_DP_EBPF;
+		if (strv_printf(&d->notes, "Cilium's enable-policy setting lives in the "
+					   "cilium-config ConfigMap, which is not read: assumed "
+					   "'default' (NetworkPolicy enforced)") < 0)
+			return -ENOMEM;
 		return strv_printf(&d->evidence, "Cilium enforces NetworkPolicy in eBPF programs");
 	case CNI_ANTREA:
 		*ret = CNI_DP_OVS;
