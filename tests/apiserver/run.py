@@ -334,6 +334,20 @@ def s_token_rotation(emu, follow, npaudit):
     converge(emu, fol, timeout=30)
     un = emu.ctl("/stats")["stats"]["unauthorized"]
     check(un < 60, f"{un} unauthorized requests: the client hammered the server")
+    # A projected token is rewritten before the old one expires: the client re-reads the file
+    # periodically (every second here), so when the old token stops working nothing fails.
+    newer = "tok-" + os.urandom(8).hex()
+    emu.ctl("/token", {"tokens": [new, newer]})
+    with open(tmp, "w") as f:
+        f.write(newer + "\n")
+    os.rename(tmp, emu.token_file)
+    time.sleep(2.5)
+    emu.ctl("/token", {"tokens": [newer]})
+    emu.post("/drop")
+    churn(emu, "rot2", 10, 10, 10)
+    converge(emu, fol, timeout=30)
+    un2 = emu.ctl("/stats")["stats"]["unauthorized"]
+    check(un2 == un, f"{un2 - un} requests with the old token after the file changed")
     fol.stop()
 
 
