@@ -577,7 +577,18 @@ struct api *api_free(struct api *a)
 {
 	if (!a)
 		return NULL;
-	/* Streams are freed by MHD through stream_free; detach them first. */
+	/* MHD must not be stopped with suspended connections: end every stream first. Streams
+	 * are freed by MHD through stream_free; detach them from us. */
+	for (size_t i = 0; i < a->streams.n; i++) {
+		struct stream *st = a->streams.items[i];
+		st->dead = true;
+		if (st->suspended) {
+			st->suspended = false;
+			MHD_resume_connection(st->conn);
+		}
+	}
+	if (a->local.mhd && a->streams.n)
+		MHD_run(a->local.mhd);
 	for (size_t i = 0; i < a->streams.n; i++)
 		a->streams.items[i]->api = NULL;
 	server_stop(&a->local);

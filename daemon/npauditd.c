@@ -93,17 +93,27 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "cni-conf-dir", required_argument, NULL, 'n' },
 		{ "state-file", required_argument, NULL, 'S' },
+		{ "journal-rate-limit", required_argument, NULL, 'J' },
 		{ "keep-caps", no_argument, NULL, OPT_KEEP_CAPS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{},
 	};
 	static const char *const keys[128] = {
-		['k'] = "kubeconfig",	  ['a'] = "apiserver",	   ['t'] = "token-file",
-		['C'] = "ca-file",	  ['s'] = "socket",	   ['g'] = "socket-group",
-		['m'] = "metrics-listen", ['p'] = "poll-interval", ['f'] = "full-audit-interval",
-		['d'] = "debounce",	  ['l'] = "log-level",	   ['n'] = "cni-conf-dir",
+		['k'] = "kubeconfig",
+		['a'] = "apiserver",
+		['t'] = "token-file",
+		['C'] = "ca-file",
+		['s'] = "socket",
+		['g'] = "socket-group",
+		['m'] = "metrics-listen",
+		['p'] = "poll-interval",
+		['f'] = "full-audit-interval",
+		['d'] = "debounce",
+		['l'] = "log-level",
+		['n'] = "cni-conf-dir",
 		['S'] = "state-file",
+		['J'] = "journal-rate-limit",
 	};
 	_cleanup_(manager_freep) struct manager *m = NULL;
 	struct config cfg;

@@ -200,6 +200,8 @@ struct audit {
 	struct np_iset excluded[2]; /* local pod and node addresses, per family index */
 	np_u128 *pod_ips; /* every cluster pod address, sorted: preferred examples */
 	size_t n_pod_ips;
+	const char **uplinks; /* interfaces of routes that lead off the node (not to a local pod) */
+	size_t n_uplinks;
 	np_u128 *route_starts; /* first address of every non-default unicast route prefix */
 	size_t n_route_starts;
 	struct eval_result res;
@@ -450,6 +452,12 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 			.oif = dir == NP_INGRESS ? ps->veth[fi] : NULL,
 			.l4proto = protos[pi],
 			.ct_state = IR_CT_NEW,
+			/* Off-node peers are behind the uplinks: rules for other pods' interfaces
+			 * need not be visited. */
+			.iifs = dir == NP_INGRESS ? a->uplinks : NULL,
+			.n_iifs = dir == NP_INGRESS ? a->n_uplinks : 0,
+			.oifs = dir == NP_EGRESS ? a->uplinks : NULL,
+			.n_oifs = dir == NP_EGRESS ? a->n_uplinks : 0,
 		};
 		struct cuts ac = { 0 }, pc = { 0 }, sc = { 0 };
 		struct np_iset aclasses = { 0 }, pclasses = { 0 }, sclasses = { 0 };
@@ -1050,6 +1058,7 @@ static void audit_done(struct audit *a)
 	np_iset_done(&a->excluded[1]);
 	free(a->pod_ips);
 	free(a->route_starts);
+	free(a->uplinks);
 	free(a->pods);
 	eval_result_done(&a->res);
 	eval_boundaries_done(&a->bounds);
@@ -1178,6 +1187,29 @@ int audit_run(const struct audit_env *env, const struct audit_options *opts,
 				goto out;
 			if (r == 0)
 				ps->has[fi] = false; /* reported; nothing to test through */
+		}
+	}
+	/* The uplinks: every interface a unicast route uses that is no local pod's. */
+	{
+		const struct fw_route *routes;
+		size_t nr = fw_rtable_routes(env->routes, &routes);
+
+		a.uplinks = calloc(nr + 1, sizeof(*a.uplinks));
+		if (!a.uplinks)
+			goto out;
+		for (size_t i = 0; i < nr; i++) {
+			const char *ifn = routes[i].oifname;
+			bool skip = routes[i].type != FW_ROUTE_UNICAST || !ifn[0];
+
+			for (size_t k = 0; !skip && k < a.n_pods; k++)
+				for (int fi = 0; fi < 2; fi++)
+					if (a.pods[k].has[fi] && streq(a.pods[k].veth[fi], ifn))
+						skip = true;
+			for (size_t k = 0; !skip && k < a.n_uplinks; k++)
+				if (streq(a.uplinks[k], ifn))
+					skip = true;
+			if (!skip)
+				a.uplinks[a.n_uplinks++] = ifn;
 		}
 	}
 	for (size_t i = 0; i < a.n_pods; i++) {
