@@ -32,6 +32,10 @@ static void lint_usage(FILE *f, const char *cmd)
 		"  --node NODE          the node whose CNI agent and pods to look at\n"
 		"  --cni-conf-dir DIR   a copy of the node's /etc/cni/net.d (read only)\n"
 		"%s"
+		"  --live-rules         read this network namespace's rules (needs "
+		"CAP_NET_ADMIN):\n"
+		"                       rules split between iptables backends, and the CNI's\n"
+		"                       iptables backend when the cluster objects leave it open\n"
 		"  --json               machine-readable output\n\n"
 		"Exit status: %s, 2 usage or input error (also when objects of the input were\n"
 		"skipped as malformed; they are listed on stderr after the output).\n",
@@ -47,10 +51,6 @@ static void lint_usage(FILE *f, const char *cmd)
 			  "k8s-app=kube-dns)\n"
 			  "  --restart-threshold N  agent restarts that count as restarting "
 			  "(default 5)\n"
-			  "  --live-rules         read this network namespace's rules (needs "
-			  "CAP_NET_ADMIN)\n"
-			  "                       to check for rules split between iptables "
-			  "backends\n"
 			: "",
 		streq(cmd, "lint") ? "0 no findings, 1 findings" : "0 detection done");
 }
@@ -276,6 +276,7 @@ static int cmd_cni(int argc, char **argv)
 {
 	_cleanup_(cni_detection_freep) struct cni_detection *d = NULL;
 	_cleanup_(model_freep) struct model *m = NULL;
+	_cleanup_(live_rules_done) struct live_rules live = { 0 };
 	struct lint_args a = { 0 };
 	struct strbuf out = { 0 };
 	struct np_error err = { 0 };
@@ -286,11 +287,15 @@ static int cmd_cni(int argc, char **argv)
 	ex = lint_parse(argc, argv, &a);
 	if (ex < 0)
 		ex = lint_load(&a, &m, &skipped);
+	if (ex < 0 && a.live_rules)
+		ex = live_rules_read(&live);
 	free(a.states);
 	if (ex >= 0)
 		return ex;
 
 	r = cni_detect(m, a.o.node, a.o.cni_conf_dir, &d, &err);
+	if (r >= 0 && a.live_rules)
+		r = cni_detection_refine(d, &live.in);
 	if (r < 0)
 		return r == -ENOMEM ? cli_fail("out of memory")
 				    : cli_fail("%s", np_error_format(&err, buf, sizeof(buf)));

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -826,9 +827,15 @@ int cni_detect(const struct model *m, const char *node, const char *conf_dir,
 		}
 	}
 
+	out->dataplane_note = -1;
 	if (pol) {
+		size_t notes0 = d.notes.n;
+
 		out->enforces = CNI_ENFORCE_YES;
+		out->enforcer = pol->kind;
 		r = comp_dataplane(&d, pol, &out->dataplane);
+		if (r >= 0 && out->dataplane == CNI_DP_UNKNOWN && d.notes.n > notes0)
+			out->dataplane_note = (ssize_t)notes0;
 	} else if (conf != CNI_UNKNOWN) {
 		out->enforces = CNI_ENFORCE_NO;
 		out->dataplane = CNI_DP_NONE;
@@ -1006,4 +1013,63 @@ int cni_detection_format(const struct cni_detection *d, struct strbuf *out)
 	for (size_t i = 0; i < d->n_notes; i++)
 		strbuf_printf(out, "  - %s\n", d->notes[i]);
 	return out->oom ? -ENOMEM : 0;
+}
+
+int cni_detection_refine(struct cni_detection *d, const struct lint_fw_input *fw)
+{
+	static const struct {
+		enum cni_kind kind;
+		const char *prefix;
+	} chains[] = {
+		{ CNI_CALICO, "cali-" },
+		{ CNI_CANAL, "cali-" },
+		{ CNI_WEAVE, "WEAVE-NPC" },
+		{ CNI_KUBE_ROUTER, "KUBE-NWPLCY-" },
+		{ CNI_KUBE_ROUTER, "KUBE-POD-FW-" },
+		{ CNI_KUBE_ROUTER, "KUBE-ROUTER-" },
+	};
+	static const enum cni_dataplane dp[_LINT_FW_SOURCE_MAX] = {
+		[LINT_FW_NFT] = CNI_DP_NFTABLES,
+		[LINT_FW_IPTABLES_NFT] = CNI_DP_IPTABLES_NFT,
+		[LINT_FW_IPTABLES_LEGACY] = CNI_DP_IPTABLES_LEGACY,
+	};
+	uint32_t rules[_LINT_FW_SOURCE_MAX] = { 0 };
+	struct strv ev = { .v = d->evidence, .n = d->n_evidence, .cap = d->n_evidence };
+	int found = -1, r;
+
+	if (!fw || d->dataplane != CNI_DP_UNKNOWN || d->enforces != CNI_ENFORCE_YES)
+		return 0;
+	for (size_t i = 0; i < fw->n_chains; i++)
+		for (size_t k = 0; k < ELEMENTSOF(chains); k++)
+			if (chains[k].kind == d->enforcer && fw->chains[i].chain &&
+			    strneq(fw->chains[i].chain, chains[k].prefix,
+				   strlen(chains[k].prefix)) &&
+			    fw->chains[i].source < _LINT_FW_SOURCE_MAX)
+				rules[fw->chains[i].source] += fw->chains[i].n_rules;
+	for (int s = 0; s < _LINT_FW_SOURCE_MAX; s++) {
+		if (!rules[s])
+			continue;
+		if (found >= 0)
+			return 0; /* in two sources: iptables-backend-split says so */
+		found = s;
+	}
+	if (found < 0)
+		return 0;
+
+	r = strv_printf(&ev, "the live rules: %u rule%s of %s's chains, all in %s", rules[found],
+			rules[found] == 1 ? "" : "s", cni_kind_name(d->enforcer),
+			lint_fw_source_name((enum lint_fw_source)found));
+	d->evidence = ev.v;
+	d->n_evidence = ev.n;
+	if (r < 0)
+		return r;
+	d->dataplane = dp[found];
+	if (d->dataplane_note >= 0 && (size_t)d->dataplane_note < d->n_notes) {
+		free(d->notes[d->dataplane_note]);
+		memmove(d->notes + d->dataplane_note, d->notes + d->dataplane_note + 1,
+			(d->n_notes - (size_t)d->dataplane_note - 1) * sizeof(*d->notes));
+		d->n_notes--;
+	}
+	d->dataplane_note = -1;
+	return 1;
 }

@@ -1981,8 +1981,12 @@ int lint_run(const struct model *m, const struct lint_options *o, struct lint_re
 	if (!rep)
 		return -ENOMEM;
 	r = cni_detect(m, c.o->node, c.o->cni_conf_dir, &c.cni, reterr);
-	if (r < 0)
+	if (r >= 0)
+		r = cni_detection_refine(c.cni, c.o->fw);
+	if (r < 0) {
+		c.cni = cni_detection_free(c.cni);
 		return r;
+	}
 	if (c.o->engine)
 		c.e = c.o->engine;
 	else {

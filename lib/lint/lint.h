@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "policy/policy.h"
 
@@ -136,6 +137,8 @@ struct cni_detection {
 	size_t n_evidence;
 	char **notes; /* what could not be determined, one sentence each */
 	size_t n_notes;
+	enum cni_kind enforcer; /* the component that enforces NetworkPolicy, or CNI_UNKNOWN */
+	ssize_t dataplane_note; /* index in notes saying why the dataplane is unknown, or -1 */
 };
 
 /*
@@ -179,6 +182,14 @@ struct lint_fw_input {
 	const struct lint_fw_chain *chains; /* optional, may be NULL */
 	size_t n_chains;
 };
+
+/*
+ * Settles an iptables dataplane the cluster objects leave open (Calico's FELIX_IPTABLESBACKEND
+ * Auto, Weave Net, kube-router) from where the enforcer's chains are in the live rules: when
+ * all of them are in one source, that is the dataplane, and the note saying it was unknown is
+ * replaced by evidence. Returns 1 if it changed d, 0 if not, or -ENOMEM.
+ */
+int cni_detection_refine(struct cni_detection *d, const struct lint_fw_input *fw);
 
 /* --- running the lint --- */
 

@@ -41,6 +41,12 @@ case "$msg" in
 *) np_fail "message does not say where kube-proxy's rules are: $msg" ;;
 esac
 
+# Canal leaves Felix's backend to auto-detection: the live rules settle it
+np_in node "$NPAUDIT" cni --state "$NP_TOP/tests/data/cni/canal/cluster.yaml" --node node-1 \
+	--live-rules --json >"$NP_TMP/out" 2>"$NP_TMP/err" || np_fail "cni: $(cat "$NP_TMP/err")"
+dp=$(jq -r .dataplane "$NP_TMP/out")
+[ "$dp" = iptables-legacy ] || np_fail "canal dataplane from the live rules: $dp, want iptables-legacy"
+
 # without --live-rules the check is skipped with a note
 np_in node "$NPAUDIT" lint --state "$state" --node node-1 --json >"$NP_TMP/out" 2>"$NP_TMP/err"
 [ "$(split_count)" = 0 ] || np_fail "split reported without reading the live rules"

@@ -615,6 +615,46 @@ START_TEST(cni_detects_by_daemonset_name)
 }
 END_TEST
 
+START_TEST(cni_live_rules_settle_the_backend)
+{
+	static const struct lint_fw_chain nft[] = {
+		{ LINT_FW_IPTABLES_NFT, "filter", "cali-FORWARD", 4 },
+		{ LINT_FW_IPTABLES_NFT, "filter", "cali-tw-cali12345", 9 },
+		{ LINT_FW_IPTABLES_NFT, "nat", "KUBE-SERVICES", 40 },
+	};
+	static const struct lint_fw_chain both[] = {
+		{ LINT_FW_IPTABLES_NFT, "filter", "cali-FORWARD", 4 },
+		{ LINT_FW_IPTABLES_LEGACY, "filter", "cali-FORWARD", 4 },
+	};
+	struct lint_fw_input in = { .n_rules = { 0, 53, 0 }, .chains = nft, .n_chains = 3 };
+	struct lint_fw_input split = { .n_rules = { 0, 4, 4 }, .chains = both, .n_chains = 2 };
+	_cleanup_(model_freep) struct model *m = load(CNI_DATA "/canal/cluster.yaml", NULL);
+	_cleanup_(cni_detection_freep) struct cni_detection *d = NULL;
+	_cleanup_(lint_report_freep) struct lint_report *r = NULL;
+	struct lint_options o = { .node = "node-1", .fw = &in };
+	size_t notes;
+
+	/* FELIX_IPTABLESBACKEND=Auto: unknown from the objects */
+	ck_assert_int_eq(cni_detect(m, "node-1", NULL, &d, NULL), 0);
+	ck_assert_int_eq(d->dataplane, CNI_DP_UNKNOWN);
+	ck_assert_int_ge(d->dataplane_note, 0);
+	notes = d->n_notes;
+	ck_assert_int_eq(cni_detection_refine(d, NULL), 0);
+	ck_assert_int_eq(cni_detection_refine(d, &split), 0); /* in both: still unknown */
+	ck_assert_int_eq(d->dataplane, CNI_DP_UNKNOWN);
+	ck_assert_int_eq(cni_detection_refine(d, &in), 1);
+	ck_assert_int_eq(d->dataplane, CNI_DP_IPTABLES_NFT);
+	ck_assert_uint_eq(d->n_notes, notes - 1);
+	ck_assert(has_evidence(d, "13 rules of calico's chains, all in iptables-nft"));
+	ck_assert_int_eq(cni_detection_refine(d, &in), 0); /* known now */
+
+	/* the lint does the same with its live rule input */
+	r = run(m, &o);
+	ck_assert_int_eq(r->cni->dataplane, CNI_DP_IPTABLES_NFT);
+	ck_assert(!has_note(r, "auto-detected"));
+}
+END_TEST
+
 START_TEST(cni_unknown_dataplane_is_a_note)
 {
 	_cleanup_(model_freep) struct model *m = load(CNI_DATA "/weave/cluster.yaml", NULL);
@@ -1214,6 +1254,7 @@ int main(void)
 	tcase_add_test(tc, redundant_rule_and_shadowed_policy);
 	tcase_add_loop_test(tc, cni_detects_each_plugin, 0, (int)ELEMENTSOF(cni_cases));
 	tcase_add_test(tc, cni_detects_by_daemonset_name);
+	tcase_add_test(tc, cni_live_rules_settle_the_backend);
 	tcase_add_test(tc, cni_unknown_dataplane_is_a_note);
 	tcase_add_test(tc, cni_conf_dir_edge_cases);
 	tcase_add_test(tc, cni_no_policy_support);
