@@ -180,6 +180,7 @@ struct group {
 	bool expected_allow;
 	enum eval_verdict actual;
 	int score; /* of the example */
+	uint8_t protos; /* AUDIT_PROTO_* */
 	bool merged; /* folded into another group */
 };
 
@@ -316,6 +317,14 @@ static uint16_t pick_port(np_u128 lo, np_u128 hi, bool source)
 	return (uint16_t)lo;
 }
 
+static uint8_t proto_bit(uint8_t proto)
+{
+	return proto == IPPROTO_TCP    ? AUDIT_PROTO_TCP
+	       : proto == IPPROTO_UDP  ? AUDIT_PROTO_UDP
+	       : proto == IPPROTO_SCTP ? AUDIT_PROTO_SCTP
+				       : 0;
+}
+
 static int add_group(struct audit *a, enum audit_kind kind, const struct model_pod *pod,
 		     enum np_dir dir, const struct model_pod *peer_pod, const char *iface,
 		     uint8_t proto, const char *reason, np_u128 plo, np_u128 phi, np_u128 alo,
@@ -336,7 +345,8 @@ static int add_group(struct audit *a, enum audit_kind kind, const struct model_p
 		}
 	}
 	if (!g) {
-		struct group ng = { .kind = kind,
+		struct group ng = { .protos = proto_bit(proto),
+				    .kind = kind,
 				    .pod = pod,
 				    .dir = dir,
 				    .peer_pod = peer_pod,
@@ -751,7 +761,8 @@ static int finding_from_group(struct audit *a, struct group *g, struct audit_fin
 	f->kind = g->kind;
 	f->severity = audit_kind_severity(g->kind);
 	f->dir = g->dir;
-	f->proto = g->proto;
+	f->proto = g->kind == AUDIT_UNENFORCED ? g->example.proto : g->proto;
+	f->protos = g->protos;
 	f->expected_allow = g->expected_allow;
 	f->actual = g->actual;
 	f->example = g->example;
@@ -872,12 +883,14 @@ static int finding_from_group(struct audit *a, struct group *g, struct audit_fin
 	strbuf_reset(&sb);
 	/* Unverifiable findings that differ only in their reason (the same queue rule in the
 	 * IPv4 and the IPv6 table, say) stay apart: the reason is part of their identity. */
-	if (strbuf_printf(&sb, "%s|%s|%s|%s|%u|%s%s%s", audit_kind_to_string(f->kind), f->pod,
-			  f->dir == NP_INGRESS ? "ingress" : "egress",
-			  f->peer_pod ? f->peer_pod : "", f->proto,
-			  f->kind == AUDIT_NO_ROUTE ? src : strbuf_str(&ports),
-			  f->kind == AUDIT_UNVERIFIABLE && f->reason ? "|" : "",
-			  f->kind == AUDIT_UNVERIFIABLE && f->reason ? f->reason : "") < 0)
+	if (strbuf_printf(
+		    &sb, "%s|%s|%s|%s|%u|%s%s%s", audit_kind_to_string(f->kind), f->pod,
+		    f->dir == NP_INGRESS ? "ingress" : "egress", f->peer_pod ? f->peer_pod : "",
+		    f->kind == AUDIT_UNENFORCED ? 0u : (unsigned)f->proto,
+		    f->kind == AUDIT_NO_ROUTE || f->kind == AUDIT_UNENFORCED ? src
+									     : strbuf_str(&ports),
+		    f->kind == AUDIT_UNVERIFIABLE && f->reason ? "|" : "",
+		    f->kind == AUDIT_UNVERIFIABLE && f->reason ? f->reason : "") < 0)
 		goto fail;
 	snprintf(f->id, sizeof(f->id), "%016llx", (unsigned long long)fnv64(strbuf_str(&sb)));
 	*ret = f;
@@ -931,7 +944,8 @@ static int finalize(struct audit *a)
 			struct group *h = &a->groups.items[j];
 			if (h->merged || h->kind != g->kind || h->pod != g->pod ||
 			    h->dir != g->dir || h->peer_pod != g->peer_pod ||
-			    h->proto != g->proto || !same_reason(h->reason, g->reason))
+			    (h->proto != g->proto && g->kind != AUDIT_UNENFORCED) ||
+			    !same_reason(h->reason, g->reason))
 				continue;
 			np_iset_normalize(&h->peers);
 			/* Unenforced pods read as one finding per protocol, whatever the peers. */
@@ -941,6 +955,7 @@ static int finalize(struct audit *a)
 			    np_iset_merge(&g->peers, &h->peers) < 0)
 				return -ENOMEM;
 			g->classes += h->classes;
+			g->protos |= h->protos;
 			if (h->score > g->score) {
 				g->example = h->example;
 				g->score = h->score;

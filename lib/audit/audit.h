@@ -60,6 +60,12 @@ struct audit_packet {
 	char iif[IFNAMSIZ], oif[IFNAMSIZ];
 };
 
+enum {
+	AUDIT_PROTO_TCP = 1 << 0,
+	AUDIT_PROTO_UDP = 1 << 1,
+	AUDIT_PROTO_SCTP = 1 << 2,
+};
+
 struct audit_finding {
 	char id[17]; /* 16 hex digits */
 	enum audit_kind kind;
@@ -72,7 +78,8 @@ struct audit_finding {
 	enum eval_verdict actual;
 	struct audit_packet example;
 	struct np_iset peers; /* peer addresses covered */
-	uint8_t proto; /* 0 for no-route */
+	uint8_t proto; /* 0 for no-route; the example's protocol when several */
+	uint8_t protos; /* AUDIT_PROTO_* bits of every protocol covered */
 	struct np_iset ports; /* destination ports covered */
 	unsigned classes; /* classes merged into this finding */
 	VEC(char *) policies; /* "ns/name" of the policies involved */

@@ -110,7 +110,17 @@ int audit_finding_json(const struct audit_finding *f, struct strbuf *out)
 			return r;
 		first = true;
 		if ((r = json_kv(out, &first, "protocol", proto_name(f->proto))) < 0 ||
-		    (r = strbuf_puts(out, ",")) < 0)
+		    (r = strbuf_printf(
+			     out, ",\"protocols\":[%s%s%s%s%s],",
+			     f->protos & AUDIT_PROTO_TCP ? "\"TCP\"" : "",
+			     (f->protos & AUDIT_PROTO_TCP) && (f->protos & ~AUDIT_PROTO_TCP) ? ","
+											     : "",
+			     f->protos & AUDIT_PROTO_UDP ? "\"UDP\"" : "",
+			     (f->protos & AUDIT_PROTO_SCTP) &&
+					     (f->protos & (AUDIT_PROTO_TCP | AUDIT_PROTO_UDP))
+				     ? ","
+				     : "",
+			     f->protos & AUDIT_PROTO_SCTP ? "\"SCTP\"" : "")) < 0)
 			return r;
 		first = true;
 		if ((r = json_kv(out, &first, "ports", strbuf_str(&ports))) < 0 ||
