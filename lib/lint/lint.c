@@ -149,6 +149,36 @@ static void finding_id(struct lint_finding *f, const char *field, bool with_pods
 	snprintf(f->id, sizeof(f->id), "%016llx", (unsigned long long)h);
 }
 
+/* A finding lists at most this many pods (the policies and services stay complete); the
+ * message says how many more there are. */
+#define LINT_MAX_PODS 50
+
+static int finding_cap_pods(struct lint_finding *f)
+{
+	size_t pods = 0, k = 0;
+	char *msg;
+
+	for (size_t i = 0; i < f->n_objects; i++)
+		pods += strneq(f->objects[i], "pod/", 4);
+	if (pods <= LINT_MAX_PODS)
+		return 0;
+	msg = lint_strf("%s (%zu more pods not listed)", f->message, pods - LINT_MAX_PODS);
+	if (!msg)
+		return -ENOMEM;
+	free(f->message);
+	f->message = msg;
+	pods = 0;
+	for (size_t i = 0; i < f->n_objects; i++) {
+		if (strneq(f->objects[i], "pod/", 4) && ++pods > LINT_MAX_PODS) {
+			free(f->objects[i]);
+			continue;
+		}
+		f->objects[k++] = f->objects[i];
+	}
+	f->n_objects = k;
+	return 0;
+}
+
 /*
  * Adds a finding, taking ownership of objs' strings, msg and fix (also on failure). `field`
  * tells apart findings of one kind on the same objects (two peers of one policy); it is part
@@ -166,6 +196,11 @@ static int emit(struct lint_ctx *c, enum lint_kind kind, enum lint_severity sev,
 	if (!msg || !fix) {
 		finding_done(&f);
 		return -ENOMEM;
+	}
+	r = finding_cap_pods(&f);
+	if (r < 0) {
+		finding_done(&f);
+		return r;
 	}
 	finding_id(&f, field, false);
 	for (size_t i = 0; i < c->f.n; i++)

@@ -1019,6 +1019,36 @@ START_TEST(shared_engine_gives_the_same_report)
 }
 END_TEST
 
+START_TEST(findings_list_at_most_50_pods)
+{
+	static const char pol[] = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+				  "metadata: {name: many, namespace: b}\nspec: {podSelector: "
+				  "{matchLabels: {app: many}}}\n";
+	_cleanup_(model_freep) struct model *m = NULL;
+	_cleanup_(lint_report_freep) struct lint_report *r = NULL;
+	const struct lint_finding *f;
+	struct strbuf y = { 0 };
+	struct np_error e = { 0 };
+
+	ck_assert_int_eq(model_new(&m), 0);
+	for (int i = 0; i < 60; i++)
+		strbuf_printf(
+			&y,
+			"---\napiVersion: v1\nkind: Pod\nmetadata: {name: many-%d, namespace: "
+			"a, labels: {app: many}}\nspec: {nodeName: n1, containers: [{name: "
+			"c}]}\nstatus: {phase: Running, podIP: 10.9.0.%d}\n",
+			i, i + 1);
+	strbuf_puts(&y, pol);
+	ck_assert_int_eq(model_load_buffer(m, strbuf_str(&y), y.len, "many", &e), 0);
+	strbuf_done(&y);
+	r = run(m, NULL);
+	ck_assert_uint_eq(find(r, LINT_POLICY_WRONG_NAMESPACE, "networkpolicy/b/many", NULL, &f),
+			  1);
+	ck_assert_uint_eq(f->n_objects, 51);
+	ASSERT_CONTAINS(f->message, "(10 more pods not listed)");
+}
+END_TEST
+
 START_TEST(names_round_trip)
 {
 	for (int k = 0; k < _LINT_KIND_MAX; k++) {
@@ -1265,6 +1295,7 @@ int main(void)
 	tcase_add_test(tc, ids_survive_scaling);
 	tcase_add_test(tc, report_diff_gives_transitions);
 	tcase_add_test(tc, shared_engine_gives_the_same_report);
+	tcase_add_test(tc, findings_list_at_most_50_pods);
 	tcase_add_test(tc, names_round_trip);
 	tcase_add_test(tc, clean_cluster_has_no_policy_findings);
 	tcase_add_test(tc, cli_lint_json);
