@@ -559,7 +559,52 @@ def s_kubeconfig(emu, follow, npaudit):
     fol.stop()
 
 
+def s_chaos(emu, follow, npaudit):
+    """Faults of every kind interleaved with changes, then quiet: the client must converge."""
+    import random
+    rnd = random.Random(int(os.environ.get("CHAOS_SEED", "5")))
+    emu.ctl("/generate", {"namespaces": 8, "pods": 800, "policies": 30, "services": 10,
+                          "daemonsets": 2})
+    fol = Follower(follow, emu)
+    fol.synced()
+    converge(emu, fol)
+    actions = ["drop", "cut", "malformed", "compact", "status500", "status429", "outage",
+               "tiny", "stall"]
+    for i in range(25):
+        a = rnd.choice(actions)
+        if a == "drop":
+            emu.post("/drop")
+        elif a == "cut":
+            emu.ctl("/fault", {"cut": rnd.randint(1, 3)})
+        elif a == "malformed":
+            emu.ctl("/fault", {"malformed": 1})
+        elif a == "compact":
+            emu.post("/compact")
+        elif a == "status500":
+            emu.ctl("/fault", {"status": 500, "count": rnd.randint(1, 8)})
+        elif a == "status429":
+            emu.ctl("/fault", {"status": 429, "count": rnd.randint(1, 4), "retry_after": 1})
+        elif a == "outage":
+            emu.ctl("/outage", {"seconds": 60})
+            churn(emu, f"chaos-out{i}", 5, 5, 5)
+            emu.post("/compact")
+            emu.post("/resume")
+        elif a == "tiny":
+            emu.ctl("/fault", {"tiny_chunks": rnd.random() < 0.5})
+        elif a == "stall":
+            emu.ctl("/fault", {"stall": 0.3, "count": 3})
+        churn(emu, f"chaos{i}", rnd.randint(0, 10), rnd.randint(0, 10), rnd.randint(0, 15))
+        time.sleep(rnd.random() * 0.4)
+    emu.ctl("/fault", {"clear": True, "tiny_chunks": False})
+    d = converge(emu, fol, timeout=60)
+    check(fol.proc.poll() is None, "k8s-follow died")
+    st = d["stats"]["pods"]
+    check(st["watches"] > 1, "no reconnects happened")
+    fol.stop()
+
+
 SCENARIOS = {
+    "chaos": s_chaos,
     "initial-sync": s_initial_sync, "burst": s_burst, "cut-stream": s_cut_stream,
     "compaction": s_compaction, "token-rotation": s_token_rotation, "fault-storm": s_fault_storm,
     "malformed": s_malformed, "large-object": s_large_object, "outage": s_outage,
