@@ -35,10 +35,9 @@ struct model {
 	/* Lazily rebuilt views, invalidated on change. */
 	struct objlist all_namespaces, all_pods, all_policies, all_services, all_daemonsets;
 	bool views_dirty[_MODEL_KIND_MAX];
-	struct {
-		np_u128 ip;
-		const struct model_pod *pod;
-	} * by_ip;
+	/* Pods with policy applying, by address: (pod pointer | index of the address), sorted by
+	 * address; 8 bytes an address. */
+	uintptr_t *by_ip;
 	size_t n_by_ip;
 	bool by_ip_dirty;
 	const char *node_cache_name;

@@ -1055,10 +1055,18 @@ size_t model_pods_on_node(const struct model *cm, const char *node,
 	return m->node_cache.v.n;
 }
 
+static np_u128 by_ip_addr(uintptr_t e)
+{
+	const struct model_pod *p = (const struct model_pod *)(e & ~(uintptr_t)1);
+
+	return p->ips[e & 1];
+}
+
 static int by_ip_cmp(const void *a, const void *b)
 {
-	const np_u128 *x = a, *y = b;
-	return *x < *y ? -1 : *x > *y;
+	np_u128 x = by_ip_addr(*(const uintptr_t *)a), y = by_ip_addr(*(const uintptr_t *)b);
+
+	return x < y ? -1 : x > y;
 }
 
 const struct model_pod *model_pod_by_ip(const struct model *cm, np_u128 ip)
@@ -1070,31 +1078,37 @@ const struct model_pod *model_pod_by_ip(const struct model *cm, np_u128 ip)
 		const struct model_pod *const *all;
 		size_t n = model_pods(m, &all), k = 0;
 
-		free(m->by_ip);
-		m->by_ip = calloc(n * 2 + 1, sizeof(*m->by_ip));
-		m->n_by_ip = 0;
-		if (!m->by_ip)
-			return NULL;
 		for (size_t i = 0; i < n; i++)
 			if (model_pod_policy_applies(all[i]))
-				for (unsigned j = 0; j < all[i]->n_ips; j++) {
-					m->by_ip[k].ip = all[i]->ips[j];
-					m->by_ip[k].pod = all[i];
-					k++;
-				}
-		qsort(m->by_ip, k, sizeof(*m->by_ip), by_ip_cmp);
+				k += all[i]->n_ips;
+		free(m->by_ip);
+		m->n_by_ip = 0;
+		m->by_ip = calloc(k + 1, sizeof(*m->by_ip));
+		if (!m->by_ip)
+			return NULL;
+		k = 0;
+		/* Pods are malloc'ed, so their addresses are even: the low bit holds the index of
+		 * the address (at most two). */
+		for (size_t i = 0; i < n; i++)
+			if (model_pod_policy_applies(all[i]))
+				for (unsigned j = 0; j < all[i]->n_ips; j++)
+					m->by_ip[k++] = (uintptr_t)all[i] | j;
+		if (k > 1)
+			qsort(m->by_ip, k, sizeof(*m->by_ip), by_ip_cmp);
 		m->n_by_ip = k;
 		m->by_ip_dirty = false;
 	}
 	hi = m->n_by_ip;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (m->by_ip[mid].ip < ip)
+		if (by_ip_addr(m->by_ip[mid]) < ip)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < m->n_by_ip && m->by_ip[lo].ip == ip ? m->by_ip[lo].pod : NULL;
+	return lo < m->n_by_ip && by_ip_addr(m->by_ip[lo]) == ip
+		       ? (const struct model_pod *)(m->by_ip[lo] & ~(uintptr_t)1)
+		       : NULL;
 }
 
 size_t model_memory_usage(const struct model *m)
@@ -1116,6 +1130,6 @@ size_t model_memory_usage(const struct model *m)
 		b += sizeof(struct objlist) + ((struct objlist *)e->value)->v.cap * sizeof(void *);
 	HASHMAP_FOREACH (e, &m->pods_by_ns)
 		b += sizeof(struct objlist) + ((struct objlist *)e->value)->v.cap * sizeof(void *);
-	b += m->all_pods.v.cap * sizeof(void *) + m->n_by_ip * 32;
+	b += m->all_pods.v.cap * sizeof(void *) + m->n_by_ip * sizeof(*m->by_ip);
 	return b;
 }
