@@ -735,6 +735,20 @@ static int steal_strv(struct strv *s, char ***ret, size_t *ret_n)
 	return 0;
 }
 
+/* Returns the first container image of any DaemonSet whose repository contains part, or NULL. */
+static const char *find_image(const struct model *m, const char *part)
+{
+	const struct model_daemonset *const *dss;
+	size_t n = model_daemonsets(m, &dss);
+
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t k = 0; k < dss[i]->n_containers; k++)
+			if (!dss[i]->containers[k].init &&
+			    image_is(dss[i]->containers[k].image, part))
+				return dss[i]->containers[k].image;
+	return NULL;
+}
+
 int cni_detect(const struct model *m, const char *node, const char *conf_dir,
 	       struct cni_detection **ret, struct np_error *reterr)
 {
@@ -743,6 +757,7 @@ int cni_detect(const struct model *m, const char *node, const char *conf_dir,
 	struct detect d = { .m = m, .node = node };
 	const struct component *net = NULL, *pol = NULL, *c;
 	enum cni_kind conf = CNI_UNKNOWN;
+	const char *kindnet;
 	int r, err = 0;
 
 	out = calloc(1, sizeof(*out));
@@ -836,6 +851,15 @@ int cni_detect(const struct model *m, const char *node, const char *conf_dir,
 		r = comp_dataplane(&d, pol, &out->dataplane);
 		if (r >= 0 && out->dataplane == CNI_DP_UNKNOWN && d.notes.n > notes0)
 			out->dataplane_note = (ssize_t)notes0;
+	} else if (conf == CNI_BRIDGE && (kindnet = find_image(m, "kindnetd"))) {
+		/* kind's kindnet writes a ptp configuration; newer kindnetd versions carry a
+		 * NetworkPolicy controller of their own, older ones do not. Not guessed. */
+		out->enforces = CNI_ENFORCE_UNKNOWN;
+		r = strv_printf(
+			&d.notes,
+			"kindnet (%s) runs the ptp plugin; whether this kindnetd version "
+			"enforces NetworkPolicy itself is not visible in the cluster objects",
+			kindnet);
 	} else if (conf != CNI_UNKNOWN) {
 		out->enforces = CNI_ENFORCE_NO;
 		out->dataplane = CNI_DP_NONE;

@@ -655,6 +655,31 @@ START_TEST(cni_live_rules_settle_the_backend)
 }
 END_TEST
 
+START_TEST(cni_kindnet_alone_is_not_guessed)
+{
+	/* the kube-network-policies fixture without kube-network-policies: kindnet alone */
+	_cleanup_(model_freep) struct model *m = load(
+		CNI_DATA "/kube-network-policies/cluster.yaml", CNI_DATA "/workload.yaml", NULL);
+	_cleanup_(cni_detection_freep) struct cni_detection *d = NULL;
+	_cleanup_(lint_report_freep) struct lint_report *r = NULL;
+	struct lint_options o = { .node = "node-1",
+				  .cni_conf_dir = CNI_DATA "/kube-network-policies/net.d" };
+	const char del[] = "{\"apiVersion\": \"apps/v1\", \"kind\": \"DaemonSet\", \"metadata\": "
+			   "{\"name\": \"kube-network-policies\", \"namespace\": \"kube-system\"}}";
+	json_t *obj = json_loads(del, 0, NULL);
+
+	ck_assert_ptr_nonnull(obj);
+	ck_assert_int_eq(model_apply_json(m, obj, MODEL_DAEMONSET, true, NULL), 1);
+	json_decref(obj);
+	ck_assert_int_eq(cni_detect(m, "node-1", o.cni_conf_dir, &d, NULL), 0);
+	ck_assert_int_eq(d->kind, CNI_BRIDGE);
+	ck_assert_int_eq(d->enforces, CNI_ENFORCE_UNKNOWN);
+	r = run(m, &o);
+	ck_assert_uint_eq(count_kind(r, LINT_CNI_NO_POLICY_SUPPORT), 0);
+	ck_assert(has_note(r, "kindnet (docker.io/kindest/kindnetd:v20240202-8f1494ea)"));
+}
+END_TEST
+
 START_TEST(cni_unknown_dataplane_is_a_note)
 {
 	_cleanup_(model_freep) struct model *m = load(CNI_DATA "/weave/cluster.yaml", NULL);
@@ -1285,6 +1310,7 @@ int main(void)
 	tcase_add_loop_test(tc, cni_detects_each_plugin, 0, (int)ELEMENTSOF(cni_cases));
 	tcase_add_test(tc, cni_detects_by_daemonset_name);
 	tcase_add_test(tc, cni_live_rules_settle_the_backend);
+	tcase_add_test(tc, cni_kindnet_alone_is_not_guessed);
 	tcase_add_test(tc, cni_unknown_dataplane_is_a_note);
 	tcase_add_test(tc, cni_conf_dir_edge_cases);
 	tcase_add_test(tc, cni_no_policy_support);
