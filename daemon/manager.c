@@ -766,6 +766,8 @@ static void set_degraded(struct manager *m, const char *reason)
 	}
 }
 
+static void run_lint(struct manager *m);
+
 static void observe_duration(struct manager *m, double ms)
 {
 	static const double bounds_ms[AUDIT_BUCKETS] = { 1,   2.5, 5,	10,   25,   50,
@@ -857,6 +859,7 @@ int manager_audit_now(struct manager *m, unsigned what)
 		log_info("First audit complete: %u pods, %lu classes, %zu findings, %.1f ms",
 			 m->last_pods, m->last_classes, m->findings.n, m->last_duration_ms);
 	}
+	run_lint(m);
 	set_degraded(m, NULL);
 	if (!m->ready_sent) {
 		sd_notify(0, "READY=1");
@@ -864,6 +867,103 @@ int manager_audit_now(struct manager *m, unsigned what)
 	}
 	notify_status(m);
 	return 0;
+}
+
+/* ---- lint ---- */
+
+static int lint_priority(enum lint_severity s)
+{
+	/* Lint findings are about the policies as written, one step below live drift. */
+	switch (s) {
+	case LINT_CRITICAL:
+		return LOG_ERR;
+	case LINT_ERROR:
+		return LOG_WARNING;
+	case LINT_WARNING:
+		return LOG_NOTICE;
+	case LINT_INFO:
+	default:
+		return LOG_INFO;
+	}
+}
+
+static void journal_lint(struct manager *m, const struct lint_finding *f, bool resolved)
+{
+	_cleanup_(strbuf_done) struct strbuf objs = { 0 }, line = { 0 };
+
+	for (size_t i = 0; i < f->n_objects; i++)
+		strbuf_printf(&objs, "%s%s", i ? "," : "", f->objects[i]);
+	if (log_to_journal())
+		sd_journal_send("MESSAGE=%slint %s: %s", resolved ? "resolved: " : "",
+				lint_kind_name(f->kind), f->message, "MESSAGE_ID=%s",
+				resolved ? MSGID_LINT_RESOLVED : MSGID_LINT, "PRIORITY=%i",
+				resolved ? LOG_INFO : lint_priority(f->severity),
+				"SYSLOG_IDENTIFIER=npauditd", "NPAUDIT_TRANSITION=%s",
+				resolved ? "resolved" : "new", "NPAUDIT_FINDING_ID=%s", f->id,
+				"NPAUDIT_KIND=%s", lint_kind_name(f->kind), "NPAUDIT_SEVERITY=%s",
+				lint_severity_name(f->severity), "NPAUDIT_NODE=%s", m->cfg.node,
+				"NPAUDIT_OBJECTS=%s", strbuf_str(&objs), "NPAUDIT_FIX=%s",
+				f->fix ? f->fix : "", NULL);
+	else
+		fprintf(stderr, "npauditd: %slint %s: %s [%s]\n", resolved ? "resolved: " : "",
+			lint_kind_name(f->kind), f->message, f->id);
+	if (strbuf_printf(&line, "{\"transition\":\"%s\",\"lint\":{\"id\":\"%s\",\"kind\":",
+			  resolved ? "resolved" : "new", f->id) >= 0 &&
+	    strbuf_json_string(&line, lint_kind_name(f->kind)) >= 0 &&
+	    strbuf_puts(&line, ",\"message\":") >= 0 &&
+	    strbuf_json_string(&line, f->message) >= 0 && strbuf_puts(&line, "}}") >= 0)
+		api_broadcast(m->api, strbuf_str(&line));
+}
+
+/* Lints the cluster for this node (with the live rule counts for the backend checks) and
+ * reports what changed since the last lint. A failing lint is logged, never fatal. */
+static void run_lint(struct manager *m)
+{
+	struct lint_report *rep = NULL;
+	struct lint_fw_input fw = { 0 };
+	struct lint_options o = {
+		.node = m->cfg.node,
+		.cni_conf_dir = m->cfg.cni_conf_dir,
+		.engine = m->engine,
+		.fw = &fw,
+	};
+	const struct lint_finding **added = NULL, **gone = NULL;
+	size_t n_added = 0, n_gone = 0;
+	struct np_error e = { 0 };
+	char buf[1024];
+	int r;
+
+	if (m->rs) {
+		struct ir_stats st;
+		ir_ruleset_stats(m->rs, &st);
+		fw.n_rules[LINT_FW_NFT] = st.src[IR_SRC_NFT].rules;
+		fw.n_rules[LINT_FW_IPTABLES_NFT] = st.src[IR_SRC_IPTABLES_NFT].rules;
+		fw.n_rules[LINT_FW_IPTABLES_LEGACY] = st.src[IR_SRC_IPTABLES_LEGACY].rules;
+	}
+	r = lint_run(m->model, &o, &rep, &e);
+	if (r == -ENOENT || (r < 0 && r != -ENOMEM && o.cni_conf_dir)) {
+		/* The CNI configuration directory is not there (not mounted, say): lint without
+		 * it rather than not at all. */
+		o.cni_conf_dir = NULL;
+		r = lint_run(m->model, &o, &rep, &e);
+	}
+	if (r < 0) {
+		log_warning("Lint failed, going on without it: %s",
+			    e.message[0] ? np_error_format(&e, buf, sizeof(buf)) : np_strerror(r));
+		return;
+	}
+	if (lint_report_diff(m->lint, rep, &added, &n_added, &gone, &n_gone) < 0) {
+		lint_report_free(rep);
+		return;
+	}
+	for (size_t i = 0; i < n_added; i++)
+		journal_lint(m, added[i], false);
+	for (size_t i = 0; i < n_gone; i++)
+		journal_lint(m, gone[i], true);
+	free(added);
+	free(gone);
+	lint_report_free(m->lint);
+	m->lint = rep;
 }
 
 /* ---- views for the local API ---- */
@@ -966,8 +1066,16 @@ int manager_status_json(struct manager *m, struct strbuf *out)
 	for (int k = 0; r >= 0 && k < _AUDIT_KIND_MAX; k++)
 		r = strbuf_printf(out, ",\"%s\":%u", audit_kind_to_string((enum audit_kind)k),
 				  by_kind[k]);
+	if (r >= 0 && m->lint)
+		r = strbuf_printf(out, ",\"lint\":%zu", m->lint->n_findings);
 	if (r >= 0)
-		r = strbuf_puts(out, "},\"notes\":[");
+		r = strbuf_puts(out, "},\"cni\":");
+	if (r >= 0 && m->lint && m->lint->cni)
+		r = cni_detection_json(m->lint->cni, out);
+	else if (r >= 0)
+		r = strbuf_puts(out, "null");
+	if (r >= 0)
+		r = strbuf_puts(out, ",\"notes\":[");
 	for (size_t i = 0; r >= 0 && i < m->notes.n; i++) {
 		r = strbuf_puts(out, i ? "," : "");
 		if (r >= 0)
@@ -1050,7 +1158,23 @@ int manager_findings_json(struct manager *m, const char *pod, const char *kind,
 		}
 	}
 	if (r >= 0)
-		r = strbuf_puts(out, "]}");
+		r = strbuf_puts(out, "],\"lint\":");
+	if (r >= 0 && m->lint && !pod && !kind) {
+		/* lint_report_json() gives {"findings":[...]}: take its list. */
+		_cleanup_(strbuf_done) struct strbuf l = { 0 };
+		r = lint_report_json(m->lint, &l);
+		if (r >= 0) {
+			const char *lb = strchr(strbuf_str(&l), '[');
+			const char *rb = strrchr(strbuf_str(&l), ']');
+			if (lb && rb && rb > lb)
+				r = strbuf_append(out, lb, (size_t)(rb - lb) + 1);
+			else
+				r = strbuf_puts(out, "[]");
+		}
+	} else if (r >= 0)
+		r = strbuf_puts(out, "[]");
+	if (r >= 0)
+		r = strbuf_puts(out, "}");
 	return r;
 }
 
@@ -1534,6 +1658,7 @@ struct manager *manager_free(struct manager *m)
 	VEC_FOREACH (n, &m->notes)
 		free(*n);
 	VEC_DONE(&m->notes);
+	lint_report_free(m->lint);
 	eval_ctx_free(m->eval);
 	ir_ruleset_free(m->rs);
 	fw_rtable_free(m->rt);

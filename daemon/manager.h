@@ -9,6 +9,7 @@
 #include "audit/audit.h"
 #include "config.h"
 #include "k8s/k8s.h"
+#include "lint/lint.h"
 
 enum {
 	CHANGE_FW = 1 << 0, /* the ruleset may have changed: re-read it */
@@ -91,6 +92,7 @@ struct manager {
 	struct hashmap findings; /* id -> struct tracked * (key is tracked->f->id) */
 	struct hashmap ratelimits; /* id -> struct ratelimit * (key is ratelimit->id) */
 	VEC(char *) notes;
+	struct lint_report *lint; /* the last lint of the cluster for this node */
 	struct metrics metrics;
 	uint64_t started_at;
 };

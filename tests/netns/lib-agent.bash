@@ -95,10 +95,11 @@ ag_wait_ready() {
 	np_die "npauditd not ready after ${1:-15}s"
 }
 
-# ag_findings: the current findings as JSON on stdout.
+# ag_findings: the current findings as JSON on stdout; dies when the agent is gone.
 ag_findings() {
-	"$NPAUDIT" findings --json --socket "$AG_SOCK"
-	true
+	kill -0 "$AG_PID" 2>/dev/null || np_die "npauditd died: $(tail -20 "$NP_TMP/npauditd.log")"
+	"$NPAUDIT" findings --json --socket "$AG_SOCK" || [ $? = 1 ] ||
+		np_die "npaudit findings failed"
 }
 
 # ag_wait_finding KIND POD [SECONDS]: until a finding of KIND for POD is reported; prints it.
