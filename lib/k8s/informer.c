@@ -381,7 +381,12 @@ static void list_done(struct k8s_req *r, CURLcode cc, long code)
 	inf->stats.bytes += r->body.len;
 	/* Item by item: a page never becomes one document tree, and what one item allocated
 	 * is reused by the next. */
-	e = k8s_list_parse(r->body.s ? r->body.s : "", r->body.len, list_item, inf, &md, &err);
+	{
+		char empty[1] = "";
+
+		e = k8s_list_parse(r->body.s ? r->body.s : empty, r->body.len, list_item, inf, &md,
+				   &err);
+	}
 	strbuf_done(&r->body);
 	if (e < 0) {
 		if (e == -EBADMSG)

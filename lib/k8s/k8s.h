@@ -94,8 +94,8 @@ int64_t k8s_retry_after_parse(const char *value, int64_t now);
 
 /*
  * Splits a byte stream into top-level JSON objects as the API server writes them (one JSON
- * object per event, normally newline-terminated, but a decoder must not depend on that), across
- * arbitrary chunk boundaries, in one pass over the bytes however long an event is.
+ * object per event, newline-terminated), across arbitrary chunk boundaries, in one pass over the
+ * bytes however long an event is. metadata.managedFields is dropped before decoding.
  */
 struct k8s_stream {
 	char *buf;
@@ -137,9 +137,10 @@ typedef int (*k8s_list_item_fn)(void *userdata, json_t *item);
 /* Decodes a List answer ({"metadata": {...}, "items": [...], ...}) one item at a time, so that
  * a page never exists as one document tree. Calls fn for each item (an element that is not an
  * object is passed as well; the caller reports it) and returns the List's metadata in
- * *ret_metadata (a new reference; an empty object when missing). Returns 0, or -EBADMSG with
+ * *ret_metadata (a new reference; an empty object when missing). Items lose
+ * metadata.managedFields (as watch events do); buf is modified. Returns 0, or -EBADMSG with
  * *reterr when the body is not a List, or fn's negative return, or -ENOMEM. */
-int k8s_list_parse(const char *buf, size_t len, k8s_list_item_fn fn, void *userdata,
+int k8s_list_parse(char *buf, size_t len, k8s_list_item_fn fn, void *userdata,
 		   json_t **ret_metadata, struct np_error *reterr);
 
 /* Decodes a watch event {"type": ..., "object": {...}}: the type and the borrowed object.

@@ -59,6 +59,112 @@ static int stream_append(struct k8s_stream *s, const char *data, size_t n)
 	return 0;
 }
 
+static size_t skip_ws(const char *b, size_t i, size_t n)
+{
+	while (i < n && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t'))
+		i++;
+	return i;
+}
+
+/* Returns the end (one past) of the JSON value starting at b[i], or 0 if it does not end
+ * within n. Only finds the extent; json_loadb() validates. */
+static size_t value_end(const char *b, size_t i, size_t n)
+{
+	unsigned depth = 0;
+	bool in_string = false;
+
+	if (i >= n)
+		return 0;
+	if (b[i] != '{' && b[i] != '[' && b[i] != '"') {
+		/* number, true, false, null */
+		while (i < n && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' &&
+		       b[i] != '\n' && b[i] != '\r' && b[i] != '\t')
+			i++;
+		return i;
+	}
+	for (; i < n; i++) {
+		char ch = b[i];
+
+		if (in_string) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"') {
+				in_string = false;
+				if (depth == 0)
+					return i + 1;
+			}
+			continue;
+		}
+		switch (ch) {
+		case '"':
+			in_string = true;
+			break;
+		case '{':
+		case '[':
+			if (++depth > 10000)
+				return 0;
+			break;
+		case '}':
+		case ']':
+			if (depth == 0)
+				return 0;
+			if (--depth == 0)
+				return i + 1;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Drops metadata.managedFields from one object's text, in place; returns the new length.
+ * Server-side-apply bookkeeping is often a third of an object and nothing here reads it (kubectl
+ * hides it too), so not decoding it saves a good part of the parse. In valid JSON an unescaped
+ * quote followed by managedFields":  opens a member name; a member of that name only exists in
+ * object metadata for the resources we follow. Anything unexpected leaves the text unchanged.
+ */
+static size_t strip_managed_fields(char *p, size_t n)
+{
+	static const char key[] = "\"managedFields\"";
+	const size_t kl = sizeof(key) - 1;
+	char *k = memmem(p, n, key, kl);
+	size_t ks, i, ve, cut_start, cut_end, bs = 0;
+
+	if (!k)
+		return n;
+	ks = (size_t)(k - p);
+	while (bs < ks && p[ks - 1 - bs] == '\\')
+		bs++;
+	if (bs % 2 == 1)
+		return n; /* an escaped quote inside a string */
+	i = skip_ws(p, ks + kl, n);
+	if (i >= n || p[i] != ':')
+		return n;
+	i = skip_ws(p, i + 1, n);
+	ve = value_end(p, i, n);
+	if (ve == 0)
+		return n;
+	cut_start = ks;
+	cut_end = skip_ws(p, ve, n);
+	if (cut_end < n && p[cut_end] == ',') {
+		cut_end++; /* "managedFields": [...], "next": ... */
+	} else {
+		/* the last member: take the comma before it */
+		size_t j = ks;
+
+		while (j > 0 && (p[j - 1] == ' ' || p[j - 1] == '\n' || p[j - 1] == '\r' ||
+				 p[j - 1] == '\t'))
+			j--;
+		if (j == 0 || p[j - 1] != ',')
+			return n; /* neither comma: the only member, leave it */
+		cut_start = j - 1;
+	}
+	memmove(p + cut_start, p + cut_end, n - cut_end);
+	return n - (cut_end - cut_start);
+}
+
 static int stream_emit(struct k8s_stream *s, size_t end, k8s_stream_value_fn fn, void *userdata,
 		       struct np_error *reterr)
 {
@@ -66,7 +172,8 @@ static int stream_emit(struct k8s_stream *s, size_t end, k8s_stream_value_fn fn,
 	json_t *v;
 	int r = 0;
 
-	v = json_loadb(s->buf + s->start, end - s->start, JSON_ALLOW_NUL, &jerr);
+	v = json_loadb(s->buf + s->start, strip_managed_fields(s->buf + s->start, end - s->start),
+		       JSON_ALLOW_NUL, &jerr);
 	s->start = end;
 	if (!v)
 		return stream_fail(s, reterr, "event is not valid JSON: ", jerr.text);
@@ -208,71 +315,12 @@ int k8s_watch_event_parse(json_t *ev, enum k8s_watch_type *ret_type, json_t **re
 
 /* ---- List answers, item by item ---- */
 
-static size_t skip_ws(const char *b, size_t i, size_t n)
-{
-	while (i < n && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t'))
-		i++;
-	return i;
-}
-
-/* Returns the end (one past) of the JSON value starting at b[i], or 0 if it does not end
- * within n. Only finds the extent; json_loadb() validates. */
-static size_t value_end(const char *b, size_t i, size_t n)
-{
-	unsigned depth = 0;
-	bool in_string = false;
-
-	if (i >= n)
-		return 0;
-	if (b[i] != '{' && b[i] != '[' && b[i] != '"') {
-		/* number, true, false, null */
-		while (i < n && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' &&
-		       b[i] != '\n' && b[i] != '\r' && b[i] != '\t')
-			i++;
-		return i;
-	}
-	for (; i < n; i++) {
-		char ch = b[i];
-
-		if (in_string) {
-			if (ch == '\\')
-				i++;
-			else if (ch == '"') {
-				in_string = false;
-				if (depth == 0)
-					return i + 1;
-			}
-			continue;
-		}
-		switch (ch) {
-		case '"':
-			in_string = true;
-			break;
-		case '{':
-		case '[':
-			if (++depth > 10000)
-				return 0;
-			break;
-		case '}':
-		case ']':
-			if (depth == 0)
-				return 0;
-			if (--depth == 0)
-				return i + 1;
-			break;
-		default:
-			break;
-		}
-	}
-	return 0;
-}
-
 static int list_fail(struct np_error *reterr, const char *what, size_t at)
 {
 	return np_error_set(reterr, -EBADMSG, "list", NULL, NULL, 0, "%s at byte %zu", what, at);
 }
 
-int k8s_list_parse(const char *buf, size_t len, k8s_list_item_fn fn, void *userdata,
+int k8s_list_parse(char *buf, size_t len, k8s_list_item_fn fn, void *userdata,
 		   json_t **ret_metadata, struct np_error *reterr)
 {
 	_cleanup_(json_decrefp) json_t *metadata = NULL;
@@ -307,7 +355,8 @@ int k8s_list_parse(const char *buf, size_t len, k8s_list_item_fn fn, void *userd
 				vend = value_end(buf, i, len);
 				if (vend == 0)
 					return list_fail(reterr, "item does not end", i);
-				item = json_loadb(buf + i, vend - i, JSON_DECODE_ANY, &jerr);
+				item = json_loadb(buf + i, strip_managed_fields(buf + i, vend - i),
+						  JSON_DECODE_ANY, &jerr);
 				if (!item)
 					return np_error_set(
 						reterr, -EBADMSG, "list", NULL, "items", 0,

@@ -334,6 +334,37 @@ def gen_cluster(store, spec):
                      "status": {"desiredNumberScheduled": nodes, "numberReady": nodes}})
 
 
+# Server-side-apply bookkeeping as a real pod carries it (kube-controller-manager and kubelet).
+MANAGED_FIELDS = [
+    {"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "v1",
+     "time": "2026-01-01T00:00:00Z", "fieldsType": "FieldsV1",
+     "fieldsV1": {"f:metadata": {"f:generateName": {}, "f:labels": {".": {}, "f:app": {},
+                                 "f:pod-template-hash": {}, "f:role": {}},
+                                 "f:ownerReferences": {".": {}, "k:{\"uid\":\"x\"}": {}}},
+                  "f:spec": {"f:containers": {"k:{\"name\":\"main\"}": {
+                      ".": {}, "f:image": {}, "f:imagePullPolicy": {}, "f:name": {},
+                      "f:ports": {".": {}, "k:{\"containerPort\":8080,\"protocol\":\"TCP\"}": {
+                          ".": {}, "f:containerPort": {}, "f:name": {}, "f:protocol": {}}},
+                      "f:resources": {".": {}, "f:requests": {".": {}, "f:cpu": {}, "f:memory": {}}},
+                      "f:terminationMessagePath": {}, "f:terminationMessagePolicy": {}}},
+                      "f:dnsPolicy": {}, "f:enableServiceLinks": {}, "f:restartPolicy": {},
+                      "f:schedulerName": {}, "f:securityContext": {},
+                      "f:terminationGracePeriodSeconds": {}}}},
+    {"manager": "kubelet", "operation": "Update", "apiVersion": "v1",
+     "time": "2026-01-01T00:00:05Z", "fieldsType": "FieldsV1", "subresource": "status",
+     "fieldsV1": {"f:status": {"f:conditions": {
+         "k:{\"type\":\"ContainersReady\"}": {".": {}, "f:lastProbeTime": {},
+                                                "f:lastTransitionTime": {}, "f:status": {}, "f:type": {}},
+         "k:{\"type\":\"Initialized\"}": {".": {}, "f:lastProbeTime": {},
+                                            "f:lastTransitionTime": {}, "f:status": {}, "f:type": {}},
+         "k:{\"type\":\"Ready\"}": {".": {}, "f:lastProbeTime": {},
+                                      "f:lastTransitionTime": {}, "f:status": {}, "f:type": {}}},
+         "f:containerStatuses": {}, "f:hostIP": {}, "f:phase": {}, "f:podIP": {},
+         "f:podIPs": {".": {}, "k:{\"ip\":\"10.0.0.1\"}": {".": {}, "f:ip": {}}},
+         "f:startTime": {}}}},
+]
+
+
 def gen_pod(i, n_ns, nodes, apps, rnd, gen=0):
     ns = f"ns-{i % n_ns}"
     app = f"app-{i % apps}"
@@ -345,6 +376,7 @@ def gen_pod(i, n_ns, nodes, apps, rnd, gen=0):
             "labels": {"app": app, "role": "client" if i % 3 == 0 else "server",
                        "pod-template-hash": "%08x" % (i * 2654435761 % (1 << 32)), "gen": str(gen)},
             "creationTimestamp": "2026-01-01T00:00:00Z",
+            "managedFields": MANAGED_FIELDS,
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
                                  "name": f"{app}-rs", "uid": "00000000-0000-0000-0000-%012d" % (i % apps),
                                  "controller": True, "blockOwnerDeletion": True}],

@@ -4,6 +4,7 @@
  * The same bytes are also decoded as a LIST answer, item by item. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "k8s/k8s.h"
 
@@ -52,9 +53,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	k8s_stream_done(&s);
 
 	{
+		_cleanup_(freep) char *copy = malloc(size + 1);
 		json_t *md = NULL;
 
-		if (k8s_list_parse((const char *)data, size, list_item, m, &md, &err) == 0)
+		if (!copy)
+			return 0;
+		memcpy(copy, data, size);
+		if (k8s_list_parse(copy, size, list_item, m, &md, &err) == 0)
 			json_decref(md);
 	}
 	return 0;

@@ -214,7 +214,10 @@ static int count_item(void *userdata, json_t *item)
 
 static int lp(const char *body, json_t *items, json_t **md, struct np_error *err)
 {
-	return k8s_list_parse(body, strlen(body), count_item, items, md, err);
+	_cleanup_(freep) char *copy = strdup(body);
+
+	ck_assert_ptr_nonnull(copy);
+	return k8s_list_parse(copy, strlen(copy), count_item, items, md, err);
 }
 
 START_TEST(list_item_by_item)
@@ -226,7 +229,7 @@ START_TEST(list_item_by_item)
 	struct np_error err = { 0 };
 	json_t *items = json_array(), *md = NULL;
 
-	ck_assert_int_eq(k8s_list_parse(body, strlen(body), count_item, items, &md, &err), 0);
+	ck_assert_int_eq(lp(body, items, &md, &err), 0);
 	ck_assert_uint_eq(json_array_size(items), 3);
 	ck_assert_str_eq(json_string_value(json_object_get(
 				 json_object_get(json_array_get(items, 0), "metadata"), "name")),
@@ -255,6 +258,59 @@ START_TEST(list_item_by_item)
 	ck_assert_int_eq(lp("{\"kind\":\"Status\"}", items, &md, &err), -EBADMSG);
 	ck_assert_int_eq(lp("{\"items\":[1 2]}", items, &md, &err), -EBADMSG);
 	json_decref(items);
+}
+END_TEST
+
+static const char *item_json(json_t *items, size_t i, char *buf, size_t size)
+{
+	char *s = json_dumps(json_array_get(items, i), JSON_COMPACT | JSON_SORT_KEYS);
+
+	snprintf(buf, size, "%s", s);
+	free(s);
+	return buf;
+}
+
+START_TEST(managed_fields_dropped)
+{
+	struct np_error err = { 0 };
+	json_t *items = json_array(), *md = NULL;
+	char buf[512];
+	struct k8s_stream s;
+	struct collect c = { json_array(), 0 };
+	static const char ev[] =
+		"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\","
+		"\"managedFields\":[{\"manager\":\"x\",\"fieldsV1\":{\"f:a\":{}}}]}}}\n";
+
+	ck_assert_int_eq(lp("{\"items\":["
+			    /* in the middle */
+			    "{\"metadata\":{\"name\":\"a\", \"managedFields\" : [{\"m\":\"]\"}] "
+			    ",\"uid\":\"u\"}},"
+			    /* last member */
+			    "{\"metadata\":{\"name\":\"b\",\n \"managedFields\":[]}},"
+			    /* the only member: left as it is */
+			    "{\"metadata\":{\"managedFields\":[1]}},"
+			    /* inside a string: not a member */
+			    "{\"metadata\":{\"name\":\"c\\\"managedFields\\\":[1]\"}}"
+			    "]}",
+			    items, &md, &err),
+			 0);
+	json_decref(md);
+	ck_assert_str_eq(item_json(items, 0, buf, sizeof(buf)),
+			 "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"}}");
+	ck_assert_str_eq(item_json(items, 1, buf, sizeof(buf)), "{\"metadata\":{\"name\":\"b\"}}");
+	ck_assert_str_eq(item_json(items, 2, buf, sizeof(buf)),
+			 "{\"metadata\":{\"managedFields\":[1]}}");
+	ck_assert_str_eq(item_json(items, 3, buf, sizeof(buf)),
+			 "{\"metadata\":{\"name\":\"c\\\"managedFields\\\":[1]\"}}");
+	json_decref(items);
+
+	k8s_stream_init(&s, 0);
+	ck_assert_int_eq(k8s_stream_feed(&s, ev, strlen(ev), collect_cb, &c, NULL), 0);
+	ck_assert_uint_eq(json_array_size(c.values), 1);
+	ck_assert_str_eq(item_json(c.values, 0, buf, sizeof(buf)),
+			 "{\"object\":{\"metadata\":{\"name\":\"a\"}},\"type\":\"ADDED\"}");
+	k8s_stream_done(&s);
+	json_decref(c.values);
 }
 END_TEST
 
@@ -640,6 +696,7 @@ int main(void)
 	tcase_add_test(tc, stream_malformed);
 	tcase_add_test(tc, stream_callback_stops);
 	tcase_add_test(tc, list_item_by_item);
+	tcase_add_test(tc, managed_fields_dropped);
 	tcase_add_test(tc, watch_event_types);
 	tcase_add_test(tc, kubeconfig_current_context);
 	tcase_add_test(tc, kubeconfig_other_context);
