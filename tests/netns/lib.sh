@@ -217,6 +217,8 @@ np_topo_bridge() {
 	NP_POD_V6=()
 	NP_REMOTE_RANGES_V4+=(10.44.0.0/16)
 	np_topo_base
+	# Distribution kernels build br_netfilter as a module that nothing loads on demand.
+	[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] || modprobe br_netfilter 2>/dev/null
 	[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] ||
 		np_die "br_netfilter is not available (needed for the bridge topology)"
 	np_sysctl node net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1
