@@ -246,45 +246,47 @@ static int list_fail(struct list_state *st, int r)
 	return MNL_CB_ERROR;
 }
 
-static int attr_table_cb(const struct nlattr *a, void *data)
+/* Fills tb (IPSET_ATTR_ADT_MAX + 1 entries, zeroed) with the attributes nested in nest; a
+ * direct loop, as this runs for every element of every set. */
+static void nested_table(const struct nlattr *nest, const struct nlattr **tb)
 {
-	const struct nlattr **tb = data;
-	uint16_t t = mnl_attr_get_type(a);
+	const struct nlattr *a;
 
-	if (t <= IPSET_ATTR_ADT_MAX)
-		tb[t] = a;
-	return MNL_CB_OK;
+	mnl_attr_for_each_nested(a, nest)
+	{
+		uint16_t t = mnl_attr_get_type(a);
+
+		if (t <= IPSET_ATTR_ADT_MAX)
+			tb[t] = a;
+	}
 }
 
 /* Parses nested IPSET_ATTR_IP{,_TO}: returns 0 and the address (IPv4 mapped), or -EBADMSG. */
 static int parse_ipaddr(const struct nlattr *nest, np_u128 *ret, uint8_t *ret_family)
 {
-	const struct nlattr *tb[IPSET_ATTR_ADT_MAX + 1] = { 0 };
+	const struct nlattr *a;
 
-	if (mnl_attr_parse_nested(nest, attr_table_cb, tb) < 0)
-		return -EBADMSG;
-	if (tb[IPSET_ATTR_IPADDR_IPV4]) {
-		uint32_t a;
+	mnl_attr_for_each_nested(a, nest)
+	{
+		uint16_t t = mnl_attr_get_type(a);
+		uint16_t n = mnl_attr_get_payload_len(a);
+		const uint8_t *p = mnl_attr_get_payload(a);
 
-		if (mnl_attr_get_payload_len(tb[IPSET_ATTR_IPADDR_IPV4]) != 4)
-			return -EBADMSG;
-		memcpy(&a, mnl_attr_get_payload(tb[IPSET_ATTR_IPADDR_IPV4]), 4);
-		*ret = np_v4(ntohl(a));
-		*ret_family = NFPROTO_IPV4;
-		return 0;
-	}
-	if (tb[IPSET_ATTR_IPADDR_IPV6]) {
-		const uint8_t *p;
-		np_u128 v = 0;
+		if (t == IPSET_ATTR_IPADDR_IPV4 && n == 4) {
+			*ret = np_v4((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+				     (uint32_t)p[2] << 8 | p[3]);
+			*ret_family = NFPROTO_IPV4;
+			return 0;
+		}
+		if (t == IPSET_ATTR_IPADDR_IPV6 && n == 16) {
+			np_u128 v = 0;
 
-		if (mnl_attr_get_payload_len(tb[IPSET_ATTR_IPADDR_IPV6]) != 16)
-			return -EBADMSG;
-		p = mnl_attr_get_payload(tb[IPSET_ATTR_IPADDR_IPV6]);
-		for (int i = 0; i < 16; i++)
-			v = (v << 8) | p[i];
-		*ret = v;
-		*ret_family = NFPROTO_IPV6;
-		return 0;
+			for (int i = 0; i < 16; i++)
+				v = (v << 8) | p[i];
+			*ret = v;
+			*ret_family = NFPROTO_IPV6;
+			return 0;
+		}
 	}
 	return -EBADMSG;
 }
@@ -336,8 +338,7 @@ static int parse_elem(struct list_state *st, const struct nlattr *nest)
 	uint8_t fam = s->family;
 	int r;
 
-	if (mnl_attr_parse_nested(nest, attr_table_cb, tb) < 0)
-		return -EBADMSG;
+	nested_table(nest, tb);
 
 	if (tb[IPSET_ATTR_IP]) {
 		uint8_t f;
@@ -430,8 +431,7 @@ static int parse_header(struct fw_ipset *s, const struct nlattr *nest)
 	const struct nlattr *tb[IPSET_ATTR_ADT_MAX + 1] = { 0 };
 	int r;
 
-	if (mnl_attr_parse_nested(nest, attr_table_cb, tb) < 0)
-		return -EBADMSG;
+	nested_table(nest, tb);
 	if (tb[IPSET_ATTR_NETMASK]) {
 		r = get_u8(tb[IPSET_ATTR_NETMASK], &s->netmask);
 		if (r < 0)

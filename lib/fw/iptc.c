@@ -172,6 +172,10 @@ static int add_iface(struct iptc_reader *rd, enum ir_field f, const char *via,
 	struct ir_ifname n = { 0 };
 	int k;
 
+	static const unsigned char no_mask[IFNAMSIZ];
+
+	if (!inv && memcmp(mask, no_mask, IFNAMSIZ) == 0) /* no -i/-o: the common case */
+		return 0;
 	k = fw_xt_ifname_from_mask(via, mask, IFNAMSIZ, &n);
 	if (k == -EINVAL)
 		return ir_rule_add_opaque(rd->r, "%s%s %.*s with a non-prefix mask",
@@ -219,8 +223,9 @@ static int entry_matches(struct iptc_reader *rd, const struct entry *e)
 	return 0;
 }
 
-static int entry_target(struct iptc_reader *rd, const struct entry *e, const char *label,
-			bool user_chain)
+/* The standard target's verdict is negative for ACCEPT/DROP/QUEUE/RETURN and a byte offset
+ * for a jump or goto, whose target libiptc names in label ("" for a fall-through rule). */
+static int entry_target(struct iptc_reader *rd, const struct entry *e, const char *label)
 {
 	const struct xt_entry_target *t = e->target;
 	char name[XT_EXTENSION_MAXNAMELEN];
@@ -232,13 +237,12 @@ static int entry_target(struct iptc_reader *rd, const struct entry *e, const cha
 	if (streq(name, XT_STANDARD_TARGET)) {
 		int verdict;
 
-		if (!label || !*label) /* fall through to the next rule */
-			return 0;
-		if (user_chain)
-			return fw_xt_verdict_to_ir(0, label, e->is_goto, rd->r);
 		if (e->target_size < sizeof(*t) + sizeof(int))
 			return ir_rule_add_note(rd->r, IR_STMT_OPAQUE, "truncated standard target");
 		memcpy(&verdict, t->data, sizeof(verdict));
+		if (verdict >= 0)
+			return label && *label ? fw_xt_verdict_to_ir(0, label, e->is_goto, rd->r)
+					       : 0;
 		if (fw_xt_verdict_to_ir(verdict, NULL, false, rd->r) < 0)
 			return ir_rule_add_note(rd->r, IR_STMT_OPAQUE, "standard verdict %d",
 						verdict);
@@ -286,7 +290,7 @@ static int ip4_rule(struct iptc_reader *rd, const struct ipt_entry *ie, struct x
 	if (k < 0)
 		return k;
 	label = iptc_get_target(ie, h);
-	return entry_target(rd, &e, label, label && *label && iptc_is_chain(label, h));
+	return entry_target(rd, &e, label);
 }
 
 static int ip6_rule(struct iptc_reader *rd, const struct ip6t_entry *ie, struct xtc_handle *h)
@@ -326,7 +330,7 @@ static int ip6_rule(struct iptc_reader *rd, const struct ip6t_entry *ie, struct 
 	if (k < 0)
 		return k;
 	label = ip6tc_get_target(ie, h);
-	return entry_target(rd, &e, label, label && *label && ip6tc_is_chain(label, h));
+	return entry_target(rd, &e, label);
 }
 
 static int table_chain(struct iptc_reader *rd, size_t ti, const char *chain, bool builtin,

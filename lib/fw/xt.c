@@ -816,6 +816,68 @@ static int mt_set(const struct xt_item *x)
 	return set_lookup(x, &o);
 }
 
+static int mt_udp4(const struct xt_item *x)
+{
+	return mt_udp(x, IPPROTO_UDP);
+}
+
+static int mt_udplite(const struct xt_item *x)
+{
+	return mt_udp(x, IPPROTO_UDPLITE);
+}
+
+static int mt_icmp4(const struct xt_item *x)
+{
+	return mt_icmp(x, IPPROTO_ICMP);
+}
+
+static int mt_icmp6(const struct xt_item *x)
+{
+	return mt_icmp(x, IPPROTO_ICMPV6);
+}
+
+static int mt_meta_mark(const struct xt_item *x)
+{
+	return mt_mark(x, IR_FIELD_META_MARK);
+}
+
+static int mt_ct_mark(const struct xt_item *x)
+{
+	return mt_mark(x, IR_FIELD_CT_MARK);
+}
+
+/* Decoders by extension name: rev -1 decodes every revision (the decoder checks), family 0
+ * either family. Looked up for every match of every rule, so compare the first byte first. */
+static const struct xt_decoder {
+	const char *name;
+	int rev;
+	uint8_t family;
+	int (*fn)(const struct xt_item *x);
+} match_decoders[] = {
+	{ "addrtype", -1, 0, mt_addrtype },
+	{ "comment", 0, 0, mt_comment },
+	{ "connmark", -1, 0, mt_ct_mark },
+	{ "conntrack", -1, 0, mt_conntrack },
+	{ "dscp", 0, 0, mt_dscp },
+	{ "icmp", 0, NFPROTO_IPV4, mt_icmp4 },
+	{ "icmp6", 0, NFPROTO_IPV6, mt_icmp6 },
+	{ "iprange", -1, 0, mt_iprange },
+	{ "length", 0, 0, mt_length },
+	{ "limit", 0, 0, mt_limit },
+	{ "mac", 0, 0, mt_mac },
+	{ "mark", -1, 0, mt_meta_mark },
+	{ "multiport", -1, 0, mt_multiport },
+	{ "physdev", -1, 0, mt_physdev },
+	{ "pkttype", 0, 0, mt_pkttype },
+	{ "rpfilter", 0, 0, mt_rpfilter },
+	{ "sctp", 0, 0, mt_sctp },
+	{ "set", -1, 0, mt_set },
+	{ "state", 0, 0, mt_state },
+	{ "tcp", 0, 0, mt_tcp },
+	{ "udp", 0, 0, mt_udp4 },
+	{ "udplite", 0, 0, mt_udplite },
+};
+
 int fw_xt_match_to_ir(const struct fw_xt_ctx *ctx, const char *name, uint8_t rev, const void *data,
 		      size_t len, struct ir_rule *rule)
 {
@@ -827,52 +889,16 @@ int fw_xt_match_to_ir(const struct fw_xt_ctx *ctx, const char *name, uint8_t rev
 		.len = data ? len : 0,
 		.r = rule,
 	};
-	bool v6 = ctx->family == NFPROTO_IPV6;
 
-	if (streq(name, "tcp") && rev == 0)
-		return mt_tcp(&x);
-	if (streq(name, "udp") && rev == 0)
-		return mt_udp(&x, IPPROTO_UDP);
-	if (streq(name, "udplite") && rev == 0)
-		return mt_udp(&x, IPPROTO_UDPLITE);
-	if (streq(name, "sctp") && rev == 0)
-		return mt_sctp(&x);
-	if (streq(name, "icmp") && rev == 0 && !v6)
-		return mt_icmp(&x, IPPROTO_ICMP);
-	if (streq(name, "icmp6") && rev == 0 && v6)
-		return mt_icmp(&x, IPPROTO_ICMPV6);
-	if (streq(name, "multiport"))
-		return mt_multiport(&x);
-	if (streq(name, "conntrack"))
-		return mt_conntrack(&x);
-	if (streq(name, "state") && rev == 0)
-		return mt_state(&x);
-	if (streq(name, "mark"))
-		return mt_mark(&x, IR_FIELD_META_MARK);
-	if (streq(name, "connmark"))
-		return mt_mark(&x, IR_FIELD_CT_MARK);
-	if (streq(name, "set"))
-		return mt_set(&x);
-	if (streq(name, "comment") && rev == 0)
-		return mt_comment(&x);
-	if (streq(name, "physdev"))
-		return mt_physdev(&x);
-	if (streq(name, "addrtype"))
-		return mt_addrtype(&x);
-	if (streq(name, "iprange"))
-		return mt_iprange(&x);
-	if (streq(name, "mac") && rev == 0)
-		return mt_mac(&x);
-	if (streq(name, "limit") && rev == 0)
-		return mt_limit(&x);
-	if (streq(name, "pkttype") && rev == 0)
-		return mt_pkttype(&x);
-	if (streq(name, "length") && rev == 0)
-		return mt_length(&x);
-	if (streq(name, "dscp") && rev == 0)
-		return mt_dscp(&x);
-	if (streq(name, "rpfilter") && rev == 0)
-		return mt_rpfilter(&x);
+	for (size_t i = 0; i < ELEMENTSOF(match_decoders); i++) {
+		const struct xt_decoder *d = &match_decoders[i];
+
+		if (d->name[0] != name[0] || !streq(d->name, name))
+			continue;
+		if ((d->rev < 0 || d->rev == rev) && (!d->family || d->family == ctx->family))
+			return d->fn(&x);
+		break;
+	}
 	return match_opaque(&x, "not decoded");
 }
 
