@@ -5,12 +5,52 @@
  *   counts SOURCE tables=N chains=N base=N rules=N sets=N elements=N opaque_preds=N
  *          opaque_stmts=N opaque_rules=N
  *   counts ipsets sets=N elements=N
+ * With --route ADDR...: prints "ADDR IFNAME" per address (fw_route_get()), or "ADDR error
+ * MESSAGE", and then the links "link INDEX NAME" (fw_links_read()).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "fw/fw.h"
 #include "ir/ir.h"
+
+static int route_main(int argc, char **argv)
+{
+	_cleanup_(fw_links_freep) struct fw_links *links = NULL;
+	int r;
+
+	for (int i = 2; i < argc; i++) {
+		_cleanup_(freep) char *name = NULL;
+		np_u128 a;
+		int fam = np_addr_parse(argv[i], &a);
+
+		if (fam < 0) {
+			fprintf(stderr, "bad address %s\n", argv[i]);
+			return 1;
+		}
+		r = fw_route_get(fam, a, &name);
+		if (r < 0)
+			printf("%s error %s\n", argv[i], np_strerror(r));
+		else
+			printf("%s %s %d\n", argv[i], name, r);
+	}
+	r = fw_links_read(&links);
+	if (r < 0) {
+		fprintf(stderr, "fw_links_read: %s\n", np_strerror(r));
+		return 1;
+	}
+	for (size_t i = 0; i < fw_links_count(links); i++) {
+		const struct fw_link *l = fw_links_at(links, i);
+
+		if (fw_links_index(links, l->name) != l->index ||
+		    !streq(fw_links_name(links, l->index), l->name)) {
+			fprintf(stderr, "link map inconsistent at %s\n", l->name);
+			return 1;
+		}
+		printf("link %d %s\n", l->index, l->name);
+	}
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -21,6 +61,8 @@ int main(int argc, char **argv)
 	bool json = argc > 1 && streq(argv[1], "--json");
 	int r;
 
+	if (argc > 1 && streq(argv[1], "--route"))
+		return route_main(argc, argv);
 	r = fw_read_all(NULL, &rs, &st);
 	if (r < 0) {
 		fprintf(stderr, "fw_read_all: %s\n", np_strerror(r));

@@ -249,7 +249,42 @@ if errors:
 print("ok: legacy rules and ipsets read into the IR")
 PY
 
-# --- 3. a read that cannot succeed is an error, not an empty ruleset ---
+# --- 3. routes and links (route.c): the interface `ip route get` names ---
+ip -n "$ns-node" link set lo up
+ip -n "$ns-node" link add cali12345 type veth peer name eth9
+ip -n "$ns-node" link add wg0 type veth peer name wg0p
+for l in cali12345 eth9 wg0; do ip -n "$ns-node" link set "$l" up; done
+ip -n "$ns-node" addr add 192.168.50.1/24 dev eth9
+ip -n "$ns-node" -6 addr add fd00:50::1/64 dev eth9 nodad
+ip -n "$ns-node" route add 10.244.1.10/32 dev cali12345
+ip -n "$ns-node" route add 172.16.0.0/12 dev wg0
+ip -n "$ns-node" -6 route add fd00:10:244:1::10/128 dev cali12345
+ip -n "$ns-node" route add blackhole 10.99.0.0/16
+ip netns exec "$ns-node" "$dump" --route 10.244.1.10 172.16.3.4 192.168.50.7 \
+	fd00:10:244:1::10 fd00:50::99 192.168.50.1 10.99.1.1 8.8.8.8 > "$tmp/route.out" ||
+	fail "fw-read-dump --route"
+want() {
+	grep -q "^$1 $2" "$tmp/route.out" || fail "route of $1: want $2, got $(grep "^$1 " "$tmp/route.out")"
+	if [ "${2%% *}" != error ]; then
+		got=$(ip -n "$ns-node" route get "$1" | sed -n 's/.* dev \([^ ]*\).*/\1/p' | head -1)
+		[ "$got" = "$2" ] || fail "ip route get $1 says $got, we say $2"
+	fi
+}
+want 10.244.1.10 cali12345
+want 172.16.3.4 wg0
+want 192.168.50.7 eth9
+want fd00:10:244:1::10 cali12345
+want fd00:50::99 eth9
+want 192.168.50.1 lo
+want 10.99.1.1 "error"
+want 8.8.8.8 "error"
+for l in lo cali12345 eth9 wg0; do
+	idx=$(ip netns exec "$ns-node" cat /sys/class/net/$l/ifindex)
+	grep -q "^link $idx $l\$" "$tmp/route.out" || fail "link map lacks $idx $l"
+done
+echo "ok: route lookups and link map agree with ip route get"
+
+# --- 4. a read that cannot succeed is an error, not an empty ruleset ---
 if ip netns exec "$ns-node" setpriv --inh-caps=-all --bounding-set=-all \
 	"$dump" > "$tmp/nocap.out" 2> "$tmp/nocap.err"; then
 	fail "fw-read-dump without CAP_NET_ADMIN succeeded: $(head -3 "$tmp/nocap.out")"
