@@ -25,6 +25,15 @@ reset() {
 reset
 sc_check faithful <<<"none"
 
+# More of the spec (policies-extra.json): a NotIn namespace selector, a protocol without a port,
+# ipBlocks 0.0.0.0/0 and ::/0 with excepts, an empty podSelector peer, an empty rule (allow
+# all), Exists/DoesNotExist, an SCTP endPort range: rendered faithfully, no finding.
+sc_render calico-nft "$NP_TMP/calico-extra" pods.json policies.json policies-extra.json
+np_in node nft flush ruleset
+np_load_nft "$NP_TMP/calico-extra/ruleset.nft"
+sc_check faithful-extra policies-extra.json <<<"none"
+reset
+
 # Another tool's table accepting everything at an earlier priority: the calico table's base
 # chain still runs and still drops.
 np_in node nft add table ip other

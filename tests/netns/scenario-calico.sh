@@ -41,6 +41,14 @@ for backend in legacy nft; do
 	sc_check "faithful-$backend" <<<"none"
 done
 
+# More of the spec (policies-extra.json): a NotIn namespace selector, a protocol without a port,
+# ipBlocks 0.0.0.0/0 and ::/0 with excepts, an empty podSelector peer, an empty rule (allow
+# all), Exists/DoesNotExist, an SCTP endPort range: rendered faithfully, no finding.
+np_flush
+sc_render calico-ipt "$NP_TMP/calico-extra" pods.json policies.json policies-extra.json
+sc_load_ipt nft "$NP_TMP/calico-extra"
+sc_check faithful-extra policies-extra.json <<<"none"
+
 # 2. Mutations (iptables-legacy; IPv4 rules only, so the IPv6 twins keep agreeing).
 
 # A per-pod chain flushed: db-0's to-workload chain. Off-node peers the policy allows are
@@ -143,10 +151,22 @@ sc_control legacy-and-nft
 # for ingress, and nothing on the node drops any of its traffic.
 reset legacy
 sc_check policy-not-rendered added-policy.json <<'EOF2'
-unenforced default/frontend-0 ingress TCP 0-65535
-unenforced default/frontend-0 ingress UDP 0-65535
-unenforced default/frontend-0 ingress SCTP 0-65535
+unenforced default/frontend-0 ingress TCP,UDP,SCTP 0-65535
 EOF2
+
+# Policies added in the API that the agent never rendered (policies-extra.json): db-0 becomes
+# isolated for egress and nothing drops any of its traffic (unenforced, even though redis-0's
+# rules drop db-0's traffic that redis-0's policy denies); what the new policies open for
+# redis-0 is blocked.
+reset legacy
+sc_check policies-not-rendered policies-extra.json <<'EOF2'
+unenforced default/db-0 egress TCP,UDP,SCTP 0-65535
+blocked-drift default/redis-0 ingress UDP 0-65535 peers=10.244.2.31,10.244.2.32,fd00:10:244:2::31,fd00:10:244:2::32
+blocked-drift default/redis-0 ingress TCP 7000-7002,8080 peers=10.244.1.22,10.244.2.32,fd00:10:244:1::22,fd00:10:244:2::32
+EOF2
+np_flush
+sc_load_ipt legacy "$NP_TMP/calico-extra"
+sc_control policies-not-rendered
 
 # redis-0 moved to 10.244.0.14 (moved-pod.json), the CNI's sets still name 10.244.0.12: its
 # egress set lets frontend-0 reach whoever has the old address, and not redis-0.

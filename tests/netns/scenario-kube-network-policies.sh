@@ -58,19 +58,13 @@ for backend in legacy nft; do
 done
 
 # The agent's rules gone: nothing decides, the chain policies accept, and the isolated pods
-# are unenforced (frontend-0 may send TCP and UDP 53 anywhere: no drift there).
+# are unenforced.
 np_in node iptables-nft -D FORWARD 1
 np_in node ip6tables-nft -D FORWARD 1
 sc_check queue-rule-deleted <<'EOF2'
-unenforced default/redis-0 ingress TCP 0-65535
-unenforced default/redis-0 ingress UDP 0-65535
-unenforced default/redis-0 ingress SCTP 0-65535
-unenforced default/db-0 ingress TCP 0-65535
-unenforced default/db-0 ingress UDP 0-65535
-unenforced default/db-0 ingress SCTP 0-65535
-unenforced default/frontend-0 egress TCP 0-52,54-65535
-unenforced default/frontend-0 egress UDP 0-52,54-65535
-unenforced default/frontend-0 egress SCTP 0-65535
+unenforced default/redis-0 ingress TCP,UDP,SCTP 0-65535
+unenforced default/db-0 ingress TCP,UDP,SCTP 0-65535
+unenforced default/frontend-0 egress TCP,UDP,SCTP 0-65535
 EOF2
 
 # nft_queue (CONFIG_NFT_QUEUE) is what the nftables layout needs; a kernel built without it

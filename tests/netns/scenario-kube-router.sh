@@ -32,6 +32,15 @@ for backend in nft legacy; do
 	sc_check "faithful-$backend" <<<"none"
 done
 
+# More of the spec (policies-extra.json): a NotIn namespace selector, a protocol without a port,
+# ipBlocks 0.0.0.0/0 and ::/0 with excepts, an empty podSelector peer, an empty rule (allow
+# all), Exists/DoesNotExist, an SCTP endPort range: rendered faithfully, no finding.
+np_flush
+sc_render kube-router "$NP_TMP/kube-router-extra" pods.json policies.json policies-extra.json
+sc_load_ipt legacy "$NP_TMP/kube-router-extra"
+sc_check faithful-extra policies-extra.json <<<"none"
+restore
+
 # db-0's pod firewall chain flushed (IPv4): nothing rejects traffic to it, FORWARD's
 # pod-network accepts let everything in. frontend-0's own egress chain still rejects part of
 # frontend-0's traffic towards db-0, so db-0 is not unenforced, it has allowed drift.
@@ -72,15 +81,9 @@ sc_control ipset-member-added
 np_in node iptables-legacy -D FORWARD 1
 np_in node ip6tables-legacy -D FORWARD 1
 sc_check forward-jump-removed <<'EOF2'
-unenforced default/redis-0 ingress TCP 0-65535
-unenforced default/redis-0 ingress UDP 0-65535
-unenforced default/redis-0 ingress SCTP 0-65535
-unenforced default/db-0 ingress TCP 0-65535
-unenforced default/db-0 ingress UDP 0-65535
-unenforced default/db-0 ingress SCTP 0-65535
-unenforced default/frontend-0 egress TCP 0-52,54-65535
-unenforced default/frontend-0 egress UDP 0-52,54-65535
-unenforced default/frontend-0 egress SCTP 0-65535
+unenforced default/redis-0 ingress TCP,UDP,SCTP 0-65535
+unenforced default/db-0 ingress TCP,UDP,SCTP 0-65535
+unenforced default/frontend-0 egress TCP,UDP,SCTP 0-65535
 EOF2
 restore
 sc_control forward-jump-removed

@@ -7,7 +7,8 @@
         KIND POD DIRECTION PROTO PORTS [peer_pod=NS/NAME] [peers=ADDR,CIDR,LO-HI,...]
               [family=ipv4|ipv6]
       e.g. "blocked-drift default/db-0 ingress TCP 5432 peers=10.244.1.21,172.16.0.0/22"
-      or "none" for no findings at all; PROTO and PORTS are "-" for a no-route finding. Every finding must match exactly one line and every
+      or "none" for no findings at all. PROTO is a list for findings that cover several
+      protocols (unenforced: "TCP,UDP,SCTP"); PROTO and PORTS are "-" for a no-route finding. Every finding must match exactly one line and every
       line one finding: kind, pod, direction, protocol and port set always, the other local pod
       (peer_pod, none when not given) always, the peer address set and the example's family
       when given. Also checks the
@@ -151,9 +152,10 @@ def parse_expect(path):
 
 
 def matches(e, f):
-    proto = None if e["protocol"] == "-" else e["protocol"]
-    if (e["kind"], e["pod"], e["direction"], proto, e["peer_pod"]) != \
-            (f["kind"], f["pod"], f["direction"], f.get("protocol"), f.get("peer_pod")):
+    protos = [] if e["protocol"] == "-" else e["protocol"].split(",")
+    got = f.get("protocols") or ([f["protocol"]] if f.get("protocol") else [])
+    if (e["kind"], e["pod"], e["direction"], e["peer_pod"]) != \
+            (f["kind"], f["pod"], f["direction"], f.get("peer_pod")) or protos != got:
         return False
     if e["ports"] != ports_set(f.get("ports")):
         return False

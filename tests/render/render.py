@@ -452,6 +452,12 @@ def render_calico_nft(node, out):
 # ---------------------------------------------------------------------------------------------
 # kube-router's network policy controller
 # ---------------------------------------------------------------------------------------------
+def hash_net_members(cidr):
+    """ipset hash:net takes no /0; kube-router and weave-npc store it as two halves."""
+    n = ipaddress.ip_network(cidr)
+    return [str(x) for x in n.subnets(1)] if n.prefixlen == 0 else [cidr]
+
+
 def kr_name(prefix, key):
     return prefix + h(key, -16)
 
@@ -492,8 +498,8 @@ def render_kube_router(node, out):
                                 s = kset(fam, pkind, f"{pol.ref}/{d}/{i}/{j}", peer.addrs(fam))
                             elif peer.in_family(fam):
                                 s = kset(fam, pkind, f"{pol.ref}/{d}/{i}/{j}",
-                                         [(peer.cidr, False)] + [(e, True) for e in peer.excepts_of(fam)],
-                                         net=True)
+                                         [(c, False) for c in hash_net_members(peer.cidr)] +
+                                         [(e, True) for e in peer.excepts_of(fam)], net=True)
                             else:
                                 continue
                             pms.append(f"-m set --match-set {s} {pside}")
@@ -607,8 +613,8 @@ def render_weave(node, out):
                             pms.append(f"-m set --match-set {wset(peer.desc, peer.addrs(fam))} {side}")
                         elif peer.in_family(fam):
                             s = wset(f"{pol.ref}/{d}/{i}/{j}",
-                                     [(peer.cidr, False)] + [(e, True) for e in peer.excepts_of(fam)],
-                                     net=True)
+                                     [(c, False) for c in hash_net_members(peer.cidr)] +
+                                     [(e, True) for e in peer.excepts_of(fam)], net=True)
                             pms.append(f"-m set --match-set {s} {side}")
                 for pm in pms:
                     for proto, ranges in rule_port_variants(rule):
