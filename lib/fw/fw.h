@@ -31,14 +31,20 @@ enum fw_ipset_kind {
 	FW_IPSET_HASH_NET_IFACE,
 	FW_IPSET_BITMAP_PORT,
 	FW_IPSET_LIST_SET,
+	FW_IPSET_BITMAP_IP,
+	FW_IPSET_HASH_NET_NET,
+	FW_IPSET_HASH_IP_PORT_IP,
+	FW_IPSET_HASH_IP_PORT_NET,
+	FW_IPSET_HASH_NET_PORT_NET,
 	FW_IPSET_OTHER, /* a type not decoded: references to it are opaque */
 };
 
 struct fw_ipset_elem {
 	np_u128 lo, hi; /* address range (IPv4 mapped), when has_addr */
+	np_u128 lo2, hi2; /* the second address (hash:net,net, hash:ip,port,ip, ...), has_addr2 */
 	uint16_t port_lo, port_hi; /* when has_port (ICMP: type << 8 | code) */
 	uint8_t proto; /* with a port: IP protocol number */
-	bool has_addr, has_port;
+	bool has_addr, has_port, has_addr2;
 	bool nomatch; /* the element excludes (hash:net*) */
 	bool physdev; /* hash:net,iface: the name is a bridge port */
 	bool iface_wildcard; /* hash:net,iface: the name is a prefix */

@@ -43,6 +43,11 @@ static const struct {
 	{ "hash:net,iface", FW_IPSET_HASH_NET_IFACE },
 	{ "bitmap:port", FW_IPSET_BITMAP_PORT },
 	{ "list:set", FW_IPSET_LIST_SET },
+	{ "bitmap:ip", FW_IPSET_BITMAP_IP },
+	{ "hash:net,net", FW_IPSET_HASH_NET_NET },
+	{ "hash:ip,port,ip", FW_IPSET_HASH_IP_PORT_IP },
+	{ "hash:ip,port,net", FW_IPSET_HASH_IP_PORT_NET },
+	{ "hash:net,port,net", FW_IPSET_HASH_NET_PORT_NET },
 };
 
 static void ipset_elem_done(struct fw_ipset_elem *e)
@@ -369,6 +374,20 @@ static int parse_elem(struct list_state *st, const struct nlattr *nest)
 			e.hi = to;
 		}
 		e.has_addr = true;
+	}
+	if (tb[IPSET_ATTR_IP2]) {
+		uint8_t f, c = fam == NFPROTO_IPV4 ? 32 : 128;
+
+		r = parse_ipaddr(tb[IPSET_ATTR_IP2], &e.lo2, &f);
+		if (r < 0)
+			return r;
+		if (tb[IPSET_ATTR_CIDR2]) {
+			r = get_u8(tb[IPSET_ATTR_CIDR2], &c);
+			if (r < 0)
+				return r;
+		}
+		prefix_range(f, e.lo2, c, &e.lo2, &e.hi2);
+		e.has_addr2 = true;
 	}
 	if (tb[IPSET_ATTR_PORT]) {
 		r = get_be16(tb[IPSET_ATTR_PORT], &e.port_lo);
@@ -779,6 +798,7 @@ static int ipset_to_ir(const struct fw_ipset *fs, struct ir_set **ret)
 	switch (fs->kind) {
 	case FW_IPSET_HASH_IP:
 	case FW_IPSET_HASH_NET:
+	case FW_IPSET_BITMAP_IP:
 		s->flags |= IR_SET_INTERVAL;
 		k = ir_set_add_key(s, IR_KEY_ADDR);
 		ELEM_FOREACH(e, fs)
@@ -808,6 +828,48 @@ static int ipset_to_ir(const struct fw_ipset *fs, struct ir_set **ret)
 			if (!e->has_addr || !e->has_port)
 				return -EBADMSG;
 			k = key_add_port_proto(s, key, 1, e, e->nomatch);
+		}
+		break;
+	case FW_IPSET_HASH_NET_NET:
+		s->flags |= IR_SET_INTERVAL;
+		k = ir_set_add_key(s, IR_KEY_ADDR);
+		if (k >= 0)
+			k = ir_set_add_key(s, IR_KEY_ADDR);
+		ELEM_FOREACH(e, fs)
+		{
+			struct ir_key_part key[2] = { { .lo = e->lo, .hi = e->hi },
+						      { .lo = e->lo2, .hi = e->hi2 } };
+
+			if (k < 0)
+				break;
+			if (!e->has_addr || !e->has_addr2)
+				return -EBADMSG;
+			k = ir_set_add_elem(s, key, NULL, 0, e->nomatch);
+		}
+		break;
+	case FW_IPSET_HASH_IP_PORT_IP:
+	case FW_IPSET_HASH_IP_PORT_NET:
+	case FW_IPSET_HASH_NET_PORT_NET:
+		s->flags |= IR_SET_INTERVAL;
+		k = ir_set_add_key(s, IR_KEY_ADDR);
+		if (k >= 0)
+			k = ir_set_add_key(s, IR_KEY_NUM);
+		if (k >= 0)
+			k = ir_set_add_key(s, IR_KEY_NUM);
+		if (k >= 0)
+			k = ir_set_add_key(s, IR_KEY_ADDR);
+		ELEM_FOREACH(e, fs)
+		{
+			struct ir_key_part key[4] = { { .lo = e->lo, .hi = e->hi },
+						      { .lo = e->proto, .hi = e->proto },
+						      { .lo = e->port_lo, .hi = e->port_hi },
+						      { .lo = e->lo2, .hi = e->hi2 } };
+
+			if (k < 0)
+				break;
+			if (!e->has_addr || !e->has_port || !e->has_addr2)
+				return -EBADMSG;
+			k = ir_set_add_elem(s, key, NULL, 0, e->nomatch);
 		}
 		break;
 	case FW_IPSET_HASH_NET_IFACE:

@@ -687,7 +687,14 @@ static const char *set_layout(const struct fw_ipsets *l, const struct fw_ipset *
 	switch (s->kind) {
 	case FW_IPSET_HASH_IP:
 	case FW_IPSET_HASH_NET:
+	case FW_IPSET_BITMAP_IP:
 		return "a";
+	case FW_IPSET_HASH_NET_NET:
+		return "aa";
+	case FW_IPSET_HASH_IP_PORT_IP:
+	case FW_IPSET_HASH_IP_PORT_NET:
+	case FW_IPSET_HASH_NET_PORT_NET:
+		return "apa";
 	case FW_IPSET_HASH_IP_PORT:
 	case FW_IPSET_HASH_NET_PORT:
 		return "ap";
