@@ -86,13 +86,22 @@ static size_t value_end(const char *b, size_t i, size_t n)
 		char ch = b[i];
 
 		if (in_string) {
-			if (ch == '\\')
-				i++;
-			else if (ch == '"') {
-				in_string = false;
-				if (depth == 0)
-					return i + 1;
-			}
+			/* Most of a document is inside strings: jump to the next quote (memchr is
+			 * vectorised) and look back for the backslashes that would escape it. */
+			const char *q = memchr(b + i, '"', n - i);
+			size_t j, bs = 0;
+
+			if (!q)
+				return 0;
+			j = (size_t)(q - b);
+			while (j - bs > i && b[j - 1 - bs] == '\\')
+				bs++;
+			i = j;
+			if (bs % 2 == 1)
+				continue; /* an escaped quote */
+			in_string = false;
+			if (depth == 0)
+				return i + 1;
 			continue;
 		}
 		switch (ch) {
