@@ -16,6 +16,8 @@
 #include <linux/netfilter/x_tables.h>
 #include <linux/netfilter/xt_addrtype.h>
 #include <linux/netfilter/xt_comment.h>
+#include <linux/netfilter/xt_CT.h>
+#include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/xt_connmark.h>
 #include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_iprange.h>
@@ -862,6 +864,132 @@ START_TEST(targets)
 }
 END_TEST
 
+START_TEST(ifname_masks)
+{
+	struct ir_ifname n = { 0 };
+	unsigned char mask[IFNAMSIZ] = { 0 };
+	char via[IFNAMSIZ] = "eth0";
+
+	/* exact: mask over strlen + 1 */
+	memset(mask, 0xff, 5);
+	ck_assert_int_eq(fw_xt_ifname_from_mask(via, mask, IFNAMSIZ, &n), 1);
+	ck_assert_str_eq(n.name, "eth0");
+	ck_assert(!n.prefix);
+	free(n.name);
+	/* `eth+`: mask over strlen of the prefix */
+	memset(mask, 0, sizeof(mask));
+	memset(mask, 0xff, 3);
+	snprintf(via, sizeof(via), "eth");
+	ck_assert_int_eq(fw_xt_ifname_from_mask(via, mask, IFNAMSIZ, &n), 1);
+	ck_assert_str_eq(n.name, "eth");
+	ck_assert(n.prefix);
+	free(n.name);
+	/* no mask: any interface */
+	memset(mask, 0, sizeof(mask));
+	ck_assert_int_eq(fw_xt_ifname_from_mask(via, mask, IFNAMSIZ, &n), 0);
+	/* holes in the mask: not a pattern */
+	mask[0] = 0xff;
+	mask[2] = 0xff;
+	ck_assert_int_eq(fw_xt_ifname_from_mask(via, mask, IFNAMSIZ, &n), -EINVAL);
+}
+END_TEST
+
+START_TEST(icmp6_has_no_any_type)
+{
+	struct ir_rule *r = rule();
+	struct ipt_icmp v = { .type = 0xff, .code = { 0, 0xff } };
+
+	/* ip6_tables' icmp6_type_code_match() has no 0xff wildcard, unlike IPv4 */
+	MATCH(&ctx6, "icmp6", 0, v, r);
+	assert_range(r, 1, IR_FIELD_ICMP_TYPE, false, 0xff, 0xff);
+	ir_rule_free(r);
+	r = rule();
+	MATCH(&ctx4, "icmp", 0, v, r);
+	ck_assert_uint_eq(r->preds.n, 1); /* protocol only: any type */
+	/* icmp6 in an IPv4 table is not decoded */
+	MATCH(&ctx4, "icmp6", 0, v, r);
+	assert_opaque(r, 1, "icmp6 rev 0");
+	ir_rule_free(r);
+}
+END_TEST
+
+START_TEST(nat_and_ct_targets)
+{
+	struct ir_rule *r = rule();
+	struct nf_nat_range2 dnat = { .flags =
+					      NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED };
+	const struct ir_stmt *s;
+
+	inet_pton(AF_INET, "10.0.0.5", &dnat.min_addr.in);
+	inet_pton(AF_INET, "10.0.0.5", &dnat.max_addr.in);
+	dnat.min_proto.all = htons(6443);
+	dnat.max_proto.all = htons(6443);
+	TARGET(&ctx4, "DNAT", 2, dnat, r);
+	s = &r->stmts.items[0];
+	ck_assert_int_eq(s->kind, IR_STMT_NAT);
+	ck_assert_int_eq(s->nat, IR_NAT_DNAT);
+	ck_assert(s->nat_has_addr && s->nat_addr_lo == ip("10.0.0.5"));
+	ck_assert(s->nat_has_port && s->nat_port_lo == 6443);
+	ir_rule_free(r);
+
+	r = rule();
+	struct xt_ct_target_info_v1 ct = { .flags = XT_CT_NOTRACK };
+	TARGET(&ctx4, "CT", 1, ct, r);
+	ck_assert_int_eq(r->stmts.items[0].kind, IR_STMT_NOTRACK);
+	ct = (struct xt_ct_target_info_v1){ .zone = 7 };
+	TARGET(&ctx4, "CT", 1, ct, r);
+	ck_assert_int_eq(r->stmts.items[1].kind, IR_STMT_OPAQUE);
+	ir_rule_free(r);
+}
+END_TEST
+
+START_TEST(set_match_three_dimensions)
+{
+	static struct msgbuf mb;
+	struct fw_ipsets *l = NULL;
+	struct nlmsghdr *nlh;
+	struct nlattr *adt, *d;
+	struct ir_ruleset *rs;
+	struct ir_rule *r = rule();
+	struct fw_xt_ctx ctx = { .family = NFPROTO_IPV4, .set_name = fw_ipsets_xt_name };
+	struct xt_set_info_match_v4 v = {
+		.match_set = { .index = 9,
+			       .dim = 3,
+			       .flags = IPSET_DIM_ONE_SRC | IPSET_DIM_THREE_SRC },
+	};
+	const struct ir_set *s;
+
+	mb.len = 0;
+	nlh = list_msg(&mb, "ipi", "hash:ip,port,ip", NFPROTO_IPV4, 9);
+	adt = mnl_attr_nest_start(nlh, IPSET_ATTR_ADT);
+	d = mnl_attr_nest_start(nlh, IPSET_ATTR_DATA);
+	put_ip4(nlh, IPSET_ATTR_IP, "10.0.0.1");
+	mnl_attr_put_u16(nlh, IPSET_ATTR_PORT | NLA_F_NET_BYTEORDER, htons(80));
+	mnl_attr_put_u8(nlh, IPSET_ATTR_PROTO, IPPROTO_TCP);
+	put_ip4(nlh, IPSET_ATTR_IP2, "10.0.0.2");
+	mnl_attr_nest_end(nlh, d);
+	mnl_attr_nest_end(nlh, adt);
+	msg_end(&mb, nlh);
+	ck_assert_int_eq(fw_ipsets_parse_dump(mb.buf, mb.len, &l), 0);
+	ctx.userdata = l;
+
+	MATCH(&ctx, "set", 4, v, r);
+	ck_assert_uint_eq(r->preds.items[0].ref.nkey, 4);
+	ck_assert_int_eq(r->preds.items[0].ref.key[0], IR_FIELD_SADDR);
+	ck_assert_int_eq(r->preds.items[0].ref.key[2], IR_FIELD_DPORT);
+	ck_assert_int_eq(r->preds.items[0].ref.key[3], IR_FIELD_SADDR);
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	ck_assert_int_eq(fw_ipsets_to_ir(l, rs), 0);
+	s = ir_ruleset_find_ipset(rs, "ipi");
+	ck_assert_uint_eq(s->nkey, 4);
+	ck_assert(s->elems.items[0].key[3].lo == ip("10.0.0.2"));
+	ir_ruleset_free(rs);
+	ir_rule_free(r);
+	fw_ipsets_free(l);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fw");
@@ -880,11 +1008,15 @@ int main(void)
 	tcase_add_test(tc, unknown_and_short_are_opaque);
 	tcase_add_test(tc, standard_verdicts);
 	tcase_add_test(tc, targets);
+	tcase_add_test(tc, ifname_masks);
+	tcase_add_test(tc, icmp6_has_no_any_type);
+	tcase_add_test(tc, nat_and_ct_targets);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("ipset");
 	tcase_add_test(tc, ipset_dump_parse);
 	tcase_add_test(tc, ipset_dump_malformed);
 	tcase_add_test(tc, ipsets_into_ir);
+	tcase_add_test(tc, set_match_three_dimensions);
 	suite_add_tcase(s, tc);
 
 	sr = srunner_create(s);
