@@ -42,6 +42,19 @@ int config_parse_duration(const char *s, uint64_t *ret)
 	return -EINVAL;
 }
 
+const char *remediate_mode_to_string(enum remediate_mode m)
+{
+	switch (m) {
+	case REMEDIATE_DRY_RUN:
+		return "dry-run";
+	case REMEDIATE_RESTART_CNI:
+		return "restart-cni";
+	case REMEDIATE_OFF:
+	default:
+		return "off";
+	}
+}
+
 static int set_str(char **dst, const char *v)
 {
 	char *s = NULL;
@@ -63,6 +76,12 @@ int config_init(struct config *c)
 		.events = false,
 		.log_level = LOG_INFO,
 		.journal_rate_usec = 60 * 1000000ull,
+		.remediate = REMEDIATE_OFF,
+		.remediate_audits = 3,
+		.remediate_after_usec = 60 * 1000000ull,
+		.remediate_cooldown_usec = 15 * 60 * 1000000ull,
+		.remediate_daily_budget = 4,
+		.remediate_grace_usec = 120 * 1000000ull,
 	};
 	if (set_str(&c->socket_path, CONFIG_DEFAULT_SOCKET) < 0 ||
 	    set_str(&c->cni_conf_dir, "/etc/cni/net.d") < 0 ||
@@ -123,6 +142,18 @@ int config_set(struct config *c, const char *key, const char *v, struct np_error
 		{ "full-audit-interval", offsetof(struct config, full_usec), 1000000 },
 		{ "debounce", offsetof(struct config, debounce_usec), 0 },
 		{ "journal-rate-limit", offsetof(struct config, journal_rate_usec), 0 },
+		{ "remediate-after", offsetof(struct config, remediate_after_usec), 0 },
+		{ "remediate-cooldown", offsetof(struct config, remediate_cooldown_usec), 0 },
+		{ "remediate-grace", offsetof(struct config, remediate_grace_usec), 0 },
+	};
+	static const struct {
+		const char *key;
+		size_t off;
+		unsigned min, max;
+	} uints[] = {
+		{ "remediate-audits", offsetof(struct config, remediate_audits), 1, 1000 },
+		{ "remediate-daily-budget", offsetof(struct config, remediate_daily_budget), 0,
+		  100 },
 	};
 	int r;
 
@@ -143,6 +174,31 @@ int config_set(struct config *c, const char *key, const char *v, struct np_error
 			*(uint64_t *)((char *)c + durs[i].off) = d;
 			return 0;
 		}
+	for (size_t i = 0; i < ELEMENTSOF(uints); i++)
+		if (streq(key, uints[i].key)) {
+			char *end;
+			unsigned long n;
+			errno = 0;
+			n = strtoul(v, &end, 10);
+			if (errno || end == v || *end || n < uints[i].min || n > uints[i].max)
+				return np_error_set(e, -EINVAL, NULL, NULL, key, 0,
+						    "'%s' is not a number from %u to %u", v,
+						    uints[i].min, uints[i].max);
+			*(unsigned *)((char *)c + uints[i].off) = (unsigned)n;
+			return 0;
+		}
+	if (streq(key, "remediate")) {
+		if (streq(v, "off") || streq(v, "no"))
+			c->remediate = REMEDIATE_OFF;
+		else if (streq(v, "dry-run"))
+			c->remediate = REMEDIATE_DRY_RUN;
+		else if (streq(v, "restart-cni"))
+			c->remediate = REMEDIATE_RESTART_CNI;
+		else
+			return np_error_set(e, -EINVAL, NULL, NULL, key, 0,
+					    "'%s' is not off, dry-run or restart-cni", v);
+		return 0;
+	}
 	if (streq(key, "events")) {
 		if (parse_bool(v, &c->events) < 0)
 			return np_error_set(e, -EINVAL, NULL, NULL, key, 0, "'%s' is not yes or no",

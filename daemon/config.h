@@ -9,6 +9,13 @@
 #define CONFIG_DEFAULT_PATH "/etc/npaudit/npauditd.conf"
 #define CONFIG_DEFAULT_SOCKET "/run/npaudit/npauditd.sock"
 
+/* What remediation does when drift rots (see docs/remediation.md). */
+enum remediate_mode {
+	REMEDIATE_OFF,
+	REMEDIATE_DRY_RUN, /* decide and report, never act */
+	REMEDIATE_RESTART_CNI, /* delete this node's CNI agent pod */
+};
+
 /* npauditd's settings: defaults, then the config file (key = value, see npauditd.conf(5)),
  * then command line flags. Every string is owned by the config. */
 struct config {
@@ -25,6 +32,13 @@ struct config {
 	uint64_t journal_rate_usec; /* at most one transition per finding per this interval */
 	char *cni_conf_dir;
 	char *state_file;
+	/* remediation */
+	enum remediate_mode remediate;
+	unsigned remediate_audits; /* consecutive complete audits with the drift */
+	uint64_t remediate_after_usec; /* and for at least this long */
+	uint64_t remediate_cooldown_usec; /* at most one restart per this interval */
+	unsigned remediate_daily_budget; /* and at most this many per 24 hours */
+	uint64_t remediate_grace_usec; /* an agent not Ready for less is restarting itself */
 };
 
 /* Fills c with the defaults; returns 0 or -ENOMEM. */
@@ -36,5 +50,7 @@ int config_set(struct config *c, const char *key, const char *value, struct np_e
 /* Reads a config file into c. A missing file is not an error when `optional`. Returns 0 or a
  * negative errno with *reterr (file, line, key). */
 int config_load_file(struct config *c, const char *path, bool optional, struct np_error *reterr);
+/* Returns "off", "dry-run" or "restart-cni". */
+const char *remediate_mode_to_string(enum remediate_mode m);
 /* Parses "50ms", "2s", "5min", "1h" or a number of seconds into usec; returns 0 or -EINVAL. */
 int config_parse_duration(const char *s, uint64_t *ret);

@@ -26,6 +26,7 @@
 #include "journal.h"
 #include "log.h"
 #include "manager.h"
+#include "remediate.h"
 
 static uint64_t now_mono(void)
 {
@@ -861,6 +862,7 @@ int manager_audit_now(struct manager *m, unsigned what)
 	}
 	run_lint(m);
 	set_degraded(m, NULL);
+	remediation_after_audit(m->rem); /* after a complete audit and lint */
 	if (!m->ready_sent) {
 		sd_notify(0, "READY=1");
 		m->ready_sent = true;
@@ -1074,6 +1076,10 @@ int manager_status_json(struct manager *m, struct strbuf *out)
 		r = cni_detection_json(m->lint->cni, out);
 	else if (r >= 0)
 		r = strbuf_puts(out, "null");
+	if (r >= 0)
+		r = strbuf_puts(out, ",\"remediation\":");
+	if (r >= 0)
+		r = remediation_status_json(m->rem, out);
 	if (r >= 0)
 		r = strbuf_puts(out, ",\"notes\":[");
 	for (size_t i = 0; r >= 0 && i < m->notes.n; i++) {
@@ -1639,6 +1645,7 @@ struct manager *manager_free(struct manager *m)
 		return NULL;
 	api_free(m->api);
 	k8s_client_free(m->k8s);
+	remediation_free(m->rem); /* after the client, which holds it as a DELETE's userdata */
 	for (size_t i = 0; i < m->k8s_fds.n; i++)
 		sd_event_source_disable_unref(m->k8s_fds.items[i].source);
 	VEC_DONE(&m->k8s_fds);
@@ -1725,6 +1732,9 @@ int manager_start(struct manager *m)
 	r = k8s_client_start(m->k8s);
 	if (r < 0)
 		return log_error_errno(r, "Cannot start the API client");
+	r = remediation_new(m, &m->rem);
+	if (r < 0)
+		return log_error_errno(r, "Cannot set up remediation");
 
 	/* The node: monitors first, so no change between the first read and them is missed. */
 	m->nft_fd = open_monitor(NETLINK_NETFILTER, nft_groups, ELEMENTSOF(nft_groups));

@@ -48,6 +48,7 @@ struct metrics {
 };
 
 struct api;
+struct remediation;
 
 struct manager {
 	struct config cfg;
@@ -95,6 +96,7 @@ struct manager {
 	struct lint_report *lint; /* the last lint of the cluster for this node */
 	struct metrics metrics;
 	uint64_t started_at;
+	struct remediation *rem; /* remediation (daemon/remediate.c), off by default */
 };
 
 /* Returns 0 and a new manager in *ret taking over *cfg (zeroed), or -errno (logged). */

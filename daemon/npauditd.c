@@ -46,6 +46,14 @@ static void help(FILE *f)
 		"/etc/cni/net.d)\n"
 		"      --state-file PATH        remediation state (default "
 		"/var/lib/npaudit/state.json)\n"
+		"      --remediate MODE         off, dry-run or restart-cni: delete this node's\n"
+		"                               CNI agent pod when drift persists (default off)\n"
+		"      --remediate-audits N     drift persists this many audits (default 3)\n"
+		"      --remediate-after DURATION  and this long (default 60s)\n"
+		"      --remediate-cooldown DURATION  at most one restart per (default 15min)\n"
+		"      --remediate-daily-budget N  at most N restarts per 24 hours (default 4)\n"
+		"      --remediate-grace DURATION  an agent pod not Ready for less is left to\n"
+		"                               recover on its own (default 2min)\n"
 		"      --keep-caps              keep every capability (debugging)\n"
 		"  -h, --help                   this help\n"
 		"      --version                the version\n");
@@ -94,6 +102,12 @@ int main(int argc, char **argv)
 		{ "cni-conf-dir", required_argument, NULL, 'n' },
 		{ "state-file", required_argument, NULL, 'S' },
 		{ "journal-rate-limit", required_argument, NULL, 'J' },
+		{ "remediate", required_argument, NULL, 'R' },
+		{ "remediate-audits", required_argument, NULL, 'N' },
+		{ "remediate-after", required_argument, NULL, 'T' },
+		{ "remediate-cooldown", required_argument, NULL, 'O' },
+		{ "remediate-daily-budget", required_argument, NULL, 'B' },
+		{ "remediate-grace", required_argument, NULL, 'G' },
 		{ "keep-caps", no_argument, NULL, OPT_KEEP_CAPS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -114,6 +128,12 @@ int main(int argc, char **argv)
 		['n'] = "cni-conf-dir",
 		['S'] = "state-file",
 		['J'] = "journal-rate-limit",
+		['R'] = "remediate",
+		['N'] = "remediate-audits",
+		['T'] = "remediate-after",
+		['O'] = "remediate-cooldown",
+		['B'] = "remediate-daily-budget",
+		['G'] = "remediate-grace",
 	};
 	_cleanup_(manager_freep) struct manager *m = NULL;
 	struct config cfg;

@@ -444,6 +444,7 @@ class Emulator:
         self.tokens = {args.token}
         self.events = []  # POSTed core/v1 Events
         self.deleted_pods = []
+        self.delete_requests = []  # every pod DELETE served: target, precondition, answer
         self.stats = {"list": 0, "watch": 0, "unauthorized": 0, "faulted": 0, "get": 0,
                       "delete": 0, "post": 0, "gone": 0}
         self.stats_lock = threading.Lock()
@@ -871,18 +872,24 @@ class ApiHandler(BaseHTTPRequestHandler):
             return
         want = ((opts or {}).get("preconditions") or {}).get("uid")
         store = self.emu.store
+        rec = {"time": time.time(), "namespace": ns, "name": name, "precondition_uid": want}
         with store.lock:
+            self.emu.delete_requests.append(rec)
             v = store.current("pods", f"{ns}/{name}")
             if v is None:
+                rec["code"] = 404
                 self.send_status(404, "NotFound", f'pods "{name}" not found')
                 return
             uid = v.obj["metadata"].get("uid")
+            rec["uid"] = uid
             if want and want != uid:
+                rec["code"] = 409
                 self.send_status(409, "Conflict",
                                  f"Precondition failed: UID in precondition: {want}, UID in object meta: {uid}")
                 return
             store.delete("pods", f"{ns}/{name}")
             self.emu.deleted_pods.append({"namespace": ns, "name": name, "uid": uid})
+            rec["code"] = 200
             store.lock.notify_all()
         self.send_json(200, v.data)
 
@@ -952,6 +959,9 @@ class ControlHandler(BaseHTTPRequestHandler):
         elif self.path == "/events":
             with emu.store.lock:
                 self.reply({"events": emu.events, "deleted_pods": emu.deleted_pods})
+        elif self.path == "/deletes":
+            with emu.store.lock:
+                self.reply({"deletes": emu.delete_requests})
         else:
             self.reply({"error": "unknown"}, 404)
 
