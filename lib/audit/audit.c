@@ -203,6 +203,12 @@ struct audit {
 	size_t n_pod_ips;
 	const char **uplinks; /* interfaces of routes that lead off the node (not to a local pod) */
 	size_t n_uplinks;
+	/* Per family: the prefixes of the routes out of the uplinks, as sets (tests for the
+	 * address atoms: members of an atom take the same route) and as cut points. */
+	struct np_iset *route_sets[2];
+	size_t n_route_sets[2];
+	np_u128 *route_cuts[2];
+	size_t n_route_cuts[2];
 	np_u128 *route_starts; /* first address of every non-default unicast route prefix */
 	size_t n_route_starts;
 	struct eval_result res;
@@ -325,19 +331,21 @@ static uint8_t proto_bit(uint8_t proto)
 				       : 0;
 }
 
+/* Adds the classes ports x peers (a port atom and an address atom) to the group of drift they
+ * belong to: same kind, pod, direction, peer pod, protocol, reason and port set. */
 static int add_group(struct audit *a, enum audit_kind kind, const struct model_pod *pod,
 		     enum np_dir dir, const struct model_pod *peer_pod, const char *iface,
-		     uint8_t proto, const char *reason, np_u128 plo, np_u128 phi, np_u128 alo,
-		     np_u128 ahi, const struct audit_packet *ex, bool expected,
+		     uint8_t proto, const char *reason, const struct np_iset *ports,
+		     const struct np_iset *peers, const struct audit_packet *ex, bool expected,
 		     enum eval_verdict actual, const struct model_pod *dst_pod)
 {
 	struct group *g = NULL;
+	int sc = example_score(a, ex, dir == NP_INGRESS ? ex->src : ex->dst, dst_pod);
 
 	for (size_t i = a->groups.n; i-- > 0;) {
 		struct group *x = &a->groups.items[i];
 		if (x->kind == kind && x->pod == pod && x->dir == dir && x->peer_pod == peer_pod &&
-		    x->proto == proto && x->ports.n == 1 && x->ports.r[0].lo == plo &&
-		    x->ports.r[0].hi == phi &&
+		    x->proto == proto && np_iset_equal(&x->ports, ports) &&
 		    ((!x->reason && !reason) ||
 		     (x->reason && reason && streq(x->reason, reason)))) {
 			g = x;
@@ -352,34 +360,141 @@ static int add_group(struct audit *a, enum audit_kind kind, const struct model_p
 				    .peer_pod = peer_pod,
 				    .proto = proto,
 				    .example = *ex,
+				    .score = sc,
 				    .expected_allow = expected,
 				    .actual = actual };
 		if (reason && !(ng.reason = strdup(reason)))
 			return -ENOMEM;
 		snprintf(ng.iface, sizeof(ng.iface), "%s", iface ? iface : "");
-		if (np_iset_add(&ng.ports, plo, phi) < 0 || VEC_PUSH(&a->groups, ng) < 0) {
+		if (np_iset_copy(ports, &ng.ports) < 0 || VEC_PUSH(&a->groups, ng) < 0) {
 			free(ng.reason);
 			np_iset_done(&ng.ports);
 			return -ENOMEM;
 		}
 		g = &a->groups.items[a->groups.n - 1];
-		g->score = example_score(a, ex, dir == NP_INGRESS ? ex->src : ex->dst, dst_pod);
-	} else {
-		int sc = example_score(a, ex, dir == NP_INGRESS ? ex->src : ex->dst, dst_pod);
-		if (sc > g->score) {
-			g->example = *ex;
-			g->score = sc;
-		}
+	} else if (sc > g->score) {
+		g->example = *ex;
+		g->score = sc;
 	}
 	g->classes++;
-	return np_iset_add(&g->peers, alo, ahi);
+	for (size_t i = 0; i < peers->n; i++)
+		if (np_iset_add(&g->peers, peers->r[i].lo, peers->r[i].hi) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/* ---- atoms: classes grouped by what every test says of them ---- */
+
+struct atoms {
+	struct np_iset *v; /* per atom: its values, canonical */
+	size_t n;
+};
+
+static void atoms_done(struct atoms *at)
+{
+	for (size_t i = 0; i < at->n; i++)
+		np_iset_done(&at->v[i]);
+	free(at->v);
+	*at = (struct atoms){ 0 };
+}
+
+struct sig {
+	uint64_t h1, h2;
+	uint32_t last; /* last test recorded + 1 (0: none) */
+	uint32_t iv; /* interval index */
+};
+
+static int sig_cmp(const void *x, const void *y)
+{
+	const struct sig *a = x, *b = y;
+
+	if (a->h1 != b->h1)
+		return a->h1 < b->h1 ? -1 : 1;
+	if (a->h2 != b->h2)
+		return a->h2 < b->h2 ? -1 : 1;
+	return a->iv < b->iv ? -1 : a->iv > b->iv;
+}
+
+/* Marks every interval of iv that [lo, hi] covers as a member of test t. */
+static void sig_mark(const struct np_iset *iv, struct sig *sig, np_u128 lo, np_u128 hi, uint32_t t)
+{
+	size_t l = 0, h = iv->n;
+
+	while (l < h) {
+		size_t mid = l + (h - l) / 2;
+		if (iv->r[mid].hi < lo)
+			l = mid + 1;
+		else
+			h = mid;
+	}
+	for (; l < iv->n && iv->r[l].lo <= hi; l++) {
+		struct sig *x = &sig[l];
+		if (x->last == t + 1)
+			continue; /* overlapping elements of one test */
+		x->last = t + 1;
+		x->h1 = (x->h1 ^ (t + 0x9e3779b97f4a7c15ull)) * 0x100000001b3ull;
+		x->h2 = (x->h2 + (t + 1) * 0xc2b2ae3d27d4eb4full) * 0x94d049bb133111ebull;
+	}
+}
+
+/*
+ * The atoms of the values in `universe` (canonical) cut at `cuts`: intervals between cuts are
+ * grouped when every test (the evaluator's, then each of the `extra` sets) contains them alike.
+ * One representative per atom decides for all of its values.
+ */
+static int atoms_build(const struct cuts *cuts, const struct np_iset *universe,
+		       const struct eval_tests *tests, const struct np_iset *const *extra,
+		       size_t n_extra, struct atoms *ret)
+{
+	struct np_iset iv = { 0 };
+	struct sig *sig = NULL;
+	uint32_t base = tests ? tests->n_tests : 0;
+	int r = -ENOMEM;
+
+	*ret = (struct atoms){ 0 };
+	for (size_t u = 0; u < universe->n; u++)
+		if (classes_of(cuts, universe->r[u].lo, universe->r[u].hi, &iv) < 0)
+			goto out;
+	if (iv.n == 0) {
+		r = 0;
+		goto out;
+	}
+	sig = calloc(iv.n, sizeof(*sig));
+	if (!sig)
+		goto out;
+	for (size_t i = 0; tests && i < tests->n; i++)
+		sig_mark(&iv, sig, tests->items[i].lo, tests->items[i].hi, tests->items[i].test);
+	for (size_t k = 0; k < n_extra; k++)
+		for (size_t i = 0; extra[k] && i < extra[k]->n; i++)
+			sig_mark(&iv, sig, extra[k]->r[i].lo, extra[k]->r[i].hi,
+				 base + (uint32_t)k);
+	for (size_t i = 0; i < iv.n; i++)
+		sig[i].iv = (uint32_t)i;
+	qsort(sig, iv.n, sizeof(*sig), sig_cmp);
+	ret->v = calloc(iv.n, sizeof(*ret->v));
+	if (!ret->v)
+		goto out;
+	for (size_t i = 0; i < iv.n; i++) {
+		if (i == 0 || sig[i].h1 != sig[i - 1].h1 || sig[i].h2 != sig[i - 1].h2)
+			ret->n++;
+		if (np_iset_add(&ret->v[ret->n - 1], iv.r[sig[i].iv].lo, iv.r[sig[i].iv].hi) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < ret->n; i++)
+		np_iset_normalize(&ret->v[i]);
+	r = 0;
+out:
+	if (r < 0)
+		atoms_done(ret);
+	free(sig);
+	np_iset_done(&iv);
+	return r;
 }
 
 static int evaluate(struct audit *a, const struct audit_packet *p, struct eval_result *res,
 		    bool trace)
 {
 	struct eval_packet pk;
-	const struct fw_route *rs, *rd;
 	int r;
 
 	eval_packet_init(&pk, p->family, EVAL_PATH_FORWARD);
@@ -391,12 +506,12 @@ static int evaluate(struct audit *a, const struct audit_packet *p, struct eval_r
 	pk.ct_state = IR_CT_NEW;
 	snprintf(pk.iif, sizeof(pk.iif), "%s", p->iif);
 	snprintf(pk.oif, sizeof(pk.oif), "%s", p->oif);
-	pk.iif_index = fw_rtable_ifindex(a->env->routes, p->iif);
-	pk.oif_index = fw_rtable_ifindex(a->env->routes, p->oif);
-	rs = fw_rtable_lookup(a->env->routes, p->src);
-	rd = fw_rtable_lookup(a->env->routes, p->dst);
-	pk.saddr_type = rs && rs->type == FW_ROUTE_LOCAL ? RTN_LOCAL : RTN_UNICAST;
-	pk.daddr_type = rd && rd->type == FW_ROUTE_LOCAL ? RTN_LOCAL : RTN_UNICAST;
+	pk.iif_index = p->iif_index ? p->iif_index : fw_rtable_ifindex(a->env->routes, p->iif);
+	pk.oif_index = p->oif_index ? p->oif_index : fw_rtable_ifindex(a->env->routes, p->oif);
+	/* The audit's packets are between pods and off-node peers: the node's own addresses are
+	 * excluded from its classes, so both ends are unicast. */
+	pk.saddr_type = RTN_UNICAST;
+	pk.daddr_type = RTN_UNICAST;
 	pk.rpf_ok = 1; /* iif is the interface the route to the source names */
 	r = eval_packet(a->env->eval, &pk, trace, res);
 	if (r >= 0 && !trace)
@@ -431,6 +546,129 @@ static int addr_cuts(struct cuts *c, const struct policy_dir *d)
 	return cuts_add_all(c, v, n);
 }
 
+/* The expected side's tests of a direction on protocol index pi: each segment's port range and
+ * each segment's address set. Appends to *ports (owned isets, free with np_iset_done) and to
+ * *addrs (borrowed pointers into d). */
+struct expect_tests {
+	struct np_iset *ports; /* owned */
+	size_t n_ports;
+	const struct np_iset **addrs; /* borrowed */
+	size_t n_addrs;
+};
+
+static void expect_tests_done(struct expect_tests *x)
+{
+	for (size_t i = 0; i < x->n_ports; i++)
+		np_iset_done(&x->ports[i]);
+	free(x->ports);
+	free(x->addrs);
+	*x = (struct expect_tests){ 0 };
+}
+
+static int expect_tests_add(struct expect_tests *x, const struct policy_dir *d, int pi)
+{
+	size_t n = d->n_segs[pi];
+	struct np_iset *p;
+	const struct np_iset **q;
+
+	if (n == 0)
+		return 0;
+	p = reallocarray(x->ports, x->n_ports + n, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	x->ports = p;
+	q = reallocarray(x->addrs, x->n_addrs + n, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	x->addrs = q;
+	for (size_t i = 0; i < n; i++) {
+		struct np_iset one = { 0 };
+		if (np_iset_add(&one, d->segs[pi][i].lo, d->segs[pi][i].hi) < 0)
+			return -ENOMEM;
+		x->ports[x->n_ports++] = one;
+		x->addrs[x->n_addrs++] = &d->segs[pi][i].addrs;
+	}
+	return 0;
+}
+
+/* Pointers to the owned port sets of x, for atoms_build(); caller frees the array. */
+static const struct np_iset **expect_port_ptrs(const struct expect_tests *x)
+{
+	const struct np_iset **v = calloc(x->n_ports + 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < x->n_ports; i++)
+		v[i] = &x->ports[i];
+	return v;
+}
+
+/* A representative of an address atom that is not excluded, is routed out of an uplink (not
+ * into the pod's own interface) and reads best; returns false when the atom has none. */
+static bool atom_rep(const struct audit *a, const struct np_iset *atom, int fi, const char *veth,
+		     np_u128 *ret, const struct fw_route **ret_rt)
+{
+	bool found = false;
+	int best = -1;
+
+	for (size_t i = 0; i < atom->n; i++) {
+		/* Candidates: the interval's preferred member, and the first members left of the
+		 * excluded addresses (local pods, the node) when that one is excluded. */
+		np_u128 lo = atom->r[i].lo, hi = atom->r[i].hi, c = pick_rep(a, lo, hi);
+		int tries = 0;
+
+		while (tries++ < 4) {
+			const struct fw_route *rt;
+			int sc;
+
+			if (np_iset_contains(&a->excluded[fi], c)) {
+				/* the next value after the excluded range that holds c */
+				size_t l = 0, h = a->excluded[fi].n;
+				while (l < h) {
+					size_t mid = l + (h - l) / 2;
+					if (a->excluded[fi].r[mid].hi < c)
+						l = mid + 1;
+					else
+						h = mid;
+				}
+				if (a->excluded[fi].r[l].hi >= hi)
+					break;
+				c = a->excluded[fi].r[l].hi + 1;
+				continue;
+			}
+			rt = fw_rtable_lookup(a->env->routes, c);
+			if (!rt || rt->type != FW_ROUTE_UNICAST || !rt->oifname[0] ||
+			    streq(rt->oifname, veth))
+				break; /* the atom is alike for routes: no member of it will do */
+			sc = (is_pod_ip(a, c) ? 8 : 0) +
+			     (np_addr_family(c) == AF_INET && ((uint32_t)c >> 24) != 0 ? 2 : 0);
+			if (sc > best) {
+				best = sc;
+				*ret = c;
+				*ret_rt = rt;
+				found = true;
+			}
+			break;
+		}
+		if (best >= 8)
+			break;
+	}
+	return found;
+}
+
+/* A representative of a port atom: a port the destination pod declares, else a realistic one. */
+static uint16_t atom_port(const struct np_iset *atom, const struct model_pod *dst, uint8_t proto,
+			  bool source)
+{
+	for (size_t i = 0; dst && !source && i < atom->n; i++) {
+		uint16_t p = declared_port(dst, proto, atom->r[i].lo, atom->r[i].hi);
+		if (p)
+			return p;
+	}
+	for (size_t i = 0; i < atom->n; i++)
+		if (atom->r[i].hi >= 1 && (!source || atom->r[i].hi >= 1024))
+			return pick_port(atom->r[i].lo, atom->r[i].hi, source);
+	return pick_port(atom->r[0].lo, atom->r[0].hi, source);
+}
+
 /*
  * Traffic between pod ps and off-node peers in direction dir, in one family.
  */
@@ -438,20 +676,20 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 {
 	const struct policy_dir *d = ps->exp->dir[dir];
 	int fi = fam_index(family);
-	np_u128 fam_lo[2], fam_hi[2];
-	unsigned n_ranges;
-	int r;
+	struct np_iset universe = { 0 }, ports = { 0 };
+	int r = -ENOMEM;
 
 	if (family == AF_INET) {
-		fam_lo[0] = NP_V4_BASE;
-		fam_hi[0] = NP_V4_LAST;
-		n_ranges = 1;
-	} else {
-		fam_lo[0] = 0;
-		fam_hi[0] = NP_V4_BASE - 1;
-		fam_lo[1] = NP_V4_LAST + 1;
-		fam_hi[1] = NP_U128_MAX;
-		n_ranges = 2;
+		if (np_iset_add(&universe, NP_V4_BASE, NP_V4_LAST) < 0)
+			return -ENOMEM;
+	} else if (np_iset_add(&universe, 0, NP_V4_BASE - 1) < 0 ||
+		   np_iset_add(&universe, NP_V4_LAST + 1, NP_U128_MAX) < 0) {
+		np_iset_done(&universe);
+		return -ENOMEM;
+	}
+	if (np_iset_add(&ports, 0, 65535) < 0) {
+		np_iset_done(&universe);
+		return -ENOMEM;
 	}
 
 	for (size_t pi = 0; pi < ELEMENTSOF(protos); pi++) {
@@ -470,63 +708,66 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 			.n_oifs = dir == NP_EGRESS ? a->n_uplinks : 0,
 		};
 		struct cuts ac = { 0 }, pc = { 0 }, sc = { 0 };
-		struct np_iset aclasses = { 0 }, pclasses = { 0 }, sclasses = { 0 };
-		_cleanup_(freep) np_u128 *rcuts = NULL;
-		size_t n_rcuts;
+		struct atoms aat = { 0 }, pat = { 0 }, sat = { 0 };
+		struct expect_tests ex = { 0 };
+		_cleanup_(freep) const struct np_iset **extra = NULL;
+		_cleanup_(freep) const struct np_iset **pextra = NULL;
+		size_t n_extra;
 
+		a->bounds.want_tests = true;
 		r = eval_collect_boundaries(a->env->eval, &t, &a->bounds);
 		if (r < 0)
 			goto fail;
 		{
 			const struct eval_cuts *peer =
 				dir == NP_INGRESS ? &a->bounds.saddr : &a->bounds.daddr;
-			if ((r = cuts_add_all(&ac, peer->items, peer->n)) < 0)
-				goto fail;
-			if ((r = cuts_add_all(&pc, a->bounds.dport.items, a->bounds.dport.n)) < 0 ||
+			if ((r = cuts_add_all(&ac, peer->items, peer->n)) < 0 ||
+			    (r = cuts_add_all(&pc, a->bounds.dport.items, a->bounds.dport.n)) < 0 ||
 			    (r = cuts_add_all(&sc, a->bounds.sport.items, a->bounds.sport.n)) < 0)
 				goto fail;
 		}
-		if ((r = addr_cuts(&ac, d)) < 0 || (r = port_cuts(&pc, d, (int)pi)) < 0)
+		if ((r = addr_cuts(&ac, d)) < 0 || (r = port_cuts(&pc, d, (int)pi)) < 0 ||
+		    (r = cuts_add_all(&ac, a->route_cuts[fi], a->n_route_cuts[fi])) < 0 ||
+		    (r = expect_tests_add(&ex, d, (int)pi)) < 0)
 			goto fail;
-		if ((r = fw_rtable_cuts(a->env->routes, family, &rcuts, &n_rcuts)) < 0 ||
-		    (r = cuts_add_all(&ac, rcuts, n_rcuts)) < 0)
-			goto fail;
-		for (size_t i = 0; i < a->excluded[fi].n; i++)
-			if ((r = cuts_add(&ac, a->excluded[fi].r[i].lo)) < 0 ||
-			    (a->excluded[fi].r[i].hi != NP_U128_MAX &&
-			     (r = cuts_add(&ac, a->excluded[fi].r[i].hi + 1)) < 0))
-				goto fail;
 		cuts_sort(&ac);
 		cuts_sort(&pc);
 		cuts_sort(&sc);
-		for (unsigned k = 0; k < n_ranges; k++)
-			if ((r = classes_of(&ac, fam_lo[k], fam_hi[k], &aclasses)) < 0)
-				goto fail;
-		if ((r = classes_of(&pc, 0, 65535, &pclasses)) < 0 ||
-		    (r = classes_of(&sc, 0, 65535, &sclasses)) < 0)
+		/* Address atoms: the live tests, the expected peer sets, the uplink routes. */
+		n_extra = ex.n_addrs + a->n_route_sets[fi];
+		extra = calloc(n_extra + 1, sizeof(*extra));
+		pextra = expect_port_ptrs(&ex);
+		r = -ENOMEM;
+		if (!extra || !pextra)
+			goto fail;
+		for (size_t i = 0; i < ex.n_addrs; i++)
+			extra[i] = ex.addrs[i];
+		for (size_t i = 0; i < a->n_route_sets[fi]; i++)
+			extra[ex.n_addrs + i] = &a->route_sets[fi][i];
+		if ((r = atoms_build(&ac, &universe,
+				     dir == NP_INGRESS ? &a->bounds.saddr_tests
+						       : &a->bounds.daddr_tests,
+				     extra, n_extra, &aat)) < 0 ||
+		    (r = atoms_build(&pc, &ports, &a->bounds.dport_tests, pextra, ex.n_ports,
+				     &pat)) < 0 ||
+		    (r = atoms_build(&sc, &ports, &a->bounds.sport_tests, NULL, 0, &sat)) < 0)
 			goto fail;
 
-		for (size_t pk = 0; pk < pclasses.n; pk++) {
-			uint16_t dport = pick_port(pclasses.r[pk].lo, pclasses.r[pk].hi, false);
-			for (size_t sk = 0; sk < sclasses.n; sk++) {
-				uint16_t sport =
-					pick_port(sclasses.r[sk].lo, sclasses.r[sk].hi, true);
-				for (size_t ak = 0; ak < aclasses.n; ak++) {
-					np_u128 lo = aclasses.r[ak].lo, hi = aclasses.r[ak].hi;
-					np_u128 peer = pick_rep(a, lo, hi);
+		for (size_t pk = 0; pk < pat.n; pk++) {
+			uint16_t dport = atom_port(&pat.v[pk], dir == NP_INGRESS ? ps->pod : NULL,
+						   protos[pi], false);
+			for (size_t sk = 0; sk < sat.n; sk++) {
+				uint16_t sport = atom_port(&sat.v[sk], NULL, protos[pi], true);
+				for (size_t ak = 0; ak < aat.n; ak++) {
 					const struct fw_route *rt;
 					struct audit_packet p = { .family = family,
 								  .proto = protos[pi] };
+					np_u128 peer;
 					bool expected;
 					enum audit_kind kind;
 
-					if (np_iset_contains(&a->excluded[fi], peer))
-						continue;
-					rt = fw_rtable_lookup(a->env->routes, peer);
-					if (!rt || rt->type != FW_ROUTE_UNICAST || !rt->oifname[0])
-						continue; /* no path to or from that peer */
-					if (streq(rt->oifname, ps->veth[fi]))
-						continue; /* routed into the pod's own interface */
+					if (!atom_rep(a, &aat.v[ak], fi, ps->veth[fi], &peer, &rt))
+						continue; /* only local or unroutable addresses */
 					p.sport = sport;
 					p.dport = dport;
 					if (dir == NP_INGRESS) {
@@ -534,11 +775,15 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 						p.dst = ps->ip[fi];
 						snprintf(p.iif, sizeof(p.iif), "%s", rt->oifname);
 						snprintf(p.oif, sizeof(p.oif), "%s", ps->veth[fi]);
+						p.iif_index = rt->oif;
+						p.oif_index = ps->veth_index[fi];
 					} else {
 						p.src = ps->ip[fi];
 						p.dst = peer;
 						snprintf(p.iif, sizeof(p.iif), "%s", ps->veth[fi]);
 						snprintf(p.oif, sizeof(p.oif), "%s", rt->oifname);
+						p.iif_index = ps->veth_index[fi];
+						p.oif_index = rt->oif;
 					}
 					r = evaluate(a, &p, &a->res, false);
 					if (r < 0)
@@ -554,17 +799,31 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 						kind = AUDIT_ALLOWED_DRIFT;
 					else
 						continue;
-					r = add_group(
-						a, kind, ps->pod, dir, NULL, ps->veth[fi],
-						protos[pi],
-						kind == AUDIT_UNVERIFIABLE ? a->res.reason : NULL,
-						pclasses.r[pk].lo, pclasses.r[pk].hi, lo, hi, &p,
-						expected, a->res.verdict,
-						dir == NP_INGRESS
-							? ps->pod
-							: model_pod_by_ip(a->env->model, peer));
-					if (r < 0)
-						goto fail;
+					{
+						/* The peers this class covers: the atom less local
+						 * addresses. */
+						struct np_iset peers = { 0 };
+						r = np_iset_subtract(&aat.v[ak], &a->excluded[fi],
+								     &peers);
+						if (r >= 0)
+							r = add_group(
+								a, kind, ps->pod, dir, NULL,
+								ps->veth[fi], protos[pi],
+								kind == AUDIT_UNVERIFIABLE
+									? eval_result_reason(
+										  &a->res)
+									: NULL,
+								&pat.v[pk], &peers, &p, expected,
+								a->res.verdict,
+								dir == NP_INGRESS
+									? ps->pod
+									: model_pod_by_ip(
+										  a->env->model,
+										  peer));
+						np_iset_done(&peers);
+						if (r < 0)
+							goto fail;
+					}
 				}
 			}
 		}
@@ -573,13 +832,16 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 		cuts_done(&ac);
 		cuts_done(&pc);
 		cuts_done(&sc);
-		np_iset_done(&aclasses);
-		np_iset_done(&pclasses);
-		np_iset_done(&sclasses);
+		atoms_done(&aat);
+		atoms_done(&pat);
+		atoms_done(&sat);
+		expect_tests_done(&ex);
 		if (r < 0)
-			return r;
+			break;
 	}
-	return 0;
+	np_iset_done(&universe);
+	np_iset_done(&ports);
+	return r;
 }
 
 /* Traffic from local pod src to local pod dst in one family. */
@@ -587,8 +849,11 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 {
 	int fi = fam_index(family);
 	const struct policy_dir *eg = src->exp->dir[NP_EGRESS], *in = dst->exp->dir[NP_INGRESS];
+	struct np_iset ports = { 0 };
 	int r = 0;
 
+	if (np_iset_add(&ports, 0, 65535) < 0)
+		return -ENOMEM;
 	for (size_t pi = 0; pi < ELEMENTSOF(protos); pi++) {
 		struct eval_template t = {
 			.family = family,
@@ -597,39 +862,54 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 			.oif = dst->veth[fi],
 			.l4proto = protos[pi],
 			.ct_state = IR_CT_NEW,
+			.ports_only = true, /* both addresses are fixed */
 		};
 		struct cuts pc = { 0 }, sc = { 0 };
-		struct np_iset pclasses = { 0 }, sclasses = { 0 };
+		struct atoms pat = { 0 }, sat = { 0 };
+		struct expect_tests ex = { 0 };
+		_cleanup_(freep) const struct np_iset **pextra = NULL;
 
+		a->bounds.want_tests = true;
 		if ((r = eval_collect_boundaries(a->env->eval, &t, &a->bounds)) < 0 ||
 		    (r = cuts_add_all(&pc, a->bounds.dport.items, a->bounds.dport.n)) < 0 ||
 		    (r = cuts_add_all(&sc, a->bounds.sport.items, a->bounds.sport.n)) < 0 ||
-		    (r = port_cuts(&pc, eg, (int)pi)) < 0 || (r = port_cuts(&pc, in, (int)pi)) < 0)
+		    (r = port_cuts(&pc, eg, (int)pi)) < 0 ||
+		    (r = port_cuts(&pc, in, (int)pi)) < 0 ||
+		    (r = expect_tests_add(&ex, eg, (int)pi)) < 0 ||
+		    (r = expect_tests_add(&ex, in, (int)pi)) < 0)
 			goto fail;
 		cuts_sort(&pc);
 		cuts_sort(&sc);
-		if ((r = classes_of(&pc, 0, 65535, &pclasses)) < 0 ||
-		    (r = classes_of(&sc, 0, 65535, &sclasses)) < 0)
+		pextra = expect_port_ptrs(&ex);
+		if (!pextra) {
+			r = -ENOMEM;
 			goto fail;
-		for (size_t pk = 0; pk < pclasses.n; pk++) {
-			uint16_t dport = declared_port(dst->pod, protos[pi], pclasses.r[pk].lo,
-						       pclasses.r[pk].hi);
-			if (!dport)
-				dport = pick_port(pclasses.r[pk].lo, pclasses.r[pk].hi, false);
-			for (size_t sk = 0; sk < sclasses.n; sk++) {
+		}
+		/* Only the address sets that contain the other pod matter here, and they are the
+		 * same for every port: the port atoms see the segments' port ranges. */
+		if ((r = atoms_build(&pc, &ports, &a->bounds.dport_tests, pextra, ex.n_ports,
+				     &pat)) < 0 ||
+		    (r = atoms_build(&sc, &ports, &a->bounds.sport_tests, NULL, 0, &sat)) < 0)
+			goto fail;
+		for (size_t pk = 0; pk < pat.n; pk++) {
+			uint16_t dport = atom_port(&pat.v[pk], dst->pod, protos[pi], false);
+			for (size_t sk = 0; sk < sat.n; sk++) {
 				struct audit_packet p = { .family = family,
 							  .proto = protos[pi],
 							  .src = src->ip[fi],
 							  .dst = dst->ip[fi],
 							  .dport = dport };
+				struct np_iset one = { 0 };
 				bool e_ok, i_ok, expected;
 				enum audit_kind kind;
 				struct pod_state *who, *other;
 				enum np_dir dir;
 
-				p.sport = pick_port(sclasses.r[sk].lo, sclasses.r[sk].hi, true);
+				p.sport = atom_port(&sat.v[sk], NULL, protos[pi], true);
 				snprintf(p.iif, sizeof(p.iif), "%s", src->veth[fi]);
 				snprintf(p.oif, sizeof(p.oif), "%s", dst->veth[fi]);
+				p.iif_index = src->veth_index[fi];
+				p.oif_index = dst->veth_index[fi];
 				if ((r = evaluate(a, &p, &a->res, false)) < 0)
 					goto fail;
 				e_ok = policy_dir_allows(eg, dst->ip[fi], protos[pi], dport);
@@ -664,12 +944,17 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 					other = src;
 					dir = NP_INGRESS;
 				}
-				r = add_group(a, kind, who->pod, dir, other->pod, who->veth[fi],
-					      protos[pi],
-					      kind == AUDIT_UNVERIFIABLE ? a->res.reason : NULL,
-					      pclasses.r[pk].lo, pclasses.r[pk].hi, other->ip[fi],
-					      other->ip[fi], &p, expected, a->res.verdict,
-					      dst->pod);
+				if (np_iset_add(&one, other->ip[fi], other->ip[fi]) < 0) {
+					r = -ENOMEM;
+					goto fail;
+				}
+				r = add_group(
+					a, kind, who->pod, dir, other->pod, who->veth[fi],
+					protos[pi],
+					kind == AUDIT_UNVERIFIABLE ? eval_result_reason(&a->res)
+								   : NULL,
+					&pat.v[pk], &one, &p, expected, a->res.verdict, dst->pod);
+				np_iset_done(&one);
 				if (r < 0)
 					goto fail;
 			}
@@ -678,12 +963,14 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 	fail:
 		cuts_done(&pc);
 		cuts_done(&sc);
-		np_iset_done(&pclasses);
-		np_iset_done(&sclasses);
+		atoms_done(&pat);
+		atoms_done(&sat);
+		expect_tests_done(&ex);
 		if (r < 0)
-			return r;
+			break;
 	}
-	return 0;
+	np_iset_done(&ports);
+	return r;
 }
 
 /* ---- findings ---- */
@@ -1080,6 +1367,12 @@ static void audit_done(struct audit *a)
 	free(a->pod_ips);
 	free(a->route_starts);
 	free(a->uplinks);
+	for (int fi = 0; fi < 2; fi++) {
+		for (size_t i = 0; i < a->n_route_sets[fi]; i++)
+			np_iset_done(&a->route_sets[fi][i]);
+		free(a->route_sets[fi]);
+		free(a->route_cuts[fi]);
+	}
 	free(a->pods);
 	eval_result_done(&a->res);
 	eval_boundaries_done(&a->bounds);
@@ -1231,6 +1524,28 @@ int audit_run(const struct audit_env *env, const struct audit_options *opts,
 					skip = true;
 			if (!skip)
 				a.uplinks[a.n_uplinks++] = ifn;
+		}
+		for (int fi = 0; fi < 2; fi++) {
+			a.route_sets[fi] = calloc(nr + 1, sizeof(*a.route_sets[fi]));
+			a.route_cuts[fi] = calloc(2 * nr + 1, sizeof(*a.route_cuts[fi]));
+			if (!a.route_sets[fi] || !a.route_cuts[fi])
+				goto out;
+		}
+		for (size_t i = 0; i < nr; i++) {
+			int fi = fam_index(routes[i].family);
+			bool uplink = false;
+
+			for (size_t k = 0; k < a.n_uplinks; k++)
+				if (streq(a.uplinks[k], routes[i].oifname))
+					uplink = true;
+			if (!uplink && routes[i].type == FW_ROUTE_UNICAST)
+				continue; /* a route into a local pod: its addresses are excluded */
+			if (np_iset_add(&a.route_sets[fi][a.n_route_sets[fi]++], routes[i].lo,
+					routes[i].hi) < 0)
+				goto out;
+			a.route_cuts[fi][a.n_route_cuts[fi]++] = routes[i].lo;
+			if (routes[i].hi != NP_U128_MAX)
+				a.route_cuts[fi][a.n_route_cuts[fi]++] = routes[i].hi + 1;
 		}
 	}
 	for (size_t i = 0; i < a.n_pods; i++) {

@@ -58,6 +58,7 @@ struct audit_packet {
 	uint8_t proto;
 	uint16_t sport, dport;
 	char iif[IFNAMSIZ], oif[IFNAMSIZ];
+	int iif_index, oif_index; /* 0: look up by name */
 };
 
 enum {

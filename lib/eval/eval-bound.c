@@ -18,10 +18,50 @@ struct walk {
 	bool ct_any;
 	uint8_t *seen_chain; /* by chain id: SEEN_* bits */
 	uint8_t *seen_set; /* by set id */
+	uint8_t *tested_set; /* by set id: bit per key field whose test was recorded */
 	bool oom;
 };
 
-static struct eval_cuts *cuts_for(struct eval_boundaries *b, enum ir_field f)
+static struct eval_tests *tests_for(struct walk *w, enum ir_field f)
+{
+	if (!w->b->want_tests)
+		return NULL;
+	if (w->t->ports_only && (f == IR_FIELD_SADDR || f == IR_FIELD_DADDR))
+		return NULL;
+	switch (f) {
+	case IR_FIELD_SADDR:
+		return &w->b->saddr_tests;
+	case IR_FIELD_DADDR:
+		return &w->b->daddr_tests;
+	case IR_FIELD_SPORT:
+		return &w->b->sport_tests;
+	case IR_FIELD_DPORT:
+		return &w->b->dport_tests;
+	default:
+		return NULL;
+	}
+}
+
+/* Returns a new test number for field f. */
+static uint32_t test_new(struct walk *w, enum ir_field f)
+{
+	struct eval_tests *t = tests_for(w, f);
+
+	if (!t)
+		return 0;
+	return t->n_tests++;
+}
+
+static void test_range(struct walk *w, enum ir_field f, uint32_t test, np_u128 lo, np_u128 hi)
+{
+	struct eval_tests *t = tests_for(w, f);
+	struct eval_test_range x = { lo, hi, test };
+
+	if (t && lo <= hi && VEC_PUSH(t, x) < 0)
+		w->oom = true;
+}
+
+static struct eval_cuts *cuts_for_all(struct eval_boundaries *b, enum ir_field f)
 {
 	switch (f) {
 	case IR_FIELD_SADDR:
@@ -37,9 +77,16 @@ static struct eval_cuts *cuts_for(struct eval_boundaries *b, enum ir_field f)
 	}
 }
 
+static struct eval_cuts *cuts_for(const struct walk *w, enum ir_field f)
+{
+	if (w->t->ports_only && (f == IR_FIELD_SADDR || f == IR_FIELD_DADDR))
+		return NULL;
+	return cuts_for_all(w->b, f);
+}
+
 static void cut_range(struct walk *w, enum ir_field f, np_u128 lo, np_u128 hi)
 {
-	struct eval_cuts *v = cuts_for(w->b, f);
+	struct eval_cuts *v = cuts_for(w, f);
 
 	if (!v || lo > hi)
 		return;
@@ -70,8 +117,26 @@ static void cut_set(struct walk *w, const struct ir_setref *ref, const struct ir
 		if (addr != (s->keytype[i] == IR_KEY_ADDR))
 			return; /* the evaluator cannot answer this lookup either */
 	}
+	if (w->b->want_tests && !(w->tested_set[s->id] & (1u << (ref->key[0] == IR_FIELD_DADDR)))) {
+		/* A one-field set is one test; in a concatenation each element is one test per
+		 * field, since membership depends on the fields together. */
+		w->tested_set[s->id] |= 1u << (ref->key[0] == IR_FIELD_DADDR);
+		for (unsigned i = 0; i < s->nkey; i++) {
+			uint32_t t;
+
+			if (!tests_for(w, ref->key[i]) || s->keytype[i] == IR_KEY_IFNAME)
+				continue;
+			t = test_new(w, ref->key[i]);
+			EVAL_FOREACH(e, &s->elems)
+			{
+				if (s->nkey > 1 && e != s->elems.items)
+					t = test_new(w, ref->key[i]);
+				test_range(w, ref->key[i], t, e->key[i].lo, e->key[i].hi);
+			}
+		}
+	}
 	for (unsigned i = 0; i < s->nkey; i++) {
-		struct eval_cuts *v = cuts_for(w->b, ref->key[i]);
+		struct eval_cuts *v = cuts_for(w, ref->key[i]);
 
 		if (!v || s->keytype[i] == IR_KEY_IFNAME)
 			continue;
@@ -187,12 +252,18 @@ static void walk_rule(struct walk *w, const struct ir_rule *r)
 	{
 		switch (p->kind) {
 		case IR_PRED_MATCH:
-			if (cuts_for(w->b, p->field) && p->masked)
+			if (cuts_for(w, p->field) && p->masked)
 				w->b->inexact++;
-			else if (cuts_for(w->b, p->field))
-				for (size_t i = 0; i < p->values.n; i++)
+			else if (cuts_for(w, p->field)) {
+				uint32_t t = test_new(w, p->field);
+
+				for (size_t i = 0; i < p->values.n; i++) {
 					cut_range(w, p->field, p->values.r[i].lo,
 						  p->values.r[i].hi);
+					test_range(w, p->field, t, p->values.r[i].lo,
+						   p->values.r[i].hi);
+				}
+			}
 			break;
 		case IR_PRED_LOOKUP:
 			cut_set(w, &p->ref, p->ref.set, 0);
@@ -304,11 +375,16 @@ int eval_collect_boundaries(const struct eval_ctx *ctx, const struct eval_templa
 
 	ret->saddr.n = ret->daddr.n = ret->sport.n = ret->dport.n = 0;
 	ret->rules = ret->opaque = ret->inexact = 0;
+	ret->saddr_tests.n = ret->daddr_tests.n = ret->sport_tests.n = ret->dport_tests.n = 0;
+	ret->saddr_tests.n_tests = ret->daddr_tests.n_tests = ret->sport_tests.n_tests =
+		ret->dport_tests.n_tests = 0;
 	w.seen_chain = calloc(ctx->rs->n_chains + 1, 1);
 	w.seen_set = calloc(ctx->rs->n_sets + 1, 1);
-	if (!w.seen_chain || !w.seen_set) {
+	w.tested_set = calloc(ctx->rs->n_sets + 1, 1);
+	if (!w.seen_chain || !w.seen_set || !w.tested_set) {
 		free(w.seen_chain);
 		free(w.seen_set);
+		free(w.tested_set);
 		return -ENOMEM;
 	}
 	for (size_t h = 0; h < nh; h++) {
@@ -327,6 +403,7 @@ int eval_collect_boundaries(const struct eval_ctx *ctx, const struct eval_templa
 	}
 	free(w.seen_chain);
 	free(w.seen_set);
+	free(w.tested_set);
 	if (w.oom)
 		return -ENOMEM;
 	if (!cuts_finish(&ret->saddr) || !cuts_finish(&ret->daddr) || !cuts_finish(&ret->sport) ||
@@ -341,4 +418,8 @@ void eval_boundaries_done(struct eval_boundaries *b)
 	VEC_DONE(&b->daddr);
 	VEC_DONE(&b->sport);
 	VEC_DONE(&b->dport);
+	VEC_DONE(&b->saddr_tests);
+	VEC_DONE(&b->daddr_tests);
+	VEC_DONE(&b->sport_tests);
+	VEC_DONE(&b->dport_tests);
 }

@@ -172,6 +172,9 @@ struct eval_template {
 	 * interfaces routes to off-node peers use; none: any interface. */
 	const char *const *iifs, *const *oifs;
 	size_t n_iifs, n_oifs;
+	/* Collect the port fields only (the addresses are fixed, e.g. between two local pods):
+	 * address cut points and tests are left empty, which saves walking large sets. */
+	bool ports_only;
 };
 
 struct eval_cuts {
@@ -179,11 +182,31 @@ struct eval_cuts {
 	size_t n, cap;
 };
 
+/*
+ * The tests behind the cut points, for grouping classes: each reachable predicate value list,
+ * one-field set (and set field), or element of a concatenated set is one test, given as its
+ * ranges. Two values that every test contains alike (both or neither) are treated alike by
+ * every reachable predicate on that field, however far apart they are: the audit groups
+ * classes by that membership (atomic predicates) instead of testing each interval.
+ */
+struct eval_test_range {
+	np_u128 lo, hi;
+	uint32_t test; /* test number, dense from 0 */
+};
+
+struct eval_tests {
+	struct eval_test_range *items;
+	size_t n, cap;
+	uint32_t n_tests;
+};
+
 struct eval_boundaries {
 	struct eval_cuts saddr, daddr, sport, dport;
 	unsigned rules; /* reachable rules visited */
 	unsigned opaque; /* reachable opaque predicates or statements */
 	unsigned inexact; /* reachable masked tests of those fields (no cut points express them) */
+	bool want_tests; /* set by the caller: fill the tests below too */
+	struct eval_tests saddr_tests, daddr_tests, sport_tests, dport_tests;
 };
 
 /* Collects the cut points of t into *ret (zero-initialised, or reused after

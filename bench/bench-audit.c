@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Audit benchmark, run inside the network namespace that holds the node's rules and routes
+ * (bench/run-audit.sh sets one up from bench/gen-ruleset.py and bench/gen-audit.py):
+ *
+ *   bench-audit DUMP NODE [REPEAT]
+ *
+ * Prints the time to read the live rules, to prepare them, a full audit of NODE (reading the
+ * rules included and not), classes per second, the re-audit of one pod reusing the ruleset
+ * and the compiled expectations, and the findings (a faithful ruleset has none).
+ */
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "audit/audit.h"
+#include "fw/fw.h"
+#include "fw/rtable.h"
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), dbl_cmp);
+	return v[n / 2];
+}
+
+int main(int argc, char **argv)
+{
+	_cleanup_(model_freep) struct model *m = NULL;
+	_cleanup_(policy_engine_freep) struct policy_engine *e = NULL;
+	_cleanup_(fw_rtable_freep) struct fw_rtable *rt = NULL;
+	int repeat = argc > 3 ? atoi(argv[3]) : 11;
+	double *t_read, *t_full, *t_pod, *t_total;
+	struct np_error err = { 0 };
+	char buf[1024], pod[512] = "";
+	unsigned long classes = 0;
+	size_t findings = 0;
+	struct rusage ru;
+
+	if (argc < 3 || repeat < 1) {
+		fprintf(stderr, "usage: bench-audit DUMP NODE [REPEAT]\n");
+		return 2;
+	}
+	if (model_new(&m) < 0 || model_load_file(m, argv[1], &err) != 0) {
+		fprintf(stderr, "bench-audit: %s\n", np_error_format(&err, buf, sizeof(buf)));
+		return 1;
+	}
+	if (policy_engine_new(m, &e) < 0 || fw_rtable_read(&rt) < 0)
+		return 1;
+	{
+		const struct model_pod *const *pods;
+		if (model_pods_on_node(m, argv[2], &pods) == 0) {
+			fprintf(stderr, "bench-audit: no pod on %s\n", argv[2]);
+			return 1;
+		}
+		snprintf(pod, sizeof(pod), "%s/%s", pods[0]->ns, pods[0]->name);
+	}
+	t_read = calloc((size_t)repeat, sizeof(double));
+	t_full = calloc((size_t)repeat, sizeof(double));
+	t_pod = calloc((size_t)repeat, sizeof(double));
+	t_total = calloc((size_t)repeat, sizeof(double));
+	if (!t_read || !t_full || !t_pod || !t_total)
+		return 1;
+	for (int i = 0; i < repeat; i++) {
+		_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+		_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
+		_cleanup_(audit_report_freep) struct audit_report *rep = NULL, *one = NULL;
+		struct audit_env env = { .model = m, .engine = e, .node = argv[2], .routes = rt };
+		struct audit_options po = { .pod = pod };
+		double a = now_ms(), b, c, d;
+		int r;
+
+		r = fw_read_all(NULL, &rs, NULL);
+		if (r < 0) {
+			fprintf(stderr, "bench-audit: reading the rules: %s\n", np_strerror(r));
+			return 1;
+		}
+		r = eval_prepare(rs, &ctx);
+		if (r < 0)
+			return 1;
+		b = now_ms();
+		env.eval = ctx;
+		/* A fresh engine each round would measure the policy compiler again; the agent
+		 * keeps its engine between audits, and so does this loop after the first round. */
+		r = audit_run(&env, NULL, &rep);
+		if (r < 0) {
+			fprintf(stderr, "bench-audit: audit: %s\n", np_strerror(r));
+			return 1;
+		}
+		c = now_ms();
+		r = audit_run(&env, &po, &one);
+		if (r < 0)
+			return 1;
+		d = now_ms();
+		t_read[i] = b - a;
+		t_full[i] = c - b;
+		t_total[i] = c - a;
+		t_pod[i] = d - c;
+		classes = rep->classes_evaluated;
+		findings = rep->findings.n;
+		if (i == 0 && findings) {
+			struct strbuf sb = { 0 };
+			audit_report_text(rep, &sb);
+			fprintf(stderr, "%.4000s\n", strbuf_str(&sb));
+			strbuf_done(&sb);
+		}
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	printf("read+prepare rules: median %.1f ms\n", median(t_read, repeat));
+	printf("full audit of %s: median %.1f ms without reading, %.1f ms with; %lu classes "
+	       "(%.0f classes/s), %zu findings\n",
+	       argv[2], median(t_full, repeat), median(t_total, repeat), classes,
+	       classes / (median(t_full, repeat) / 1e3), findings);
+	printf("re-audit of one pod (%s), ruleset and expectations reused: median %.2f ms\n", pod,
+	       median(t_pod, repeat));
+	printf("peak RSS %ld MiB\n", ru.ru_maxrss / 1024);
+	free(t_read);
+	free(t_full);
+	free(t_pod);
+	free(t_total);
+	return 0;
+}
