@@ -147,6 +147,15 @@ EOF2
 restore
 sc_control legacy-and-nft
 
+# ... and the other way round: the agent moved to iptables-legacy, its old iptables-nft rules
+# are still in the kernel.
+np_flush
+sc_load_ipt legacy "$R"
+sc_load_ipt nft "$NP_TMP/calico-stale"
+sc_check nft-and-legacy <<'EOF2'
+blocked-drift default/redis-0 ingress TCP 9121-9125 peers=10.244.2.31,fd00:10:244:2::31
+EOF2
+
 # A policy added in the API that the CNI never rendered (agent dead): frontend-0 is isolated
 # for ingress, and nothing on the node drops any of its traffic.
 reset legacy
