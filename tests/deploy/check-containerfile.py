@@ -5,6 +5,9 @@
 - Two stages from Debian 12 slim; the last one is the runtime image.
 - The build stage installs what `tools/dev build` needs (every -dev library of tools/dev's
   debs, meson, ninja, pkg-config, a compiler) and builds with meson -Dwerror=true.
+- The build stage's COPY lines, replayed into a temporary directory, are enough for its own
+  `meson setup` command to configure, and the install tree it gives has every file the runtime
+  stage copies from the build stage.
 - The runtime stage installs no -dev package and no compiler, copies npaudit and npauditd from
   where `meson install --prefix=/usr` puts them, and installs, directly or as a dependency, the
   Debian package of every shared library `ldd` reports for the two binaries of this build
@@ -15,9 +18,12 @@ usage: check-containerfile.py TOP NPAUDIT NPAUDITD
 """
 import os
 import re
+import json
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 
 TOP, NPAUDIT, NPAUDITD = sys.argv[1:4]
 failures = []
@@ -152,6 +158,44 @@ def essential():
     return {n for n, (ess, prio, _) in db().items() if ess or prio == "required"}
 
 
+def replay_build(stage, tmp):
+    """Copies what the stage's COPY lines copy under tmp, runs its meson setup there; returns the
+    install destinations (meson introspect --installed) and the WORKDIR copy, or None."""
+    workdir = "/"
+    for instr, arg in stage[2]:
+        if instr == "WORKDIR":
+            workdir = os.path.join(workdir, arg)
+        elif instr == "COPY" and not arg.startswith("--from"):
+            words = shlex.split(arg)
+            srcs, dst = words[:-1], os.path.join(workdir, words[-1])
+            for src in srcs:
+                s_abs = os.path.join(TOP, src)
+                d_abs = tmp + (os.path.join(dst, os.path.basename(src.rstrip("/")))
+                               if dst.endswith("/") and not src.endswith("/") else dst)
+                if not os.path.exists(s_abs):
+                    fail(f"COPY {src}: not in the source tree")
+                elif os.path.isdir(s_abs):
+                    shutil.copytree(s_abs, d_abs, dirs_exist_ok=True, symlinks=True)
+                else:
+                    os.makedirs(os.path.dirname(d_abs), exist_ok=True)
+                    shutil.copy2(s_abs, d_abs)
+        elif instr == "RUN" and "meson setup" in arg:
+            setup = next(c for c in re.split(r"&&|;", arg) if "meson setup" in c)
+            words = shlex.split(setup)
+            cwd = tmp + workdir
+            p = subprocess.run(words, cwd=cwd, capture_output=True, text=True)
+            if p.returncode != 0:
+                fail("the build stage's '%s' fails on what its COPY lines copy: %s" %
+                     (setup.strip(), (p.stdout + p.stderr).strip().splitlines()[-3:]))
+                return None
+            bdir = os.path.join(cwd, words[words.index("setup") + 1])
+            out = subprocess.run(["meson", "introspect", "--installed", bdir],
+                                 capture_output=True, text=True, check=True).stdout
+            return set(json.loads(out).values()), tmp + workdir
+    fail("the build stage runs no meson setup")
+    return None
+
+
 def main():
     stages = parse(os.path.join(TOP, "contrib/Containerfile"))
     if len(stages) < 2:
@@ -177,6 +221,19 @@ def main():
     for w in ("meson setup", "-Dwerror=true", "--prefix=/usr", "ninja -C", "meson install"):
         if w not in build_runs:
             fail(f"the build stage does not run '{w}'")
+
+    tmp = tempfile.mkdtemp(prefix="npaudit-containerfile.")
+    replay = replay_build(build, tmp)
+    if replay:
+        dests, srcdir = replay
+        for c in [a for i, a in runtime[2] if i == "COPY" and a.startswith(f"--from={build[0]} ")]:
+            src = c.split()[1]
+            if src.startswith("/out/"):
+                if src[4:] not in dests:
+                    fail(f"the runtime stage copies {src}, which meson install does not make")
+            elif src.startswith("/src/") and not os.path.exists(os.path.join(srcdir, src[5:])):
+                fail(f"the runtime stage copies {src}, which the build stage does not have")
+    shutil.rmtree(tmp, ignore_errors=True)
 
     rt_pkgs = apt_installs(runtime[2])
     for p in rt_pkgs:
