@@ -3,8 +3,9 @@
 # Audit scenarios, Calico iptables dataplane with ipsets and mark bits (tests/render calico-ipt;
 # the layout of tests/rulesets/calico): the faithful ruleset for the cluster of
 # tests/data/scenarios (pods.json + policies.json) on node-1 gives no finding with
-# iptables-legacy and with iptables-nft; then each mutation gives exactly its findings, and
-# every drift is confirmed with real traffic.
+# iptables-legacy and with iptables-nft; then each mutation gives exactly its findings, every
+# drift's example packet is sent for real and does what the finding says, and once the
+# faithful rules are back the same packets do what the policies say.
 #
 # Node-1: frontend-0 10.244.0.11 (cali0c8e3b7e5a1), redis-0 10.244.0.12 (cali4d7f9a2c6b2),
 # db-0 10.244.0.13 (cali9e1b5d3f7c3). Off-node: frontend-1 10.244.1.21, batch-0 10.244.1.22,
@@ -49,7 +50,8 @@ sc_render calico-ipt "$NP_TMP/calico-extra" pods.json policies.json policies-ext
 sc_load_ipt nft "$NP_TMP/calico-extra"
 sc_check faithful-extra policies-extra.json <<<"none"
 
-# 2. Mutations (iptables-legacy; IPv4 rules only, so the IPv6 twins keep agreeing).
+# 2. Mutations (iptables-legacy; the rule mutations touch IPv4 only, so the IPv6 twins keep
+# agreeing and the findings name IPv4 peers).
 
 # A per-pod chain flushed: db-0's to-workload chain. Off-node peers the policy allows are
 # dropped (nothing marks them accepted); local pods whose own egress chain accepted are let in.
