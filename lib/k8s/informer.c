@@ -148,13 +148,30 @@ static int object_key(struct informer *inf, json_t *obj, char *buf, size_t size)
 	json_t *md = json_object_get(obj, "metadata");
 	const char *ns = json_string_value(json_object_get(md, "namespace"));
 	const char *name = json_string_value(json_object_get(md, "name"));
-	int n;
+	size_t nl, nsl = 0;
 
 	if (!name || !*name || (inf->res->namespaced && (!ns || !*ns)))
 		return -EBADMSG;
-	n = inf->res->namespaced ? snprintf(buf, size, "%s/%s", ns, name)
-				 : snprintf(buf, size, "%s", name);
-	return n > 0 && (size_t)n < size ? 0 : -EBADMSG;
+	/* once per object and event: no printf */
+	nl = strlen(name);
+	if (inf->res->namespaced)
+		nsl = strlen(ns) + 1;
+	if (nsl + nl + 1 > size)
+		return -EBADMSG;
+	if (nsl) {
+		memcpy(buf, ns, nsl - 1);
+		buf[nsl - 1] = '/';
+	}
+	memcpy(buf + nsl, name, nl + 1);
+	return 0;
+}
+
+static void rv_copy(struct informer *inf, const char *rv)
+{
+	size_t n = MIN(strlen(rv), sizeof(inf->stats.resource_version) - 1);
+
+	memcpy(inf->stats.resource_version, rv, n);
+	inf->stats.resource_version[n] = 0;
 }
 
 static void emit(struct informer *inf, enum k8s_event ev, json_t *obj)
@@ -322,8 +339,7 @@ static void list_finish(struct informer *inf, const char *rv)
 	}
 	set_str(&inf->rv, rv);
 	if (rv)
-		snprintf(inf->stats.resource_version, sizeof(inf->stats.resource_version), "%s",
-			 rv);
+		rv_copy(inf, rv);
 	inf->need_list = false;
 	inf->progress = true;
 	k8s_backoff_reset(&inf->backoff);
@@ -500,8 +516,7 @@ static int watch_value(void *userdata, json_t *ev)
 		if (!inf->rv || !streq(inf->rv, rv))
 			inf->progress = true;
 		set_str(&inf->rv, rv);
-		snprintf(inf->stats.resource_version, sizeof(inf->stats.resource_version), "%s",
-			 rv);
+		rv_copy(inf, rv);
 	}
 	return 0;
 }
