@@ -215,7 +215,11 @@ def main():
         f"{v} {g or 'core'}/{r}{'' if ns is None else ' in ' + ns}" for g, r, v, ns in sorted(reqs, key=str)))
 
     ds = one(docs, "DaemonSet")
-    ns_name = one(docs, "Namespace")["metadata"]["name"]
+    ns_obj = one(docs, "Namespace")
+    ns_name = ns_obj["metadata"]["name"]
+    # hostNetwork, hostPath and NET_ADMIN are refused by Pod Security "baseline".
+    if ns_obj["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce") != "privileged":
+        fail("the namespace must let Pod Security admission accept the agent (enforce: privileged)")
     for d in docs:
         if d["kind"] in ("ServiceAccount", "ConfigMap", "DaemonSet") and d["metadata"].get("namespace") != ns_name:
             fail(f"{d['kind']} {d['metadata']['name']} is not in namespace {ns_name}")
