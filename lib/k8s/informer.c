@@ -53,9 +53,9 @@ static void set_str(char **p, const char *s)
 {
 	char *n = s ? strdup(s) : NULL;
 
+	/* On OOM keep the old value: a stale resourceVersion only costs a re-list. */
 	if (s && !n)
-		return; /* keep the old value on OOM: a stale resourceVersion only costs a re-list
-			 */
+		return;
 	free(*p);
 	*p = n;
 }
