@@ -42,9 +42,10 @@ struct fw_xt_ctx {
 	const struct fw_ipsets *ipsets; /* optional: the ipsets with their types */
 };
 
-/* Decodes the match `name` revision `rev` (blob data/len) and appends its predicates to rule
- * (an unknown or undecodable match appends one opaque predicate). Returns 0, or -ENOMEM; the
- * rule is unchanged on failure only for -ENOMEM before any append. */
+/* Decodes the match `name` revision `rev` (blob data/len) and appends its predicates (and, for
+ * comment, the rule's comment; for limit, a LIMIT statement) to rule; an unknown or
+ * undecodable match appends one opaque predicate. Returns 0, or -ENOMEM (the rule may then hold
+ * part of the match's predicates: discard it). */
 int fw_xt_match_to_ir(const struct fw_xt_ctx *ctx, const char *name, uint8_t rev, const void *data,
 		      size_t len, struct ir_rule *rule);
 
@@ -62,7 +63,8 @@ int fw_xt_target_to_ir(const struct fw_xt_ctx *ctx, const char *name, uint8_t re
 int fw_xt_ifname_from_mask(const char *via, const unsigned char *mask, size_t size,
 			   struct ir_ifname *ret);
 
-/* Sets the rule's action from an xtables standard verdict: a negative verdict is
- * -NF_<VERDICT>-1 (XT_RETURN for return); jump_chain (not NULL) makes it a jump to that chain,
- * goto_chain a goto. Returns 0, -EINVAL for a verdict that is none of those, or -ENOMEM. */
+/* Sets the rule's verdict from an xtables standard verdict: a negative verdict is
+ * -NF_<VERDICT>-1 (XT_RETURN for return); jump_chain (not NULL) makes it a jump to that chain
+ * instead, or a goto when is_goto (IPT_F_GOTO). Returns 0, -EINVAL for a verdict that is none of
+ * those, or -ENOMEM. */
 int fw_xt_verdict_to_ir(int verdict, const char *jump_chain, int is_goto, struct ir_rule *rule);
