@@ -59,15 +59,18 @@ static void help(FILE *f)
 		"      --version                the version\n");
 }
 
-/* Keeps CAP_NET_ADMIN only: reading nftables, iptables and ipsets needs it; nothing else the
- * agent does after start-up needs privilege. */
+/* Keeps CAP_NET_ADMIN and CAP_NET_RAW: reading nftables, iptables and ipsets needs the first,
+ * and libiptc reads iptables-legacy through a raw socket, which needs the second. Nothing else
+ * the agent does after start-up needs privilege. */
 static int drop_capabilities(void)
 {
 	if (geteuid() != 0)
 		return 0;
 	capng_clear(CAPNG_SELECT_BOTH);
 	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
-			 CAP_NET_ADMIN) < 0)
+			 CAP_NET_ADMIN) < 0 ||
+	    capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
+			 CAP_NET_RAW) < 0)
 		return -EINVAL;
 	if (capng_apply(CAPNG_SELECT_BOTH) < 0)
 		return -EPERM;

@@ -1152,10 +1152,18 @@ static int finding_from_group(struct audit *a, struct group *g, struct audit_fin
 	case AUDIT_UNENFORCED:
 		r = strbuf_printf(
 			&sb,
-			"The pod is isolated for %s, but no live rule drops any of its %s "
+			"The pod is isolated for %s, but no live rule drops any of its %s%s%s%s%s "
 			"traffic: the CNI does not enforce NetworkPolicy on this node, or "
 			"its rules are gone",
-			f->dir == NP_INGRESS ? "ingress" : "egress", proto_name(f->proto));
+			f->dir == NP_INGRESS ? "ingress" : "egress",
+			f->protos & AUDIT_PROTO_TCP ? "TCP" : "",
+			(f->protos & AUDIT_PROTO_TCP) && (f->protos & ~AUDIT_PROTO_TCP) ? "/" : "",
+			f->protos & AUDIT_PROTO_UDP ? "UDP" : "",
+			(f->protos & AUDIT_PROTO_SCTP) &&
+					(f->protos & (AUDIT_PROTO_TCP | AUDIT_PROTO_UDP))
+				? "/"
+				: "",
+			f->protos & AUDIT_PROTO_SCTP ? "SCTP" : "");
 		break;
 	case AUDIT_UNVERIFIABLE:
 		r = strbuf_printf(&sb,
