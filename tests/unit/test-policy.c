@@ -1689,7 +1689,7 @@ int main(void)
 	int failed;
 
 	srunner_set_tap(sr, "-");
-	srunner_run_all(sr, CK_NORMAL);
+	srunner_run_all(sr, CK_SILENT);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
