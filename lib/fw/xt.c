@@ -454,6 +454,9 @@ static int mt_comment(const struct xt_item *x)
  * predicate on those names that is false for such a packet unless inverted, and the
  * conjunction is exact: --physdev-is-in: IN != "", --physdev-is-out and --physdev-is-bridged
  * (the kernel tests the bridge output port): OUT != "", --physdev-in NAME: IN ~ NAME.
+ * One corner is not: the kernel fails `! --physdev-out NAME` for a bridged packet without an
+ * output port (bridged, then delivered locally: the INPUT hook), while OUT !~ NAME holds for
+ * it; that needs a disjunction (not bridged, or has an output port) the IR cannot state.
  */
 static int mt_physdev(const struct xt_item *x)
 {
