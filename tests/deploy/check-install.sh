@@ -63,6 +63,23 @@ done < <(cd "$dest" && find . -type f)
 "$dest$bindir/npaudit" --version | grep -q '^npaudit ' || fail "installed npaudit does not run"
 "$dest$sbindir/npauditd" --config "$dest$sysconfdir/npaudit/npauditd.conf" --version |
 	grep -q '^npauditd ' || fail "installed npauditd rejects the installed config"
+# The example config: it shows every key npauditd knows, and uncommented it is accepted.
+keys=$(python3 - "$TOP/daemon/config.c" <<'PY'
+import re, sys
+c = open(sys.argv[1]).read()
+body = c[c.index("int config_set("):]
+print("\n".join(sorted(set(re.findall(r'\{ "([a-z-]+)", offsetof', body)) |
+                      set(re.findall(r'streq\(key, "([a-z-]+)"\)', body)))))
+PY
+)
+[ "$(echo "$keys" | wc -l)" -ge 10 ] || fail "read too few keys from daemon/config.c"
+for k in $keys; do
+	grep -q "^#$k = " "$dest$sysconfdir/npaudit/npauditd.conf" ||
+		fail "the example config does not show the key $k"
+done
+sed 's/^#\([a-z-]* = \)/\1/' "$dest$sysconfdir/npaudit/npauditd.conf" >"$tmp/uncommented.conf"
+"$dest$sbindir/npauditd" --config "$tmp/uncommented.conf" --version >"$tmp/conf.log" 2>&1 ||
+	fail "npauditd rejects the example config with every line uncommented: $(cat "$tmp/conf.log")"
 grep -q "^ExecStart=$sbindir/npauditd --config $sysconfdir/npaudit/npauditd.conf\b" \
 	"$dest$prefix/lib/systemd/system/npauditd.service" ||
 	fail "the installed service does not start $sbindir/npauditd with $sysconfdir's config"
