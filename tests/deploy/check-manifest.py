@@ -8,7 +8,11 @@ new request without a rule, or a rule nothing needs, fails here. The DaemonSet m
 security settings docs/security.md describes, and its ConfigMap must be a config npauditd
 accepts (the real binary reads it).
 
-usage: check-manifest.py TOP NPAUDIT NPAUDITD
+Then the check proves it can fail: mutated copies of the manifest (a verb nothing requests,
+a missing rule, delete pods in the ClusterRole, a privileged container, no toleration) must
+each be rejected.
+
+usage: check-manifest.py TOP NPAUDIT NPAUDITD [MANIFEST]
 """
 import os
 import re
@@ -23,6 +27,7 @@ except ImportError:
 
 TOP = sys.argv[1]
 NPAUDITD = sys.argv[3] if len(sys.argv) > 3 else os.environ.get("NPAUDITD", "")
+MANIFEST = sys.argv[4] if len(sys.argv) > 4 else os.path.join(TOP, "contrib/k8s-daemonset.yaml")
 failures = []
 
 
@@ -115,7 +120,7 @@ def derive_requests():
 # ---- the manifest ----
 
 def load():
-    with open(os.path.join(TOP, "contrib/k8s-daemonset.yaml")) as f:
+    with open(MANIFEST) as f:
         docs = [d for d in yaml.safe_load_all(f) if d]
     for d in docs:
         for k in ("apiVersion", "kind", "metadata"):
@@ -190,6 +195,7 @@ def check_rbac(docs, reqs, sa_ns, sa_name):
     for kind, name, rns in granted.get(("", "pods", "delete"), []):
         if kind != "Role" or rns != "kube-system" or "remediation" not in name:
             fail(f"delete pods must be in the kube-system remediation Role only, not {kind} {name}")
+            continue
         rules = roles[(kind, rns, name)]["rules"]
         if rules != [{"apiGroups": [""], "resources": ["pods"], "verbs": ["delete"]}]:
             fail(f"the remediation Role {name} must grant delete pods and nothing else")
@@ -353,6 +359,36 @@ def main():
         print(f"{len(failures)} failure(s)")
         sys.exit(1)
     print("manifest OK")
+    if len(sys.argv) <= 4:
+        self_test()
+
+
+def self_test():
+    with open(MANIFEST) as f:
+        text = f.read()
+    mutations = {
+        "a verb nothing requests": ('verbs: ["list", "watch"]', 'verbs: ["get", "list", "watch"]'),
+        "no rule for Events": ('resources: ["events"]', 'resources: ["configmaps"]'),
+        "delete pods cluster-wide": ('resources: ["namespaces", "pods", "services"]\n    verbs: ["list", "watch"]',
+                                     'resources: ["namespaces", "pods", "services"]\n    verbs: ["list", "watch"]\n'
+                                     '  - apiGroups: [""]\n    resources: ["pods"]\n    verbs: ["delete"]'),
+        "a privileged container": ("privileged: false", "privileged: true"),
+        "no toleration": ("- operator: Exists", "- operator: Exists\n          key: only-this"),
+    }
+    with tempfile.TemporaryDirectory() as d:
+        for what, (old, new) in mutations.items():
+            if old not in text:
+                print(f"FAIL: self-test: cannot make the mutation '{what}'")
+                sys.exit(1)
+            path = os.path.join(d, "m.yaml")
+            with open(path, "w") as f:
+                f.write(text.replace(old, new, 1))
+            p = subprocess.run([sys.executable, __file__, TOP, "", NPAUDITD, path],
+                               capture_output=True, text=True)
+            if p.returncode == 0:
+                print(f"FAIL: self-test: the check accepts a manifest with {what}")
+                sys.exit(1)
+    print(f"self-test OK: {len(mutations)} broken manifests rejected")
 
 
 main()
