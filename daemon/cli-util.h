@@ -16,3 +16,8 @@
 int cli_load_states(char *const *files, size_t n, struct model **ret, bool *ret_partial);
 /* Returns $NODE_NAME, else the host name (in buf), else NULL. */
 const char *cli_default_node(char *buf, size_t size);
+
+/* Asks the agent on socket_path for /v1/trace with the given query parameters (values NULL are
+ * left out) and prints the answer (JSON as is, or a human reading). Returns an exit code. */
+int cli_agent_trace(const char *socket_path, const char *const *keys, const char *const *values,
+		    size_t n, bool json);

@@ -451,6 +451,52 @@ static int cmd_pod(int argc, char **argv)
 	return EXIT_OK;
 }
 
+int cli_agent_trace(const char *socket_path, const char *const *keys, const char *const *values,
+		    size_t n, bool json)
+{
+	_cleanup_(strbuf_done) struct strbuf path = { 0 };
+	struct fetch f = { 0 };
+	CURL *e = curl_easy_init();
+	json_t *j, *x;
+	size_t i;
+	long st;
+
+	if (!e)
+		return cli_fail("out of memory");
+	strbuf_puts(&path, "/v1/trace?");
+	for (size_t k = 0; k < n; k++) {
+		char *v;
+		if (!values[k])
+			continue;
+		v = curl_easy_escape(e, values[k], 0);
+		strbuf_printf(&path, "%s=%s&", keys[k], v ? v : "");
+		curl_free(v);
+	}
+	curl_easy_cleanup(e);
+	st = request(socket_path, "GET", strbuf_str(&path), 10, &f);
+	if (st == EXIT_USAGE) {
+		strbuf_done(&f.body);
+		return EXIT_USAGE;
+	}
+	j = parse_body(&f, st);
+	strbuf_done(&f.body);
+	if (!j)
+		return EXIT_USAGE;
+	if (json) {
+		char *out = json_dumps(j, JSON_COMPACT);
+		puts(out ? out : "{}");
+		free(out);
+	} else {
+		printf("%s (%s) via %s -> %s, %s path\n", s(j, "verdict"), s(j, "reason"),
+		       s(j, "iif"), s(j, "oif"), s(j, "path"));
+		json_array_foreach(json_object_get(j, "trace"), i, x)
+			printf("  %s %s %s/%s: %s -> %s\n", s(x, "source"), s(x, "family"),
+			       s(x, "table"), s(x, "chain"), s(x, "rule"), s(x, "action"));
+	}
+	json_decref(j);
+	return EXIT_OK;
+}
+
 const struct cli_command cli_client_commands[] = {
 	{ "status", cmd_status, "[--socket PATH] [--json] [--probe]",
 	  "the agent's state: sync, last audit, counts (--probe: exit 0 iff ready)" },

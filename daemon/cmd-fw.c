@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli-util.h"
 #include "eval/eval.h"
 #include "fw/fw.h"
 #include "ir/ir.h"
@@ -185,6 +186,8 @@ struct trace_opts {
 	int path; /* -1: from the addresses */
 	bool json;
 	bool help; /* --help was printed */
+	const char *socket; /* ask the agent on this socket instead of reading the rules here */
+	const char *raw[10]; /* the options as given, by their index in the option table */
 };
 
 /* Route lookup callback for eval_packet_fill_interfaces(). */
@@ -249,17 +252,27 @@ static int parse_trace_opts(int argc, char **argv, struct trace_opts *o)
 		{ "path", required_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "socket", required_argument, NULL, 'A' },
 		{},
 	};
-	int c, r;
+	int c, r, idx = -1;
 
 	*o = (struct trace_opts){
 		.proto = IPPROTO_TCP, .sport = -1, .dport = -1, .ct_state = IR_CT_NEW, .path = -1
 	};
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "s:d:p:S:D:i:o:c:m:P:jh", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "s:d:p:S:D:i:o:c:m:P:jh", opts, &idx)) >= 0) {
+		/* Keep what was given, for asking the agent. */
+		if (optarg) {
+			for (int k = 0; k < 10; k++)
+				if (opts[k].val == c)
+					o->raw[k] = optarg;
+		}
 		switch (c) {
+		case 'A':
+			o->socket = optarg;
+			break;
 		case 's':
 			o->src = optarg;
 			break;
@@ -342,7 +355,8 @@ static int parse_trace_opts(int argc, char **argv, struct trace_opts *o)
 			       "[--sport N] [--dport N]\n"
 			       "                     [--iif IF] [--oif IF] "
 			       "[--ct new|established|related] [--mark N]\n"
-			       "                     [--path forward|input|output] [--json]\n\n"
+			       "                     [--path forward|input|output] [--json]\n"
+			       "                     [--socket PATH]  (ask npauditd instead)\n\n"
 			       "Runs one packet through the live rules of the current network "
 			       "namespace and prints\nthe verdict (accept, drop or unknown), why, "
 			       "and "
@@ -439,6 +453,12 @@ static int cmd_trace(int argc, char **argv)
 	r = parse_trace_opts(argc, argv, &o);
 	if (r != EXIT_OK || o.help)
 		return r;
+	if (o.socket) {
+		/* The agent evaluates against the rules it holds, in its network namespace. */
+		static const char *const keys[10] = { "src", "dst", "proto", "sport", "dport",
+						      "iif", "oif", "ct",    "mark",  "path" };
+		return cli_agent_trace(o.socket, keys, o.raw, 10, o.json);
+	}
 
 	fs = np_addr_parse(o.src, &saddr);
 	if (fs < 0)

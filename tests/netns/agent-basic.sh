@@ -29,6 +29,14 @@ ag_findings >"$NP_TMP/f0.json"
 ag_journal_has MESSAGE_ID=bfb73e85b9d24a2fa5f4e069731c1e75 NPAUDIT_NODE=node-1 ||
 	np_fail "no 'started' journal entry"
 
+echo "--- npaudit trace --socket: the agent evaluates in its namespace"
+t=$("$NPAUDIT" trace --socket "$AG_SOCK" --src 10.244.0.11 --dst 10.244.0.12 --dport 6379 --json) ||
+	np_fail "trace through the agent failed"
+echo "$t" | grep -q '"verdict":"accept"' || np_fail "api -> db:6379 should be accepted: $t"
+t=$("$NPAUDIT" trace --socket "$AG_SOCK" --src 10.244.0.13 --dst 10.244.0.12 --dport 6379 --json)
+echo "$t" | grep -q '"verdict":"drop"' || np_fail "web -> db:6379 should be dropped: $t"
+echo "$t" | grep -q 'default deny' || np_fail "the deciding rule is not the default deny: $t"
+
 # The transitions stream, from here to the end.
 curl -sN --unix-socket "$AG_SOCK" http://npauditd/v1/findings/stream >"$NP_TMP/stream.jsonl" 2>/dev/null &
 NP_PIDS+=($!)
