@@ -21,7 +21,7 @@ db_if=${NP_POD_IF[1]}
 ag_cni_ruleset >"$NP_TMP/cni.nft"
 np_in node nft -f "$NP_TMP/cni.nft" || np_die "cannot load the ruleset"
 
-ag_start_agent
+ag_start_agent --events
 ag_wait_ready
 ag_findings >"$NP_TMP/f0.json"
 "$NP_PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["findings"]==[] and d["reporting"] else 1)' "$NP_TMP/f0.json" ||
@@ -56,6 +56,16 @@ assert f["interface"] == sys.argv[1], f' "$db_if" || np_fail "unenforced finding
 ag_journal_has MESSAGE_ID=7a9460f1736d4883ba3735550060cf8d NPAUDIT_POD=shop/db \
 	NPAUDIT_KIND=unenforced NPAUDIT_TRANSITION=new PRIORITY=3 ||
 	np_fail "no journal entry for the unenforced finding"
+
+np_in node curl -sf "$AG_CTL/events" >"$NP_TMP/events.json" || np_fail "cannot read the emulator's events"
+"$NP_PYTHON" -c '
+import json, sys
+evs = json.load(open(sys.argv[1]))["events"]
+ok = [e for e in evs if e.get("reason") == "NetworkPolicyDrift" and
+      e.get("involvedObject", {}).get("name") == "db" and e["involvedObject"].get("namespace") == "shop"
+      and e["involvedObject"].get("uid") == "a0000000-0000-4000-8000-000000000002" and e.get("type") == "Warning"]
+sys.exit(0 if len(ok) == 1 else 1)' "$NP_TMP/events.json" ||
+	np_fail "expected exactly one NetworkPolicyDrift Event on shop/db: $(cat "$NP_TMP/events.json")"
 
 echo "--- restored: resolved"
 np_in node nft add rule inet cni to-db drop comment '"default deny"'
