@@ -216,6 +216,7 @@ int main(int argc, char **argv)
 		{ "backoff-max-ms", required_argument, NULL, 'b' },
 		{ "token-reload-ms", required_argument, NULL, 'r' },
 		{ "field-selector", required_argument, NULL, 'f' },
+		{ "label-selector", required_argument, NULL, 'l' },
 		{},
 	};
 	_cleanup_(k8s_config_freep) struct k8s_config *cfg = NULL;
@@ -258,6 +259,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			opts.field_selector[MODEL_POD] = optarg;
+			break;
+		case 'l':
+			opts.label_selector[MODEL_POD] = optarg;
 			break;
 		default:
 			return 2;

@@ -559,6 +559,15 @@ def s_kubeconfig(emu, follow, npaudit):
     check(0 < len(pods) < len(want), f"field selector: {len(pods)} of {len(want)} pods")
     check(all(int(k.split("-")[-1]) % 50 == 3 for k in pods), "field selector returned other nodes' pods")
     fol.stop()
+    # and a label selector
+    fol = Follower(follow, emu, ["--label-selector", "role in (client),app!=app-3"], args=["--kubeconfig", kc])
+    fol.synced()
+    d = fol.dump()
+    pods = d["model"]["pods"]
+    want = {k for k, v in emu.dump()["objects"]["pods"].items()
+            if v["labels"].get("role") == "client" and v["labels"].get("app") != "app-3"}
+    check(set(pods) == want and len(want) > 0, f"label selector: {len(pods)} pods, want {len(want)}")
+    fol.stop()
 
 
 def s_chaos(emu, follow, npaudit):
