@@ -409,6 +409,7 @@ class Faults:
         self.stall = None  # [seconds, count]
         self.malformed = 0  # next N watch streams get a garbage line
         self.cut = 0  # next N watch streams are cut in the middle of an event
+        self.error_event = 0  # next N watch streams with events end with an ERROR (500) event
         self.tiny_chunks = False  # write watch events in tiny pieces
         self.watch_gone_http = False  # answer an expired watch with HTTP 410, not an ERROR event
 
@@ -832,6 +833,13 @@ class ApiHandler(BaseHTTPRequestHandler):
                     half = out[0][: max(1, len(out[0]) // 2)]
                     self.write_chunk(half)
                     raise ConnectionAbortedError()
+                if out and emu.faults.take("error_event"):
+                    ev = {"type": "ERROR", "object": status(500, "InternalError",
+                                                            "injected watch error")}
+                    self.write_chunk(json.dumps(ev).encode() + b"\n")
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                    return
                 if out and not malformed and emu.faults.take("malformed"):
                     out.insert(1 if len(out) > 1 else 0, b'{"type":"MODIFIED","object":{"metadata":\n')
                     malformed = True
@@ -1023,12 +1031,15 @@ class ControlHandler(BaseHTTPRequestHandler):
                         f.malformed = int(req["malformed"])
                     if "cut" in req:
                         f.cut = int(req["cut"])
+                    if "error_event" in req:
+                        f.error_event = int(req["error_event"])
                     if "tiny_chunks" in req:
                         f.tiny_chunks = bool(req["tiny_chunks"])
                     if "watch_gone_http" in req:
                         f.watch_gone_http = bool(req["watch_gone_http"])
                     if req.get("clear"):
                         f.status, f.stall, f.malformed, f.cut = [], None, 0, 0
+                        f.error_event = 0
             else:
                 self.reply({"error": "unknown"}, 404)
                 return

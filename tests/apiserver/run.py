@@ -410,6 +410,15 @@ def s_malformed(emu, follow, npaudit):
         time.sleep(0.5)
     d = converge(emu, fol, exclude_model=["ns-2/broken"])
     check(any("dropping malformed stream" in l for l in fol.stderr_lines), "garbage line not seen")
+    # an ERROR event other than 410: the watch resumes from where it was, no relist
+    relists = d["stats"]["pods"]["relists"]
+    emu.ctl("/fault", {"error_event": 2})
+    for i in range(3):
+        churn(emu, f"err{i}", 5, 3, 5)
+        time.sleep(0.5)
+    d = converge(emu, fol, exclude_model=["ns-2/broken"])
+    check(any("ERROR 500" in l for l in fol.stderr_lines), "ERROR event not seen")
+    check(d["stats"]["pods"]["relists"] == relists, "an ERROR 500 event caused a relist")
     fol.stop()
 
 
@@ -580,7 +589,7 @@ def s_chaos(emu, follow, npaudit):
     fol.synced()
     converge(emu, fol)
     actions = ["drop", "cut", "malformed", "compact", "status500", "status429", "outage",
-               "tiny", "stall"]
+               "tiny", "stall", "error_event"]
     for i in range(25):
         a = rnd.choice(actions)
         if a == "drop":
@@ -589,6 +598,8 @@ def s_chaos(emu, follow, npaudit):
             emu.ctl("/fault", {"cut": rnd.randint(1, 3)})
         elif a == "malformed":
             emu.ctl("/fault", {"malformed": 1})
+        elif a == "error_event":
+            emu.ctl("/fault", {"error_event": 1})
         elif a == "compact":
             emu.post("/compact")
         elif a == "status500":
