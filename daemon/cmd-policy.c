@@ -419,7 +419,7 @@ static int cmd_matrix(int argc, char **argv)
 								      pods[i]->ports[k].proto };
 			}
 	}
-	qsort(ports, n_ports, sizeof(*ports), portspec_cmp);
+	np_qsort(ports, n_ports, sizeof(*ports), portspec_cmp);
 	{
 		size_t w = 0;
 		for (size_t i = 0; i < n_ports; i++)

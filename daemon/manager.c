@@ -1126,7 +1126,7 @@ static size_t sorted_findings(struct manager *m, const char *pod, const char *ki
 		v[n++] = t;
 	}
 	if (n > 1)
-		qsort(v, n, sizeof(*v), tracked_cmp);
+		np_qsort(v, n, sizeof(*v), tracked_cmp);
 	return n;
 }
 

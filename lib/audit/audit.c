@@ -135,7 +135,7 @@ static void cuts_sort(struct cuts *c)
 	size_t w = 0;
 
 	if (c->n > 1)
-		qsort(c->v, c->n, sizeof(*c->v), u128_cmp);
+		np_qsort(c->v, c->n, sizeof(*c->v), u128_cmp);
 	for (size_t i = 0; i < c->n; i++)
 		if (w == 0 || c->v[w - 1] != c->v[i])
 			c->v[w++] = c->v[i];
@@ -470,7 +470,7 @@ static int atoms_build(const struct cuts *cuts, const struct np_iset *universe,
 				 base + (uint32_t)k);
 	for (size_t i = 0; i < iv.n; i++)
 		sig[i].iv = (uint32_t)i;
-	qsort(sig, iv.n, sizeof(*sig), sig_cmp);
+	np_qsort(sig, iv.n, sizeof(*sig), sig_cmp);
 	ret->v = calloc(iv.n, sizeof(*ret->v));
 	if (!ret->v)
 		goto out;
@@ -852,26 +852,33 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 	struct np_iset ports = { 0 };
 	int r = 0;
 
+	struct eval_template t = {
+		.family = family,
+		.path = EVAL_PATH_FORWARD,
+		.iif = src->veth[fi],
+		.oif = dst->veth[fi],
+		/* One walk for the three protocols: the rules reachable by any of them (a superset
+		 * of each one's cut points and tests still gives exact classes). */
+		.l4proto = -1,
+		.ct_state = IR_CT_NEW,
+		.ports_only = true, /* both addresses are fixed */
+	};
+
 	if (np_iset_add(&ports, 0, 65535) < 0)
 		return -ENOMEM;
+	a->bounds.want_tests = true;
+	r = eval_collect_boundaries(a->env->eval, &t, &a->bounds);
+	if (r < 0) {
+		np_iset_done(&ports);
+		return r;
+	}
 	for (size_t pi = 0; pi < ELEMENTSOF(protos); pi++) {
-		struct eval_template t = {
-			.family = family,
-			.path = EVAL_PATH_FORWARD,
-			.iif = src->veth[fi],
-			.oif = dst->veth[fi],
-			.l4proto = protos[pi],
-			.ct_state = IR_CT_NEW,
-			.ports_only = true, /* both addresses are fixed */
-		};
 		struct cuts pc = { 0 }, sc = { 0 };
 		struct atoms pat = { 0 }, sat = { 0 };
 		struct expect_tests ex = { 0 };
 		_cleanup_(freep) const struct np_iset **pextra = NULL;
 
-		a->bounds.want_tests = true;
-		if ((r = eval_collect_boundaries(a->env->eval, &t, &a->bounds)) < 0 ||
-		    (r = cuts_add_all(&pc, a->bounds.dport.items, a->bounds.dport.n)) < 0 ||
+		if ((r = cuts_add_all(&pc, a->bounds.dport.items, a->bounds.dport.n)) < 0 ||
 		    (r = cuts_add_all(&sc, a->bounds.sport.items, a->bounds.sport.n)) < 0 ||
 		    (r = port_cuts(&pc, eg, (int)pi)) < 0 ||
 		    (r = port_cuts(&pc, in, (int)pi)) < 0 ||
@@ -1279,7 +1286,7 @@ static int finalize(struct audit *a)
 		}
 	}
 	if (a->report->findings.n > 1)
-		qsort(a->report->findings.items, a->report->findings.n,
+		np_qsort(a->report->findings.items, a->report->findings.n,
 		      sizeof(struct audit_finding *), finding_cmp);
 	return 0;
 }
@@ -1421,7 +1428,7 @@ int audit_run(const struct audit_env *env, const struct audit_options *opts,
 			for (unsigned k = 0; k < pods[i]->n_ips; k++)
 				a.pod_ips[a.n_pod_ips++] = pods[i]->ips[k];
 	if (a.n_pod_ips > 1)
-		qsort(a.pod_ips, a.n_pod_ips, sizeof(*a.pod_ips), u128_cmp);
+		np_qsort(a.pod_ips, a.n_pod_ips, sizeof(*a.pod_ips), u128_cmp);
 
 	/* First hosts of the route prefixes: ordinary examples for classes without a pod. */
 	{

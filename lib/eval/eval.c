@@ -473,7 +473,7 @@ int eval_prepare(struct ir_ruleset *rs, struct eval_ctx **ret)
 				}
 			}
 			if (l->n > 1)
-				qsort(l->v, l->n, sizeof(*l->v), chain_prio_cmp);
+				np_qsort(l->v, l->n, sizeof(*l->v), chain_prio_cmp);
 		}
 
 	ctx->pf = calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*ctx->pf));

@@ -488,7 +488,7 @@ static int scan_conf_dir(struct detect *d, const char *dir, struct cni_detection
 				   "%s holds no CNI configuration (*.conf, *.conflist, *.json): "
 				   "the node's runtime cannot set up pod networking yet",
 				   dir);
-	qsort(names.v, names.n, sizeof(*names.v), name_cmp);
+	np_qsort(names.v, names.n, sizeof(*names.v), name_cmp);
 	path = lint_strf("%s/%s", dir, names.v[0]);
 	if (!path)
 		return -ENOMEM;

@@ -2067,7 +2067,7 @@ int lint_run(const struct model *m, const struct lint_options *o, struct lint_re
 		goto out;
 
 	if (c.f.n > 1)
-		qsort(c.f.items, c.f.n, sizeof(*c.f.items), finding_cmp);
+		np_qsort(c.f.items, c.f.n, sizeof(*c.f.items), finding_cmp);
 	rep->findings = c.f.items;
 	rep->n_findings = c.f.n;
 	c.f = (typeof(c.f)){ 0 };

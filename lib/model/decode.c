@@ -173,7 +173,7 @@ static int decode_string_map(struct model *m, json_t *o, const char *path,
 			return -ENOMEM;
 		n++;
 	}
-	qsort(v, n, sizeof(*v), label_cmp);
+	np_qsort(v, n, sizeof(*v), label_cmp);
 	*ret_v = TAKE_PTR(v);
 	*ret_n = n;
 	return 0;
@@ -299,7 +299,7 @@ static int decode_selector(struct model *m, json_t *o, const char *path, struct 
 				return -ENOMEM;
 			q->n_values++;
 		}
-		qsort(q->values, q->n_values, sizeof(*q->values), str_cmp);
+		np_qsort(q->values, q->n_values, sizeof(*q->values), str_cmp);
 		uint32_t w = 0;
 		for (uint32_t k = 0; k < q->n_values; k++)
 			if (w == 0 || q->values[w - 1] != q->values[k])
@@ -387,7 +387,7 @@ int model_decode_namespace(struct model *m, json_t *o, struct model_namespace **
 		if (!v[nl].key || !v[nl].value)
 			return -ENOMEM;
 		nl++;
-		qsort(v, nl, sizeof(*v), label_cmp);
+		np_qsort(v, nl, sizeof(*v), label_cmp);
 	}
 	n = calloc(1, sizeof(*n) + (uid ? strlen(uid) + 1 : 1));
 	if (!n)

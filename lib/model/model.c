@@ -926,7 +926,7 @@ static size_t view(const struct model *cm, enum model_kind k, const struct hashm
 		if (VEC_RESERVE(&l->v, h->n) == 0) {
 			HASHMAP_FOREACH (e, h)
 				l->v.items[l->v.n++] = e->value;
-			qsort(l->v.items, l->v.n, sizeof(void *), cmp);
+			np_qsort(l->v.items, l->v.n, sizeof(void *), cmp);
 			m->views_dirty[k] = false;
 		}
 	}
@@ -973,7 +973,7 @@ static size_t sorted_list(const struct hashmap *h, const char *key,
 	if (!l)
 		return 0;
 	if (l->dirty && cmp) {
-		qsort(l->v.items, l->v.n, sizeof(void *), cmp);
+		np_qsort(l->v.items, l->v.n, sizeof(void *), cmp);
 		l->dirty = false;
 	}
 	*ret = (const void *const *)l->v.items;
@@ -1094,7 +1094,7 @@ const struct model_pod *model_pod_by_ip(const struct model *cm, np_u128 ip)
 				for (unsigned j = 0; j < all[i]->n_ips; j++)
 					m->by_ip[k++] = (uintptr_t)all[i] | j;
 		if (k > 1)
-			qsort(m->by_ip, k, sizeof(*m->by_ip), by_ip_cmp);
+			np_qsort(m->by_ip, k, sizeof(*m->by_ip), by_ip_cmp);
 		m->n_by_ip = k;
 		m->by_ip_dirty = false;
 	}

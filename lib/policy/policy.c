@@ -114,7 +114,7 @@ static void named_groups_finish(struct named_groups *g)
 	for (size_t i = 0; i < g->n; i++)
 		np_iset_normalize(&g->v[i].addrs);
 	if (g->n > 1)
-		qsort(g->v, g->n, sizeof(*g->v), port_group_cmp);
+		np_qsort(g->v, g->n, sizeof(*g->v), port_group_cmp);
 }
 
 static struct named_groups *named_groups_find(struct named_groups *list, const char *name,
@@ -331,11 +331,11 @@ static int addrs_sort(np_u128 *v, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		if (v[i] < NP_V4_BASE || v[i] > NP_V4_LAST) {
-			qsort(v, n, sizeof(*v), u128_cmp);
+			np_qsort(v, n, sizeof(*v), u128_cmp);
 			return 0;
 		}
 	if (n < 512) {
-		qsort(v, n, sizeof(*v), u128_cmp);
+		np_qsort(v, n, sizeof(*v), u128_cmp);
 		return 0;
 	}
 	tmp = malloc(n * sizeof(*tmp));
@@ -823,7 +823,7 @@ static int dir_canonicalize(struct policy_dir *d, int x)
 		}
 	if (n_cuts == 0)
 		return 0;
-	qsort(cuts, n_cuts, sizeof(*cuts), u32_cmp);
+	np_qsort(cuts, n_cuts, sizeof(*cuts), u32_cmp);
 
 	for (size_t i = 0; i + 1 < n_cuts; i++) {
 		uint32_t lo = cuts[i], hi = cuts[i + 1] - 1;

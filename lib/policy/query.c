@@ -196,7 +196,7 @@ int policy_dir_addr_cuts(const struct policy_dir *d, np_u128 **ret, size_t *ret_
 					v[n++] = s->r[k].hi + 1;
 			}
 		}
-	qsort(v, n, sizeof(*v), u128_cmp);
+	np_qsort(v, n, sizeof(*v), u128_cmp);
 	for (size_t i = 0; i < n; i++)
 		if (w == 0 || v[w - 1] != v[i])
 			v[w++] = v[i];

@@ -71,6 +71,14 @@ static inline int negative_errno(void)
 		_r_ < 0 ? negative_errno() : _r_; \
 	})
 
+/* qsort() that accepts an empty array given as NULL (the C library's may not: UB). */
+static inline void np_qsort(void *base, size_t n, size_t size,
+			    int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 

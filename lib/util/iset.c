@@ -45,7 +45,7 @@ void np_iset_normalize(struct np_iset *s)
 		if (s->r[i - 1].lo > s->r[i].lo)
 			sorted = false;
 	if (!sorted)
-		qsort(s->r, s->n, sizeof(*s->r), range_cmp);
+		np_qsort(s->r, s->n, sizeof(*s->r), range_cmp);
 	for (size_t i = 1; i < s->n; i++) {
 		struct np_range *cur = &s->r[w];
 		/* Merge overlapping and adjacent ranges; careful with hi == MAX. */
