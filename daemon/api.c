@@ -52,11 +52,14 @@ struct api {
 	int fd;
 	bool fd_owned;
 	VEC(struct stream *) streams;
+	gid_t group; /* socket-group's gid, when it exists */
+	bool have_group;
 };
 
 struct request {
 	size_t body;
 	bool too_large;
+	bool denied; /* socket-allow-uids refused the peer */
 };
 
 static void server_rearm(struct server *s);
@@ -240,17 +243,61 @@ static const char *get_arg(void *u, const char *key)
 	return MHD_lookup_connection_value(u, MHD_GET_ARGUMENT_KIND, key);
 }
 
-static void log_peer(struct MHD_Connection *c, const char *method, const char *url)
+/* Returns whether the peer's credentials were read into *cred. */
+static bool peer_cred(struct MHD_Connection *c, struct ucred *cred)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-	struct ucred cred = { 0 };
-	socklen_t len = sizeof(cred);
+	socklen_t len = sizeof(*cred);
 
-	if (ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-	    cred.pid > 0)
-		log_debug("%s %s from pid %d uid %u", method, url, (int)cred.pid,
-			  (unsigned)cred.uid);
+	return ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, cred, &len) == 0 &&
+	       cred->pid > 0;
+}
+
+static bool peer_in_group(struct MHD_Connection *c, gid_t want, const struct ucred *cred)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (cred->gid == want)
+		return true;
+	/* The supplementary groups the peer had when it connected (Linux 4.13). */
+	if (!ci || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == want)
+			return true;
+	return false;
+}
+
+/* socket-allow-uids (config.h): with the list set, the socket's mode is not the only gate: a
+ * peer that could connect is served only if it is root, the agent's own uid, listed, or in
+ * socket-group. Without credentials (not a Unix socket peer) nobody is served. */
+static bool peer_allowed(struct api *a, struct MHD_Connection *c, const struct ucred *cred,
+			 bool have_cred)
+{
+	const struct config *cfg = &a->m->cfg;
+
+	if (!cfg->n_socket_allow_uids)
+		return true;
+	if (!have_cred)
+		return false;
+	if (cred->uid == 0 || cred->uid == geteuid())
+		return true;
+	for (size_t i = 0; i < cfg->n_socket_allow_uids; i++)
+		if (cfg->socket_allow_uids[i] == cred->uid)
+			return true;
+	return a->have_group && peer_in_group(c, a->group, cred);
+}
+
+static void log_peer(struct MHD_Connection *c, const char *method, const char *url,
+		     const struct ucred *cred, bool have_cred)
+{
+	if (have_cred)
+		log_debug("%s %s from pid %d uid %u", method, url, (int)cred->pid,
+			  (unsigned)cred->uid);
 	else
 		log_debug("%s %s", method, url);
 }
@@ -349,12 +396,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	if (!req) {
 		/* First call: headers only. */
+		struct ucred cred = { 0 };
+		bool have_cred = peer_cred(c, &cred);
+
 		req = calloc(1, sizeof(*req));
 		if (!req)
 			return MHD_NO;
 		*con_cls = req;
-		log_peer(c, method, url);
+		log_peer(c, method, url, &cred, have_cred);
+		if (!s->metrics_only && !peer_allowed(s->api, c, &cred, have_cred)) {
+			log_notice("Refused %s %s from uid %u: not in socket-allow-uids", method,
+				   url, (unsigned)cred.uid);
+			req->denied = true;
+		}
 		return MHD_YES;
+	}
+	if (req->denied) {
+		/* Answer at the first chance; a body, if any, is discarded unread. */
+		*upload_data_size = 0;
+		return reply_error(c, MHD_HTTP_FORBIDDEN,
+				   "this uid may not use the socket (socket-allow-uids)");
 	}
 	if (*upload_data_size) {
 		req->body += *upload_data_size;
@@ -542,6 +603,13 @@ int api_new(struct manager *m, struct api **ret)
 		return -ENOMEM;
 	a->m = m;
 	a->fd = -1;
+	if (m->cfg.socket_group) {
+		struct group *g = getgrnam(m->cfg.socket_group);
+		if (g) {
+			a->group = g->gr_gid;
+			a->have_group = true;
+		}
+	}
 	r = open_socket(a);
 	if (r < 0)
 		goto fail;

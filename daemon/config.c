@@ -99,6 +99,7 @@ void config_done(struct config *c)
 	free(c->ca_file);
 	free(c->socket_path);
 	free(c->socket_group);
+	free(c->socket_allow_uids);
 	free(c->metrics_listen);
 	free(c->cni_conf_dir);
 	free(c->state_file);
@@ -113,6 +114,45 @@ static int parse_bool(const char *v, bool *ret)
 		*ret = false;
 	else
 		return -EINVAL;
+	return 0;
+}
+
+/* socket-allow-uids: numeric uids separated by spaces or commas; empty clears the list. */
+static int parse_uids(struct config *c, const char *key, const char *v, struct np_error *e)
+{
+	_cleanup_(freep) uint32_t *uids = NULL;
+	size_t n = 0;
+	const char *p = v ? v : "";
+
+	for (;;) {
+		char *end;
+		unsigned long u;
+		uint32_t *x;
+
+		p += strspn(p, " \t,");
+		if (!*p)
+			break;
+		if (*p < '0' || *p > '9')
+			return np_error_set(e, -EINVAL, NULL, NULL, key, 0,
+					    "'%s' is not a list of numeric uids", v);
+		errno = 0;
+		u = strtoul(p, &end, 10);
+		if (errno || u >= UINT32_MAX || (*end && !strchr(" \t,", *end)))
+			return np_error_set(e, -EINVAL, NULL, NULL, key, 0,
+					    "'%s' is not a list of numeric uids", v);
+		if (n >= 1024)
+			return np_error_set(e, -EINVAL, NULL, NULL, key, 0,
+					    "more than 1024 uids; use socket-group");
+		x = reallocarray(uids, n + 1, sizeof(*uids));
+		if (!x)
+			return -ENOMEM;
+		uids = x;
+		uids[n++] = (uint32_t)u;
+		p = end;
+	}
+	free(c->socket_allow_uids);
+	c->socket_allow_uids = TAKE_PTR(uids);
+	c->n_socket_allow_uids = n;
 	return 0;
 }
 
@@ -213,6 +253,8 @@ int config_set(struct config *c, const char *key, const char *v, struct np_error
 		c->log_level = r;
 		return 0;
 	}
+	if (streq(key, "socket-allow-uids"))
+		return parse_uids(c, key, v, e);
 	if (streq(key, "socket-mode")) {
 		char *end;
 		unsigned long m = strtoul(v, &end, 8);
@@ -244,6 +286,28 @@ static int on_ini_line(void *user, const char *section, const char *name, const 
 	return x->r >= 0;
 }
 
+static int ini_result(struct ini_ctx *x, int line, const char *name)
+{
+	if (line == 0)
+		return 0;
+	if (x->r < 0) {
+		if (x->e) {
+			snprintf(x->e->file, sizeof(x->e->file), "%s", name);
+			x->e->line = (unsigned)line;
+		}
+		return x->r;
+	}
+	return np_error_set(x->e, -EBADMSG, name, NULL, NULL, (unsigned)(line > 0 ? line : 0),
+			    "not a 'key = value' line");
+}
+
+int config_load_string(struct config *c, const char *text, const char *name, struct np_error *e)
+{
+	struct ini_ctx x = { .c = c, .e = e };
+
+	return ini_result(&x, ini_parse_string(text, on_ini_line, &x), name);
+}
+
 int config_load_file(struct config *c, const char *path, bool optional, struct np_error *e)
 {
 	struct ini_ctx x = { .c = c, .e = e };
@@ -258,15 +322,5 @@ int config_load_file(struct config *c, const char *path, bool optional, struct n
 	}
 	line = ini_parse_file(f, on_ini_line, &x);
 	fclose(f);
-	if (line == 0)
-		return 0;
-	if (x.r < 0) {
-		if (e) {
-			snprintf(e->file, sizeof(e->file), "%s", path);
-			e->line = (unsigned)line;
-		}
-		return x.r;
-	}
-	return np_error_set(e, -EBADMSG, path, NULL, NULL, (unsigned)(line > 0 ? line : 0),
-			    "not a 'key = value' line");
+	return ini_result(&x, line, path);
 }

@@ -23,6 +23,10 @@ struct config {
 	char *kubeconfig, *apiserver, *token_file, *ca_file;
 	char *socket_path, *socket_group;
 	unsigned socket_mode;
+	/* socket-allow-uids: when set, only root, the agent's own uid, these uids and members of
+	 * socket_group are served; anyone else who can connect gets 403. */
+	uint32_t *socket_allow_uids;
+	size_t n_socket_allow_uids;
 	char *metrics_listen; /* "ADDR:PORT", or NULL: off */
 	uint64_t poll_usec; /* iptables-legacy and ipset change check */
 	uint64_t full_usec; /* full re-audit safety net */
@@ -50,6 +54,10 @@ int config_set(struct config *c, const char *key, const char *value, struct np_e
 /* Reads a config file into c. A missing file is not an error when `optional`. Returns 0 or a
  * negative errno with *reterr (file, line, key). */
 int config_load_file(struct config *c, const char *path, bool optional, struct np_error *reterr);
+/* Reads settings from a buffer in the config file's format (name is for messages). Returns 0 or
+ * a negative errno with *reterr (name, line, key). */
+int config_load_string(struct config *c, const char *text, const char *name,
+		       struct np_error *reterr);
 /* Returns "off", "dry-run" or "restart-cni". */
 const char *remediate_mode_to_string(enum remediate_mode m);
 /* Parses "50ms", "2s", "5min", "1h" or a number of seconds into usec; returns 0 or -EINVAL. */

@@ -33,6 +33,9 @@ static void help(FILE *f)
 		"      --socket PATH            local API socket (default " CONFIG_DEFAULT_SOCKET
 		")\n"
 		"      --socket-group GROUP     group that may use the socket (mode 0660)\n"
+		"      --socket-mode MODE       octal mode of the socket (default 0660)\n"
+		"      --socket-allow-uids UIDS besides root, only these uids (and socket-group)\n"
+		"                               are served; others get 403\n"
 		"      --metrics-listen ADDR:PORT  Prometheus metrics listener (default off)\n"
 		"      --poll-interval DURATION iptables-legacy/ipset change check (default 2s)\n"
 		"      --full-audit-interval DURATION  safety-net full audit (default 5min)\n"
@@ -95,6 +98,8 @@ int main(int argc, char **argv)
 		{ "ca-file", required_argument, NULL, 'C' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "socket-group", required_argument, NULL, 'g' },
+		{ "socket-allow-uids", required_argument, NULL, 'u' },
+		{ "socket-mode", required_argument, NULL, 'M' },
 		{ "metrics-listen", required_argument, NULL, 'm' },
 		{ "poll-interval", required_argument, NULL, 'p' },
 		{ "full-audit-interval", required_argument, NULL, 'f' },
@@ -123,6 +128,8 @@ int main(int argc, char **argv)
 		['C'] = "ca-file",
 		['s'] = "socket",
 		['g'] = "socket-group",
+		['u'] = "socket-allow-uids",
+		['M'] = "socket-mode",
 		['m'] = "metrics-listen",
 		['p'] = "poll-interval",
 		['f'] = "full-audit-interval",
