@@ -78,8 +78,11 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 	struct fw_route r = { 0 };
 	struct nlattr *a;
 	np_u128 dst = 0;
-	unsigned bits = rtm->rtm_family == AF_INET ? 32 : 128;
+	unsigned bits;
 
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*rtm))
+		return MNL_CB_OK; /* truncated: the kernel never sends one */
+	bits = rtm->rtm_family == AF_INET ? 32 : 128;
 	if (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6)
 		return MNL_CB_OK;
 	r.family = rtm->rtm_family;
@@ -161,6 +164,8 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
 	struct nlattr *a;
 
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifi))
+		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof(*ifi))
 	{
 		if (mnl_attr_get_type(a) == IFLA_IFNAME &&
@@ -186,8 +191,11 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	struct dump *d = data;
 	struct fib_rule_hdr *frh = mnl_nlmsg_get_payload(nlh);
 	struct nlattr *a;
-	uint32_t table = frh->table, prio = 0;
+	uint32_t table, prio = 0;
 
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*frh))
+		return MNL_CB_OK;
+	table = frh->table;
 	mnl_attr_for_each(a, nlh, sizeof(*frh))
 	{
 		if (mnl_attr_get_type(a) == FRA_TABLE && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
@@ -240,6 +248,19 @@ static int dump(struct mnl_socket *nl, uint16_t type, int family, mnl_cb_t cb, s
 	}
 }
 
+/* Names each route's interface; counts the policy routing rules beyond the defaults. */
+static void rtable_finish(struct fw_rtable *t, const struct dump *d)
+{
+	/* IPv6 also has "0 local, 32766 main" only (no default table rule): not counted. */
+	t->policy_rules = d->n_rules > 0;
+	for (size_t i = 0; i < t->routes.n; i++) {
+		struct fw_route *rt = &t->routes.items[i];
+		for (size_t j = 0; j < t->n_links; j++)
+			if (t->links[j].index == rt->oif)
+				snprintf(rt->oifname, IFNAMSIZ, "%s", t->links[j].name);
+	}
+}
+
 int fw_rtable_read(struct fw_rtable **ret)
 {
 	_cleanup_(fw_rtable_freep) struct fw_rtable *t = NULL;
@@ -262,14 +283,44 @@ int fw_rtable_read(struct fw_rtable **ret)
 	    (r = dump(nl, RTM_GETRULE, AF_INET, rule_cb, &d)) < 0 ||
 	    (r = dump(nl, RTM_GETRULE, AF_INET6, rule_cb, &d)) < 0)
 		return r;
-	/* IPv6 also has "0 local, 32766 main" only (no default table rule): not counted. */
-	t->policy_rules = d.n_rules > 0;
-	for (size_t i = 0; i < t->routes.n; i++) {
-		struct fw_route *rt = &t->routes.items[i];
-		for (size_t j = 0; j < t->n_links; j++)
-			if (t->links[j].index == rt->oif)
-				snprintf(rt->oifname, IFNAMSIZ, "%s", t->links[j].name);
+	rtable_finish(t, &d);
+	*ret = TAKE_PTR(t);
+	return 0;
+}
+
+/* rtnetlink dumps in one buffer, as fw_rtable_read() receives them: for the fuzz target and
+ * tests. Control messages (NLMSG_DONE, NLMSG_ERROR) are handled as libmnl does. */
+static int any_cb(const struct nlmsghdr *nlh, void *data)
+{
+	switch (nlh->nlmsg_type) {
+	case RTM_NEWROUTE:
+		return route_cb(nlh, data);
+	case RTM_NEWLINK:
+		return link_cb(nlh, data);
+	case RTM_NEWRULE:
+		return rule_cb(nlh, data);
+	default:
+		return MNL_CB_OK;
 	}
+}
+
+int fw_rtable_parse_dump(const void *buf, size_t len, struct fw_rtable **ret)
+{
+	_cleanup_(fw_rtable_freep) struct fw_rtable *t = NULL;
+	struct dump d = { 0 };
+	int r;
+
+	r = fw_rtable_new(&t);
+	if (r < 0)
+		return r;
+	d.t = t;
+	/* seq and portid 0: not checked, as for a buffer that did not come from a socket. */
+	r = mnl_cb_run(buf, len, 0, 0, any_cb, &d);
+	if (d.r < 0)
+		return d.r;
+	if (r < 0)
+		return -EBADMSG;
+	rtable_finish(t, &d);
 	*ret = TAKE_PTR(t);
 	return 0;
 }

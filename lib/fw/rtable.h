@@ -40,6 +40,9 @@ struct fw_rtable;
 /* Dumps the routes and links of the current netns. Returns 0 and *ret (free with
  * fw_rtable_free()), or -errno. */
 int fw_rtable_read(struct fw_rtable **ret);
+/* Parses rtnetlink messages (RTM_NEWROUTE, RTM_NEWLINK, RTM_NEWRULE, as dumps send them) from
+ * buf. Returns 0 and *ret (free with fw_rtable_free()), or -EBADMSG / -ENOMEM. */
+int fw_rtable_parse_dump(const void *buf, size_t len, struct fw_rtable **ret);
 /* Frees t; returns NULL. */
 struct fw_rtable *fw_rtable_free(struct fw_rtable *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct fw_rtable *, fw_rtable_free);
