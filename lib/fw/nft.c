@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_tables_compat.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,21 +28,17 @@
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
-#include <libnftnl/expr.h>
 #include <libnftnl/gen.h>
-#include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
 #include "fw/nft.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_chain *, nftnl_chain_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_table *, nftnl_table_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_set *, nftnl_set_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_gen *, nftnl_gen_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_expr_iter *, nftnl_expr_iter_destroy);
 
 static inline void strbuf_donep(struct strbuf *sb)
 {
@@ -201,6 +198,8 @@ struct fw_nft_parser {
 	struct fw_nft_opts opts;
 	uint8_t *scratch; /* a message copied with a zeroed tail, for libnftnl */
 	size_t scratch_size;
+	VEC(struct xexpr) xe; /* the expressions of the rule being read */
+	struct xl *xl; /* the register model, reused from rule to rule */
 	VEC(struct nft_table_rec *) tables;
 	struct nft_table_rec *last;
 	unsigned messages, ntables, nchains, nsets, nelems, nrules;
@@ -249,6 +248,8 @@ struct fw_nft_parser *fw_nft_parser_free(struct fw_nft_parser *p)
 	VEC_FOREACH (t, &p->tables)
 		table_rec_free(*t);
 	VEC_DONE(&p->tables);
+	VEC_DONE(&p->xe);
+	free(p->xl);
 	free(p->scratch);
 	free(p);
 	return NULL;
@@ -1037,6 +1038,166 @@ static int set_build_intervals(struct nft_set_rec *s)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* rule expressions, read straight from the attributes */
+
+/*
+ * Rules are parsed without libnftnl: one libnftnl object per expression costs more than the
+ * kernel spends dumping it, and libnftnl exits the process on an attribute of the wrong size.
+ * An expression is its name and its data attributes indexed by the kernel's NFTA_<EXPR>_*
+ * numbers; the accessors check sizes and read a malformed attribute as absent, which makes the
+ * expression opaque rather than wrong.
+ */
+#define XE_MAX 16
+
+struct xexpr {
+	const char *name;
+	const struct nlattr *data; /* NFTA_EXPR_DATA, or NULL */
+	const struct nlattr *tb[XE_MAX + 1];
+};
+
+static int xe_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (type > 0 && type <= XE_MAX)
+		tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int expr_top_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (type > 0 && type <= NFTA_EXPR_MAX)
+		tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+/* Parses one NFTA_LIST_ELEM of an expression list. Returns 0 or -EBADMSG. */
+static int xe_parse(const struct nlattr *elem, struct xexpr *e)
+{
+	const struct nlattr *tb[NFTA_EXPR_MAX + 1] = { 0 };
+
+	*e = (struct xexpr){ 0 };
+	if (mnl_attr_parse_nested(elem, expr_top_cb, tb) < 0 || !tb[NFTA_EXPR_NAME] ||
+	    mnl_attr_validate(tb[NFTA_EXPR_NAME], MNL_TYPE_NUL_STRING) < 0)
+		return -EBADMSG;
+	e->name = mnl_attr_get_str(tb[NFTA_EXPR_NAME]);
+	e->data = tb[NFTA_EXPR_DATA];
+	if (e->data && mnl_attr_parse_nested(e->data, xe_attr_cb, e->tb) < 0)
+		return -EBADMSG;
+	return 0;
+}
+
+static bool xe_has(const struct xexpr *e, unsigned t)
+{
+	return t <= XE_MAX && e->tb[t];
+}
+
+static uint32_t xe_u32(const struct xexpr *e, unsigned t)
+{
+	if (!xe_has(e, t) || mnl_attr_get_payload_len(e->tb[t]) != 4)
+		return 0;
+	return ntohl(mnl_attr_get_u32(e->tb[t]));
+}
+
+static uint16_t xe_u16(const struct xexpr *e, unsigned t)
+{
+	if (!xe_has(e, t) || mnl_attr_get_payload_len(e->tb[t]) != 2)
+		return 0;
+	return ntohs(mnl_attr_get_u16(e->tb[t]));
+}
+
+static uint8_t xe_u8(const struct xexpr *e, unsigned t)
+{
+	if (!xe_has(e, t) || mnl_attr_get_payload_len(e->tb[t]) != 1)
+		return 0;
+	return mnl_attr_get_u8(e->tb[t]);
+}
+
+static uint64_t xe_u64(const struct xexpr *e, unsigned t)
+{
+	uint64_t v;
+
+	if (!xe_has(e, t) || mnl_attr_get_payload_len(e->tb[t]) != 8)
+		return 0;
+	memcpy(&v, mnl_attr_get_payload(e->tb[t]), 8);
+	return be64toh(v);
+}
+
+static const char *xe_str(const struct xexpr *e, unsigned t)
+{
+	if (!xe_has(e, t) || mnl_attr_validate(e->tb[t], MNL_TYPE_NUL_STRING) < 0)
+		return NULL;
+	return mnl_attr_get_str(e->tb[t]);
+}
+
+/* The bytes of a nested nft_data value (cmp data, masks, immediate data), or NULL. */
+static const uint8_t *xe_data(const struct xexpr *e, unsigned t, uint32_t *ret_len)
+{
+	if (!xe_has(e, t))
+		return NULL;
+	return data_value(e->tb[t], ret_len);
+}
+
+static const void *xe_bin(const struct xexpr *e, unsigned t, uint32_t *ret_len)
+{
+	if (!xe_has(e, t))
+		return NULL;
+	*ret_len = mnl_attr_get_payload_len(e->tb[t]);
+	return mnl_attr_get_payload(e->tb[t]);
+}
+
+/* Describes an expression from its attributes: "[name 1=... 2=...]", numbers for fixed-size
+ * values, quoted strings, hex for data. */
+static int xe_describe_attrs(const struct nlattr *nest, struct strbuf *sb, unsigned depth);
+
+static int xe_describe_attr(const struct nlattr *a, struct strbuf *sb, unsigned depth)
+{
+	uint16_t len = mnl_attr_get_payload_len(a);
+	const uint8_t *b = mnl_attr_get_payload(a);
+	int r = strbuf_printf(sb, " %u=", mnl_attr_get_type(a));
+
+	if (r < 0)
+		return r;
+	if (len == 4)
+		return strbuf_printf(sb, "%u", ntohl(mnl_attr_get_u32(a)));
+	if (len > 1 && b[len - 1] == '\0' && strlen((const char *)b) == (size_t)len - 1) {
+		bool printable = true;
+		for (uint16_t i = 0; i + 1 < len; i++)
+			printable &= b[i] >= 0x20 && b[i] < 0x7f && b[i] != '"';
+		if (printable)
+			return strbuf_printf(sb, "\"%s\"", (const char *)b);
+	}
+	if ((a->nla_type & NLA_F_NESTED ||
+	     (len >= 4 && ((const struct nlattr *)b)->nla_len <= len &&
+	      ((const struct nlattr *)b)->nla_len >= 4)) &&
+	    depth < 3) {
+		r = strbuf_puts(sb, "{");
+		if (r >= 0)
+			r = xe_describe_attrs(a, sb, depth + 1);
+		return r < 0 ? r : strbuf_puts(sb, " }");
+	}
+	return hex_append(sb, b, MIN(len, 64));
+}
+
+static int xe_describe_attrs(const struct nlattr *nest, struct strbuf *sb, unsigned depth)
+{
+	const struct nlattr *a;
+	int r = 0;
+
+	mnl_attr_for_each_nested(a, nest)
+	{
+		r = xe_describe_attr(a, sb, depth);
+		if (r < 0)
+			break;
+	}
+	return r;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* rules: the register file model */
 
 enum fk {
@@ -1061,7 +1222,7 @@ struct seg {
 	uint8_t foff, fsize; /* FK_ADDR: the loaded bytes are [foff, foff + len) of fsize */
 	uint8_t mask[16], xor[16];
 	uint8_t data[16]; /* FK_IMM */
-	const struct nftnl_expr *src; /* the expression that loaded it (for descriptions) */
+	const struct xexpr *src; /* the expression that loaded it (for descriptions) */
 };
 
 #define NSEG 64
@@ -1137,16 +1298,55 @@ static const char *cmp_op_str(uint32_t op)
 	return op < ELEMENTSOF(ops) ? ops[op] : "?";
 }
 
-static int expr_describe(const struct nftnl_expr *e, struct strbuf *sb)
-{
-	char buf[512];
+static const char *const meta_keys[] = {
+	"len",	    "protocol",	 "priority", "mark",	"iif",	   "oif",     "iifname",
+	"oifname",  "iiftype",	 "oiftype",  "skuid",	"skgid",   "nftrace", "rtclassid",
+	"secmark",  "nfproto",	 "l4proto",  "ibrname", "obrname", "pkttype", "cpu",
+	"iifgroup", "oifgroup",	 "cgroup",   "random",	"secpath", "iifkind", "oifkind",
+	"ibrpvid",  "ibrvproto", "time",     "day",	"hour",	   "sdif",    "sdifname",
+};
+static const char *const ct_keys[] = {
+	"state",     "direction", "status",   "mark",	   "secmark",	"expiration",
+	"helper",    "l3proto",	  "saddr",    "daddr",	   "protocol",	"proto-src",
+	"proto-dst", "label",	  "pkts",     "bytes",	   "avgpkt",	"zone",
+	"events",    "ip saddr",  "ip daddr", "ip6 saddr", "ip6 daddr", "id",
+};
 
-	buf[0] = '\0';
-	(void)nftnl_expr_snprintf(buf, sizeof(buf), e, NFTNL_OUTPUT_DEFAULT, 0);
-	/* libnftnl leaves a trailing space */
-	for (size_t n = strlen(buf); n > 0 && buf[n - 1] == ' '; n--)
-		buf[n - 1] = '\0';
-	return strbuf_printf(sb, "[%s %s]", nftnl_expr_get_str(e, NFTNL_EXPR_NAME), buf);
+/* A readable description of one expression for opaque items: loads by key name, anything else
+ * by its attributes. */
+static int expr_describe(const struct xexpr *e, struct strbuf *sb)
+{
+	int r;
+
+	if (streq(e->name, "meta") && xe_has(e, NFTA_META_KEY) &&
+	    xe_u32(e, NFTA_META_KEY) < ELEMENTSOF(meta_keys))
+		return strbuf_printf(
+			sb, "[meta %s %s reg %u]", meta_keys[xe_u32(e, NFTA_META_KEY)],
+			xe_has(e, NFTA_META_SREG) ? "set from" : "load =>",
+			xe_u32(e, xe_has(e, NFTA_META_SREG) ? NFTA_META_SREG : NFTA_META_DREG));
+	if (streq(e->name, "ct") && xe_has(e, NFTA_CT_KEY) &&
+	    xe_u32(e, NFTA_CT_KEY) < ELEMENTSOF(ct_keys))
+		return strbuf_printf(
+			sb, "[ct %s%s %s reg %u]",
+			xe_has(e, NFTA_CT_DIRECTION)
+				? (xe_u8(e, NFTA_CT_DIRECTION) ? "reply " : "original ")
+				: "",
+			ct_keys[xe_u32(e, NFTA_CT_KEY)],
+			xe_has(e, NFTA_CT_SREG) ? "set from" : "load =>",
+			xe_u32(e, xe_has(e, NFTA_CT_SREG) ? NFTA_CT_SREG : NFTA_CT_DREG));
+	if (streq(e->name, "payload") && xe_has(e, NFTA_PAYLOAD_DREG)) {
+		static const char *const bases[] = { "link layer", "network", "transport",
+						     "inner" };
+		uint32_t base = xe_u32(e, NFTA_PAYLOAD_BASE);
+		return strbuf_printf(sb, "[payload load %ub @ %s header + %u => reg %u]",
+				     xe_u32(e, NFTA_PAYLOAD_LEN),
+				     base < ELEMENTSOF(bases) ? bases[base] : "?",
+				     xe_u32(e, NFTA_PAYLOAD_OFFSET), xe_u32(e, NFTA_PAYLOAD_DREG));
+	}
+	r = strbuf_printf(sb, "[%s", e->name);
+	if (r >= 0 && e->data)
+		r = xe_describe_attrs(e->data, sb, 0);
+	return r < 0 ? r : strbuf_puts(sb, "]");
 }
 
 static int seg_describe(const struct seg *s, struct strbuf *sb)
@@ -1210,7 +1410,7 @@ static int opaque_cmp(struct xl *x, struct seg **segs, unsigned n, const char *o
 }
 
 /* An opaque predicate or statement made of one raw expression. */
-static int opaque_expr(struct xl *x, const struct nftnl_expr *e, bool stmt, const char *why)
+static int opaque_expr(struct xl *x, const struct xexpr *e, bool stmt, const char *why)
 {
 	_cleanup_(strbuf_donep) struct strbuf sb = { 0 };
 	int r;
@@ -1225,7 +1425,7 @@ static int opaque_expr(struct xl *x, const struct nftnl_expr *e, bool stmt, cons
 	return ir_rule_add_opaque(x->r, "%s", strbuf_str(&sb));
 }
 
-static int note_expr(struct xl *x, enum ir_stmt_kind kind, const struct nftnl_expr *e)
+static int note_expr(struct xl *x, enum ir_stmt_kind kind, const struct xexpr *e)
 {
 	_cleanup_(strbuf_donep) struct strbuf sb = { 0 };
 	int r;
@@ -1313,7 +1513,7 @@ static const struct pfield *payload_fields(struct xl *x, uint32_t base)
 /* Splits a payload load into the fields it covers: one field, several adjacent ones (nft
  * merges `ip saddr 1.1.1.1 ip daddr 2.2.2.2` into one 8-byte load), or the first bytes of an
  * address (iptables-nft loads one byte for a /8). Anything else is one raw segment. */
-static unsigned payload_split(struct xl *x, const struct nftnl_expr *e, uint32_t base, uint32_t off,
+static unsigned payload_split(struct xl *x, const struct xexpr *e, uint32_t base, uint32_t off,
 			      uint32_t len, struct seg *out)
 {
 	const struct pfield *f = payload_fields(x, base);
@@ -1377,22 +1577,22 @@ static void load_one(struct xl *x, uint32_t dreg, const struct seg *tmpl, unsign
 	load(x, dreg, &s, 1, span);
 }
 
-static void load_raw(struct xl *x, uint32_t dreg, const struct nftnl_expr *e)
+static void load_raw(struct xl *x, uint32_t dreg, const struct xexpr *e)
 {
 	struct seg s = { .fk = FK_RAW, .len = 16, .src = e };
 	load(x, dreg, &s, 1, 16);
 }
 
-static int do_payload(struct xl *x, const struct nftnl_expr *e)
+static int do_payload(struct xl *x, const struct xexpr *e)
 {
-	uint32_t base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
-	uint32_t off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
-	uint32_t len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
+	uint32_t base = xe_u32(e, NFTA_PAYLOAD_BASE);
+	uint32_t off = xe_u32(e, NFTA_PAYLOAD_OFFSET);
+	uint32_t len = xe_u32(e, NFTA_PAYLOAD_LEN);
 
-	if (nftnl_expr_is_set(e, NFTNL_EXPR_PAYLOAD_DREG)) {
+	if (xe_has(e, NFTA_PAYLOAD_DREG)) {
 		struct seg segs[8];
 		unsigned n = payload_split(x, e, base, off, len, segs);
-		load(x, nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG), segs, n, MIN(len, 64u));
+		load(x, xe_u32(e, NFTA_PAYLOAD_DREG), segs, n, MIN(len, 64u));
 		return 0;
 	}
 	/* a payload write: mangling addresses, ports or the protocol changes what later rules
@@ -1412,7 +1612,7 @@ static int do_payload(struct xl *x, const struct nftnl_expr *e)
 	}
 }
 
-static int mark_stmt(struct xl *x, enum ir_field dst, uint32_t sreg, const struct nftnl_expr *e)
+static int mark_stmt(struct xl *x, enum ir_field dst, uint32_t sreg, const struct xexpr *e)
 {
 	struct seg *segs[NSEG];
 	int a = reg_off(sreg);
@@ -1442,13 +1642,13 @@ static int mark_stmt(struct xl *x, enum ir_field dst, uint32_t sreg, const struc
 	}
 }
 
-static int do_meta(struct xl *x, const struct nftnl_expr *e)
+static int do_meta(struct xl *x, const struct xexpr *e)
 {
-	uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY);
+	uint32_t key = xe_u32(e, NFTA_META_KEY);
 	struct seg s = { .src = e, .fk = FK_NUM };
 
-	if (nftnl_expr_is_set(e, NFTNL_EXPR_META_SREG)) {
-		uint32_t sreg = nftnl_expr_get_u32(e, NFTNL_EXPR_META_SREG);
+	if (xe_has(e, NFTA_META_SREG)) {
+		uint32_t sreg = xe_u32(e, NFTA_META_SREG);
 		switch (key) {
 		case NFT_META_MARK:
 			return mark_stmt(x, IR_FIELD_META_MARK, sreg, e);
@@ -1460,7 +1660,7 @@ static int do_meta(struct xl *x, const struct nftnl_expr *e)
 			return opaque_expr(x, e, true, NULL);
 		}
 	}
-	if (!nftnl_expr_is_set(e, NFTNL_EXPR_META_DREG))
+	if (!xe_has(e, NFTA_META_DREG))
 		return opaque_expr(x, e, true, "meta without register");
 
 	switch (key) {
@@ -1516,34 +1716,33 @@ static int do_meta(struct xl *x, const struct nftnl_expr *e)
 		s.len = 2;
 		break;
 	default:
-		load_raw(x, nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG), e);
+		load_raw(x, xe_u32(e, NFTA_META_DREG), e);
 		return 0;
 	}
 	s.fsize = s.len;
-	load_one(x, nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG), &s, s.len);
+	load_one(x, xe_u32(e, NFTA_META_DREG), &s, s.len);
 	return 0;
 }
 
-static int do_ct(struct xl *x, const struct nftnl_expr *e)
+static int do_ct(struct xl *x, const struct xexpr *e)
 {
-	uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY);
+	uint32_t key = xe_u32(e, NFTA_CT_KEY);
 	struct seg s = { .src = e, .fk = FK_NUM, .host = true };
 
-	if (nftnl_expr_is_set(e, NFTNL_EXPR_CT_SREG)) {
+	if (xe_has(e, NFTA_CT_SREG)) {
 		switch (key) {
 		case NFT_CT_MARK:
-			return mark_stmt(x, IR_FIELD_CT_MARK,
-					 nftnl_expr_get_u32(e, NFTNL_EXPR_CT_SREG), e);
+			return mark_stmt(x, IR_FIELD_CT_MARK, xe_u32(e, NFTA_CT_SREG), e);
 		case NFT_CT_ZONE:
 			return opaque_expr(x, e, true, "conntrack zone changes ct state lookups");
 		default:
 			return note_expr(x, IR_STMT_NOTE, e);
 		}
 	}
-	if (!nftnl_expr_is_set(e, NFTNL_EXPR_CT_DREG))
+	if (!xe_has(e, NFTA_CT_DREG))
 		return opaque_expr(x, e, true, "ct without register");
-	if (nftnl_expr_is_set(e, NFTNL_EXPR_CT_DIR)) {
-		load_raw(x, nftnl_expr_get_u32(e, NFTNL_EXPR_CT_DREG), e);
+	if (xe_has(e, NFTA_CT_DIRECTION)) {
+		load_raw(x, xe_u32(e, NFTA_CT_DREG), e);
 		return 0;
 	}
 	switch (key) {
@@ -1562,23 +1761,23 @@ static int do_ct(struct xl *x, const struct nftnl_expr *e)
 		s.len = 1;
 		break;
 	default:
-		load_raw(x, nftnl_expr_get_u32(e, NFTNL_EXPR_CT_DREG), e);
+		load_raw(x, xe_u32(e, NFTA_CT_DREG), e);
 		return 0;
 	}
 	s.fsize = s.len;
-	load_one(x, nftnl_expr_get_u32(e, NFTNL_EXPR_CT_DREG), &s, s.len);
+	load_one(x, xe_u32(e, NFTA_CT_DREG), &s, s.len);
 	return 0;
 }
 
-static int do_fib(struct xl *x, const struct nftnl_expr *e)
+static int do_fib(struct xl *x, const struct xexpr *e)
 {
-	uint32_t result = nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_RESULT);
-	uint32_t flags = nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_FLAGS);
+	uint32_t result = xe_u32(e, NFTA_FIB_RESULT);
+	uint32_t flags = xe_u32(e, NFTA_FIB_FLAGS);
 	uint32_t addr = flags & (NFTA_FIB_F_SADDR | NFTA_FIB_F_DADDR);
 	uint32_t rest = flags & ~(NFTA_FIB_F_SADDR | NFTA_FIB_F_DADDR | NFTA_FIB_F_PRESENT);
 	struct seg s = { .src = e, .fk = FK_NUM, .host = true, .len = 4 };
 
-	if (!nftnl_expr_is_set(e, NFTNL_EXPR_FIB_DREG))
+	if (!xe_has(e, NFTA_FIB_DREG))
 		return opaque_expr(x, e, true, "fib without register");
 	if (result == NFT_FIB_RESULT_ADDRTYPE && rest == 0 && addr != 0 &&
 	    addr != (NFTA_FIB_F_SADDR | NFTA_FIB_F_DADDR))
@@ -1590,26 +1789,23 @@ static int do_fib(struct xl *x, const struct nftnl_expr *e)
 		s.field = IR_FIELD_RPF_OK;
 		s.len = flags & NFTA_FIB_F_PRESENT ? 1 : result == NFT_FIB_RESULT_OIF ? 4 : 16;
 	} else {
-		load_raw(x, nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_DREG), e);
+		load_raw(x, xe_u32(e, NFTA_FIB_DREG), e);
 		return 0;
 	}
 	s.fsize = s.len;
-	load_one(x, nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_DREG), &s, s.len);
+	load_one(x, xe_u32(e, NFTA_FIB_DREG), &s, s.len);
 	return 0;
 }
 
-static int do_immediate(struct xl *x, const struct nftnl_expr *e)
+static int do_immediate(struct xl *x, const struct xexpr *e)
 {
-	uint32_t dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG);
+	uint32_t dreg = xe_u32(e, NFTA_IMMEDIATE_DREG);
 
 	if (dreg == NFT_REG_VERDICT) {
-		int32_t code = (int32_t)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
-		const char *chain = nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN)
-					    ? nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN)
-					    : NULL;
 		struct ir_verdict v;
 
-		if (verdict_from_code(code, chain, &v) < 0)
+		if (!xe_has(e, NFTA_IMMEDIATE_DATA) ||
+		    data_verdict(e->tb[NFTA_IMMEDIATE_DATA], &v) < 0)
 			return opaque_expr(x, e, true, "verdict the reader does not know");
 		x->verdict = v.kind != IR_VERDICT_CONTINUE;
 		if (v.kind == IR_VERDICT_QUEUE)
@@ -1618,7 +1814,7 @@ static int do_immediate(struct xl *x, const struct nftnl_expr *e)
 	}
 	{
 		uint32_t len = 0;
-		const void *d = nftnl_expr_get(e, NFTNL_EXPR_IMM_DATA, &len);
+		const void *d = xe_data(e, NFTA_IMMEDIATE_DATA, &len);
 		struct seg s = { .fk = FK_IMM, .src = e, .len = (uint8_t)MIN(len, 16u) };
 		if (!d || len == 0 || len > 16) {
 			load_raw(x, dreg, e);
@@ -1630,17 +1826,15 @@ static int do_immediate(struct xl *x, const struct nftnl_expr *e)
 	}
 }
 
-static int do_bitwise(struct xl *x, const struct nftnl_expr *e)
+static int do_bitwise(struct xl *x, const struct xexpr *e)
 {
-	int a = reg_off(nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_SREG));
-	int d = reg_off(nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_DREG));
-	uint32_t len = nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_LEN);
-	uint32_t op = nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_OP)
-			      ? nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_OP)
-			      : NFT_BITWISE_BOOL;
+	int a = reg_off(xe_u32(e, NFTA_BITWISE_SREG));
+	int d = reg_off(xe_u32(e, NFTA_BITWISE_DREG));
+	uint32_t len = xe_u32(e, NFTA_BITWISE_LEN);
+	uint32_t op = xe_has(e, NFTA_BITWISE_OP) ? xe_u32(e, NFTA_BITWISE_OP) : NFT_BITWISE_BOOL;
 	uint32_t mlen = 0, xlen = 0;
-	const uint8_t *mask = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &mlen);
-	const uint8_t *xr = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_XOR, &xlen);
+	const uint8_t *mask = xe_data(e, NFTA_BITWISE_MASK, &mlen);
+	const uint8_t *xr = xe_data(e, NFTA_BITWISE_XOR, &xlen);
 	struct seg *segs[NSEG], tmp[NSEG];
 	unsigned n;
 
@@ -1680,12 +1874,12 @@ static int do_bitwise(struct xl *x, const struct nftnl_expr *e)
 	return 0;
 }
 
-static int do_byteorder(struct xl *x, const struct nftnl_expr *e)
+static int do_byteorder(struct xl *x, const struct xexpr *e)
 {
-	int a = reg_off(nftnl_expr_get_u32(e, NFTNL_EXPR_BYTEORDER_SREG));
-	int d = reg_off(nftnl_expr_get_u32(e, NFTNL_EXPR_BYTEORDER_DREG));
-	uint32_t len = nftnl_expr_get_u32(e, NFTNL_EXPR_BYTEORDER_LEN);
-	uint32_t size = nftnl_expr_get_u32(e, NFTNL_EXPR_BYTEORDER_SIZE);
+	int a = reg_off(xe_u32(e, NFTA_BYTEORDER_SREG));
+	int d = reg_off(xe_u32(e, NFTA_BYTEORDER_DREG));
+	uint32_t len = xe_u32(e, NFTA_BYTEORDER_LEN);
+	uint32_t size = xe_u32(e, NFTA_BYTEORDER_SIZE);
 	struct seg *segs[NSEG], tmp[NSEG];
 	unsigned n;
 
@@ -1978,11 +2172,11 @@ static int cmp_one(struct xl *x, struct seg *s, uint32_t op, const uint8_t *val,
 	}
 }
 
-static int do_cmp(struct xl *x, const struct nftnl_expr *e)
+static int do_cmp(struct xl *x, const struct xexpr *e)
 {
-	uint32_t op = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP), dlen = 0;
-	const uint8_t *val = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &dlen);
-	int a = reg_off(nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_SREG));
+	uint32_t op = xe_u32(e, NFTA_CMP_OP), dlen = 0;
+	const uint8_t *val = xe_data(e, NFTA_CMP_DATA, &dlen);
+	int a = reg_off(xe_u32(e, NFTA_CMP_SREG));
 	struct seg *segs[NSEG];
 	unsigned n;
 	int r;
@@ -2006,12 +2200,12 @@ static int do_cmp(struct xl *x, const struct nftnl_expr *e)
 	return 0;
 }
 
-static int do_range(struct xl *x, const struct nftnl_expr *e)
+static int do_range(struct xl *x, const struct xexpr *e)
 {
-	uint32_t op = nftnl_expr_get_u32(e, NFTNL_EXPR_RANGE_OP), flen = 0, tlen = 0;
-	const uint8_t *from = nftnl_expr_get(e, NFTNL_EXPR_RANGE_FROM_DATA, &flen);
-	const uint8_t *to = nftnl_expr_get(e, NFTNL_EXPR_RANGE_TO_DATA, &tlen);
-	int a = reg_off(nftnl_expr_get_u32(e, NFTNL_EXPR_RANGE_SREG));
+	uint32_t op = xe_u32(e, NFTA_RANGE_OP), flen = 0, tlen = 0;
+	const uint8_t *from = xe_data(e, NFTA_RANGE_FROM_DATA, &flen);
+	const uint8_t *to = xe_data(e, NFTA_RANGE_TO_DATA, &tlen);
+	int a = reg_off(xe_u32(e, NFTA_RANGE_SREG));
 	struct seg *segs[NSEG], *s;
 	np_u128 lo, hi;
 	unsigned n;
@@ -2070,15 +2264,13 @@ static int lookup_key(struct xl *x, int a, unsigned klen, struct seg **segs, uns
 	return (int)n;
 }
 
-static int do_lookup(struct xl *x, const struct nftnl_expr *e)
+static int do_lookup(struct xl *x, const struct xexpr *e)
 {
-	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
-	int a = reg_off(nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG));
-	uint32_t flags = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_FLAGS)
-				 ? nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_FLAGS)
-				 : 0;
-	bool has_dreg = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG);
-	uint32_t dreg = has_dreg ? nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_DREG) : 0;
+	const char *name = xe_str(e, NFTA_LOOKUP_SET);
+	int a = reg_off(xe_u32(e, NFTA_LOOKUP_SREG));
+	uint32_t flags = xe_has(e, NFTA_LOOKUP_FLAGS) ? xe_u32(e, NFTA_LOOKUP_FLAGS) : 0;
+	bool has_dreg = xe_has(e, NFTA_LOOKUP_DREG);
+	uint32_t dreg = has_dreg ? xe_u32(e, NFTA_LOOKUP_DREG) : 0;
 	struct nft_set_rec *set = set_find(x->tr, name);
 	enum ir_field key[IR_KEY_MAX];
 	struct seg *segs[NSEG];
@@ -2129,21 +2321,21 @@ static int do_lookup(struct xl *x, const struct nftnl_expr *e)
 /* ------------------------------------------------------------------------------------------ */
 /* statements */
 
-static const struct seg *reg_seg(struct xl *x, const struct nftnl_expr *e, uint16_t attr)
+static const struct seg *reg_seg(struct xl *x, const struct xexpr *e, uint16_t attr)
 {
 	struct seg *segs[NSEG];
 	int a;
 
-	if (!nftnl_expr_is_set(e, attr))
+	if (!xe_has(e, attr))
 		return NULL;
-	a = reg_off(nftnl_expr_get_u32(e, attr));
+	a = reg_off(xe_u32(e, attr));
 	if (a < 0 || regs_get(x, a, 4, segs) == 0 || segs[0]->start != a)
 		return NULL;
 	return segs[0];
 }
 
 /* snat/dnat/masquerade/redirect: a statement recording the translation when it is immediate. */
-static int do_nat(struct xl *x, const struct nftnl_expr *e, enum ir_nat_kind kind, uint16_t amin,
+static int do_nat(struct xl *x, const struct xexpr *e, enum ir_nat_kind kind, uint16_t amin,
 		  uint16_t amax, uint16_t pmin, uint16_t pmax, int family)
 {
 	const struct seg *a0 = amin ? reg_seg(x, e, amin) : NULL;
@@ -2210,13 +2402,13 @@ static int do_nat(struct xl *x, const struct nftnl_expr *e, enum ir_nat_kind kin
 	return 0;
 }
 
-static int do_limit(struct xl *x, const struct nftnl_expr *e)
+static int do_limit(struct xl *x, const struct xexpr *e)
 {
 	static const char *const units[] = { "second", "minute", "hour", "day", "week" };
-	uint64_t rate = nftnl_expr_get_u64(e, NFTNL_EXPR_LIMIT_RATE);
-	uint64_t unit = nftnl_expr_get_u64(e, NFTNL_EXPR_LIMIT_UNIT);
-	uint32_t type = nftnl_expr_get_u32(e, NFTNL_EXPR_LIMIT_TYPE);
-	uint32_t flags = nftnl_expr_get_u32(e, NFTNL_EXPR_LIMIT_FLAGS);
+	uint64_t rate = xe_u64(e, NFTA_LIMIT_RATE);
+	uint64_t unit = xe_u64(e, NFTA_LIMIT_UNIT);
+	uint32_t type = xe_u32(e, NFTA_LIMIT_TYPE);
+	uint32_t flags = xe_u32(e, NFTA_LIMIT_FLAGS);
 	const char *u = "?";
 
 	/* `limit rate over`: matches only past the rate, a predicate we cannot evaluate */
@@ -2241,21 +2433,17 @@ static int do_limit(struct xl *x, const struct nftnl_expr *e)
 	}
 	return ir_rule_add_note(x->r, IR_STMT_LIMIT, "%" PRIu64 "%s/%s burst %u", rate,
 				type == NFT_LIMIT_PKT_BYTES ? " bytes" : "", u,
-				nftnl_expr_get_u32(e, NFTNL_EXPR_LIMIT_BURST));
+				xe_u32(e, NFTA_LIMIT_BURST));
 }
 
-static int do_queue(struct xl *x, const struct nftnl_expr *e)
+static int do_queue(struct xl *x, const struct xexpr *e)
 {
-	uint16_t num = nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_NUM);
-	uint16_t total = nftnl_expr_is_set(e, NFTNL_EXPR_QUEUE_TOTAL)
-				 ? nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_TOTAL)
-				 : 1;
-	uint16_t flags = nftnl_expr_is_set(e, NFTNL_EXPR_QUEUE_FLAGS)
-				 ? nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_FLAGS)
-				 : 0;
+	uint16_t num = xe_u16(e, NFTA_QUEUE_NUM);
+	uint16_t total = xe_has(e, NFTA_QUEUE_TOTAL) ? xe_u16(e, NFTA_QUEUE_TOTAL) : 1;
+	uint16_t flags = xe_has(e, NFTA_QUEUE_FLAGS) ? xe_u16(e, NFTA_QUEUE_FLAGS) : 0;
 
 	x->verdict = true;
-	if (nftnl_expr_is_set(e, NFTNL_EXPR_QUEUE_SREG_QNUM))
+	if (xe_has(e, NFTA_QUEUE_SREG_QNUM))
 		/* queue number from a register: any queue */
 		return ir_rule_set_queue(x->r, 0, UINT16_MAX, flags & NFT_QUEUE_FLAG_BYPASS,
 					 flags & NFT_QUEUE_FLAG_CPU_FANOUT);
@@ -2270,13 +2458,12 @@ static int xt_family(struct xl *x)
 	return x->nfproto;
 }
 
-static int do_compat(struct xl *x, const struct nftnl_expr *e, bool target)
+static int do_compat(struct xl *x, const struct xexpr *e, bool target)
 {
-	const char *name = nftnl_expr_get_str(e, target ? NFTNL_EXPR_TG_NAME : NFTNL_EXPR_MT_NAME);
-	uint32_t rev = nftnl_expr_get_u32(e, target ? NFTNL_EXPR_TG_REV : NFTNL_EXPR_MT_REV);
+	const char *name = xe_str(e, target ? NFTA_TARGET_NAME : NFTA_MATCH_NAME);
+	uint32_t rev = xe_u32(e, target ? NFTA_TARGET_REV : NFTA_MATCH_REV);
 	uint32_t len = 0;
-	const void *info =
-		nftnl_expr_get(e, target ? NFTNL_EXPR_TG_INFO : NFTNL_EXPR_MT_INFO, &len);
+	const void *info = xe_bin(e, target ? NFTA_TARGET_INFO : NFTA_MATCH_INFO, &len);
 	struct fw_xt_ctx ctx = {
 		.family = (uint8_t)xt_family(x),
 		.set_name = x->p->opts.set_name,
@@ -2306,23 +2493,34 @@ static int do_compat(struct xl *x, const struct nftnl_expr *e, bool target)
 	return fw_xt_match_to_ir(&ctx, name, (uint8_t)rev, info, len, x->r);
 }
 
-static int dynset_expr_cb(struct nftnl_expr *e, void *data)
+/* Whether every expression a set update carries is a counter. */
+static bool dynset_only_counters(const struct xexpr *e)
 {
-	bool *only_counters = data;
-	const char *n = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	const struct nlattr *a;
+	struct xexpr inner;
 
-	if (!n || !streq(n, "counter"))
-		*only_counters = false;
-	return 0;
+	if (xe_has(e, NFTA_DYNSET_EXPR)) {
+		const struct nlattr *tb[NFTA_EXPR_MAX + 1] = { 0 };
+		if (mnl_attr_parse_nested(e->tb[NFTA_DYNSET_EXPR], expr_top_cb, tb) < 0 ||
+		    !tb[NFTA_EXPR_NAME] ||
+		    mnl_attr_validate(tb[NFTA_EXPR_NAME], MNL_TYPE_NUL_STRING) < 0 ||
+		    !streq(mnl_attr_get_str(tb[NFTA_EXPR_NAME]), "counter"))
+			return false;
+	}
+	if (xe_has(e, NFTA_DYNSET_EXPRESSIONS))
+		mnl_attr_for_each_nested(a, e->tb[NFTA_DYNSET_EXPRESSIONS])
+		{
+			if (xe_parse(a, &inner) < 0 || !streq(inner.name, "counter"))
+				return false;
+		}
+	return true;
 }
 
-static int do_dynset(struct xl *x, const struct nftnl_expr *e)
+static int do_dynset(struct xl *x, const struct xexpr *e)
 {
-	bool only_counters = true;
+	bool only_counters = dynset_only_counters(e);
 
-	(void)nftnl_expr_expr_foreach(e, dynset_expr_cb, &only_counters);
-	if (nftnl_expr_is_set(e, NFTNL_EXPR_DYNSET_FLAGS) &&
-	    (nftnl_expr_get_u32(e, NFTNL_EXPR_DYNSET_FLAGS) & NFT_DYNSET_F_INV))
+	if (xe_has(e, NFTA_DYNSET_FLAGS) && (xe_u32(e, NFTA_DYNSET_FLAGS) & NFT_DYNSET_F_INV))
 		only_counters = false;
 	/* adding to a set changes what later packets match (the set is marked dynamic);
 	 * with a limit or quota inside (meters) it is a predicate we cannot evaluate */
@@ -2331,11 +2529,9 @@ static int do_dynset(struct xl *x, const struct nftnl_expr *e)
 	return opaque_expr(x, e, false, "set update with per-element state");
 }
 
-static int do_objref(struct xl *x, const struct nftnl_expr *e)
+static int do_objref(struct xl *x, const struct xexpr *e)
 {
-	uint32_t type = nftnl_expr_is_set(e, NFTNL_EXPR_OBJREF_IMM_TYPE)
-				? nftnl_expr_get_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE)
-				: 0;
+	uint32_t type = xe_has(e, NFTA_OBJREF_IMM_TYPE) ? xe_u32(e, NFTA_OBJREF_IMM_TYPE) : 0;
 
 	switch (type) {
 	case NFT_OBJECT_COUNTER:
@@ -2361,10 +2557,10 @@ static uint32_t expr_dreg_attr(const char *name)
 		const char *name;
 		uint16_t attr;
 	} dregs[] = {
-		{ "rt", NFTNL_EXPR_RT_DREG },	      { "exthdr", NFTNL_EXPR_EXTHDR_DREG },
-		{ "socket", NFTNL_EXPR_SOCKET_DREG }, { "hash", NFTNL_EXPR_HASH_DREG },
-		{ "numgen", NFTNL_EXPR_NG_DREG },     { "osf", NFTNL_EXPR_OSF_DREG },
-		{ "xfrm", NFTNL_EXPR_XFRM_DREG },     { "tunnel", NFTNL_EXPR_TUNNEL_DREG },
+		{ "rt", NFTA_RT_DREG },		{ "exthdr", NFTA_EXTHDR_DREG },
+		{ "socket", NFTA_SOCKET_DREG }, { "hash", NFTA_HASH_DREG },
+		{ "numgen", NFTA_NG_DREG },	{ "osf", NFTA_OSF_DREG },
+		{ "xfrm", NFTA_XFRM_DREG },	{ "tunnel", NFTA_TUNNEL_DREG },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(dregs); i++)
 		if (streq(name, dregs[i].name))
@@ -2372,9 +2568,9 @@ static uint32_t expr_dreg_attr(const char *name)
 	return 0;
 }
 
-static int do_expr(struct xl *x, const struct nftnl_expr *e)
+static int do_expr(struct xl *x, const struct xexpr *e)
 {
-	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	const char *name = e->name;
 	uint32_t attr;
 
 	if (!name)
@@ -2408,9 +2604,8 @@ static int do_expr(struct xl *x, const struct nftnl_expr *e)
 		return do_compat(x, e, true);
 	if (streq(name, "log"))
 		return ir_rule_add_note(x->r, IR_STMT_LOG, "%s",
-					nftnl_expr_is_set(e, NFTNL_EXPR_LOG_PREFIX)
-						? nftnl_expr_get_str(e, NFTNL_EXPR_LOG_PREFIX)
-						: "");
+					xe_has(e, NFTA_LOG_PREFIX) ? xe_str(e, NFTA_LOG_PREFIX)
+								   : "");
 	if (streq(name, "limit"))
 		return do_limit(x, e);
 	if (streq(name, "reject")) {
@@ -2422,18 +2617,17 @@ static int do_expr(struct xl *x, const struct nftnl_expr *e)
 	if (streq(name, "fib"))
 		return do_fib(x, e);
 	if (streq(name, "nat")) {
-		uint32_t type = nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_TYPE);
+		uint32_t type = xe_u32(e, NFTA_NAT_TYPE);
 		return do_nat(x, e, type == NFT_NAT_SNAT ? IR_NAT_SNAT : IR_NAT_DNAT,
-			      NFTNL_EXPR_NAT_REG_ADDR_MIN, NFTNL_EXPR_NAT_REG_ADDR_MAX,
-			      NFTNL_EXPR_NAT_REG_PROTO_MIN, NFTNL_EXPR_NAT_REG_PROTO_MAX,
-			      (int)nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_FAMILY));
+			      NFTA_NAT_REG_ADDR_MIN, NFTA_NAT_REG_ADDR_MAX, NFTA_NAT_REG_PROTO_MIN,
+			      NFTA_NAT_REG_PROTO_MAX, (int)xe_u32(e, NFTA_NAT_FAMILY));
 	}
 	if (streq(name, "masq"))
-		return do_nat(x, e, IR_NAT_MASQUERADE, 0, 0, NFTNL_EXPR_MASQ_REG_PROTO_MIN,
-			      NFTNL_EXPR_MASQ_REG_PROTO_MAX, 0);
+		return do_nat(x, e, IR_NAT_MASQUERADE, 0, 0, NFTA_MASQ_REG_PROTO_MIN,
+			      NFTA_MASQ_REG_PROTO_MAX, 0);
 	if (streq(name, "redir"))
-		return do_nat(x, e, IR_NAT_REDIRECT, 0, 0, NFTNL_EXPR_REDIR_REG_PROTO_MIN,
-			      NFTNL_EXPR_REDIR_REG_PROTO_MAX, 0);
+		return do_nat(x, e, IR_NAT_REDIRECT, 0, 0, NFTA_REDIR_REG_PROTO_MIN,
+			      NFTA_REDIR_REG_PROTO_MAX, 0);
 	if (streq(name, "notrack"))
 		return ir_rule_add_note(x->r, IR_STMT_NOTRACK, "notrack");
 	if (streq(name, "dynset"))
@@ -2442,15 +2636,17 @@ static int do_expr(struct xl *x, const struct nftnl_expr *e)
 		return do_objref(x, e);
 	if (streq(name, "quota") || streq(name, "connlimit"))
 		return opaque_expr(x, e, false, "stateful match");
-	if (streq(name, "last"))
+	/* `last` records a timestamp; `flow add @ft` offloads the connection once established:
+	 * neither changes what happens to this packet */
+	if (streq(name, "last") || streq(name, "flow_offload"))
 		return note_expr(x, IR_STMT_NOTE, e);
 	/* writing TCP options (mss clamping) or extension headers does not change what the
 	 * filter sees */
-	if (streq(name, "exthdr") && nftnl_expr_is_set(e, NFTNL_EXPR_EXTHDR_SREG))
+	if (streq(name, "exthdr") && xe_has(e, NFTA_EXTHDR_SREG))
 		return note_expr(x, IR_STMT_NOTE, e);
 	attr = expr_dreg_attr(name);
-	if (attr && nftnl_expr_is_set(e, attr)) {
-		load_raw(x, nftnl_expr_get_u32(e, attr), e);
+	if (attr && xe_has(e, attr)) {
+		load_raw(x, xe_u32(e, attr), e);
 		return 0;
 	}
 	/* anything else: a statement we do not understand; what it may have loaded is lost */
@@ -2499,26 +2695,33 @@ static int raw_rule_attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
-static int expr_name_cb(const struct nlattr *attr, void *data)
+/* Translates the parsed expressions p->xe into r. Returns 0 or -ENOMEM. */
+static int rule_translate(struct fw_nft_parser *p, struct nft_table_rec *tr, struct ir_rule *r)
 {
-	const struct nlattr **name = data;
+	struct xl *x = p->xl;
+	int k = 0;
 
-	if (mnl_attr_get_type(attr) == NFTA_EXPR_NAME)
-		*name = attr;
-	return MNL_CB_OK;
+	x->p = p;
+	x->tr = tr;
+	x->r = r;
+	x->nfproto = tr->family == NFPROTO_IPV4 || tr->family == NFPROTO_IPV6 ? tr->family : 0;
+	x->l4proto = -1;
+	x->verdict = false;
+	x->nseg = 0;
+	for (size_t i = 0; i < p->xe.n && k >= 0; i++)
+		k = do_expr(x, &p->xe.items[i]);
+	return k;
 }
 
-/* A rule libnftnl cannot parse (an expression it does not know): keep its place as one opaque
- * predicate naming its expressions. */
-static int parse_rule_raw(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
+static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 {
 	_cleanup_(ir_rule_freep) struct ir_rule *r = NULL;
-	_cleanup_(strbuf_donep) struct strbuf sb = { 0 };
 	struct raw_rule_attrs ra = { 0 };
 	const struct nfgenmsg *nfg;
 	struct nft_table_rec *tr;
 	struct ir_chain *c;
 	const struct nlattr *a;
+	bool bad = false;
 	int k;
 
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*nfg)))
@@ -2535,129 +2738,25 @@ static int parse_rule_raw(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 	c = ir_table_find_chain(tr->t, mnl_attr_get_str(ra.tb[NFTA_RULE_CHAIN]));
 	if (!c)
 		return -ENOENT;
-
-	k = strbuf_puts(&sb, "rule with expressions the reader cannot parse:");
-	if (k >= 0 && ra.tb[NFTA_RULE_EXPRESSIONS])
-		mnl_attr_for_each_nested(a, ra.tb[NFTA_RULE_EXPRESSIONS])
-		{
-			const struct nlattr *name = NULL;
-			if (mnl_attr_parse_nested(a, expr_name_cb, &name) < 0 || !name ||
-			    mnl_attr_validate(name, MNL_TYPE_NUL_STRING) < 0)
-				k = strbuf_puts(&sb, " ?");
-			else
-				k = strbuf_printf(&sb, " %s", mnl_attr_get_str(name));
-			if (k < 0)
-				break;
-		}
-	if (k < 0)
-		return k;
-	k = ir_rule_new(&r);
-	if (k < 0)
-		return k;
-	if (ra.tb[NFTA_RULE_HANDLE] &&
-	    mnl_attr_validate(ra.tb[NFTA_RULE_HANDLE], MNL_TYPE_U64) >= 0)
-		r->handle = be64toh(mnl_attr_get_u64(ra.tb[NFTA_RULE_HANDLE]));
-	k = ir_rule_add_opaque(r, "%s", strbuf_str(&sb));
-	if (k < 0)
-		return k;
-	k = ir_chain_append(c, &r);
-	if (k < 0)
-		return k;
-	p->nrules++;
-	return 0;
-}
-
-/* Translates the expressions of nlr into r. Returns 0 or -ENOMEM. */
-static int rule_translate(struct fw_nft_parser *p, struct nft_table_rec *tr,
-			  const struct nftnl_rule *nlr, struct ir_rule *r)
-{
-	_cleanup_(nftnl_expr_iter_destroyp) struct nftnl_expr_iter *it = NULL;
-	struct xl *x;
-	struct nftnl_expr *e;
-	int k = 0;
-
-	/* the register model is too big for a deep stack; one per call is cheap next to the
-	 * libnftnl parse */
-	x = malloc(sizeof(*x));
-	if (!x)
-		return -ENOMEM;
-	x->p = p;
-	x->tr = tr;
-	x->r = r;
-	x->nfproto = tr->family == NFPROTO_IPV4 || tr->family == NFPROTO_IPV6 ? tr->family : 0;
-	x->l4proto = -1;
-	x->verdict = false;
-	x->nseg = 0;
-
-	it = nftnl_expr_iter_create(nlr);
-	if (!it) {
-		free(x);
-		return -ENOMEM;
+	if (!p->xl) {
+		p->xl = malloc(sizeof(*p->xl));
+		if (!p->xl)
+			return -ENOMEM;
 	}
-	while ((e = nftnl_expr_iter_next(it))) {
-		k = do_expr(x, e);
-		if (k < 0)
-			break;
-	}
-	free(x);
-	return k;
-}
-
-/* libnftnl assumes every expression has a name (it strcmp()s it unchecked): a rule where one
- * has none is malformed. */
-static int rule_validate(const struct nlmsghdr *nlh)
-{
-	struct raw_rule_attrs ra = { 0 };
-	const struct nlattr *a;
-
-	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), raw_rule_attr_cb, &ra) < 0)
-		return -EBADMSG;
-	if (!ra.tb[NFTA_RULE_EXPRESSIONS])
-		return 0;
-	mnl_attr_for_each_nested(a, ra.tb[NFTA_RULE_EXPRESSIONS])
-	{
-		const struct nlattr *name = NULL;
-		if (mnl_attr_parse_nested(a, expr_name_cb, &name) < 0 || !name ||
-		    mnl_attr_validate(name, MNL_TYPE_NUL_STRING) < 0)
-			return -EBADMSG;
-	}
-	return 0;
-}
-
-static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
-{
-	_cleanup_(nftnl_rule_freep) struct nftnl_rule *nlr = nftnl_rule_alloc();
-	_cleanup_(ir_rule_freep) struct ir_rule *r = NULL;
-	struct nft_table_rec *tr;
-	struct ir_chain *c;
-	int k;
-
-	if (!nlr)
-		return -ENOMEM;
-	if (rule_validate(nlh) < 0)
-		return -EBADMSG;
-	if (nftnl_rule_nlmsg_parse(nlh, nlr) < 0)
-		return parse_rule_raw(p, nlh);
-	tr = table_find(p, nftnl_rule_get_u32(nlr, NFTNL_RULE_FAMILY),
-			nftnl_rule_get_str(nlr, NFTNL_RULE_TABLE));
-	if (!tr)
-		return -ENOENT;
-	if (!nftnl_rule_is_set(nlr, NFTNL_RULE_CHAIN))
-		return -EBADMSG;
-	c = ir_table_find_chain(tr->t, nftnl_rule_get_str(nlr, NFTNL_RULE_CHAIN));
-	if (!c)
-		return -ENOENT;
 
 	k = ir_rule_new(&r);
 	if (k < 0)
 		return k;
-	r->handle = nftnl_rule_get_u64(nlr, NFTNL_RULE_HANDLE);
-	if (nftnl_rule_is_set(nlr, NFTNL_RULE_USERDATA)) {
+	if (ra.tb[NFTA_RULE_HANDLE] && mnl_attr_get_payload_len(ra.tb[NFTA_RULE_HANDLE]) == 8) {
+		uint64_t h;
+		memcpy(&h, mnl_attr_get_payload(ra.tb[NFTA_RULE_HANDLE]), sizeof(h));
+		r->handle = be64toh(h);
+	}
+	if (ra.tb[NFTA_RULE_USERDATA]) {
 		struct rule_udata u = { 0 };
-		uint32_t len = 0;
-		const void *ud = nftnl_rule_get_data(nlr, NFTNL_RULE_USERDATA, &len);
-		if (ud)
-			(void)nftnl_udata_parse(ud, len, rule_udata_cb, &u);
+		(void)nftnl_udata_parse(mnl_attr_get_payload(ra.tb[NFTA_RULE_USERDATA]),
+					mnl_attr_get_payload_len(ra.tb[NFTA_RULE_USERDATA]),
+					rule_udata_cb, &u);
 		if (u.xt)
 			tr->compat = true;
 		if (u.comment) {
@@ -2666,7 +2765,30 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 				return k;
 		}
 	}
-	k = rule_translate(p, tr, nlr, r);
+
+	p->xe.n = 0;
+	if (ra.tb[NFTA_RULE_EXPRESSIONS])
+		mnl_attr_for_each_nested(a, ra.tb[NFTA_RULE_EXPRESSIONS])
+		{
+			struct xexpr e;
+			if (xe_parse(a, &e) < 0) {
+				bad = true;
+				break;
+			}
+			k = VEC_PUSH(&p->xe, e);
+			if (k < 0)
+				return k;
+		}
+	if (bad) {
+		/* keep the rule's place: one opaque predicate naming what did parse */
+		_cleanup_(strbuf_donep) struct strbuf sb = { 0 };
+		k = strbuf_puts(&sb, "rule with an expression that does not parse, after:");
+		for (size_t i = 0; i < p->xe.n && k >= 0; i++)
+			k = strbuf_printf(&sb, " %s", p->xe.items[i].name);
+		if (k >= 0)
+			k = ir_rule_add_opaque(r, "%s", strbuf_str(&sb));
+	} else
+		k = rule_translate(p, tr, r);
 	if (k < 0)
 		return k;
 	k = ir_chain_append(c, &r);
@@ -2676,8 +2798,8 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 	return 0;
 }
 
-/* libnftnl trusts the kernel to NUL-terminate strings (it validates them as MNL_TYPE_STRING
- * and then strdup()s or strcmp()s them). Handing it a copy followed by zeros keeps a
+/* libnftnl (tables, chains, sets) trusts the kernel to NUL-terminate strings (it validates them
+ * as MNL_TYPE_STRING and then strdup()s them). Handing it a copy followed by zeros keeps a
  * malformed message from making it read past the message. */
 #define SCRATCH_TAIL 64
 
@@ -2707,7 +2829,7 @@ int fw_nft_parser_feed(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 		return -EOPNOTSUPP;
 	p->messages++;
 	type = NFNL_MSG_TYPE(nlh->nlmsg_type);
-	if (type != NFT_MSG_NEWSETELEM) {
+	if (type != NFT_MSG_NEWSETELEM && type != NFT_MSG_NEWRULE) {
 		nlh = scratch_copy(p, nlh);
 		if (!nlh)
 			return -ENOMEM;
@@ -3098,7 +3220,7 @@ static int dump_elems(struct nlsock *s, struct fw_nft_parser *p, struct nft_tabl
 
 /* One consistent attempt: the generation before and after, dumps in between. */
 static int read_once(struct nlsock *s, const struct fw_nft_opts *opts, struct fw_nft_parser **ret_p,
-		     uint32_t *ret_gen, bool *ret_again)
+		     uint32_t *ret_gen, bool *ret_again, int *ret_err)
 {
 	_cleanup_(fw_nft_parser_freep) struct fw_nft_parser *p = NULL;
 	static const uint16_t order[] = { NFT_MSG_GETTABLE, NFT_MSG_GETCHAIN, NFT_MSG_GETSET };
@@ -3128,9 +3250,17 @@ static int read_once(struct nlsock *s, const struct fw_nft_opts *opts, struct fw
 	r = nlsock_getgen(s, &gen1);
 	if (r < 0)
 		return r;
-	/* a change during the dumps explains missing objects (-ENOENT) and interrupted
-	 * dumps: read again; the same errors without a change are real */
-	*ret_again = intr || gen0 != gen1;
+	/*
+	 * A change during the dumps explains interrupted dumps, missing objects (-ENOENT) and
+	 * duplicates (-EBADMSG): read again. The kernel bumps the generation when a commit
+	 * starts (nf_tables_commit()), before it is done switching objects: a read while a
+	 * commit runs sees one generation before and after, yet dumps can show both the old and
+	 * the new table of a `flush ruleset` batch. Objects that appear twice or refer to what is
+	 * not there are the only trace of that, so those errors make the caller read again too
+	 * (and are returned if they persist).
+	 */
+	*ret_again = intr || gen0 != gen1 || rd == -ENOENT || rd == -EBADMSG;
+	*ret_err = rd < 0 ? rd : 0;
 	if (rd < 0 && !*ret_again)
 		return rd;
 	*ret_gen = gen1;
@@ -3142,7 +3272,7 @@ int fw_nft_read(struct ir_ruleset *rs, const struct fw_nft_opts *opts,
 		struct fw_nft_stats *ret_stats)
 {
 	struct nlsock s;
-	int r;
+	int r, last_err = 0;
 
 	r = nlsock_open(&s);
 	if (r < 0)
@@ -3152,13 +3282,24 @@ int fw_nft_read(struct ir_ruleset *rs, const struct fw_nft_opts *opts,
 		struct fw_nft_stats st;
 		uint32_t gen = 0;
 		bool again = false;
+		int err = 0;
 
 		s.messages = 0;
-		r = read_once(&s, opts, &p, &gen, &again);
+		r = read_once(&s, opts, &p, &gen, &again, &err);
 		if (r < 0)
 			break;
-		if (again)
+		if (again) {
+			/* a commit in progress can show its half-done state for a while (both the
+			 * old and the new table of a `flush ruleset` batch under one generation):
+			 * back off, 1 ms doubling to 100 ms, about a second in all */
+			struct timespec ts = { 0 };
+			long ms = attempt < 2 ? 0 : MIN(1L << MIN(attempt - 2, 7u), 100L);
+			last_err = err;
+			ts.tv_nsec = ms * 1000000L;
+			if (ms > 0)
+				(void)nanosleep(&ts, NULL);
 			continue;
+		}
 		fw_nft_parser_stats(p, &st);
 		r = fw_nft_parser_finish(p, rs);
 		if (r < 0)
@@ -3176,5 +3317,8 @@ int fw_nft_read(struct ir_ruleset *rs, const struct fw_nft_opts *opts,
 		return 0;
 	}
 	nlsock_close(&s);
-	return r < 0 ? r : -EAGAIN;
+	if (r < 0)
+		return r;
+	/* still changing, or still malformed: the last parse error says which */
+	return last_err < 0 ? last_err : -EAGAIN;
 }

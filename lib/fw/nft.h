@@ -8,8 +8,14 @@
  *
  * fw_nft_read() dumps, with the ruleset generation taken before and after:
  *   tables, chains, sets (one dump each, all families), the elements of each set (one dump per
- *   set), rules (one dump, all families). A dump flagged NLM_F_DUMP_INTR or a generation that
- *   moved makes it read everything again (up to FW_NFT_READ_ATTEMPTS times, then -EAGAIN).
+ *   set), rules (one dump, all families). A dump flagged NLM_F_DUMP_INTR, a generation that
+ *   moved, or dumps that contradict each other (an object twice, a rule in a chain or an element
+ *   in a set that was not dumped: what a read during a commit can see) make it read everything
+ *   again, backing off from 1 ms to 100 ms, up to FW_NFT_READ_ATTEMPTS times; then it returns
+ *   the last inconsistency (-EBADMSG/-ENOENT) or -EAGAIN.
+ *
+ * Tables, chains and sets are parsed with libnftnl; rules and set elements straight from the
+ * attributes with libmnl (faster, and libnftnl exits the process on malformed attributes).
  *
  * The parser is separate from the socket so that tests and fuzzers can feed it messages built
  * in memory: fw_nft_parser_feed() takes one nf_tables message (NFT_MSG_NEWTABLE, NEWCHAIN,
