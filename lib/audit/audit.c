@@ -852,33 +852,28 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 	struct np_iset ports = { 0 };
 	int r = 0;
 
-	struct eval_template t = {
-		.family = family,
-		.path = EVAL_PATH_FORWARD,
-		.iif = src->veth[fi],
-		.oif = dst->veth[fi],
-		/* One walk for the three protocols: the rules reachable by any of them (a superset
-		 * of each one's cut points and tests still gives exact classes). */
-		.l4proto = -1,
-		.ct_state = IR_CT_NEW,
-		.ports_only = true, /* both addresses are fixed */
-	};
-
 	if (np_iset_add(&ports, 0, 65535) < 0)
 		return -ENOMEM;
-	a->bounds.want_tests = true;
-	r = eval_collect_boundaries(a->env->eval, &t, &a->bounds);
-	if (r < 0) {
-		np_iset_done(&ports);
-		return r;
-	}
 	for (size_t pi = 0; pi < ELEMENTSOF(protos); pi++) {
+		/* One walk per protocol: a walk for any protocol would give the cut points of the
+		 * other protocols' rules too, and twice the classes. */
+		struct eval_template t = {
+			.family = family,
+			.path = EVAL_PATH_FORWARD,
+			.iif = src->veth[fi],
+			.oif = dst->veth[fi],
+			.l4proto = protos[pi],
+			.ct_state = IR_CT_NEW,
+			.ports_only = true, /* both addresses are fixed */
+		};
 		struct cuts pc = { 0 }, sc = { 0 };
 		struct atoms pat = { 0 }, sat = { 0 };
 		struct expect_tests ex = { 0 };
 		_cleanup_(freep) const struct np_iset **pextra = NULL;
 
-		if ((r = cuts_add_all(&pc, a->bounds.dport.items, a->bounds.dport.n)) < 0 ||
+		a->bounds.want_tests = true;
+		if ((r = eval_collect_boundaries(a->env->eval, &t, &a->bounds)) < 0 ||
+		    (r = cuts_add_all(&pc, a->bounds.dport.items, a->bounds.dport.n)) < 0 ||
 		    (r = cuts_add_all(&sc, a->bounds.sport.items, a->bounds.sport.n)) < 0 ||
 		    (r = port_cuts(&pc, eg, (int)pi)) < 0 ||
 		    (r = port_cuts(&pc, in, (int)pi)) < 0 ||
@@ -1287,7 +1282,7 @@ static int finalize(struct audit *a)
 	}
 	if (a->report->findings.n > 1)
 		np_qsort(a->report->findings.items, a->report->findings.n,
-		      sizeof(struct audit_finding *), finding_cmp);
+			 sizeof(struct audit_finding *), finding_cmp);
 	return 0;
 }
 
