@@ -318,7 +318,7 @@ def s_bookmarks(emu, follow, npaudit):
     """Quiet resources resume from their bookmarks: no relist after a compaction they missed."""
     emu.ctl("/generate", {"namespaces": 5, "pods": 200, "policies": 5, "services": 5,
                           "daemonsets": 1})
-    fol = Follower(follow, emu)
+    fol = Follower(follow, emu, ["--watch-timeout", "1"])
     fol.synced()
     converge(emu, fol)
     churn(emu, "bm", 20, 10, 10)  # only pods change: the other watches see no event
@@ -328,6 +328,14 @@ def s_bookmarks(emu, follow, npaudit):
     for k in ("namespaces", "networkpolicies", "services", "daemonsets"):
         check(d["stats"][k]["bookmarks"] >= 1, f"{k}: no bookmark received")
         check(d["stats"][k]["rv"] == rv, f"{k}: resume point {d['stats'][k]['rv']}, server at {rv}")
+    # timeoutSeconds=1 (drawn from [1, 2)): the server ended every watch at least once and the
+    # client resumed it
+    for k in KINDS:
+        check(d["stats"][k]["watches"] >= 2, f"{k}: watch never ended and resumed")
+    paths = [e[2] for e in emu.ctl("/stats")["log"] if e[1] == "watch"]
+    check(paths and all("timeoutSeconds=1&" in p or p.endswith("timeoutSeconds=1") for p in paths),
+          f"watch requests without timeoutSeconds=1: {paths[:2]}")
+    check(all("allowWatchBookmarks=true" in p for p in paths), "bookmarks not asked for")
     emu.post("/compact")
     emu.post("/drop")
     churn(emu, "bm2", 5, 5, 5)
