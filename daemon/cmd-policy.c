@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cli-util.h"
 #include "policy/policy.h"
 
 static void strbuf_donep(struct strbuf *sb)
@@ -29,44 +30,6 @@ static void str_vec_done(str_vec *v)
 }
 
 /* --- shared: input, ports, descriptions --- */
-
-/*
- * Loads every --state file into one model. Returns EXIT_OK, or EXIT_USAGE with the error
- * printed when a file cannot be read or parsed at all. Objects that were skipped are printed
- * (one diagnostic per line) and reported through *ret_partial: the command still answers for
- * the rest and then exits with EXIT_USAGE.
- */
-static int load_states(const str_vec *files, struct model **ret, bool *ret_partial)
-{
-	_cleanup_(model_freep) struct model *m = NULL;
-	const struct np_error *diags;
-	size_t n_diags;
-	char buf[1200];
-	int r;
-
-	if (files->n == 0)
-		return cli_fail(
-			"--state FILE is required (a kubectl -o json/yaml dump, - for stdin)");
-	if (model_new(&m) < 0)
-		return cli_fail("out of memory");
-	for (size_t i = 0; i < files->n; i++) {
-		struct np_error err = { 0 };
-
-		r = model_load_file(m, files->items[i], &err);
-		if (r < 0) {
-			if (err.message[0])
-				return cli_fail("%s", np_error_format(&err, buf, sizeof(buf)));
-			return cli_fail("%s: %s", files->items[i], np_strerror(r));
-		}
-	}
-	diags = model_diagnostics(m, &n_diags);
-	for (size_t i = 0; i < n_diags; i++)
-		fprintf(stderr, "npaudit: skipped: %s\n",
-			np_error_format(&diags[i], buf, sizeof(buf)));
-	*ret_partial = n_diags > 0;
-	*ret = TAKE_PTR(m);
-	return EXIT_OK;
-}
 
 struct portspec {
 	uint16_t port;
@@ -390,7 +353,7 @@ static int cmd_matrix(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_fail("unexpected argument '%s'", argv[optind]);
-	r = load_states(&files, &m, &partial);
+	r = cli_load_states(files.items, files.n, &m, &partial);
 	if (r != EXIT_OK)
 		return r;
 	if (engine_new(m, &e) < 0)
@@ -682,7 +645,7 @@ static int cmd_expect(int argc, char **argv)
 		return cli_fail("unexpected argument '%s'", argv[optind]);
 	if (!!node == !!podid)
 		return cli_fail("give exactly one of --node NODE or --pod NS/NAME");
-	r = load_states(&files, &m, &partial);
+	r = cli_load_states(files.items, files.n, &m, &partial);
 	if (r != EXIT_OK)
 		return r;
 	if (engine_new(m, &e) < 0)
@@ -943,7 +906,7 @@ static int cmd_explain(int argc, char **argv)
 		return cli_fail("unexpected argument '%s'", argv[optind]);
 	if (!from_id || !to_id || !have_port)
 		return cli_fail("--from NS/POD, --to NS/POD and --port PORT[/PROTO] are required");
-	r = load_states(&files, &m, &partial);
+	r = cli_load_states(files.items, files.n, &m, &partial);
 	if (r != EXIT_OK)
 		return r;
 	src = pod_lookup(m, from_id);
