@@ -251,15 +251,39 @@ static int list_fail(struct list_state *st, int r)
 	return MNL_CB_ERROR;
 }
 
-/* Fills tb (IPSET_ATTR_ADT_MAX + 1 entries, zeroed) with the attributes nested in nest; a
- * direct loop, as this runs for every element of every set. */
+/* Attribute access for the per-element loop, inline instead of libmnl's calls. */
+static inline uint16_t nla_kind(const struct nlattr *a)
+{
+	return a->nla_type & NLA_TYPE_MASK;
+}
+
+static inline uint16_t nla_len_payload(const struct nlattr *a)
+{
+	return (uint16_t)(a->nla_len - MNL_ATTR_HDRLEN);
+}
+
+static inline const uint8_t *nla_data(const struct nlattr *a)
+{
+	return (const uint8_t *)a + MNL_ATTR_HDRLEN;
+}
+
+/* Iterates over the attributes nested in nest, stopping at the first malformed one (as
+ * mnl_attr_for_each_nested does). */
+#define NLA_FOREACH_NESTED(a, nest)                                                             \
+	for (const struct nlattr *a = (const struct nlattr *)nla_data(nest),                    \
+				 *_end_ = (const struct nlattr *)((const uint8_t *)(nest) +     \
+								  MNL_ALIGN((nest)->nla_len));  \
+	     (const uint8_t *)_end_ - (const uint8_t *)a >= (ptrdiff_t)sizeof(struct nlattr) && \
+	     a->nla_len >= sizeof(struct nlattr) &&                                             \
+	     a->nla_len <= (size_t)((const uint8_t *)_end_ - (const uint8_t *)a);               \
+	     a = (const struct nlattr *)((const uint8_t *)a + MNL_ALIGN(a->nla_len)))
+
+/* Fills tb (IPSET_ATTR_ADT_MAX + 1 entries, zeroed) with the attributes nested in nest. */
 static void nested_table(const struct nlattr *nest, const struct nlattr **tb)
 {
-	const struct nlattr *a;
-
-	mnl_attr_for_each_nested(a, nest)
+	NLA_FOREACH_NESTED(a, nest)
 	{
-		uint16_t t = mnl_attr_get_type(a);
+		uint16_t t = nla_kind(a);
 
 		if (t <= IPSET_ATTR_ADT_MAX)
 			tb[t] = a;
@@ -269,13 +293,10 @@ static void nested_table(const struct nlattr *nest, const struct nlattr **tb)
 /* Parses nested IPSET_ATTR_IP{,_TO}: returns 0 and the address (IPv4 mapped), or -EBADMSG. */
 static int parse_ipaddr(const struct nlattr *nest, np_u128 *ret, uint8_t *ret_family)
 {
-	const struct nlattr *a;
-
-	mnl_attr_for_each_nested(a, nest)
+	NLA_FOREACH_NESTED(a, nest)
 	{
-		uint16_t t = mnl_attr_get_type(a);
-		uint16_t n = mnl_attr_get_payload_len(a);
-		const uint8_t *p = mnl_attr_get_payload(a);
+		uint16_t t = nla_kind(a), n = nla_len_payload(a);
+		const uint8_t *p = nla_data(a);
 
 		if (t == IPSET_ATTR_IPADDR_IPV4 && n == 4) {
 			*ret = np_v4((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
@@ -475,6 +496,14 @@ static int parse_header(struct fw_ipset *s, const struct nlattr *nest)
 	}
 	if (tb[IPSET_ATTR_TIMEOUT])
 		s->has_timeout = true;
+	if (tb[IPSET_ATTR_ELEMENTS]) {
+		uint32_t n;
+
+		/* room for the elements the header announces (capped: it is only a hint) */
+		if (get_be32(tb[IPSET_ATTR_ELEMENTS], &n) == 0 &&
+		    VEC_RESERVE(&s->elems, MIN(n, 1u << 20)) < 0)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
