@@ -82,7 +82,9 @@ nnp=()
 
 # The pod: the node's network, a mount namespace whose root is read-only except the test's
 # directory (the hostPath volumes), the granted capabilities only.
-np_in node env -i PATH="$PATH" NODE_NAME=node-1 unshare -m --propagation private sh -c '
+# A simple command in the background, no function or subshell: every step execs the next, so
+# $! is npauditd itself and the cleanup stops it.
+ip netns exec "$NP_NS-node" env -i PATH="$PATH" NODE_NAME=node-1 unshare -m --propagation private sh -c '
 	dir=$1 ro=$2
 	shift 2
 	mount --bind "$dir" "$dir" || exit 1
@@ -108,13 +110,10 @@ done
 [ "$ready" = 1 ] || np_die "the readiness probe (npaudit ${DS_READY[*]}) never passed: $(cat "$NP_TMP/npauditd.log")"
 "$NPAUDIT" "${DS_LIVE[@]}" >/dev/null || np_fail "the liveness probe (npaudit ${DS_LIVE[*]}) fails"
 
-# The process as the pod would run it ($AG_PID is the subshell that started it).
-pid=""
-exe=$(readlink -f "$NPAUDITD")
-for p in $(pgrep -f -- "--socket $NP_TMP/npauditd.sock"); do
-	[ "$(readlink -f "/proc/$p/exe")" = "$exe" ] && pid=$p
-done
-[ -n "$pid" ] || np_die "cannot find the npauditd process"
+# The process as the pod would run it.
+pid=$AG_PID
+[ "$(readlink -f "/proc/$pid/exe")" = "$(readlink -f "$NPAUDITD")" ] ||
+	np_die "process $pid is not npauditd: $(readlink -f "/proc/$pid/exe")"
 st=/proc/$pid/status
 [ "$(sed -n 's/^CapEff:\t//p' "$st")" = "$DS_CAPMASK" ] ||
 	np_fail "npauditd's effective capabilities are $(sed -n 's/^CapEff:\t//p' "$st"), not $DS_CAPMASK"
