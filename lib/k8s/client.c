@@ -500,7 +500,7 @@ int k8s_client_on_io(struct k8s_client *c, int fd, unsigned revents)
 		ev |= CURL_CSELECT_IN;
 	if (revents & K8S_IO_OUT)
 		ev |= CURL_CSELECT_OUT;
-	if (revents & ~(unsigned)(K8S_IO_IN | K8S_IO_OUT))
+	if (revents & K8S_IO_ERR)
 		ev |= CURL_CSELECT_ERR;
 	mc = curl_multi_socket_action(c->multi, fd, ev, &running);
 	process_done(c);
@@ -583,7 +583,7 @@ int k8s_client_run(struct k8s_client *c, uint64_t until_usec, bool (*done)(void 
 			if (pfd[i].revents & POLLOUT)
 				ev |= K8S_IO_OUT;
 			if (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL))
-				ev |= 1u << 2;
+				ev |= K8S_IO_ERR;
 			k8s_client_on_io(c, pfd[i].fd, ev);
 		}
 		if (k8s_now_usec() >= next_deadline(c))

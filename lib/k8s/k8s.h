@@ -162,6 +162,7 @@ const struct k8s_resource *k8s_resource_get(enum model_kind kind);
 enum k8s_io {
 	K8S_IO_IN = 1 << 0,
 	K8S_IO_OUT = 1 << 1,
+	K8S_IO_ERR = 1 << 2, /* revents only: error or hang-up (EPOLLERR/EPOLLHUP) */
 };
 
 /* The owner's event loop. */

@@ -340,7 +340,7 @@ int main(int argc, char **argv)
 			if (pfd[i + 1].revents & POLLOUT)
 				ev |= K8S_IO_OUT;
 			if (pfd[i + 1].revents & (POLLERR | POLLHUP))
-				ev |= K8S_IO_IN | K8S_IO_OUT | 4u;
+				ev |= K8S_IO_ERR;
 			k8s_client_on_io(c, pfd[i + 1].fd, ev);
 		}
 		if (timer_at != UINT64_MAX && k8s_now_usec() >= timer_at)
