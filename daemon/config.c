@@ -277,6 +277,8 @@ static int on_ini_line(void *user, const char *section, const char *name, const 
 {
 	struct ini_ctx *x = user;
 
+	if (x->r < 0)
+		return 1; /* keep the first error: inih reports its line */
 	if (section && *section) {
 		x->r = np_error_set(x->e, -EINVAL, NULL, NULL, section, 0,
 				    "sections are not used in this file");
