@@ -7,6 +7,7 @@
 #   - dry-run journals "would restart", posts an Event and sends no DELETE;
 #   - a corrupt state file counts as a restart just now: no DELETE (cooldown);
 #   - a state file with a recent restart (cooldown) or a used daily budget: no DELETE;
+#   - the agent pod not Ready for less than the grace period: no DELETE;
 #   - no DELETE while the API server is away; after it returns exactly one DELETE with the
 #     agent pod's uid as precondition;
 #   - npauditd killed while waiting for the new pod and started again: no second DELETE, it
@@ -32,7 +33,7 @@ MSG_RESOLVED=d1deb9f1497244149c00b1e9b253ae64
 MSG_UNREADABLE=35664610dfd6435d889447d1860e3c9c
 
 # The CNI: calico-node in kube-system, its agent pod on node-1 (hostNetwork, Ready).
-cni_pod() { # NAME UID
+cni_pod() { # NAME UID [READY]
 	cat <<EOF
 {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "$1", "namespace": "kube-system", "uid": "$2",
   "labels": {"k8s-app": "calico-node", "controller-revision-hash": "6c9c7bd6f8"},
@@ -41,7 +42,7 @@ cni_pod() { # NAME UID
  "spec": {"nodeName": "node-1", "hostNetwork": true,
           "containers": [{"name": "calico-node", "image": "docker.io/calico/node:v3.27.2"}]},
  "status": {"phase": "Running", "podIP": "192.168.50.10", "podIPs": [{"ip": "192.168.50.10"}],
-            "conditions": [{"type": "Ready", "status": "True"}],
+            "conditions": [{"type": "Ready", "status": "${3:-True}"}],
             "containerStatuses": [{"name": "calico-node", "restartCount": 0}]}}
 EOF
 }
@@ -187,9 +188,21 @@ ag_journal_has MESSAGE_ID=$MSG_SKIPPED _PID="$AG_PID" NPAUDIT_SKIP=budget ||
 [ "$(n_deletes)" = 0 ] || np_fail "budget: a DELETE was sent: $(deletes)"
 rem_stop
 
+echo "--- the agent pod not Ready (within the grace period): it restarts on its own; no DELETE"
+echo "{\"items\": [$(cni_pod calico-node-7hq2m "$UID1" False)]}" >"$NP_TMP/not-ready.json"
+ag_apply "$NP_TMP/not-ready.json"
+rem_start "$NP_TMP/not-ready/state.json" --remediate restart-cni
+rem_wait "$(has_decision skipped 'restarting on its own')" 8 || np_fail "not Ready: no skip"
+ag_journal_has MESSAGE_ID=$MSG_SKIPPED _PID="$AG_PID" NPAUDIT_SKIP=agent-not-ready ||
+	np_fail "not Ready: the skip is not journalled"
+[ "$(n_deletes)" = 0 ] || np_fail "not Ready: a DELETE was sent: $(deletes)"
+rem_stop
+echo "{\"items\": [$(cni_pod calico-node-7hq2m "$UID1")]}" >"$NP_TMP/ready.json"
+ag_apply "$NP_TMP/ready.json"
+
 echo "--- restart-cni: nothing while the API server is away, then exactly one DELETE"
 state=$NP_TMP/main/state.json
-rem_start "$state" --remediate restart-cni --remediate-after 3s --remediate-cooldown 10s
+rem_start "$state" --remediate restart-cni --remediate-after 4s --remediate-cooldown 10s
 echo '{"seconds": 6}' >"$NP_TMP/outage.json"
 t_out=$(date +%s.%N)
 ag_ctl /outage "$NP_TMP/outage.json"
