@@ -199,6 +199,7 @@ struct fw_nft_parser {
 	uint8_t *scratch; /* a message copied with a zeroed tail, for libnftnl */
 	size_t scratch_size;
 	VEC(struct xexpr) xe; /* the expressions of the rule being read */
+	struct ir_chain *last_chain; /* of the previous rule */
 	struct xl *xl; /* the register model, reused from rule to rule */
 	VEC(struct nft_table_rec *) tables;
 	struct nft_table_rec *last;
@@ -777,16 +778,6 @@ struct elem_attrs {
 	const struct nlattr *tb[NFTA_SET_ELEM_MAX + 1];
 };
 
-static int elem_attr_cb(const struct nlattr *attr, void *data)
-{
-	struct elem_attrs *e = data;
-	int type = mnl_attr_get_type(attr);
-
-	if (type > 0 && type <= NFTA_SET_ELEM_MAX)
-		e->tb[type] = attr;
-	return MNL_CB_OK;
-}
-
 static int data_attr_cb(const struct nlattr *attr, void *data)
 {
 	const struct nlattr **tb = data;
@@ -807,12 +798,37 @@ static int verdict_attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
+/* Indexes the attributes nested in nest by type into tb[0..max] (others are skipped): what
+ * mnl_attr_parse_nested() does, without a callback per attribute (the reader does this a few
+ * times per expression and per set element). Returns 0, or -EBADMSG for a malformed nest. */
+static int attr_index(const struct nlattr *nest, const struct nlattr **tb, unsigned max)
+{
+	const uint8_t *p = mnl_attr_get_payload(nest);
+	size_t rem = mnl_attr_get_payload_len(nest);
+
+	while (rem >= sizeof(struct nlattr)) {
+		const struct nlattr *a = (const struct nlattr *)p;
+		size_t len = a->nla_len, step = NLA_ALIGN(a->nla_len);
+		unsigned type = a->nla_type & NLA_TYPE_MASK;
+
+		if (len < sizeof(struct nlattr) || len > rem)
+			return -EBADMSG;
+		if (type <= max)
+			tb[type] = a;
+		if (step >= rem)
+			break;
+		p += step;
+		rem -= step;
+	}
+	return 0;
+}
+
 /* Returns the value bytes of a nested nft_data attribute (NFTA_DATA_VALUE), or NULL. */
 static const uint8_t *data_value(const struct nlattr *nest, uint32_t *ret_len)
 {
 	const struct nlattr *tb[NFTA_DATA_MAX + 1] = { 0 };
 
-	if (!nest || mnl_attr_parse_nested(nest, data_attr_cb, tb) < 0 || !tb[NFTA_DATA_VALUE])
+	if (!nest || attr_index(nest, tb, NFTA_DATA_MAX) < 0 || !tb[NFTA_DATA_VALUE])
 		return NULL;
 	*ret_len = mnl_attr_get_payload_len(tb[NFTA_DATA_VALUE]);
 	return mnl_attr_get_payload(tb[NFTA_DATA_VALUE]);
@@ -853,7 +869,7 @@ static int add_elem(struct fw_nft_parser *p, struct nft_set_rec *s, const struct
 	np_u128 data = 0;
 	int r;
 
-	if (mnl_attr_parse_nested(nest, elem_attr_cb, &ea) < 0)
+	if (attr_index(nest, ea.tb, NFTA_SET_ELEM_MAX) < 0)
 		return -EBADMSG;
 	if (ea.tb[NFTA_SET_ELEM_FLAGS]) {
 		if (mnl_attr_validate(ea.tb[NFTA_SET_ELEM_FLAGS], MNL_TYPE_U32) < 0)
@@ -1055,16 +1071,6 @@ struct xexpr {
 	const struct nlattr *tb[XE_MAX + 1];
 };
 
-static int xe_attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-	int type = mnl_attr_get_type(attr);
-
-	if (type > 0 && type <= XE_MAX)
-		tb[type] = attr;
-	return MNL_CB_OK;
-}
-
 static int expr_top_cb(const struct nlattr *attr, void *data)
 {
 	const struct nlattr **tb = data;
@@ -1081,12 +1087,12 @@ static int xe_parse(const struct nlattr *elem, struct xexpr *e)
 	const struct nlattr *tb[NFTA_EXPR_MAX + 1] = { 0 };
 
 	*e = (struct xexpr){ 0 };
-	if (mnl_attr_parse_nested(elem, expr_top_cb, tb) < 0 || !tb[NFTA_EXPR_NAME] ||
+	if (attr_index(elem, tb, NFTA_EXPR_MAX) < 0 || !tb[NFTA_EXPR_NAME] ||
 	    mnl_attr_validate(tb[NFTA_EXPR_NAME], MNL_TYPE_NUL_STRING) < 0)
 		return -EBADMSG;
 	e->name = mnl_attr_get_str(tb[NFTA_EXPR_NAME]);
 	e->data = tb[NFTA_EXPR_DATA];
-	if (e->data && mnl_attr_parse_nested(e->data, xe_attr_cb, e->tb) < 0)
+	if (e->data && attr_index(e->data, e->tb, XE_MAX) < 0)
 		return -EBADMSG;
 	return 0;
 }
@@ -2735,7 +2741,11 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 	tr = table_find(p, nfg->nfgen_family, mnl_attr_get_str(ra.tb[NFTA_RULE_TABLE]));
 	if (!tr)
 		return -ENOENT;
-	c = ir_table_find_chain(tr->t, mnl_attr_get_str(ra.tb[NFTA_RULE_CHAIN]));
+	/* rules come chain by chain: most lookups are the previous rule's chain */
+	c = p->last_chain;
+	if (!c || c->table != tr->t || !streq(c->name, mnl_attr_get_str(ra.tb[NFTA_RULE_CHAIN])))
+		c = p->last_chain =
+			ir_table_find_chain(tr->t, mnl_attr_get_str(ra.tb[NFTA_RULE_CHAIN]));
 	if (!c)
 		return -ENOENT;
 	if (!p->xl) {
@@ -2770,14 +2780,14 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 	if (ra.tb[NFTA_RULE_EXPRESSIONS])
 		mnl_attr_for_each_nested(a, ra.tb[NFTA_RULE_EXPRESSIONS])
 		{
-			struct xexpr e;
-			if (xe_parse(a, &e) < 0) {
+			k = VEC_RESERVE(&p->xe, 1);
+			if (k < 0)
+				return k;
+			if (xe_parse(a, &p->xe.items[p->xe.n]) < 0) {
 				bad = true;
 				break;
 			}
-			k = VEC_PUSH(&p->xe, e);
-			if (k < 0)
-				return k;
+			p->xe.n++;
 		}
 	if (bad) {
 		/* keep the rule's place: one opaque predicate naming what did parse */
@@ -3044,6 +3054,7 @@ int fw_nft_parser_finish(struct fw_nft_parser *p, struct ir_ruleset *rs)
 		table_rec_free(*t);
 	VEC_DONE(&p->tables);
 	p->last = NULL;
+	p->last_chain = NULL;
 	return 0;
 }
 
