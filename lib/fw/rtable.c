@@ -310,6 +310,17 @@ int fw_rtable_parse_dump(const void *buf, size_t len, struct fw_rtable **ret)
 	struct dump d = { 0 };
 	int r;
 
+	/* libmnl's mnl_nlmsg_ok() compares nlmsg_len as an int: a length of 2^31 or more passes
+	 * and mnl_cb_run() then steps outside the buffer. The kernel never sends one; a buffer
+	 * from elsewhere is checked first. */
+	for (size_t off = 0; off < len;) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)((const char *)buf + off);
+
+		if (len - off < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) ||
+		    nlh->nlmsg_len > len - off)
+			return -EBADMSG;
+		off += NLMSG_ALIGN(nlh->nlmsg_len);
+	}
 	r = fw_rtable_new(&t);
 	if (r < 0)
 		return r;
