@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -29,6 +30,9 @@
 #define API_CONNECTION_TIMEOUT_SEC 15
 #define API_MEMORY_LIMIT (64 * 1024)
 #define API_MAX_BODY 4096
+/* A request must arrive whole within this time: libmicrohttpd's timeout is one of inactivity, so
+ * a client sending a byte a second would otherwise hold its connection for as long as it likes. */
+#define API_REQUEST_DEADLINE_USEC (10 * 1000000ull)
 #define STREAM_MAX_BACKLOG (4 * 1024 * 1024) /* a stream client further behind is dropped */
 
 struct stream {
@@ -39,11 +43,20 @@ struct stream {
 	bool suspended, dead;
 };
 
+/* One open connection, from accept to close (MHD's socket context). */
+struct conn {
+	int fd;
+	uint64_t since; /* CLOCK_MONOTONIC usec: accepted, or the last request answered */
+	bool answering; /* the current request arrived whole and is being answered */
+	size_t idx; /* in server.conns */
+};
+
 struct server {
 	struct MHD_Daemon *mhd;
-	sd_event_source *io, *timer;
+	sd_event_source *io, *timer, *deadline;
 	struct api *api;
 	bool metrics_only;
+	VEC(struct conn *) conns;
 };
 
 struct api {
@@ -59,7 +72,6 @@ struct api {
 struct request {
 	size_t body;
 	bool too_large;
-	bool denied; /* socket-allow-uids refused the peer */
 };
 
 static void server_rearm(struct server *s);
@@ -79,6 +91,80 @@ static int on_mhd_io(sd_event_source *src, int fd, uint32_t revents, void *userd
 
 	MHD_run(s->mhd);
 	server_rearm(s);
+	return 0;
+}
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct server *s = cls;
+	struct conn *k = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		k = calloc(1, sizeof(*k));
+		if (!k)
+			return; /* not tracked: only the inactivity timeout applies to it */
+		k->fd = ci ? ci->connect_fd : -1;
+		k->since = now_usec();
+		k->idx = s->conns.n;
+		if (VEC_PUSH(&s->conns, k) < 0) {
+			free(k);
+			return;
+		}
+		*socket_context = k;
+		return;
+	}
+	if (!k)
+		return;
+	/* Closed: swap-remove. */
+	s->conns.items[k->idx] = s->conns.items[--s->conns.n];
+	s->conns.items[k->idx]->idx = k->idx;
+	free(k);
+	*socket_context = NULL;
+}
+
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Every second: shuts down connections whose request has not arrived whole within the deadline.
+ * libmicrohttpd then sees the end of the stream and frees the connection in its next run. */
+static int on_deadline(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct server *s = userdata;
+	uint64_t now = now_usec();
+	unsigned n = 0;
+
+	for (size_t i = 0; i < s->conns.n; i++) {
+		struct conn *k = s->conns.items[i];
+		if (!k->answering && k->fd >= 0 && now - k->since > API_REQUEST_DEADLINE_USEC) {
+			(void)shutdown(k->fd, SHUT_RDWR);
+			k->fd = -1;
+			n++;
+		}
+	}
+	if (n) {
+		log_debug("Closed %u connection(s) whose request did not arrive within %llus", n,
+			  API_REQUEST_DEADLINE_USEC / 1000000);
+		MHD_run(s->mhd);
+		server_rearm(s);
+	}
+	sd_event_source_set_time_relative(src, 1000000);
 	return 0;
 }
 
@@ -405,17 +491,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*con_cls = req;
 		log_peer(c, method, url, &cred, have_cred);
 		if (!s->metrics_only && !peer_allowed(s->api, c, &cred, have_cred)) {
+			struct conn *k = conn_of(c);
+
 			log_notice("Refused %s %s from uid %u: not in socket-allow-uids", method,
 				   url, (unsigned)cred.uid);
-			req->denied = true;
+			/* Answered now, with the headers: libmicrohttpd then reads no body (no
+			 * 100 Continue) and closes the connection after the answer. */
+			if (k)
+				k->answering = true;
+			return reply_error(c, MHD_HTTP_FORBIDDEN,
+					   "this uid may not use the socket (socket-allow-uids)");
 		}
 		return MHD_YES;
-	}
-	if (req->denied) {
-		/* Answer at the first chance; a body, if any, is discarded unread. */
-		*upload_data_size = 0;
-		return reply_error(c, MHD_HTTP_FORBIDDEN,
-				   "this uid may not use the socket (socket-allow-uids)");
 	}
 	if (*upload_data_size) {
 		req->body += *upload_data_size;
@@ -423,6 +510,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			req->too_large = true;
 		*upload_data_size = 0;
 		return MHD_YES;
+	}
+	{
+		/* The request is here whole: from now on it is ours to answer, not the client's
+		 * to finish. */
+		struct conn *k = conn_of(c);
+		if (k)
+			k->answering = true;
 	}
 	if (req->too_large)
 		return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
@@ -434,6 +528,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct conn *k = conn_of(c);
+
+	/* A kept-alive connection's next request has its own deadline. */
+	if (k) {
+		k->answering = false;
+		k->since = now_usec();
+	}
 	free(*con_cls);
 	*con_cls = NULL;
 }
@@ -453,7 +554,7 @@ static int server_start(struct api *a, struct server *s, int fd, const struct so
 			(unsigned)API_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
 			(unsigned)API_CONNECTION_TIMEOUT_SEC, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 			(size_t)API_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-			MHD_OPTION_END);
+			MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
 	else
 		s->mhd = MHD_start_daemon(
 			MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
@@ -462,7 +563,7 @@ static int server_start(struct api *a, struct server *s, int fd, const struct so
 			MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_CONNECTION_TIMEOUT,
 			(unsigned)API_CONNECTION_TIMEOUT_SEC, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 			(size_t)API_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-			MHD_OPTION_END);
+			MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
 	if (!s->mhd)
 		return -EADDRNOTAVAIL;
 	di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
@@ -475,6 +576,11 @@ static int server_start(struct api *a, struct server *s, int fd, const struct so
 				       on_mhd_timer, s);
 	if (r < 0)
 		return r;
+	r = sd_event_add_time_relative(a->m->event, &s->deadline, CLOCK_MONOTONIC, 1000000, 100000,
+				       on_deadline, s);
+	if (r < 0)
+		return r;
+	(void)sd_event_source_set_enabled(s->deadline, SD_EVENT_ON);
 	server_rearm(s);
 	return 0;
 }
@@ -483,10 +589,12 @@ static void server_stop(struct server *s)
 {
 	sd_event_source_disable_unref(s->io);
 	sd_event_source_disable_unref(s->timer);
-	s->io = s->timer = NULL;
+	sd_event_source_disable_unref(s->deadline);
+	s->io = s->timer = s->deadline = NULL;
 	if (s->mhd)
-		MHD_stop_daemon(s->mhd);
+		MHD_stop_daemon(s->mhd); /* closes every connection: on_connection frees them */
 	s->mhd = NULL;
+	VEC_DONE(&s->conns);
 }
 
 static int open_socket(struct api *a)
