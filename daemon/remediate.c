@@ -503,8 +503,8 @@ static void post_event(struct remediation *r, enum decision d, const char *ns, c
 	char ts[64];
 	json_t *ev;
 
-	if (!r->m->k8s)
-		return;
+	if (!r->m->k8s || !r->m->reachable)
+		return; /* it could not be delivered; the journal has the decision */
 	if (!name && cni && cni->has_agent && cni->agent.daemonset) {
 		/* No agent pod on the node: the DaemonSet is what the Event is about. */
 		kind = "DaemonSet";
@@ -1057,7 +1057,10 @@ void remediation_after_audit(struct remediation *r)
 				  (unsigned long long)(READY_TIMEOUT_USEC / USEC_PER_SEC));
 		return;
 	case REM_VERIFYING:
-		if (!r->verify_due || mono < r->verify_at)
+		/* The timer asks for a full audit at verify_at; should it be missing, the
+		 * safety-net full audit after it does as well. */
+		if (mono < r->verify_at ||
+		    (!r->verify_due && mono < r->verify_at + m->cfg.full_usec))
 			return;
 		if (r->n_drift) {
 			raise_ineffective(r, a,
