@@ -386,7 +386,6 @@ static void list_done(struct k8s_req *r, CURLcode cc, long code)
 			/* The continue token expired (its snapshot was compacted): the pages we
 			 * have are from an old snapshot, start over. */
 			set_str(&inf->cont, NULL);
-			inf->stats.relists++;
 			restart(inf);
 			return;
 		}
