@@ -13,7 +13,9 @@
 #   - npauditd killed while waiting for the new pod and started again: no second DELETE, it
 #     goes on waiting; the new pod (new uid, Ready) with the drift still there raises
 #     remediation-ineffective, and even after the cooldown no second DELETE follows;
-#   - the drift gone: remediation-ineffective resolved.
+#   - the drift gone: remediation-ineffective resolved;
+#   - drift again past the cooldown: a second DELETE (the new pod's uid); the next agent pod
+#     renders the policy: fixed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-agent.bash"
 
@@ -25,11 +27,13 @@ ag_emulator
 
 UID1=6a1f2e3d-4c5b-4a69-8f7e-6d5c4b3a2a01
 UID2=6a1f2e3d-4c5b-4a69-8f7e-6d5c4b3a2a99
+UID3=6a1f2e3d-4c5b-4a69-8f7e-6d5c4b3a2a98
 MSG_WOULD=3e6c346b90fb402cbb046230806ca5ab
 MSG_RESTARTED=ba69d93235fe4d65be0d483464dec087
 MSG_SKIPPED=b73256d2b34e4826a301edcc10095930
 MSG_INEFFECTIVE=23e1099e81a943a2835b589282856e57
 MSG_RESOLVED=d1deb9f1497244149c00b1e9b253ae64
+MSG_FIXED=e7ff7b34edf0446f9f2f70a66ebdbb59
 MSG_UNREADABLE=35664610dfd6435d889447d1860e3c9c
 
 # The CNI: calico-node in kube-system, its agent pod on node-1 (hostNetwork, Ready).
@@ -278,6 +282,32 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 assert s["ineffective"] is None, s' "$state" || np_fail "state file: $(cat "$state")"
 [ "$(n_deletes)" = 1 ] || np_fail "DELETEs: $(deletes)"
+
+echo "--- drift again, past the cooldown: a second restart; the new agent renders the policy: fixed"
+ag_apply "$NP_TOP/tests/data/agent/web-deny.json"
+rem_wait "r['state'] in ('deleting', 'waiting') and r['restart']['uid'] == '$UID2'" 10 ||
+	np_fail "no second restart"
+sleep 0.5
+deletes >"$NP_TMP/deletes.json"
+"$NP_PYTHON" - "$NP_TMP/deletes.json" "$UID2" <<'PY' || np_fail "wrong DELETEs: $(cat "$NP_TMP/deletes.json")"
+import json, sys
+d = [json.loads(l) for l in open(sys.argv[1])]
+assert len(d) == 2, d
+assert d[1]["name"] == "calico-node-x9k2p" and d[1]["precondition_uid"] == sys.argv[2], d
+assert d[1]["code"] == 200, d
+PY
+echo "{\"items\": [$(cni_pod calico-node-p4v7w "$UID3")]}" >"$NP_TMP/new-pod2.json"
+np_in node nft add rule inet cni forward oifname "${NP_POD_IF[2]}" drop
+ag_apply "$NP_TMP/new-pod2.json"
+rem_wait "r['state'] == 'idle' and $(has_decision fixed)" 10 || np_fail "no 'fixed' verdict"
+ag_journal_has MESSAGE_ID=$MSG_FIXED _PID="$AG_PID" NPAUDIT_CNI_POD=kube-system/calico-node-p4v7w ||
+	np_fail "no 'fixed' journal entry"
+"$NP_PYTHON" -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert [x["outcome"] for x in s["restarts"]] == ["ineffective", "fixed"], s' "$state" ||
+	np_fail "state file: $(cat "$state")"
+[ "$(n_deletes)" = 2 ] || np_fail "DELETEs: $(deletes)"
 rem_stop
 echo "took $(($(date +%s) - t_start)) s"
 np_finish
