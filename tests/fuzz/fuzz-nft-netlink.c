@@ -7,10 +7,12 @@
  *     attributes itself), or elements built from input keys, key ends, flags and verdicts;
  *   - rules whose expressions (payload, meta, ct, cmp, bitwise, lookup, range, byteorder,
  *     immediate, fib, nat, compat match/target, ...) take their registers, offsets, lengths
- *     and data from the input: arbitrary register programs for the translator.
+ *     and data from the input: arbitrary register programs for the translator;
+ *   - rules whose expression list is raw input bytes (parsed by the reader itself).
  *
- * Messages are built with libnftnl rather than taken raw because libnftnl exits the process
- * (its abi_breakage()) on attributes of the wrong size; the kernel never sends those. The
+ * Tables, chains and sets are built with libnftnl rather than taken raw because libnftnl,
+ * which parses those, exits the process (abi_breakage()) on attributes of the wrong size; the
+ * kernel never sends those. The
  * result is finished into a ruleset, linked and rendered, so that what the parser builds is
  * walked too.
  */
@@ -224,6 +226,28 @@ static void raw_elements(struct fw_nft_parser *p, struct in *in)
 	feed(p, nlh);
 }
 
+/* A rule whose expression list is the input bytes themselves (the reader parses rules from
+ * the attributes, without libnftnl). */
+static void raw_rule(struct fw_nft_parser *p, struct in *in)
+{
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_INET, 0, 1);
+	size_t n = (size_t)u8(in) * 2;
+	struct nlattr *nest;
+
+	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "t");
+	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, u8(in) & 1 ? "input" : "c1");
+	nest = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+	if (n > in->n)
+		n = in->n;
+	n &= ~(size_t)3;
+	memcpy(mnl_nlmsg_get_payload_tail(nlh), in->p, n);
+	nlh->nlmsg_len += (uint32_t)n;
+	in->p += n;
+	in->n -= n;
+	mnl_attr_nest_end(nlh, nest);
+	feed(p, nlh);
+}
+
 static struct nftnl_expr *expression(struct in *in)
 {
 	static const char *const xt[] = { "tcp",  "udp",       "comment", "conntrack", "state",
@@ -416,12 +440,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	skeleton(p);
 	while (in.n > 0) {
-		switch (u8(&in) % 4) {
+		switch (u8(&in) % 5) {
 		case 0:
 			elements(p, &in);
 			break;
 		case 1:
 			raw_elements(p, &in);
+			break;
+		case 2:
+			raw_rule(p, &in);
 			break;
 		default:
 			rule(p, &in);
