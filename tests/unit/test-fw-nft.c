@@ -900,6 +900,209 @@ START_TEST(malformed_and_out_of_order_messages)
 }
 END_TEST
 
+START_TEST(statements_nat_queue_reject_and_data_maps)
+{
+	struct fw_nft_parser *p = inet_setup();
+	struct nftnl_set *s = set_new("t", "mm", NFT_SET_MAP, 13 /* inet_service */, 2);
+	struct nftnl_expr *nat, *q, *lk;
+	uint8_t tcp = IPPROTO_TCP, port[2] = { 0, 80 };
+	uint32_t mark = 0x10, addr = htonl(0x0a010101), p8080 = htons(8080);
+	struct ir_ruleset *rs;
+	struct ir_table *t;
+	struct ir_rule *r;
+
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, 19 /* mark */);
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, 4);
+	ck_assert_int_eq(feed_set(p, NFPROTO_INET, s), 0);
+	elem_add(s, port, 2, NULL, 0, INT32_MIN, NULL, &mark, sizeof(mark));
+	ck_assert_int_eq(feed_elems(p, NFPROTO_INET, s), 0);
+	nftnl_set_free(s);
+
+	/* tcp dport 80 dnat ip to 10.1.1.1:8080 */
+	nat = nftnl_expr_alloc("nat");
+	nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+	nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+	nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+	nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+	ck_assert_int_eq(feed_rule(p, NFPROTO_INET, "t", "input", 50, meta(NFT_META_L4PROTO, 1),
+				   cmp_u8(1, NFT_CMP_EQ, tcp),
+				   payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, 1),
+				   cmp_be16(1, NFT_CMP_EQ, 80), imm_u32(NFT_REG_1, addr),
+				   imm_u32(NFT_REG_2, p8080), nat),
+			 0);
+	/* queue num 3-4 bypass */
+	q = nftnl_expr_alloc("queue");
+	nftnl_expr_set_u16(q, NFTNL_EXPR_QUEUE_NUM, 3);
+	nftnl_expr_set_u16(q, NFTNL_EXPR_QUEUE_TOTAL, 2);
+	nftnl_expr_set_u16(q, NFTNL_EXPR_QUEUE_FLAGS, NFT_QUEUE_FLAG_BYPASS);
+	ck_assert_int_eq(feed_rule(p, NFPROTO_INET, "t", "input", 51, q), 0);
+	/* reject */
+	ck_assert_int_eq(feed_rule(p, NFPROTO_INET, "t", "input", 52, nftnl_expr_alloc("reject")),
+			 0);
+	/* meta mark set tcp dport map @mm: a value the IR cannot hold */
+	lk = lookup(1, "mm", NFT_REG_1, 0);
+	ck_assert_int_eq(feed_rule(p, NFPROTO_INET, "t", "input", 53, meta(NFT_META_L4PROTO, 1),
+				   cmp_u8(1, NFT_CMP_EQ, tcp),
+				   payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, 1), lk,
+				   meta_set(NFT_META_MARK, 1)),
+			 0);
+	rs = finish(p);
+	t = tab(rs, IR_SRC_NFT, IR_FAMILY_INET, "t");
+
+	ck_assert_uint_eq(ir_table_find_set(t, "mm")->elems.n, 1);
+	ck_assert(ir_table_find_set(t, "mm")->elems.items[0].data == 0x10);
+
+	r = rule_at(t, "input", 1);
+	ck_assert_uint_eq(r->stmts.n, 1);
+	ck_assert_int_eq(r->stmts.items[0].kind, IR_STMT_NAT);
+	ck_assert_int_eq(r->stmts.items[0].nat, IR_NAT_DNAT);
+	ck_assert(r->stmts.items[0].nat_has_addr);
+	ck_assert(r->stmts.items[0].nat_addr_lo == ip("10.1.1.1"));
+	ck_assert(r->stmts.items[0].nat_has_port);
+	ck_assert_uint_eq(r->stmts.items[0].nat_port_lo, 8080);
+	ck_assert_str_eq(r->stmts.items[0].text, "dnat to 10.1.1.1:8080");
+
+	r = rule_at(t, "input", 2);
+	ck_assert_int_eq(r->verdict.kind, IR_VERDICT_QUEUE);
+	ck_assert_uint_eq(r->verdict.queue_num, 3);
+	ck_assert_uint_eq(r->verdict.queue_last, 4);
+	ck_assert(r->verdict.queue_bypass);
+	ck_assert_int_eq(rule_at(t, "input", 3)->verdict.kind, IR_VERDICT_REJECT);
+
+	r = rule_at(t, "input", 4);
+	ck_assert_uint_eq(r->stmts.n, 1);
+	ck_assert_int_eq(r->stmts.items[0].kind, IR_STMT_OPAQUE);
+	ck_assert_ptr_nonnull(strstr(r->stmts.items[0].text, "mm"));
+	ir_ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(interface_name_intervals_and_catchall)
+{
+	struct fw_nft_parser *p = inet_setup();
+	struct nftnl_set *s = set_new("t", "ifs", NFT_SET_INTERVAL | NFT_SET_ANONYMOUS, 41, 16);
+	struct nftnl_set *v = set_new("t", "cv", NFT_SET_MAP, 7, 4);
+	char lo[16] = "veth", hi[16] = "veti", ex[16] = "lo", ex1[16] = "lo";
+	uint8_t any[4] = { 0 };
+	struct ir_ruleset *rs;
+	struct ir_table *t;
+	struct ir_set *is;
+	struct ir_rule *r;
+
+	/* iifname { "veth*", "lo" }: "veth" .. "veti" (exclusive) and "lo" .. "lo\0...\1" */
+	ex1[15] = 1;
+	ck_assert_int_eq(feed_set(p, NFPROTO_INET, s), 0);
+	elem_add(s, lo, 16, NULL, 0, INT32_MIN, NULL, NULL, 0);
+	elem_add(s, hi, 16, NULL, NFT_SET_ELEM_INTERVAL_END, INT32_MIN, NULL, NULL, 0);
+	elem_add(s, ex, 16, NULL, 0, INT32_MIN, NULL, NULL, 0);
+	elem_add(s, ex1, 16, NULL, NFT_SET_ELEM_INTERVAL_END, INT32_MIN, NULL, NULL, 0);
+	ck_assert_int_eq(feed_elems(p, NFPROTO_INET, s), 0);
+	nftnl_set_free(s);
+	/* a verdict map with a catch-all element: not representable, lookups become opaque */
+	nftnl_set_set_u32(v, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+	ck_assert_int_eq(feed_set(p, NFPROTO_INET, v), 0);
+	elem_add(v, any, 4, NULL, NFT_SET_ELEM_CATCHALL, NF_DROP, NULL, NULL, 0);
+	ck_assert_int_eq(feed_elems(p, NFPROTO_INET, v), 0);
+	nftnl_set_free(v);
+
+	ck_assert_int_eq(feed_rule(p, NFPROTO_INET, "t", "input", 60, meta(NFT_META_IIFNAME, 1),
+				   lookup(1, "ifs", -1, 0), verdict(NF_ACCEPT, NULL)),
+			 0);
+	ck_assert_int_eq(feed_rule(p, NFPROTO_INET, "t", "input", 61, meta(NFT_META_NFPROTO, 1),
+				   cmp_u8(1, NFT_CMP_EQ, NFPROTO_IPV4),
+				   payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, 1),
+				   lookup(1, "cv", NFT_REG_VERDICT, 0)),
+			 0);
+	rs = finish(p);
+	t = tab(rs, IR_SRC_NFT, IR_FAMILY_INET, "t");
+	is = ir_table_find_set(t, "ifs");
+	ck_assert_int_eq(is->keytype[0], IR_KEY_IFNAME);
+	ck_assert_uint_eq(is->elems.n, 2);
+	ck_assert_str_eq(is->elems.items[0].key[0].ifname, "lo");
+	ck_assert(!is->elems.items[0].key[0].prefix);
+	ck_assert_str_eq(is->elems.items[1].key[0].ifname, "veth");
+	ck_assert(is->elems.items[1].key[0].prefix);
+	r = rule_at(t, "input", 1);
+	ck_assert_int_eq(r->preds.items[0].kind, IR_PRED_LOOKUP);
+	ck_assert_int_eq(r->preds.items[0].ref.key[0], IR_FIELD_IIFNAME);
+
+	r = rule_at(t, "input", 2);
+	ck_assert_uint_eq(r->stmts.n, 1);
+	ck_assert_int_eq(r->stmts.items[0].kind, IR_STMT_OPAQUE);
+	ck_assert_ptr_nonnull(strstr(r->stmts.items[0].text, "catch-all"));
+	ir_ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(malformed_expressions_keep_the_rule)
+{
+	struct fw_nft_parser *p = inet_setup();
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_INET, 0, seq++);
+	struct nlattr *list, *el;
+	struct ir_ruleset *rs;
+	struct ir_rule *r;
+
+	/* an expression list whose second element has no name */
+	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "t");
+	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, "c1");
+	list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+	el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, "counter");
+	mnl_attr_nest_end(nlh, el);
+	el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	mnl_attr_put_u32(nlh, NFTA_EXPR_DATA, 0);
+	mnl_attr_nest_end(nlh, el);
+	mnl_attr_nest_end(nlh, list);
+	ck_assert_int_eq(fw_nft_parser_feed(p, nlh), 0);
+	/* an expression the reader has never heard of, then a verdict */
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_INET, 0, seq++);
+	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "t");
+	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, "c1");
+	list = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
+	el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	mnl_attr_put_strz(nlh, NFTA_EXPR_NAME, "frobnicate");
+	mnl_attr_nest_end(nlh, el);
+	mnl_attr_nest_end(nlh, list);
+	ck_assert_int_eq(fw_nft_parser_feed(p, nlh), 0);
+	rs = finish(p);
+
+	r = rule_at(tab(rs, IR_SRC_NFT, IR_FAMILY_INET, "t"), "c1", 1);
+	ck_assert_uint_eq(r->preds.n, 1);
+	ck_assert_int_eq(r->preds.items[0].kind, IR_PRED_OPAQUE);
+	ck_assert_ptr_nonnull(strstr(r->preds.items[0].text, "does not parse"));
+	r = rule_at(tab(rs, IR_SRC_NFT, IR_FAMILY_INET, "t"), "c1", 2);
+	ck_assert_uint_eq(r->stmts.n, 1);
+	ck_assert_int_eq(r->stmts.items[0].kind, IR_STMT_OPAQUE);
+	ck_assert_ptr_nonnull(strstr(r->stmts.items[0].text, "frobnicate"));
+	ir_ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(dormant_table_has_no_hooks)
+{
+	struct fw_nft_parser *p = parser();
+	struct nftnl_table *tb = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+	struct ir_ruleset *rs;
+	struct ir_chain *c;
+
+	nftnl_table_set_str(tb, NFTNL_TABLE_NAME, "sleepy");
+	nftnl_table_set_u32(tb, NFTNL_TABLE_FLAGS, NFT_TABLE_F_DORMANT);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWTABLE, NFPROTO_IPV4, 0, seq++);
+	nftnl_table_nlmsg_build_payload(nlh, tb);
+	nftnl_table_free(tb);
+	ck_assert_int_eq(fw_nft_parser_feed(p, nlh), 0);
+	ck_assert_int_eq(
+		feed_chain(p, NFPROTO_IPV4, "sleepy", "in", NF_INET_LOCAL_IN, 0, "filter", NF_DROP),
+		0);
+	rs = finish(p);
+	c = ir_table_find_chain(tab(rs, IR_SRC_NFT, IR_FAMILY_IP, "sleepy"), "in");
+	ck_assert(!c->base);
+	ck_assert_int_eq(c->hook, IR_HOOK_NONE);
+	ir_ruleset_free(rs);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fw-nft");
@@ -919,6 +1122,10 @@ int main(void)
 	tcase_add_test(tc, undecodable_set_makes_lookups_opaque);
 	tcase_add_test(tc, iptables_nft_tables_are_recognised);
 	tcase_add_test(tc, malformed_and_out_of_order_messages);
+	tcase_add_test(tc, statements_nat_queue_reject_and_data_maps);
+	tcase_add_test(tc, interface_name_intervals_and_catchall);
+	tcase_add_test(tc, malformed_expressions_keep_the_rule);
+	tcase_add_test(tc, dormant_table_has_no_hooks);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_tap(sr, "-");
