@@ -315,16 +315,17 @@ static int state_save(struct remediation *r)
 	e = mkdir_parents(path);
 	if (e < 0)
 		return e;
-	if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+	/* One writer per process: the pid makes the name unique; a leftover of a crashed process
+	 * that had the same pid is removed first. */
+	if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
 		return -ENOMEM;
-	fd = mkostemp(tmp, O_CLOEXEC);
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
 	e = write_all(fd, text, strlen(text));
 	if (e >= 0)
 		e = write_all(fd, "\n", 1);
-	if (e >= 0 && fchmod(fd, 0644) < 0)
-		e = -errno;
 	if (e >= 0 && fsync(fd) < 0)
 		e = -errno;
 	if (close(fd) < 0 && e >= 0)
