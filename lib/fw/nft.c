@@ -513,23 +513,44 @@ static int parse_chain(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 /* ------------------------------------------------------------------------------------------ */
 /* sets */
 
-static int set_udata_cb(const struct nftnl_udata *attr, void *data)
-{
-	const struct nftnl_udata **tb = data;
-	uint8_t type = nftnl_udata_type(attr);
+/* Userdata that nft and iptables-nft attach to sets and rules: TLVs of u8 type, u8 length and
+ * the value (libnftnl's udata format). Walked with bounds checks: nftnl_udata_parse() trusts
+ * the lengths. */
+struct udata_tlv {
+	uint8_t type, len;
+	const uint8_t *value;
+};
 
-	if (type == NFTNL_UDATA_SET_KEYBYTEORDER || type == NFTNL_UDATA_SET_DATABYTEORDER)
-		tb[type] = attr;
-	return 0;
+static void udata_walk(const void *data, size_t n, void (*fn)(const struct udata_tlv *, void *),
+		       void *userdata)
+{
+	const uint8_t *d = data;
+
+	for (size_t off = 0; off + 2 <= n;) {
+		struct udata_tlv t = { d[off], d[off + 1], d + off + 2 };
+		if (off + 2 + t.len > n)
+			return;
+		fn(&t, userdata);
+		off += 2 + (size_t)t.len;
+	}
 }
 
-static uint32_t udata_u32(const struct nftnl_udata *a)
-{
-	uint32_t v = 0;
+struct set_udata {
+	uint32_t key_byteorder, data_byteorder;
+};
 
-	if (a && nftnl_udata_len(a) == sizeof(v))
-		memcpy(&v, nftnl_udata_get(a), sizeof(v));
-	return v;
+static void set_udata_tlv(const struct udata_tlv *t, void *userdata)
+{
+	struct set_udata *u = userdata;
+	uint32_t v;
+
+	if (t->len != sizeof(v))
+		return;
+	memcpy(&v, t->value, sizeof(v));
+	if (t->type == NFTNL_UDATA_SET_KEYBYTEORDER)
+		u->key_byteorder = v;
+	else if (t->type == NFTNL_UDATA_SET_DATABYTEORDER)
+		u->data_byteorder = v;
 }
 
 static int set_bad(struct nft_set_rec *s, const char *fmt, ...) _printf_(2, 3);
@@ -554,7 +575,7 @@ static int set_bad(struct nft_set_rec *s, const char *fmt, ...)
  * kernel keeps (NFTA_SET_DESC_CONCAT), else from the datatypes of the key type. */
 static int set_layout(struct nft_set_rec *s, const struct nftnl_set *ns, struct strbuf *type)
 {
-	const struct nftnl_udata *tb[NFTNL_UDATA_SET_MAX + 1] = { 0 };
+	struct set_udata ud = { 0 };
 	uint32_t key_type = nftnl_set_get_u32(ns, NFTNL_SET_KEY_TYPE);
 	uint8_t ids[IR_KEY_MAX];
 	unsigned nids = 0, total = 0;
@@ -564,13 +585,12 @@ static int set_layout(struct nft_set_rec *s, const struct nftnl_set *ns, struct 
 	int r;
 
 	if (nftnl_set_is_set(ns, NFTNL_SET_USERDATA)) {
-		uint32_t len;
-		const void *ud = nftnl_set_get_data(ns, NFTNL_SET_USERDATA, &len);
-		if (ud)
-			(void)nftnl_udata_parse(ud, len, set_udata_cb, tb);
-		ud_host = udata_u32(tb[NFTNL_UDATA_SET_KEYBYTEORDER]) == NFT_UD_BYTEORDER_HOST;
-		s->data_host =
-			udata_u32(tb[NFTNL_UDATA_SET_DATABYTEORDER]) == NFT_UD_BYTEORDER_HOST;
+		uint32_t len = 0;
+		const void *data = nftnl_set_get_data(ns, NFTNL_SET_USERDATA, &len);
+		if (data)
+			udata_walk(data, len, set_udata_tlv, &ud);
+		ud_host = ud.key_byteorder == NFT_UD_BYTEORDER_HOST;
+		s->data_host = ud.data_byteorder == NFT_UD_BYTEORDER_HOST;
 	}
 
 	/* split the key type into datatype ids, first field first */
@@ -2668,23 +2688,20 @@ struct rule_udata {
 	bool xt;
 };
 
-static int rule_udata_cb(const struct nftnl_udata *attr, void *data)
+static void rule_udata_tlv(const struct udata_tlv *t, void *userdata)
 {
-	struct rule_udata *u = data;
-	const char *v = nftnl_udata_get(attr);
-	uint8_t len = nftnl_udata_len(attr);
+	struct rule_udata *u = userdata;
 
-	switch (nftnl_udata_type(attr)) {
+	switch (t->type) {
 	case XT_UDATA_COMMENT:
-		if (len > 0 && v[len - 1] == '\0')
-			u->comment = v;
+		if (t->len > 0 && t->value[t->len - 1] == '\0')
+			u->comment = (const char *)t->value;
 		break;
 	case XT_UDATA_EBTABLES_POLICY:
 	case XT_UDATA_COMPAT_EXT:
 		u->xt = true;
 		break;
 	}
-	return 0;
 }
 
 struct raw_rule_attrs {
@@ -2764,9 +2781,8 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 	}
 	if (ra.tb[NFTA_RULE_USERDATA]) {
 		struct rule_udata u = { 0 };
-		(void)nftnl_udata_parse(mnl_attr_get_payload(ra.tb[NFTA_RULE_USERDATA]),
-					mnl_attr_get_payload_len(ra.tb[NFTA_RULE_USERDATA]),
-					rule_udata_cb, &u);
+		udata_walk(mnl_attr_get_payload(ra.tb[NFTA_RULE_USERDATA]),
+			   mnl_attr_get_payload_len(ra.tb[NFTA_RULE_USERDATA]), rule_udata_tlv, &u);
 		if (u.xt)
 			tr->compat = true;
 		if (u.comment) {

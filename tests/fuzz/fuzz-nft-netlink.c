@@ -236,6 +236,14 @@ static void raw_rule(struct fw_nft_parser *p, struct in *in)
 
 	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "t");
 	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, u8(in) & 1 ? "input" : "c1");
+	if (u8(in) & 1) { /* userdata TLVs (comments, iptables-nft markers) from the input */
+		size_t m = u8(in) % 64;
+		if (m > in->n)
+			m = in->n;
+		mnl_attr_put(nlh, NFTA_RULE_USERDATA, m, in->p);
+		in->p += m;
+		in->n -= m;
+	}
 	nest = mnl_attr_nest_start(nlh, NFTA_RULE_EXPRESSIONS);
 	if (n > in->n)
 		n = in->n;
