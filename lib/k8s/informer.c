@@ -42,6 +42,7 @@ void informer_done(struct informer *inf)
 	HASHMAP_FOREACH (e, &inf->store)
 		entry_free(e->value);
 	hashmap_done(&inf->store);
+	strbuf_done(&inf->spare);
 	free(inf->rv);
 	free(inf->cont);
 	free(inf->label_selector);
@@ -332,6 +333,7 @@ static void list_finish(struct informer *inf, const char *rv)
 {
 	int r;
 
+	strbuf_done(&inf->spare); /* no more pages: give the memory back */
 	r = delete_unlisted(inf);
 	if (r < 0) {
 		retry_later(inf, -1);
@@ -402,7 +404,13 @@ static void list_done(struct k8s_req *r, CURLcode cc, long code)
 		e = k8s_list_parse(r->body.s ? r->body.s : empty, r->body.len, list_item, inf, &md,
 				   &err);
 	}
-	strbuf_done(&r->body);
+	/* Keep the buffer for the next page: growing it again would copy each page twice. */
+	strbuf_done(&inf->spare);
+	if (r->body.cap <= (16u << 20)) {
+		inf->spare = r->body;
+		r->body = (struct strbuf){ 0 };
+		strbuf_reset(&inf->spare);
+	}
 	if (e < 0) {
 		if (e == -EBADMSG)
 			k8s_log(inf->c, LOG_WARNING, "LIST %s: malformed answer: %s",
@@ -460,6 +468,8 @@ static void informer_list(struct informer *inf)
 	}
 	r->inf = inf;
 	r->done = list_done;
+	r->body = inf->spare;
+	inf->spare = (struct strbuf){ 0 };
 	inf->state = INF_LISTING;
 	inf->req = r;
 	if (k8s_req_start(inf->c, r) < 0) {

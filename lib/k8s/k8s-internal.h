@@ -63,6 +63,7 @@ struct informer {
 	uint64_t deadline;
 	struct k8s_req *req;
 	uint64_t watch_events;
+	struct strbuf spare; /* the last page's buffer, reused while a list is paginated */
 	struct k8s_stats stats;
 };
 

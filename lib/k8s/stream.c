@@ -88,9 +88,17 @@ static size_t value_end(const char *b, size_t i, size_t n)
 		if (in_string) {
 			/* Most of a document is inside strings: jump to the next quote (memchr is
 			 * vectorised) and look back for the backslashes that would escape it. */
-			const char *q = memchr(b + i, '"', n - i);
+			const char *q = NULL;
 			size_t j, bs = 0;
 
+			/* member names are short: look at a few bytes before calling memchr */
+			for (j = i; j < n && j < i + 16; j++)
+				if (b[j] == '"') {
+					q = b + j;
+					break;
+				}
+			if (!q && j < n)
+				q = memchr(b + j, '"', n - j);
 			if (!q)
 				return 0;
 			j = (size_t)(q - b);
@@ -134,27 +142,28 @@ static size_t value_end(const char *b, size_t i, size_t n)
  * quote followed by managedFields":  opens a member name; a member of that name only exists in
  * object metadata for the resources we follow. Anything unexpected leaves the text unchanged.
  */
-static size_t strip_managed_fields(char *p, size_t n)
+static const char *strip_managed_fields(char *p, size_t n, size_t *ret_n)
 {
 	static const char key[] = "\"managedFields\"";
 	const size_t kl = sizeof(key) - 1;
 	char *k = memmem(p, n, key, kl);
 	size_t ks, i, ve, cut_start, cut_end, bs = 0;
 
+	*ret_n = n;
 	if (!k)
-		return n;
+		return p;
 	ks = (size_t)(k - p);
 	while (bs < ks && p[ks - 1 - bs] == '\\')
 		bs++;
 	if (bs % 2 == 1)
-		return n; /* an escaped quote inside a string */
+		return p; /* an escaped quote inside a string */
 	i = skip_ws(p, ks + kl, n);
 	if (i >= n || p[i] != ':')
-		return n;
+		return p;
 	i = skip_ws(p, i + 1, n);
 	ve = value_end(p, i, n);
 	if (ve == 0)
-		return n;
+		return p;
 	cut_start = ks;
 	cut_end = skip_ws(p, ve, n);
 	if (cut_end < n && p[cut_end] == ',') {
@@ -167,22 +176,30 @@ static size_t strip_managed_fields(char *p, size_t n)
 				 p[j - 1] == '\t'))
 			j--;
 		if (j == 0 || p[j - 1] != ',')
-			return n; /* neither comma: the only member, leave it */
+			return p; /* neither comma: the only member, leave it */
 		cut_start = j - 1;
 	}
+	*ret_n = n - (cut_end - cut_start);
+	/* Close the gap by moving the shorter side. */
+	if (cut_start <= n - cut_end) {
+		memmove(p + (cut_end - cut_start), p, cut_start);
+		return p + (cut_end - cut_start);
+	}
 	memmove(p + cut_start, p + cut_end, n - cut_end);
-	return n - (cut_end - cut_start);
+	return p;
 }
 
 static int stream_emit(struct k8s_stream *s, size_t end, k8s_stream_value_fn fn, void *userdata,
 		       struct np_error *reterr)
 {
 	json_error_t jerr;
+	const char *p;
 	json_t *v;
+	size_t n;
 	int r = 0;
 
-	v = json_loadb(s->buf + s->start, strip_managed_fields(s->buf + s->start, end - s->start),
-		       JSON_ALLOW_NUL, &jerr);
+	p = strip_managed_fields(s->buf + s->start, end - s->start, &n);
+	v = json_loadb(p, n, JSON_ALLOW_NUL, &jerr);
 	s->start = end;
 	if (!v)
 		return stream_fail(s, reterr, "event is not valid JSON: ", jerr.text);
@@ -359,13 +376,15 @@ int k8s_list_parse(char *buf, size_t len, k8s_list_item_fn fn, void *userdata,
 			i = skip_ws(buf, i + 1, len);
 			while (i < len && buf[i] != ']') {
 				json_error_t jerr;
+				const char *ip;
 				json_t *item;
+				size_t in;
 
 				vend = value_end(buf, i, len);
 				if (vend == 0)
 					return list_fail(reterr, "item does not end", i);
-				item = json_loadb(buf + i, strip_managed_fields(buf + i, vend - i),
-						  JSON_DECODE_ANY, &jerr);
+				ip = strip_managed_fields(buf + i, vend - i, &in);
+				item = json_loadb(ip, in, JSON_DECODE_ANY, &jerr);
 				if (!item)
 					return np_error_set(
 						reterr, -EBADMSG, "list", NULL, "items", 0,
