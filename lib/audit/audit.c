@@ -865,6 +865,9 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 			.l4proto = protos[pi],
 			.ct_state = IR_CT_NEW,
 			.ports_only = true, /* both addresses are fixed */
+			.fixed_addrs = true,
+			.saddr = src->ip[fi],
+			.daddr = dst->ip[fi],
 		};
 		struct cuts pc = { 0 }, sc = { 0 };
 		struct atoms pat = { 0 }, sat = { 0 };

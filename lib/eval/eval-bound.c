@@ -204,9 +204,22 @@ static bool pred_excluded(const struct walk *w, const struct ir_pred *p)
 			return !p->masked &&
 			       np_iset_contains(&p->values, t->family == AF_INET6 ? 10 : 2) ==
 				       p->negate;
+		case IR_FIELD_SADDR:
+		case IR_FIELD_DADDR:
+			return t->fixed_addrs && !p->masked &&
+			       np_iset_contains(&p->values,
+						p->field == IR_FIELD_SADDR ? t->saddr : t->daddr) ==
+				       p->negate;
 		default:
 			return false;
 		}
+	case IR_PRED_LOOKUP:
+		if (t->fixed_addrs) {
+			int in =
+				eval_ref_holds_addr(w->ctx, &p->ref, t->family, t->saddr, t->daddr);
+			return in >= 0 && (in == 1) == p->negate;
+		}
+		return false;
 	case IR_PRED_BITS:
 		if (p->field == IR_FIELD_CT_STATE && t->ct_state && !w->ct_any)
 			return ((t->ct_state & p->bits) != 0) == p->negate &&

@@ -112,3 +112,9 @@ enum ir_hook eval_path_main_hook(enum eval_path p);
 int eval_cmp_u128(const void *a, const void *b);
 /* Sorts n values ascending (an inlined quicksort: cut point lists reach 10^5 values). */
 void eval_sort_u128(np_u128 *a, size_t n);
+
+/* Whether the one-field address set behind ref holds the address the field names (saddr or
+ * daddr of a packet of family): 1, 0, or -1 when it cannot be told (another key layout, an
+ * unresolved set). */
+int eval_ref_holds_addr(const struct eval_ctx *ctx, const struct ir_setref *ref, int family,
+			np_u128 saddr, np_u128 daddr);

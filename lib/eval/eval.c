@@ -831,6 +831,22 @@ static enum tri ref_lookup(const struct eval_ctx *ctx, const struct eval_packet 
 	return set_lookup(ctx, p, ref, ref->set, ret, 0);
 }
 
+int eval_ref_holds_addr(const struct eval_ctx *ctx, const struct ir_setref *ref, int family,
+			np_u128 saddr, np_u128 daddr)
+{
+	const struct ir_set_elem *e;
+	struct eval_packet p;
+	enum tri t;
+
+	if (ref->nkey != 1 || (ref->key[0] != IR_FIELD_SADDR && ref->key[0] != IR_FIELD_DADDR))
+		return -1;
+	eval_packet_init(&p, family, EVAL_PATH_FORWARD);
+	p.saddr = saddr;
+	p.daddr = daddr;
+	t = ref_lookup(ctx, &p, ref, &e);
+	return t == T_TRUE ? 1 : t == T_FALSE ? 0 : -1;
+}
+
 /* --- predicates --- */
 
 static inline bool is_ifname_field(enum ir_field f)

@@ -175,6 +175,10 @@ struct eval_template {
 	/* Collect the port fields only (the addresses are fixed, e.g. between two local pods):
 	 * address cut points and tests are left empty, which saves walking large sets. */
 	bool ports_only;
+	/* The addresses are these: rules whose address tests (values or one-field sets) cannot
+	 * match them are left out with their ports (used with ports_only). */
+	bool fixed_addrs;
+	np_u128 saddr, daddr;
 };
 
 struct eval_cuts {
