@@ -2563,7 +2563,8 @@ static int do_objref(struct xl *x, const struct xexpr *e)
 	case NFT_OBJECT_COUNTER:
 		return note_expr(x, IR_STMT_COUNTER, e);
 	case NFT_OBJECT_LIMIT:
-		return note_expr(x, IR_STMT_LIMIT, e);
+		/* the object may be `limit rate over`, which the reference does not say */
+		return opaque_expr(x, e, false, "named limit object");
 	case NFT_OBJECT_CT_HELPER:
 	case NFT_OBJECT_CT_TIMEOUT:
 	case NFT_OBJECT_CT_EXPECT:
