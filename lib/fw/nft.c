@@ -1297,21 +1297,21 @@ static void regs_push(struct xl *x, const struct seg *s)
 	x->seg[x->nseg++] = *s;
 }
 
-static int seg_cmp(const void *a, const void *b)
-{
-	const struct seg *x = *(const struct seg *const *)a, *y = *(const struct seg *const *)b;
-	return (int)x->start - (int)y->start;
-}
-
 /* Collects the segments starting in [start, start + len), in register order. */
 static unsigned regs_get(struct xl *x, unsigned start, unsigned len, struct seg **out)
 {
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < x->nseg; i++)
-		if (x->seg[i].start >= start && x->seg[i].start < start + len)
-			out[n++] = &x->seg[i];
-	qsort(out, n, sizeof(*out), seg_cmp);
+		if (x->seg[i].start >= start && x->seg[i].start < start + len) {
+			/* insertion sort: one or a few segments, every cmp and lookup */
+			unsigned k = n++;
+			while (k > 0 && out[k - 1]->start > x->seg[i].start) {
+				out[k] = out[k - 1];
+				k--;
+			}
+			out[k] = &x->seg[i];
+		}
 	return n;
 }
 
@@ -2605,6 +2605,35 @@ static int do_expr(struct xl *x, const struct xexpr *e)
 	if (x->verdict)
 		return note_expr(x, IR_STMT_NOTE, e); /* after the verdict: never runs */
 
+	/* the common expressions first, by their first letter */
+	switch (name[0]) {
+	case 'p':
+		if (streq(name, "payload"))
+			return do_payload(x, e);
+		break;
+	case 'c':
+		if (streq(name, "cmp"))
+			return do_cmp(x, e);
+		if (streq(name, "ct"))
+			return do_ct(x, e);
+		break;
+	case 'm':
+		if (streq(name, "meta"))
+			return do_meta(x, e);
+		break;
+	case 'i':
+		if (streq(name, "immediate"))
+			return do_immediate(x, e);
+		break;
+	case 'l':
+		if (streq(name, "lookup"))
+			return do_lookup(x, e);
+		break;
+	case 'b':
+		if (streq(name, "bitwise"))
+			return do_bitwise(x, e);
+		break;
+	}
 	if (streq(name, "payload"))
 		return do_payload(x, e);
 	if (streq(name, "cmp"))
