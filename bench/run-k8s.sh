@@ -7,7 +7,11 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${BUILD:?}" && pwd)
 dir=$(mktemp -d /tmp/npaudit-bench-k8s.XXXXXX)
 emu=
-cleanup() { [ -n "$emu" ] && kill "$emu" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
+cleanup() {
+	if [ -n "$emu" ]; then kill "$emu" 2>/dev/null || true; fi
+	wait 2>/dev/null || true
+	rm -rf "$dir"
+}
 trap cleanup EXIT
 
 cd "$dir"
