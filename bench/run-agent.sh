@@ -98,3 +98,66 @@ ag_wait_count 0 10 || np_die "legacy ruleset not clean"
 N=${N_LEGACY:-20} latency iptables-legacy \
 	"ip netns exec $NP_NS-node iptables-legacy -D to-db -j DROP && ip netns exec $NP_NS-node ip6tables-legacy -D to-db -j DROP" \
 	"ip netns exec $NP_NS-node iptables-legacy -A to-db -j DROP && ip netns exec $NP_NS-node ip6tables-legacy -A to-db -j DROP"
+
+echo "== churn: the whole ruleset rewritten every second for 60 s (CHURN_SECONDS)"
+np_in node iptables-legacy -F to-db
+np_in node iptables-legacy -D FORWARD -o "$db_if" -j to-db
+np_in node iptables-legacy -X to-db
+np_in node ip6tables-legacy -F to-db
+np_in node ip6tables-legacy -D FORWARD -o "$db_if" -j to-db
+np_in node ip6tables-legacy -X to-db
+np_in node nft -f "$NP_TMP/cni.nft"
+ag_wait_count 0 10 || np_die "not clean before the churn"
+# The broken ruleset: the same without the default deny.
+grep -v 'default deny' "$NP_TMP/cni.nft" >"$NP_TMP/cni-broken.nft"
+"$NP_PYTHON" - "$AG_SOCK" "$AG_PID" "$NP_NS-node" "$NP_TMP" "${CHURN_SECONDS:-60}" <<'PY'
+import json, os, socket, subprocess, sys, threading, time
+sock, pid, ns, tmp, secs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+s = socket.socket(socket.AF_UNIX); s.connect(sock)
+s.sendall(b"GET /v1/findings/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+seen = []
+def reader():
+    buf = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            return
+        buf += b
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            line = line.strip()
+            if line.startswith(b"{"):
+                try:
+                    d = json.loads(line)
+                except ValueError:
+                    continue
+                if d.get("transition") in ("new", "resolved"):
+                    seen.append(d["transition"])
+threading.Thread(target=reader, daemon=True).start()
+def cpu():
+    f = open(f"/proc/{pid}/stat").read().split()
+    return int(f[13]) + int(f[14])
+def rewrite(path):
+    subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], check=True,
+                   input="flush ruleset\n" + open(path).read(), text=True)
+hz = os.sysconf("SC_CLK_TCK")
+for label, alternate in (("identical rewrites", False), ("alternating broken/fixed", True)):
+    seen.clear()
+    c0, t0 = cpu(), time.monotonic()
+    broken = 0
+    for i in range(secs):
+        if alternate and i % 2 == 0:
+            rewrite(f"{tmp}/cni-broken.nft"); broken += 1
+        else:
+            rewrite(f"{tmp}/cni.nft")
+        time.sleep(max(0, t0 + i + 1 - time.monotonic()))
+    time.sleep(2)
+    used = (cpu() - c0) / hz
+    rss = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split()[1]
+    want = 0 if not alternate else broken
+    new, res = seen.count("new"), seen.count("resolved")
+    print(f"{label}: {secs} rewrites, agent CPU {used / (time.monotonic() - t0) * 100:.1f}% of a core, "
+          f"RSS {int(rss) // 1024} MiB, transitions new {new} resolved {res} (expected {want} each)")
+    if new != want or res != want:
+        print("FAIL: lost or duplicated transitions")
+PY

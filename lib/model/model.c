@@ -398,11 +398,40 @@ static void unindex_pod(struct model *m, struct model_pod *p)
 	}
 }
 
+/* The size of a pod's single allocation (decode.c lays it out: the struct, its ports, then
+ * "ns/name\0uid\0"). */
+static size_t pod_alloc_size(const struct model_pod *p)
+{
+	return sizeof(*p) + p->n_ports * sizeof(*p->ports) + strlen(pod_key(p)) + 1 +
+	       strlen(p->uid) + 1;
+}
+
 static int put_pod(struct model *m, struct model_pod *p)
 {
 	struct model_pod *old = hashmap_get(&m->pods, pod_key(p));
 	int r;
 
+	if (old && old->labels.v == p->labels.v && old->labels.n == p->labels.n &&
+	    pod_alloc_size(old) == pod_alloc_size(p)) {
+		/* The common update (status, readiness, restarts): same labels, same layout. The
+		 * new contents move into the old allocation, so the namespace and label indexes,
+		 * which hold its address, stay as they are (removing from them is a scan). */
+		ptrdiff_t shift = (char *)old - (char *)p;
+		struct model_labels keep = old->labels;
+
+		memcpy(old, p, pod_alloc_size(p));
+		old->name += shift;
+		old->uid += shift;
+		if (old->ports)
+			old->ports = (struct model_container_port *)((char *)old->ports + shift);
+		/* Both held a reference on the shared label array: drop the new one's. */
+		model_labelset_put(m, &p->labels);
+		old->labels = keep;
+		free(p);
+		old->gen = m->gen + 1;
+		changed(m, MODEL_POD);
+		return 0;
+	}
 	if (old) {
 		unindex_pod(m, old);
 		hashmap_remove(&m->pods, pod_key(old));

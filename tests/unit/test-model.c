@@ -253,6 +253,37 @@ START_TEST(apply_update_delete)
 }
 END_TEST
 
+START_TEST(status_update_keeps_indexes)
+{
+	_cleanup_(model_freep) struct model *m = load(TEST_DATA "/model/cluster.json", 0);
+	const struct model_pod *before = model_pod_get(m, "x", "b"), *after;
+	const struct model_pod *const *pods;
+	struct np_error e = { 0 };
+	np_u128 v;
+	/* Same labels and layout, new address and phase: updated in place. */
+	json_t *o = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s}},s:{s:s,s:[{s:s}]},s:{s:s,s:s}}",
+			      "kind", "Pod", "apiVersion", "v1", "metadata", "name", "b",
+			      "namespace", "x", "labels", "pod", "b", "app", "web", "spec",
+			      "nodeName", "node-2", "containers", "name", "c", "status", "phase",
+			      "Failed", "podIP", "10.0.2.99");
+
+	ck_assert_int_eq(model_apply_json(m, o, MODEL_POD, false, &e), 1);
+	after = model_pod_get(m, "x", "b");
+	ck_assert_ptr_eq(before, after);
+	ck_assert_str_eq(after->name, "b");
+	ck_assert_str_eq(after->ns, "x");
+	ck_assert_int_eq(after->phase, MODEL_POD_FAILED);
+	ck_assert_uint_eq(model_pods_with_label(m, "app", "web", &pods), 2);
+	ck_assert_uint_eq(model_pods_in_namespace(m, "x", &pods), 2);
+	ck_assert_int_eq(np_addr_parse("10.0.2.10", &v), AF_INET);
+	ck_assert_ptr_null(model_pod_by_ip(m, v));
+	/* a Failed pod is no peer either */
+	ck_assert_int_eq(np_addr_parse("10.0.2.99", &v), AF_INET);
+	ck_assert_ptr_null(model_pod_by_ip(m, v));
+	json_decref(o);
+}
+END_TEST
+
 START_TEST(policy_validation)
 {
 	static const char *bad[] = {
@@ -350,6 +381,7 @@ int main(void)
 	tcase_add_test(tc, malformed_objects_are_reported_and_skipped);
 	tcase_add_test(tc, syntax_error_loads_nothing);
 	tcase_add_test(tc, apply_update_delete);
+	tcase_add_test(tc, status_update_keeps_indexes);
 	tcase_add_test(tc, policy_validation);
 	tcase_add_test(tc, policy_defaults);
 	tcase_add_test(tc, yaml_scalars_and_fuzzy_input);
