@@ -213,8 +213,15 @@ sleep 1
 rss1=$(rss)
 fds1=$(fds)
 echo "RSS ${rss0} KiB -> ${rss1} KiB, fds $fds0 -> $fds1"
-[ "$rss1" -lt 65536 ] || np_fail "RSS ${rss1} KiB after the storm (goal: under 64 MiB)"
-[ $((rss1 - rss0)) -lt 16384 ] || np_fail "RSS grew by $((rss1 - rss0)) KiB during the storm"
+if ldd "$NPAUDITD" 2>/dev/null | grep -q libasan; then
+	# AddressSanitizer keeps freed memory in quarantine (256 MiB by default): only a coarse
+	# bound means anything here; the release build is held to 64 MiB.
+	echo "(AddressSanitizer build: RSS bound 512 MiB)"
+	[ "$rss1" -lt 524288 ] || np_fail "RSS ${rss1} KiB after the storm (ASan build)"
+else
+	[ "$rss1" -lt 65536 ] || np_fail "RSS ${rss1} KiB after the storm (goal: under 64 MiB)"
+	[ $((rss1 - rss0)) -lt 16384 ] || np_fail "RSS grew by $((rss1 - rss0)) KiB during the storm"
+fi
 [ "$fds1" -le $((fds0 + 2)) ] || np_fail "fd count grew from $fds0 to $fds1: connections leaked"
 
 echo "--- only POST /v1/audit changes state: every other method on every endpoint is 405"
