@@ -7,7 +7,8 @@
 #   1. the packet filter cannot be read: without CAP_NET_ADMIN the agent does not start (and the
 #      CLI says so); without CAP_NET_RAW, legacy rules that appear later cannot be read: degraded,
 #      the last findings kept as stale, never "clean";
-#   2. the API server's lists fail (no sync: findings need the cluster's state);
+#   2. the API server's lists fail (no sync: findings need the cluster's state), for all
+#      resources and, for a while, for one (partial sync: nothing reported until all synced);
 #   3. an nft expression npaudit does not decode in the pod's chain (opaque);
 #   4. an NFQUEUE rule on the pod's traffic (decided by a userspace program).
 . "$(dirname "$0")/lib.sh"
@@ -101,8 +102,9 @@ case "$reason" in *"packet filter"*) ;; *) np_fail "degraded reason does not nam
 np_in node nft add rule inet cni to-db drop comment '"default deny"'
 sleep 1.5
 not_clean "no CAP_NET_RAW" probe
-ag_findings | grep -q '"kind": "unenforced"' || ag_findings | grep -q '"kind":"unenforced"' ||
-	np_fail "no CAP_NET_RAW: the last confirmed finding was dropped on a failed read"
+out=$(ag_findings)
+echo "$out" | grep -q '"kind": *"unenforced"' ||
+	np_fail "no CAP_NET_RAW: the last confirmed finding was dropped on a failed read: $out"
 kill -TERM "$AG_PID"
 wait "$AG_PID"
 np_in node iptables-legacy -D FORWARD -o "$db_if" -p udp --dport 9 -j ACCEPT
@@ -126,6 +128,52 @@ ag_wait_ready 40
 ag_wait_finding unenforced shop/db 5 >/dev/null || np_fail "after the sync, db's drift is not reported"
 np_in node nft add rule inet cni to-db drop comment '"default deny"'
 ag_wait_count 0 5 || np_fail "not clean after the deny came back"
+
+echo "--- 2b. one resource's LIST failing for a while (partial sync): nothing reported until all are synced"
+kill -TERM "$AG_PID"
+wait "$AG_PID"
+np_in node nft delete rule inet cni to-db handle "$(np_in node nft -a list chain inet cni to-db |
+	sed -n 's/.*default deny.*handle \([0-9]*\)/\1/p')"
+# The first two lists fail; the informers retry them after their backoff (0.8 s, then more),
+# while the other resources are synced meanwhile.
+echo '{"status": 500, "count": 2, "match": "list"}' >"$NP_TMP/fault.json"
+ag_ctl /fault "$NP_TMP/fault.json"
+ag_start_agent
+partial=0
+for _ in $(seq 1 300); do
+	"$NPAUDIT" status --json --socket "$AG_SOCK" >"$NP_TMP/st.json" 2>/dev/null || { sleep 0.05; continue; }
+	"$NPAUDIT" findings --json --socket "$AG_SOCK" >"$NP_TMP/fi.json" 2>/dev/null
+	v=$("$NP_PYTHON" - "$NP_TMP/st.json" "$NP_TMP/fi.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+try:
+    f = json.load(open(sys.argv[2]))
+except ValueError:
+    f = {"findings": [], "reporting": False}
+res = s["apiserver"].get("resources", {})
+synced = [r for r, v in res.items() if v["synced"]]
+if len(synced) == len(res) and res:
+    print("all")
+elif f["reporting"] or f["findings"] or s["ready"]:
+    print("BAD: reporting with " + ",".join(r for r in res if r not in synced) + " unsynced")
+elif synced:
+    print("partial")
+else:
+    print("none")
+PY
+)
+	case "$v" in
+	BAD*) np_fail "$v"; break ;;
+	partial) partial=1 ;;
+	all) break ;;
+	esac
+	sleep 0.05
+done
+[ "$partial" = 1 ] || np_fail "never observed a partial sync (the fault did not hit one resource alone?)"
+ag_wait_ready 20
+ag_wait_finding unenforced shop/db 5 >/dev/null || np_fail "after the partial sync, db's drift is not reported"
+np_in node nft add rule inet cni to-db drop comment '"default deny"'
+ag_wait_count 0 5 || np_fail "not clean after the deny came back (2b)"
 
 echo "--- 3. an expression npaudit does not decode in db's chain: unverifiable"
 np_in node nft insert rule inet cni to-db meta cpu 0 accept
