@@ -411,27 +411,71 @@ static int put_pod(struct model *m, struct model_pod *p)
 	struct model_pod *old = hashmap_get(&m->pods, pod_key(p));
 	int r;
 
-	if (old && old->labels.v == p->labels.v && old->labels.n == p->labels.n &&
-	    pod_alloc_size(old) == pod_alloc_size(p)) {
-		/* The common update (status, readiness, restarts): same labels, same layout. The
-		 * new contents move into the old allocation, so the namespace and label indexes,
-		 * which hold its address, stay as they are (removing from them is a scan). */
+	if (old && pod_alloc_size(old) == pod_alloc_size(p)) {
+		/* The common update (status, readiness, restarts, a label or two): the new
+		 * contents move into the old allocation, so the indexes, which hold its address,
+		 * change only for the labels that changed (removing a pod from a label that
+		 * thousands of pods share is a scan). */
 		ptrdiff_t shift = (char *)old - (char *)p;
-		struct model_labels keep = old->labels;
+		struct model_labels gone = old->labels;
 
+		if (old->labels.v != p->labels.v) {
+			uint32_t added = 0;
+
+			/* Add first: should it fail, the adds are undone and the slow path below
+			 * re-indexes from a consistent state. */
+			for (; added < p->labels.n; added++) {
+				const struct model_label *l = &p->labels.v[added];
+				const char *kv;
+				bool created;
+
+				if (model_labels_get(&gone, l->key) == l->value)
+					continue;
+				kv = label_index_key(m, l);
+				if (!kv || objlist_add(&m->pods_by_label, kv, old, &created) < 0)
+					break;
+				if (created &&
+				    objlist_add(&m->values_by_key, l->key, (void *)kv, NULL) < 0) {
+					objlist_del(&m->pods_by_label, kv, old);
+					break;
+				}
+			}
+			if (added < p->labels.n) {
+				for (uint32_t i = 0; i < added; i++) {
+					const struct model_label *l = &p->labels.v[i];
+					const char *kv;
+
+					if (model_labels_get(&gone, l->key) == l->value)
+						continue;
+					kv = label_index_key(m, l);
+					if (kv && objlist_del(&m->pods_by_label, kv, old) == 0)
+						objlist_del(&m->values_by_key, l->key, kv);
+				}
+				goto slow;
+			}
+			for (uint32_t i = 0; i < gone.n; i++) {
+				const char *kv;
+
+				if (model_labels_get(&p->labels, gone.v[i].key) == gone.v[i].value)
+					continue;
+				kv = label_index_key(m, &gone.v[i]);
+				if (kv && objlist_del(&m->pods_by_label, kv, old) == 0)
+					objlist_del(&m->values_by_key, gone.v[i].key, kv);
+			}
+		}
 		memcpy(old, p, pod_alloc_size(p));
 		old->name += shift;
 		old->uid += shift;
 		if (old->ports)
 			old->ports = (struct model_container_port *)((char *)old->ports + shift);
-		/* Both held a reference on the shared label array: drop the new one's. */
-		model_labelset_put(m, &p->labels);
-		old->labels = keep;
+		/* The old contents' reference on their label array goes; the new one's stays. */
+		model_labelset_put(m, &gone);
 		free(p);
 		old->gen = m->gen + 1;
 		changed(m, MODEL_POD);
 		return 0;
 	}
+slow:
 	if (old) {
 		unindex_pod(m, old);
 		hashmap_remove(&m->pods, pod_key(old));

@@ -281,6 +281,22 @@ START_TEST(status_update_keeps_indexes)
 	ck_assert_int_eq(np_addr_parse("10.0.2.99", &v), AF_INET);
 	ck_assert_ptr_null(model_pod_by_ip(m, v));
 	json_decref(o);
+	/* A label changed, same layout: still in place, the label index follows. */
+	o = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s}},s:{s:s,s:[{s:s}]},s:{s:s,s:s}}", "kind",
+		      "Pod", "apiVersion", "v1", "metadata", "name", "b", "namespace", "x",
+		      "labels", "pod", "b", "app", "api", "spec", "nodeName", "node-2",
+		      "containers", "name", "c", "status", "phase", "Running", "podIP",
+		      "10.0.2.99");
+	ck_assert_int_eq(model_apply_json(m, o, MODEL_POD, false, &e), 1);
+	ck_assert_ptr_eq(model_pod_get(m, "x", "b"), before);
+	ck_assert_uint_eq(model_pods_with_label(m, "app", "web", &pods), 1);
+	ck_assert_str_eq(pods[0]->name, "a");
+	ck_assert_uint_eq(model_pods_with_label(m, "app", "api", &pods), 1);
+	ck_assert_ptr_eq(pods[0], before);
+	ck_assert_uint_eq(model_pods_with_key(m, "app", &pods), 2);
+	ck_assert_uint_eq(model_pods_with_label(m, "pod", "b", &pods), 1);
+	ck_assert_ptr_eq(model_pod_by_ip(m, v), before);
+	json_decref(o);
 }
 END_TEST
 
