@@ -130,12 +130,14 @@ np_in node bash -c '
 setloop=$!
 NP_PIDS+=($setloop)
 bad=""
+seen=""
 for _ in $(seq 1 40); do
 	alive "ipset churn"
 	kinds=$("$NPAUDIT" findings --json --socket "$AG_SOCK" 2>/dev/null | "$NP_PYTHON" -c '
 import json, sys
 d = json.load(sys.stdin)
 print(" ".join(sorted({f["kind"] + ":" + f["pod"] for f in d["findings"]})))')
+	seen="$seen ${kinds:-clean}"
 	for k in $kinds; do
 		case "$k" in blocked-drift:shop/db | unverifiable:shop/db) ;; *) bad="$bad $k" ;; esac
 	done
@@ -143,6 +145,7 @@ print(" ".join(sorted({f["kind"] + ":" + f["pod"] for f in d["findings"]})))')
 done
 touch "$NP_TMP/stop"
 wait "$setloop" 2>/dev/null
+echo "states seen in 40 samples:$(echo $seen | tr ' ' '\n' | sort | uniq -c | tr -s ' \n' ' ')"
 [ -z "$bad" ] || np_fail "impossible findings during the ipset churn:$bad"
 ag_wait_count 0 5 || np_fail "not clean after the ipset churn"
 # Settled with the rule and its set in place: the blocked drift, then resolved.
