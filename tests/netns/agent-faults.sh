@@ -7,7 +7,9 @@
 #      (ENOBUFS): the overrun is logged and counted, everything is re-read, no drift is lost;
 #   2. the ruleset is rewritten in a loop while the agent audits: no crash, final state right;
 #   3. an ipset and the iptables-legacy rule using it are created and destroyed in a loop, so
-#      that reads of rules and sets interleave: only states the kernel can be in are reported;
+#      that reads of rules and sets interleave (20,000 nftables rules, read between the two,
+#      widen the window): a rule naming a set the agent's set read did not see is
+#      unverifiable, never "clean"; nothing else is ever reported;
 #   4. the API server drops streams, answers 500 and 429, stalls, sends malformed lines and cuts
 #      streams: a policy added meanwhile is still seen;
 #   5. the token file goes missing while the API server wants a new token: last state kept,
@@ -116,6 +118,12 @@ echo "--- 3. an ipset and the rule using it come and go while the agent reads"
 # While it exists, the rule drops api -> db (blocked drift). Reported may be: that drift, an
 # unverifiable verdict (a set the rule names could not be read), or nothing (rule gone). Never
 # anything else, never a crash.
+# The agent reads ipsets, then nftables, then iptables-legacy: 20,000 nftables rules make the
+# time between the set read and the legacy read long enough for the loop to fall into it.
+"$NP_PYTHON" -c '
+for i in range(20000):
+    print(f"add rule inet cni filler ip saddr 10.{100 + i // 65536}.{i // 256 % 256}.{i % 256} counter")' |
+	np_in node nft -f - || np_die "cannot fill the filler chain"
 # ipset and iptables-legacy inside the node namespace.
 rm -f "$NP_TMP/stop"
 np_in node bash -c '
@@ -123,7 +131,6 @@ np_in node bash -c '
 		ipset create -exist np-faults-block hash:ip
 		ipset add -exist np-faults-block 10.244.0.11
 		iptables-legacy -I FORWARD -o "$1" -m set --match-set np-faults-block src -j DROP
-		sleep 0.05
 		iptables-legacy -D FORWARD -o "$1" -m set --match-set np-faults-block src -j DROP
 		ipset destroy np-faults-block
 	done' _ "$db_if" "$NP_TMP/stop" 2>/dev/null &
@@ -147,6 +154,7 @@ touch "$NP_TMP/stop"
 wait "$setloop" 2>/dev/null
 echo "states seen in 40 samples:$(echo $seen | tr ' ' '\n' | sort | uniq -c | tr -s ' \n' ' ')"
 [ -z "$bad" ] || np_fail "impossible findings during the ipset churn:$bad"
+np_in node nft flush chain inet cni filler
 ag_wait_count 0 5 || np_fail "not clean after the ipset churn"
 # Settled with the rule and its set in place: the blocked drift, then resolved.
 np_in node ipset create np-faults-block hash:ip
