@@ -61,6 +61,8 @@ static void notify_status(struct manager *m)
 	sd_notify(0, buf);
 }
 
+static void set_degraded(struct manager *m, const char *reason);
+
 /* ---- the API client in the event loop ---- */
 
 static int on_k8s_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -1736,13 +1738,23 @@ int manager_start(struct manager *m)
 	if (r < 0)
 		return log_error_errno(r, "Cannot set up remediation");
 
-	/* The node: monitors first, so no change between the first read and them is missed. */
+	/* The node: monitors first, so no change between the first read and them is missed.
+	 * Without them (or without a first read) the agent still runs, degraded: it says it
+	 * cannot audit rather than exit, and the poll keeps trying. */
 	m->nft_fd = open_monitor(NETLINK_NETFILTER, nft_groups, ELEMENTSOF(nft_groups));
-	if (m->nft_fd < 0)
-		return log_error_errno(m->nft_fd, "Cannot subscribe to nftables events");
-	r = sd_event_add_io(m->event, &m->nft_source, m->nft_fd, EPOLLIN, on_nft_event, m);
-	if (r < 0)
-		return r;
+	if (m->nft_fd < 0) {
+		char reason[256];
+
+		log_error_errno(m->nft_fd,
+				"Cannot subscribe to nftables events, relying on the poll");
+		snprintf(reason, sizeof(reason), "cannot subscribe to nftables events: %s",
+			 np_strerror(m->nft_fd));
+		set_degraded(m, reason);
+	} else {
+		r = sd_event_add_io(m->event, &m->nft_source, m->nft_fd, EPOLLIN, on_nft_event, m);
+		if (r < 0)
+			return r;
+	}
 	m->rtnl_fd = open_monitor(NETLINK_ROUTE, rtnl_groups, ELEMENTSOF(rtnl_groups));
 	if (m->rtnl_fd < 0)
 		return log_error_errno(m->rtnl_fd, "Cannot subscribe to route events");
@@ -1758,11 +1770,23 @@ int manager_start(struct manager *m)
 	if (r < 0)
 		return r;
 	r = routes_refresh(m);
-	if (r < 0)
-		return log_error_errno(r, "Cannot read the routing tables");
+	if (r < 0) {
+		char reason[256];
+
+		log_error_errno(r, "Cannot read the routing tables, retrying");
+		snprintf(reason, sizeof(reason), "cannot read the routing tables: %s",
+			 np_strerror(r));
+		set_degraded(m, reason);
+	}
 	r = fw_refresh(m);
-	if (r < 0)
-		return log_error_errno(r, "Cannot read the packet filter");
+	if (r < 0) {
+		char reason[256];
+
+		log_error_errno(r, "Cannot read the packet filter, retrying");
+		snprintf(reason, sizeof(reason), "cannot read the packet filter: %s",
+			 np_strerror(r));
+		set_degraded(m, reason);
+	}
 	if (log_to_journal())
 		sd_journal_send("MESSAGE=npauditd %s started on node %s", NPAUDIT_VERSION,
 				m->cfg.node, "MESSAGE_ID=%s", MSGID_STARTED, "PRIORITY=%i",
