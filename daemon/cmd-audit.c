@@ -107,9 +107,17 @@ static int cmd_audit(int argc, char **argv)
 				pod, node);
 	if (r < 0)
 		return cli_fail("audit failed: %s", np_strerror(r));
-	if (rep->pods_audited == 0 && !pod)
-		fprintf(stderr, "npaudit: no pod of node '%s' in the input (is --node right?)\n",
-			node);
+	{
+		const struct model_pod *const *pods;
+
+		/* A node the input has no pod on is most likely a wrong --node: saying "no drift"
+		 * would claim what was never checked. */
+		if (!pod && model_pods_on_node(m, node, &pods) == 0)
+			return cli_fail(
+				"no pod of node '%s' in the input (is --node right? the pods' "
+				"spec.nodeName says where they run)",
+				node);
+	}
 	r = json ? audit_report_json(rep, &out) : audit_report_text(rep, &out);
 	if (r < 0) {
 		strbuf_done(&out);
