@@ -283,6 +283,13 @@ static int cmd_status(int argc, char **argv)
 	       (long long)json_integer_value(json_object_get(fi, "unenforced")),
 	       (long long)json_integer_value(json_object_get(fi, "unverifiable")),
 	       (long long)json_integer_value(json_object_get(fi, "no-route")));
+	{
+		json_t *n;
+		size_t i;
+
+		json_array_foreach(json_object_get(j, "notes"), i, n)
+			printf("  note:       %s\n", json_string_value(n));
+	}
 	json_decref(j);
 	return EXIT_OK;
 }

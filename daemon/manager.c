@@ -844,6 +844,20 @@ int manager_audit_now(struct manager *m, unsigned what)
 	m->notes.cap = rep->notes.cap;
 	rep->notes.items = NULL;
 	rep->notes.n = rep->notes.cap = 0;
+	{
+		/* No pod on this node at all is most likely a wrong node name: say so rather than
+		 * let an empty audit read as a clean node. */
+		const struct model_pod *const *pods;
+		char *n = NULL;
+
+		if (model_pods_on_node(m->model, m->cfg.node, &pods) == 0 &&
+		    asprintf(&n,
+			     "the API server lists no pod on node '%s': is the node name right "
+			     "(--node, $NODE_NAME)?",
+			     m->cfg.node) >= 0 &&
+		    VEC_PUSH(&m->notes, n) < 0)
+			free(n);
+	}
 	r = apply_report(m, rep, NULL);
 	if (r < 0)
 		return log_error_errno(r, "Failed to record the audit's findings");
