@@ -284,6 +284,29 @@ static int cmd_status(int argc, char **argv)
 	       (long long)json_integer_value(json_object_get(fi, "unverifiable")),
 	       (long long)json_integer_value(json_object_get(fi, "no-route")));
 	{
+		json_t *rem = json_object_get(j, "remediation"), *cni = json_object_get(j, "cni");
+
+		if (json_is_object(cni))
+			printf("  CNI:        %s%s%s, dataplane %s, enforces NetworkPolicy: %s\n",
+			       s(cni, "name"),
+			       json_is_string(json_object_get(cni, "version")) ? " " : "",
+			       json_is_string(json_object_get(cni, "version")) ? s(cni, "version")
+									       : "",
+			       s(cni, "dataplane"), s(cni, "enforces_networkpolicy"));
+		if (json_is_object(rem)) {
+			json_t *last = json_object_get(rem, "last_restart");
+
+			printf("  remediation: %s, %s; restarts today %lld", s(rem, "mode"),
+			       s(rem, "state"),
+			       (long long)json_integer_value(
+				       json_object_get(rem, "restarts_today")));
+			if (json_is_object(last))
+				printf("; last %s of %s: %s", s(last, "at"), s(last, "pod"),
+				       s(last, "outcome"));
+			printf("\n");
+		}
+	}
+	{
 		json_t *n;
 		size_t i;
 
