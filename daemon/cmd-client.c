@@ -117,6 +117,30 @@ static json_t *parse_body(struct fetch *f, long status)
 	return j;
 }
 
+/* GETs path from the agent and parses its JSON answer. Returns it (caller decrefs), or NULL
+ * after printing why; *ret_unreachable says whether the agent could not be asked at all. */
+static json_t *agent_get(const char *socket_path, const char *path, bool *ret_unreachable)
+{
+	struct fetch f = { 0 };
+	long st = request(socket_path, "GET", path, 10, &f);
+	json_t *j = NULL;
+
+	*ret_unreachable = st == EXIT_USAGE;
+	if (!*ret_unreachable)
+		j = parse_body(&f, st);
+	strbuf_done(&f.body);
+	return j;
+}
+
+/* Prints j as JSON (indented unless compact). */
+static void print_json(json_t *j, bool compact)
+{
+	char *out = json_dumps(j, compact ? JSON_COMPACT : JSON_INDENT(2));
+
+	puts(out ? out : "{}");
+	free(out);
+}
+
 static const char *s(json_t *o, const char *k)
 {
 	const char *v = json_string_value(json_object_get(o, k));
@@ -219,25 +243,17 @@ static int cmd_status(int argc, char **argv)
 {
 	static const char *usage = "status [--socket PATH] [--json] [--probe]";
 	struct common c = { 0 };
-	struct fetch f = { 0 };
-	bool probe = false;
+	bool probe = false, unreachable;
 	json_t *j, *api, *la, *fi;
-	long st;
 	int r = parse_common(argc, argv, &c, NULL, &probe, NULL, NULL, NULL, usage);
 
 	if (r)
 		return r > 0 ? EXIT_OK : EXIT_USAGE;
 	if (optind < argc)
 		return cli_fail("unexpected argument '%s'", argv[optind]);
-	st = request(c.socket, "GET", "/v1/status", 10, &f);
-	if (st == EXIT_USAGE) {
-		strbuf_done(&f.body);
-		return probe ? EXIT_FINDINGS : EXIT_USAGE;
-	}
-	j = parse_body(&f, st);
-	strbuf_done(&f.body);
+	j = agent_get(c.socket, "/v1/status", &unreachable);
 	if (!j)
-		return EXIT_USAGE;
+		return unreachable && probe ? EXIT_FINDINGS : EXIT_USAGE;
 	if (probe) {
 		/* For liveness/readiness probes: ready (first audit done) and not degraded. */
 		bool ok = json_is_true(json_object_get(j, "ready")) &&
@@ -250,9 +266,7 @@ static int cmd_status(int argc, char **argv)
 		return ok ? EXIT_OK : EXIT_FINDINGS;
 	}
 	if (c.json) {
-		char *out = json_dumps(j, JSON_INDENT(2));
-		puts(out ? out : "{}");
-		free(out);
+		print_json(j, false);
 		json_decref(j);
 		return EXIT_OK;
 	}
@@ -360,7 +374,7 @@ static int cmd_findings(int argc, char **argv)
 	struct common c = { 0 };
 	struct fetch f = { 0 };
 	const char *pod = NULL, *kind = NULL, *sev = NULL;
-	bool watch = false;
+	bool watch = false, unreachable;
 	char path[1024];
 	json_t *j, *fs, *x;
 	size_t i;
@@ -394,21 +408,13 @@ static int cmd_findings(int argc, char **argv)
 		curl_free(es);
 		curl_easy_cleanup(e);
 	}
-	st = request(c.socket, "GET", path, 10, &f);
-	if (st == EXIT_USAGE) {
-		strbuf_done(&f.body);
-		return EXIT_USAGE;
-	}
-	j = parse_body(&f, st);
-	strbuf_done(&f.body);
+	j = agent_get(c.socket, path, &unreachable);
 	if (!j)
 		return EXIT_USAGE;
 	fs = json_object_get(j, "findings");
-	if (c.json) {
-		char *out = json_dumps(j, JSON_INDENT(2));
-		puts(out ? out : "{}");
-		free(out);
-	} else {
+	if (c.json)
+		print_json(j, false);
+	else {
 		if (!json_is_true(json_object_get(j, "reporting")))
 			printf("The agent has not finished its first audit yet: no findings are "
 			       "known.\n");
@@ -430,11 +436,10 @@ static int cmd_pod(int argc, char **argv)
 {
 	static const char *usage = "pod NS/NAME [--socket PATH] [--json]";
 	struct common c = { 0 };
-	struct fetch f = { 0 };
+	bool unreachable;
 	char path[1024];
 	json_t *j, *x;
 	size_t i;
-	long st;
 	int r = parse_common(argc, argv, &c, NULL, NULL, NULL, NULL, NULL, usage);
 
 	if (r)
@@ -442,19 +447,11 @@ static int cmd_pod(int argc, char **argv)
 	if (optind != argc - 1 || !strchr(argv[optind], '/'))
 		return cli_fail("usage: npaudit %s", usage);
 	snprintf(path, sizeof(path), "/v1/pods/%s", argv[optind]);
-	st = request(c.socket, "GET", path, 10, &f);
-	if (st == EXIT_USAGE) {
-		strbuf_done(&f.body);
-		return EXIT_USAGE;
-	}
-	j = parse_body(&f, st);
-	strbuf_done(&f.body);
+	j = agent_get(c.socket, path, &unreachable);
 	if (!j)
 		return EXIT_USAGE;
 	if (c.json) {
-		char *out = json_dumps(j, JSON_INDENT(2));
-		puts(out ? out : "{}");
-		free(out);
+		print_json(j, false);
 		json_decref(j);
 		return EXIT_OK;
 	}
@@ -485,11 +482,10 @@ int cli_agent_trace(const char *socket_path, const char *const *keys, const char
 		    size_t n, bool json)
 {
 	_cleanup_(strbuf_done) struct strbuf path = { 0 };
-	struct fetch f = { 0 };
 	CURL *e = curl_easy_init();
+	bool unreachable;
 	json_t *j, *x;
 	size_t i;
-	long st;
 
 	if (!e)
 		return cli_fail("out of memory");
@@ -503,20 +499,12 @@ int cli_agent_trace(const char *socket_path, const char *const *keys, const char
 		curl_free(v);
 	}
 	curl_easy_cleanup(e);
-	st = request(socket_path, "GET", strbuf_str(&path), 10, &f);
-	if (st == EXIT_USAGE) {
-		strbuf_done(&f.body);
-		return EXIT_USAGE;
-	}
-	j = parse_body(&f, st);
-	strbuf_done(&f.body);
+	j = agent_get(socket_path, strbuf_str(&path), &unreachable);
 	if (!j)
 		return EXIT_USAGE;
-	if (json) {
-		char *out = json_dumps(j, JSON_COMPACT);
-		puts(out ? out : "{}");
-		free(out);
-	} else {
+	if (json)
+		print_json(j, true);
+	else {
 		printf("%s (%s) via %s -> %s, %s path\n", s(j, "verdict"), s(j, "reason"),
 		       s(j, "iif"), s(j, "oif"), s(j, "path"));
 		json_array_foreach(json_object_get(j, "trace"), i, x)
