@@ -124,18 +124,12 @@ static int cuts_add_all(struct cuts *c, const np_u128 *v, size_t n)
 	return 0;
 }
 
-static int u128_cmp(const void *a, const void *b)
-{
-	np_u128 x = *(const np_u128 *)a, y = *(const np_u128 *)b;
-	return x < y ? -1 : x > y;
-}
-
 static void cuts_sort(struct cuts *c)
 {
 	size_t w = 0;
 
 	if (c->n > 1)
-		np_qsort(c->v, c->n, sizeof(*c->v), u128_cmp);
+		np_qsort(c->v, c->n, sizeof(*c->v), np_u128_cmp);
 	for (size_t i = 0; i < c->n; i++)
 		if (w == 0 || c->v[w - 1] != c->v[i])
 			c->v[w++] = c->v[i];
@@ -521,6 +515,21 @@ static int evaluate(struct audit *a, const struct audit_packet *p, struct eval_r
 
 static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
 
+/* Returns whether a class whose expected verdict is `expected` and whose live verdict is v is a
+ * finding, and of which kind. */
+static bool classify(bool expected, enum eval_verdict v, enum audit_kind *ret)
+{
+	if (v == EVAL_UNKNOWN)
+		*ret = AUDIT_UNVERIFIABLE;
+	else if (expected && v == EVAL_DROP)
+		*ret = AUDIT_BLOCKED_DRIFT;
+	else if (!expected && v == EVAL_ACCEPT)
+		*ret = AUDIT_ALLOWED_DRIFT;
+	else
+		return false;
+	return true;
+}
+
 static int port_cuts(struct cuts *c, const struct policy_dir *d, int pi)
 {
 	_cleanup_(freep) uint32_t *v = NULL;
@@ -791,13 +800,7 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 					expected = policy_dir_allows(d, peer, protos[pi], dport);
 					if (a->res.verdict == EVAL_DROP)
 						ps->saw_drop[dir] = true;
-					if (a->res.verdict == EVAL_UNKNOWN)
-						kind = AUDIT_UNVERIFIABLE;
-					else if (expected && a->res.verdict == EVAL_DROP)
-						kind = AUDIT_BLOCKED_DRIFT;
-					else if (!expected && a->res.verdict == EVAL_ACCEPT)
-						kind = AUDIT_ALLOWED_DRIFT;
-					else
+					if (!classify(expected, a->res.verdict, &kind))
 						continue;
 					{
 						/* The peers this class covers: the atom less local
@@ -930,13 +933,7 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 					if (e_ok)
 						dst->saw_drop[NP_INGRESS] = true;
 				}
-				if (a->res.verdict == EVAL_UNKNOWN)
-					kind = AUDIT_UNVERIFIABLE;
-				else if (expected && a->res.verdict == EVAL_DROP)
-					kind = AUDIT_BLOCKED_DRIFT;
-				else if (!expected && a->res.verdict == EVAL_ACCEPT)
-					kind = AUDIT_ALLOWED_DRIFT;
-				else
+				if (!classify(expected, a->res.verdict, &kind))
 					continue;
 				/* Name the side whose policy the node contradicts: the
 				 * destination's ingress unless only the source's egress denies. */
@@ -1024,15 +1021,7 @@ static int add_why(struct audit_finding *f, const struct policy_dir *d, np_u128 
 
 static const char *proto_name(uint8_t proto)
 {
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "TCP";
-	case IPPROTO_UDP:
-		return "UDP";
-	case IPPROTO_SCTP:
-		return "SCTP";
-	}
-	return "?";
+	return np_proto_name(proto) ?: "?";
 }
 
 static uint64_t fnv64(const char *s)
@@ -1426,7 +1415,7 @@ int audit_run(const struct audit_env *env, const struct audit_options *opts,
 			for (unsigned k = 0; k < pods[i]->n_ips; k++)
 				a.pod_ips[a.n_pod_ips++] = pods[i]->ips[k];
 	if (a.n_pod_ips > 1)
-		np_qsort(a.pod_ips, a.n_pod_ips, sizeof(*a.pod_ips), u128_cmp);
+		np_qsort(a.pod_ips, a.n_pod_ips, sizeof(*a.pod_ips), np_u128_cmp);
 
 	/* First hosts of the route prefixes: ordinary examples for classes without a pod. */
 	{

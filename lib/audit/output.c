@@ -8,15 +8,7 @@
 
 static const char *proto_name(uint8_t proto)
 {
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "TCP";
-	case IPPROTO_UDP:
-		return "UDP";
-	case IPPROTO_SCTP:
-		return "SCTP";
-	}
-	return NULL;
+	return np_proto_name(proto); /* the IP protocol numbers are the model's enum np_proto */
 }
 
 static int json_kv(struct strbuf *out, bool *first, const char *key, const char *value)

@@ -316,12 +316,6 @@ static int cpeer_add_pod(struct selection *cp, const struct model_pod *p)
 	return VEC_PUSH(&cp->pods, p);
 }
 
-static int u128_cmp(const void *a, const void *b)
-{
-	np_u128 x = *(const np_u128 *)a, y = *(const np_u128 *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Sorts addresses; IPv4-only lists (the common case, and the large ones) by a two-pass radix
  * sort on the low 32 bits, which is several times faster than qsort on tens of thousands. */
 static int addrs_sort(np_u128 *v, size_t n)
@@ -331,11 +325,11 @@ static int addrs_sort(np_u128 *v, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		if (v[i] < NP_V4_BASE || v[i] > NP_V4_LAST) {
-			np_qsort(v, n, sizeof(*v), u128_cmp);
+			np_qsort(v, n, sizeof(*v), np_u128_cmp);
 			return 0;
 		}
 	if (n < 512) {
-		np_qsort(v, n, sizeof(*v), u128_cmp);
+		np_qsort(v, n, sizeof(*v), np_u128_cmp);
 		return 0;
 	}
 	tmp = malloc(n * sizeof(*tmp));

@@ -170,12 +170,6 @@ int policy_dir_format(const struct policy_dir *d, struct strbuf *out)
 	return r;
 }
 
-static int u128_cmp(const void *a, const void *b)
-{
-	np_u128 x = *(const np_u128 *)a, y = *(const np_u128 *)b;
-	return x < y ? -1 : x > y;
-}
-
 int policy_dir_addr_cuts(const struct policy_dir *d, np_u128 **ret, size_t *ret_n)
 {
 	np_u128 *v;
@@ -196,7 +190,7 @@ int policy_dir_addr_cuts(const struct policy_dir *d, np_u128 **ret, size_t *ret_
 					v[n++] = s->r[k].hi + 1;
 			}
 		}
-	np_qsort(v, n, sizeof(*v), u128_cmp);
+	np_qsort(v, n, sizeof(*v), np_u128_cmp);
 	for (size_t i = 0; i < n; i++)
 		if (w == 0 || v[w - 1] != v[i])
 			v[w++] = v[i];

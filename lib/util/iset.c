@@ -179,6 +179,13 @@ np_u128 np_iset_count(const struct np_iset *s)
 	return c;
 }
 
+int np_u128_cmp(const void *a, const void *b)
+{
+	np_u128 x = *(const np_u128 *)a, y = *(const np_u128 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 void np_iset_clear(struct np_iset *s)
 {
 	s->n = 0;

@@ -48,6 +48,8 @@ int np_iset_copy(const struct np_iset *src, struct np_iset *ret);
 int np_iset_merge(struct np_iset *a, const struct np_iset *b);
 /* Returns the number of values in s, saturating at NP_U128_MAX. */
 np_u128 np_iset_count(const struct np_iset *s);
+/* qsort() comparator of np_u128 values; returns -1, 0 or 1. */
+int np_u128_cmp(const void *a, const void *b);
 /* Empties s, keeping the allocation. */
 void np_iset_clear(struct np_iset *s);
 /* Frees the ranges of s. */
