@@ -41,6 +41,8 @@
 #define MAX_RESTARTS 64 /* kept (the last 24 hours) */
 #define MAX_DECISIONS 20 /* shown at /v1/status */
 #define MAX_DRIFT_IDS 20 /* finding ids named in a journal entry */
+/* While the state file cannot be written, try again this often. */
+#define WRITE_RETRY_USEC (5 * USEC_PER_SEC)
 
 enum rem_state {
 	REM_IDLE,
@@ -125,6 +127,8 @@ struct remediation {
 	unsigned n_drift; /* qualifying drift findings in the last audit */
 	VEC(struct restart) restarts; /* the last 24 hours, oldest first */
 	char *state_error; /* why the state file could not be read at start, or NULL */
+	char *write_error; /* why the state file cannot be written now (last try), or NULL */
+	uint64_t write_tried; /* CLOCK_MONOTONIC usec of the last write or probe */
 
 	/* the restart in progress (deleting, waiting, verifying) */
 	char *old_pod, *old_uid; /* "ns/name" */
@@ -270,8 +274,9 @@ static int write_all(int fd, const char *s, size_t n)
 }
 
 /* Writes the state atomically: a temporary file in the same directory, fsync, rename, fsync of
- * the directory. Returns 0 or -errno. */
-static int state_save(struct remediation *r)
+ * the directory. Without commit, only the temporary file is written and removed again: whether
+ * the state could be written now. Returns 0 or -errno. */
+static int state_write(struct remediation *r, bool commit)
 {
 	const char *path = r->m->cfg.state_file;
 	_cleanup_(freep) char *tmp = NULL, *dir = NULL, *text = NULL;
@@ -330,9 +335,9 @@ static int state_save(struct remediation *r)
 		e = -errno;
 	if (close(fd) < 0 && e >= 0)
 		e = -errno;
-	if (e >= 0 && rename(tmp, path) < 0)
+	if (e >= 0 && commit && rename(tmp, path) < 0)
 		e = -errno;
-	if (e < 0) {
+	if (e < 0 || !commit) {
 		(void)unlink(tmp);
 		return e;
 	}
@@ -353,6 +358,41 @@ static int state_save(struct remediation *r)
 		close(fd);
 	}
 	return 0;
+}
+
+/* Writes the state (commit) or tries whether it could be written, and keeps the outcome for
+ * the status: the first failure of a run of them and the recovery are logged, so a read-only
+ * or full state directory is said once, and so is its end. Returns 0 or -errno. */
+static int state_save_or_probe(struct remediation *r, bool commit)
+{
+	const char *path = r->m->cfg.state_file;
+	char why[512];
+	int e;
+
+	r->write_tried = now_mono();
+	e = state_write(r, commit);
+	if (e < 0) {
+		if (e == -ENOMEM)
+			return e;
+		snprintf(why, sizeof(why), "cannot write %s: %s", path ? path : "(no state file)",
+			 np_strerror(e));
+		if (!r->write_error)
+			log_error("Remediation: %s; no CNI agent restart until the state can be "
+				  "recorded (auditing goes on)",
+				  why);
+		(void)set_str(&r->write_error, why);
+		return e;
+	}
+	if (r->write_error) {
+		log_notice("Remediation: %s can be written again", path);
+		(void)set_str(&r->write_error, NULL);
+	}
+	return 0;
+}
+
+static int state_save(struct remediation *r)
+{
+	return state_save_or_probe(r, true);
 }
 
 static void decide(struct remediation *r, enum decision d, const char *skip, const char *pod_ns,
@@ -1019,6 +1059,11 @@ void remediation_after_audit(struct remediation *r)
 	cni = m->lint ? m->lint->cni : NULL;
 	a = cni && cni->has_agent && cni->agent.name ? &cni->agent : NULL;
 	restarts_prune(r, now_real());
+	/* While the state cannot be written, see every few seconds whether it can again (space
+	 * freed, the directory writable), so that the status clears without waiting for drift. */
+	if (r->write_error && r->mode == REMEDIATE_RESTART_CNI &&
+	    mono - r->write_tried >= WRITE_RETRY_USEC)
+		(void)state_save_or_probe(r, false);
 	agent_track(r, cni, mono);
 	ripe = drift_update(r, mono);
 
@@ -1129,6 +1174,12 @@ int remediation_new(struct manager *m, struct remediation **ret)
 		e = state_load(r);
 		if (e < 0)
 			return e;
+		/* Known at start, not at the first restart: whether a restart could be recorded. */
+		if (r->mode == REMEDIATE_RESTART_CNI && m->cfg.state_file) {
+			e = state_save_or_probe(r, false);
+			if (e == -ENOMEM)
+				return e;
+		}
 		log_info("Remediation %s: after %u audits and %llu s of drift; cooldown %llu s, "
 			 "%u restarts a day, grace %llu s; state in %s",
 			 remediate_mode_to_string(r->mode), m->cfg.remediate_audits,
@@ -1158,6 +1209,7 @@ struct remediation *remediation_free(struct remediation *r)
 	}
 	sd_event_source_disable_unref(r->timer);
 	free(r->state_error);
+	free(r->write_error);
 	free(r->old_pod);
 	free(r->old_uid);
 	free(r->new_pod);
@@ -1211,6 +1263,10 @@ int remediation_status_json(const struct remediation *r, struct strbuf *out)
 		e = strbuf_puts(out, ",\"state_file_error\":");
 	if (e >= 0)
 		e = json_str(out, r->state_error);
+	if (e >= 0)
+		e = strbuf_puts(out, ",\"state_file_write_error\":");
+	if (e >= 0)
+		e = json_str(out, r->write_error);
 	if (e >= 0)
 		e = strbuf_printf(out,
 				  ",\"drift\":{\"findings\":%u,\"audits\":%u,\"for_s\":%.3f},"
