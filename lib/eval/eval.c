@@ -696,6 +696,80 @@ static bool ifname_match(const char *name, const char *pat, bool prefix)
 	return strncmp(name, pat, IFNAMSIZ) == 0;
 }
 
+/* --- the region a verdict holds for --- */
+
+static inline bool is_port_field(enum ir_field f)
+{
+	return f == IR_FIELD_SPORT || f == IR_FIELD_DPORT;
+}
+
+/* Narrows the region's range of port field f (holding v) to [lo, hi] when v is inside, else to
+ * the side of [lo, hi] that v is on. */
+static void rg_narrow(struct eval_region *rg, enum ir_field f, np_u128 v, np_u128 lo, np_u128 hi)
+{
+	uint16_t *a, *b;
+
+	if (!rg)
+		return;
+	a = f == IR_FIELD_SPORT ? &rg->sport_lo : &rg->dport_lo;
+	b = f == IR_FIELD_SPORT ? &rg->sport_hi : &rg->dport_hi;
+	if (v > 65535 || v < *a || v > *b)
+		return; /* the port was rewritten (dnat): the region is already that one port */
+	if (v >= lo && v <= hi) {
+		if (lo > *a)
+			*a = (uint16_t)lo;
+		if (hi < *b)
+			*b = (uint16_t)hi;
+	} else if (v < lo) {
+		if (lo - 1 < *b)
+			*b = (uint16_t)(lo - 1);
+	} else if (hi + 1 > *a)
+		*a = (uint16_t)(hi + 1);
+}
+
+/* Shrinks the range of port field f to v itself. */
+static void rg_point(struct eval_region *rg, enum ir_field f, np_u128 v)
+{
+	rg_narrow(rg, f, v, v, v);
+}
+
+/* Narrows port field f (holding v) to the values that values contains exactly as it contains
+ * v (the range of values holding v, or the gap between two ranges). */
+static void rg_narrow_iset(struct eval_region *rg, enum ir_field f, np_u128 v,
+			   const struct np_iset *values)
+{
+	size_t a = 0, b = values->n; /* the first range with lo > v is in [a, b] */
+	np_u128 lo, hi;
+
+	if (!rg)
+		return;
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+
+		if (values->r[m].lo <= v)
+			a = m + 1;
+		else
+			b = m;
+	}
+	/* ranges [0, a) start at or below v */
+	if (a > 0 && v <= values->r[a - 1].hi) {
+		rg_narrow(rg, f, v, values->r[a - 1].lo, values->r[a - 1].hi);
+		return;
+	}
+	lo = a > 0 ? values->r[a - 1].hi + 1 : 0;
+	hi = a < values->n ? values->r[a].lo - 1 : NP_U128_MAX;
+	rg_narrow(rg, f, v, lo, hi);
+}
+
+/* Notes that field f was read: the protocol and fields only some protocols have tie the
+ * verdict to the protocol. */
+static inline void rg_read(struct eval_region *rg, enum ir_field f)
+{
+	if (rg && (f == IR_FIELD_L4PROTO || f == IR_FIELD_TCP_FLAGS || f == IR_FIELD_ICMP_TYPE ||
+		   f == IR_FIELD_ICMP_CODE))
+		rg->l4proto = true;
+}
+
 /* --- set lookups --- */
 
 struct key {
@@ -798,9 +872,35 @@ static bool set_find(const struct eval_ctx *ctx, const struct ir_set *s, const s
 
 /* Looks the packet up in s as ref says (list:set: in its members, in order, each with its own
  * key layout). */
+/* Narrows rg to the ports for which s answers a lookup of k as it does for k: for a one-field
+ * port set, the index segment holding the port (its elements are the same throughout); a port
+ * in a concatenated key shrinks to the port itself. */
+static void rg_set(struct eval_region *rg, const struct eval_ctx *ctx, const struct ir_setref *ref,
+		   const struct ir_set *s, const struct key *k)
+{
+	if (!rg)
+		return;
+	for (unsigned i = 0; i < s->nkey; i++) {
+		enum ir_field f = ref->key[i];
+		const struct set_index *x;
+
+		rg_read(rg, f);
+		if (!is_port_field(f))
+			continue;
+		x = s->id < ctx->nsets ? &ctx->sets[s->id] : NULL;
+		if (s->nkey == 1 && x && x->set == s && x->field == 0 && x->nseg > 0) {
+			size_t g = seg_find(x->seg_lo, x->nseg, k->v[0]);
+
+			rg_narrow(rg, f, k->v[0], x->seg_lo[g],
+				  g + 1 < x->nseg ? x->seg_lo[g + 1] - 1 : NP_U128_MAX);
+		} else
+			rg_point(rg, f, k->v[i]);
+	}
+}
+
 static enum tri set_lookup(const struct eval_ctx *ctx, const struct eval_packet *p,
 			   const struct ir_setref *ref, const struct ir_set *s,
-			   const struct ir_set_elem **ret, unsigned depth)
+			   const struct ir_set_elem **ret, unsigned depth, struct eval_region *rg)
 {
 	struct key k;
 	enum tri t;
@@ -810,25 +910,32 @@ static enum tri set_lookup(const struct eval_ctx *ctx, const struct eval_packet 
 			return T_UNKNOWN;
 		EVAL_FOREACH(mp, &s->member_sets)
 		{
-			t = set_lookup(ctx, p, ref, *mp, ret, depth + 1);
+			t = set_lookup(ctx, p, ref, *mp, ret, depth + 1, rg);
 			if (t != T_FALSE)
 				return t;
 		}
 		return s->member_sets.n == s->members.n ? T_FALSE : T_UNKNOWN;
 	}
 	t = key_build(p, ref, s, &k);
-	if (t != T_TRUE)
+	if (rg)
+		for (unsigned i = 0; i < ref->nkey; i++)
+			rg_read(rg, ref->key[i]);
+	if (t != T_TRUE) {
+		/* A port field absent or unknown: only the protocol decided that. */
 		return t;
+	}
+	rg_set(rg, ctx, ref, s, &k);
 	return set_find(ctx, s, &k, ret) ? T_TRUE : T_FALSE;
 }
 
 static enum tri ref_lookup(const struct eval_ctx *ctx, const struct eval_packet *p,
-			   const struct ir_setref *ref, const struct ir_set_elem **ret)
+			   const struct ir_setref *ref, const struct ir_set_elem **ret,
+			   struct eval_region *rg)
 {
 	*ret = NULL;
 	if (!ref->set)
 		return T_UNKNOWN;
-	return set_lookup(ctx, p, ref, ref->set, ret, 0);
+	return set_lookup(ctx, p, ref, ref->set, ret, 0, rg);
 }
 
 int eval_ref_holds_addr(const struct eval_ctx *ctx, const struct ir_setref *ref, int family,
@@ -843,7 +950,7 @@ int eval_ref_holds_addr(const struct eval_ctx *ctx, const struct ir_setref *ref,
 	eval_packet_init(&p, family, EVAL_PATH_FORWARD);
 	p.saddr = saddr;
 	p.daddr = daddr;
-	t = ref_lookup(ctx, &p, ref, &e);
+	t = ref_lookup(ctx, &p, ref, &e, NULL);
 	return t == T_TRUE ? 1 : t == T_FALSE ? 0 : -1;
 }
 
@@ -864,7 +971,7 @@ static inline bool iset_contains(const struct np_iset *s, np_u128 v)
 }
 
 static enum tri pred_eval(const struct eval_ctx *ctx, const struct eval_packet *p,
-			  const struct ir_pred *pr)
+			  const struct ir_pred *pr, struct eval_region *rg)
 {
 	np_u128 v;
 	int r;
@@ -885,15 +992,25 @@ static enum tri pred_eval(const struct eval_ctx *ctx, const struct eval_packet *
 			return tri_not(in ? T_TRUE : T_FALSE, pr->negate);
 		}
 		r = field_num(p, pr->field, &v);
+		rg_read(rg, pr->field);
 		if (r == F_ABSENT)
 			return T_FALSE;
 		if (r == F_UNKNOWN)
 			return T_UNKNOWN;
+		if (is_port_field(pr->field)) {
+			if (pr->masked)
+				rg_point(rg, pr->field, v);
+			else
+				rg_narrow_iset(rg, pr->field, v, &pr->values);
+		}
 		if (pr->masked)
 			v &= pr->mask;
 		return tri_not(iset_contains(&pr->values, v) ? T_TRUE : T_FALSE, pr->negate);
 	case IR_PRED_BITS:
 		r = field_num(p, pr->field, &v);
+		rg_read(rg, pr->field);
+		if (r == F_PRESENT && is_port_field(pr->field))
+			rg_point(rg, pr->field, v);
 		if (r == F_ABSENT)
 			return T_FALSE;
 		if (r == F_UNKNOWN)
@@ -907,7 +1024,7 @@ static enum tri pred_eval(const struct eval_ctx *ctx, const struct eval_packet *
 	case IR_PRED_LOOKUP: {
 		const struct ir_set_elem *e;
 
-		return tri_not(ref_lookup(ctx, p, &pr->ref, &e), pr->negate);
+		return tri_not(ref_lookup(ctx, p, &pr->ref, &e, rg), pr->negate);
 	}
 	case IR_PRED_OPAQUE:
 	default:
@@ -916,7 +1033,8 @@ static enum tri pred_eval(const struct eval_ctx *ctx, const struct eval_packet *
 }
 
 /* Whether the rule's first predicate is certainly false for p (as pred_eval() would say). */
-static inline bool prefilter_false(const struct eval_packet *p, const struct prefilter *pf)
+static inline bool prefilter_false(const struct eval_packet *p, const struct prefilter *pf,
+				   struct eval_region *rg)
 {
 	np_u128 v;
 	const char *name;
@@ -925,10 +1043,17 @@ static inline bool prefilter_false(const struct eval_packet *p, const struct pre
 	switch (pf->kind) {
 	case PF_RANGE:
 		r = field_num(p, pf->field, &v);
+		rg_read(rg, pf->field);
 		if (r == F_ABSENT)
 			return true;
 		if (r == F_UNKNOWN)
 			return false;
+		if (is_port_field(pf->field)) {
+			if (pf->masked)
+				rg_point(rg, pf->field, v);
+			else
+				rg_narrow(rg, pf->field, v, pf->lo, pf->hi);
+		}
 		if (pf->masked)
 			v &= pf->mask;
 		return (v >= pf->lo && v <= pf->hi) == pf->negate;
@@ -939,6 +1064,9 @@ static inline bool prefilter_false(const struct eval_packet *p, const struct pre
 				   : strncmp(name, pf->name, IFNAMSIZ) == 0) == pf->negate;
 	case PF_BITS:
 		r = field_num(p, pf->field, &v);
+		rg_read(rg, pf->field);
+		if (r == F_PRESENT && is_port_field(pf->field))
+			rg_point(rg, pf->field, v);
 		if (r == F_ABSENT)
 			return true;
 		if (r == F_UNKNOWN)
@@ -993,6 +1121,7 @@ struct env {
 	bool with_trace;
 	unsigned forks;
 	bool oom;
+	struct eval_region rg; /* narrowed by every test of the evaluation, all forks included */
 };
 
 static void state_done(struct state *st)
@@ -1202,7 +1331,7 @@ static enum rule_outcome stmts_run(struct env *env, struct state *st, const stru
 			break;
 		case IR_STMT_VMAP: {
 			const struct ir_set_elem *e;
-			enum tri t = ref_lookup(env->ctx, &st->pkt, &s->ref, &e);
+			enum tri t = ref_lookup(env->ctx, &st->pkt, &s->ref, &e, &env->rg);
 
 			if (t == T_UNKNOWN) {
 				set_reason(st,
@@ -1223,7 +1352,11 @@ static enum rule_outcome stmts_run(struct env *env, struct state *st, const stru
 			break;
 		}
 		case IR_STMT_NAT: {
-			enum rule_outcome o = nat_apply(st, r, s, note);
+			enum rule_outcome o;
+
+			if (s->nat == IR_NAT_DNAT && s->nat_has_port)
+				rg_point(&env->rg, IR_FIELD_DPORT, st->pkt.dport);
+			o = nat_apply(st, r, s, note);
 
 			if (o != R_MATCH)
 				return o;
@@ -1272,7 +1405,7 @@ static enum rule_outcome rule_eval(struct env *env, struct state *st, const stru
 			return o;
 		if (i >= r->preds.n)
 			break;
-		switch (pred_eval(env->ctx, &st->pkt, &r->preds.items[i])) {
+		switch (pred_eval(env->ctx, &st->pkt, &r->preds.items[i], &env->rg)) {
 		case T_FALSE:
 			return R_NOMATCH;
 		case T_TRUE:
@@ -1469,8 +1602,8 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 			continue;
 		}
 		if (resume < 0 &&
-		    prefilter_false(&st->pkt,
-				    &env->ctx->pf[env->ctx->chain_first[c->id] + f->rule])) {
+		    prefilter_false(&st->pkt, &env->ctx->pf[env->ctx->chain_first[c->id] + f->rule],
+				    &env->rg)) {
 			f->rule++;
 			continue;
 		}
@@ -1562,6 +1695,7 @@ int eval_packet(const struct eval_ctx *ctx, const struct eval_packet *p, bool wi
 	struct env env = {
 		.ctx = ctx,
 		.with_trace = with_trace,
+		.rg = { .sport_hi = 65535, .dport_hi = 65535 },
 	};
 	struct state st;
 	enum eval_verdict v;
@@ -1605,6 +1739,7 @@ int eval_packet(const struct eval_ctx *ctx, const struct eval_packet *p, bool wi
 	res->mark = st.pkt.mark;
 	res->ct_mark = st.pkt.ct_mark;
 	res->forks = env.forks;
+	res->region = env.rg;
 	/* An unknown verdict without a queue is explained by the last rule reached. */
 	if (v == EVAL_UNKNOWN && st.decided_rank < 5 && st.has_last) {
 		st.decided = st.last;

@@ -107,8 +107,24 @@ struct eval_trace_entry {
 	bool unknown; /* the rule was reached but its effect is unknown (the reason says why) */
 };
 
+/*
+ * The part of the transport fields an evaluation depended on: every packet equal to the
+ * evaluated one except for its source port in [sport_lo, sport_hi] and its destination port in
+ * [dport_lo, dport_hi] meets the same predicate outcomes, so takes exactly the same path through
+ * the rules and gets the same verdict, deciding rule and reason. When !l4proto, no predicate on
+ * the path tested the protocol itself (nor a field only one protocol has), so that holds for
+ * the same packet with any other protocol that has ports (tcp, udp, sctp, udplite, dccp) too.
+ * Tests that cannot be bounded this way (masked port tests, ports in concatenated set keys, a
+ * port rewritten by dnat) shrink the ranges to the packet's own ports.
+ */
+struct eval_region {
+	uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
+	bool l4proto;
+};
+
 struct eval_result {
 	enum eval_verdict verdict;
+	struct eval_region region; /* what the verdict holds for (see above) */
 	char reason[512];
 	VEC(struct eval_trace_entry) trace; /* every matched rule and applied policy, in order */
 	long decided_by; /* index into trace, or -1 */

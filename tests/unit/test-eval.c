@@ -1259,15 +1259,56 @@ static void random_cidr(unsigned *seed, np_u128 *lo, np_u128 *hi)
 	*hi = np_v4(a | ~mask);
 }
 
-static void random_pred(unsigned *seed, struct ir_rule *r, int nsets)
+/* A random predicate; rich adds protocol tests, one-field port sets, masked port tests and
+ * dnat (for the region test). */
+static void random_pred(unsigned *seed, struct ir_rule *r, int nsets, bool rich)
 {
 	static const enum ir_field addr_fields[] = { IR_FIELD_SADDR, IR_FIELD_DADDR };
 	static const enum ir_field port_fields[] = { IR_FIELD_SPORT, IR_FIELD_DPORT };
 	struct np_iset v = { 0 };
 	np_u128 lo, hi;
-	unsigned k = rnd(seed, 7);
+	unsigned k = rnd(seed, rich ? 12 : 7);
 
 	switch (k) {
+	case 7:
+		np_iset_add(&v, rnd(seed, 2) ? IPPROTO_TCP : IPPROTO_UDP,
+			    rnd(seed, 2) ? IPPROTO_UDP : IPPROTO_SCTP);
+		np_iset_normalize(&v);
+		ck_assert_int_eq(ir_rule_add_match(r, IR_FIELD_L4PROTO, rnd(seed, 3) == 0, &v), 0);
+		break;
+	case 8: {
+		enum ir_field key[1] = { port_fields[rnd(seed, 2)] };
+
+		ck_assert_int_eq(ir_rule_add_lookup(r, key, 1, "ports", true, rnd(seed, 4) == 0),
+				 0);
+		break;
+	}
+	case 9:
+		np_iset_add(&v, rnd(seed, 4) << 8, rnd(seed, 4) << 8);
+		ck_assert_int_eq(ir_rule_add_match_masked(r, port_fields[rnd(seed, 2)], 0xff00,
+							  rnd(seed, 3) == 0, &v),
+				 0);
+		break;
+	case 10:
+		for (unsigned i = 0, n = 1 + rnd(seed, 3); i < n; i++) {
+			lo = rnd(seed, 1024);
+			np_iset_add(&v, lo, lo + rnd(seed, 64));
+		}
+		np_iset_normalize(&v);
+		ck_assert_int_eq(
+			ir_rule_add_match(r, port_fields[rnd(seed, 2)], rnd(seed, 4) == 0, &v), 0);
+		break;
+	case 11: {
+		struct ir_stmt st = { .kind = IR_STMT_NAT,
+				      .nat = IR_NAT_DNAT,
+				      .nat_has_addr = true,
+				      .nat_has_port = true };
+
+		st.nat_addr_lo = st.nat_addr_hi = np_v4(0x0a000063);
+		st.nat_port_lo = st.nat_port_hi = (uint16_t)rnd(seed, 1024);
+		ck_assert_int_eq(ir_rule_add_stmt(r, &st), 0);
+		break;
+	}
 	case 0:
 		for (unsigned i = 0, n = 1 + rnd(seed, 3); i < n; i++) {
 			random_cidr(seed, &lo, &hi);
@@ -1317,7 +1358,7 @@ static void random_pred(unsigned *seed, struct ir_rule *r, int nsets)
 	}
 }
 
-static struct ir_ruleset *random_ruleset(unsigned *seed)
+static struct ir_ruleset *random_ruleset(unsigned *seed, bool rich)
 {
 	struct ir_ruleset *rs;
 	struct ir_table *t;
@@ -1344,6 +1385,18 @@ static struct ir_ruleset *random_ruleset(unsigned *seed)
 				ir_set_add_elem(s, k, NULL, 0, i == 0 && rnd(seed, 3) == 0), 0);
 		}
 	}
+	if (rich) {
+		static const enum ir_keytype num[] = { IR_KEY_NUM };
+		struct ir_set *s = ipset(rs, "ports", "bitmap:port", 1, num);
+
+		for (unsigned e = 0, n = 1 + rnd(seed, 6); e < n; e++) {
+			struct ir_key_part k[1] = { 0 };
+
+			k[0].lo = rnd(seed, 1024);
+			k[0].hi = k[0].lo + rnd(seed, 16);
+			ck_assert_int_eq(ir_set_add_elem(s, k, NULL, 0, false), 0);
+		}
+	}
 	t = table(rs, rnd(seed, 2) ? IR_SRC_IPTABLES_LEGACY : IR_SRC_NFT, IR_FAMILY_IP, "filter");
 	for (int c = 0; c < nchains; c++) {
 		char name[16];
@@ -1362,7 +1415,7 @@ static struct ir_ruleset *random_ruleset(unsigned *seed)
 			char target[16];
 
 			for (unsigned k = 0, np = rnd(seed, 4); k < np; k++)
-				random_pred(seed, r, nsets);
+				random_pred(seed, r, nsets, rich);
 			snprintf(target, sizeof(target), "c%d", 2 + (int)rnd(seed, nchains - 2));
 			if (v < 2)
 				verdict(r, IR_VERDICT_ACCEPT, NULL);
@@ -1408,7 +1461,7 @@ START_TEST(random_rulesets_classes_are_exact)
 	unsigned classes = 0, unknown = 0;
 
 	for (int round = 0; round < 60; round++) {
-		_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = random_ruleset(&seed);
+		_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = random_ruleset(&seed, false);
 		_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
 		struct eval_boundaries b = { 0 };
 		struct eval_result res = { 0 };
@@ -1468,6 +1521,180 @@ START_TEST(random_rulesets_classes_are_exact)
 	/* opaque predicates made some classes unknown (the same for all their members) */
 	ck_assert_uint_gt(unknown, 0);
 	ck_assert_uint_lt(unknown, classes / 2);
+}
+END_TEST
+
+/* The region of a verdict: exact bounds for value lists, one-field sets and protocol tests. */
+START_TEST(region_bounds)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_chain *c;
+	struct ir_rule *r;
+	struct ir_set *s;
+	struct np_iset v = { 0 };
+	static const enum ir_keytype num[] = { IR_KEY_NUM };
+	static const enum ir_field dport_key[] = { IR_FIELD_DPORT };
+	struct ir_key_part k[1] = { 0 };
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	s = ipset(rs, "web", "bitmap:port", 1, num);
+	k[0].lo = 8000;
+	k[0].hi = 8099;
+	ck_assert_int_eq(ir_set_add_elem(s, k, NULL, 0, false), 0);
+	k[0].lo = k[0].hi = 9000;
+	ck_assert_int_eq(ir_set_add_elem(s, k, NULL, 0, false), 0);
+	c = base(table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter"), "FORWARD",
+		 IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_ACCEPT);
+	/* a second predicate with several ranges (no prefilter) */
+	r = rule(c);
+	match_cidr(r, IR_FIELD_SADDR, "10.0.0.0/8", false);
+	np_iset_add(&v, 10, 20);
+	np_iset_add(&v, 30, 40);
+	np_iset_normalize(&v);
+	ck_assert_int_eq(ir_rule_add_match(r, IR_FIELD_DPORT, false, &v), 0);
+	verdict(r, IR_VERDICT_DROP, NULL);
+	r = rule(c);
+	ck_assert_int_eq(ir_rule_add_lookup(r, dport_key, 1, "web", true, false), 0);
+	verdict(r, IR_VERDICT_DROP, NULL);
+	r = rule(c);
+	match_num(r, IR_FIELD_L4PROTO, IPPROTO_UDP, IPPROTO_UDP);
+	match_num(r, IR_FIELD_SPORT, 1000, 1999);
+	verdict(r, IR_VERDICT_DROP, NULL);
+	ck_assert_int_eq(eval_prepare(rs, &ctx), 0);
+
+	/* tcp to 25: between the two ranges, below the set; the protocol was tested */
+	ck_assert_int_eq(eval_packet(ctx, FWD(&p, "10.0.0.1", "10.2.0.1", 25), false, &res), 0);
+	ck_assert_int_eq(res.verdict, EVAL_ACCEPT);
+	ck_assert_uint_eq(res.region.dport_lo, 21);
+	ck_assert_uint_eq(res.region.dport_hi, 29);
+	ck_assert_uint_eq(res.region.sport_lo, 0);
+	ck_assert_uint_eq(res.region.sport_hi, 65535);
+	ck_assert(res.region.l4proto);
+	/* in the first range */
+	ck_assert_int_eq(eval_packet(ctx, FWD(&p, "10.0.0.1", "10.2.0.1", 15), false, &res), 0);
+	ck_assert_int_eq(res.verdict, EVAL_DROP);
+	ck_assert_uint_eq(res.region.dport_lo, 10);
+	ck_assert_uint_eq(res.region.dport_hi, 20);
+	ck_assert(!res.region.l4proto);
+	/* in a set element */
+	ck_assert_int_eq(eval_packet(ctx, FWD(&p, "10.0.0.1", "10.2.0.1", 8050), false, &res), 0);
+	ck_assert_int_eq(res.verdict, EVAL_DROP);
+	ck_assert_uint_eq(res.region.dport_lo, 8000);
+	ck_assert_uint_eq(res.region.dport_hi, 8099);
+	/* above every range, between set elements: udp from a tested source port */
+	FWD(&p, "10.0.0.1", "10.2.0.1", 8500);
+	p.l4proto = IPPROTO_UDP;
+	p.sport = 1500;
+	ck_assert_int_eq(eval_packet(ctx, &p, false, &res), 0);
+	ck_assert_int_eq(res.verdict, EVAL_DROP);
+	ck_assert_uint_eq(res.region.dport_lo, 8100);
+	ck_assert_uint_eq(res.region.dport_hi, 8999);
+	ck_assert_uint_eq(res.region.sport_lo, 1000);
+	ck_assert_uint_eq(res.region.sport_hi, 1999);
+	ck_assert(res.region.l4proto);
+	/* another source: the port ranges are not tested at all */
+	FWD(&p, "192.168.0.1", "10.2.0.1", 15);
+	ck_assert_int_eq(eval_packet(ctx, &p, false, &res), 0);
+	ck_assert_int_eq(res.verdict, EVAL_ACCEPT);
+	ck_assert_uint_eq(res.region.dport_lo, 0);
+	ck_assert_uint_eq(res.region.dport_hi, 7999);
+	eval_result_done(&res);
+}
+END_TEST
+
+/* A random port in [lo, hi], mostly below 1100 where the random rules test ports. */
+static uint16_t in_region(unsigned *seed, uint16_t lo, uint16_t hi)
+{
+	unsigned top = rnd(seed, 8) == 0 ? hi : MIN(hi, MAX(lo, 1100u));
+
+	return (uint16_t)(lo + rnd(seed, top - lo + 1));
+}
+
+/* Every packet in the region of an evaluation gets the same verdict, deciding rule and reason;
+ * a region without protocol test holds for the other protocols with ports. */
+START_TEST(random_rulesets_regions_hold)
+{
+	static const uint8_t port_protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
+	unsigned seed = 11;
+	unsigned wide = 0, anyproto = 0, narrow = 0, checked = 0, swept = 0;
+
+	for (int round = 0; round < 80; round++) {
+		_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = random_ruleset(&seed, true);
+		_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
+		struct eval_result res = { 0 }, other = { 0 };
+
+		ck_assert_int_eq(eval_prepare(rs, &ctx), 0);
+		for (int k = 0; k < 40; k++) {
+			struct eval_packet p;
+			struct eval_region rg;
+			const struct ir_rule *rule0;
+			char reason[sizeof(res.reason)];
+
+			FWD(&p, "10.0.0.1", "10.0.0.2", 0);
+			p.l4proto = port_protos[rnd(&seed, 3)];
+			p.saddr = np_v4(10u << 24 | rnd(&seed, 1 << 18));
+			p.daddr = np_v4(10u << 24 | rnd(&seed, 1 << 18));
+			p.dport = (uint16_t)rnd(&seed, 1100);
+			p.sport = (uint16_t)rnd(&seed, 1100);
+			ck_assert_int_eq(eval_packet(ctx, &p, true, &res), 0);
+			rg = res.region;
+			ck_assert_uint_le(rg.dport_lo, p.dport);
+			ck_assert_uint_ge(rg.dport_hi, p.dport);
+			ck_assert_uint_le(rg.sport_lo, p.sport);
+			ck_assert_uint_ge(rg.sport_hi, p.sport);
+			rule0 = res.decided_by >= 0 ? res.trace.items[res.decided_by].rule : NULL;
+			snprintf(reason, sizeof(reason), "%s", res.reason);
+			wide += rg.dport_hi > rg.dport_lo;
+			narrow += rg.dport_hi - rg.dport_lo < 65535;
+			anyproto += !rg.l4proto;
+			for (int m = 0; m < 8; m++) {
+				struct eval_packet q = p;
+
+				/* where the rules' ports are (below 1100), and the edges */
+				q.dport = in_region(&seed, rg.dport_lo, rg.dport_hi);
+				q.sport = in_region(&seed, rg.sport_lo, rg.sport_hi);
+				if (m % 4 == 0)
+					q.dport = m % 8 ? rg.dport_lo : rg.dport_hi;
+				if (!rg.l4proto)
+					q.l4proto = port_protos[rnd(&seed, 3)];
+				ck_assert_int_eq(eval_packet(ctx, &q, true, &other), 0);
+				ck_assert_int_eq(other.verdict, res.verdict);
+				ck_assert_ptr_eq(other.decided_by >= 0
+							 ? other.trace.items[other.decided_by].rule
+							 : NULL,
+						 rule0);
+				ck_assert_uint_eq(other.trace.n, res.trace.n);
+				ck_assert_str_eq(other.reason, reason);
+				checked++;
+			}
+			/* every destination port of the region where the rules test ports */
+			for (unsigned d = rg.dport_lo; k % 8 == 0 && d <= MIN(rg.dport_hi, 1100u);
+			     d++) {
+				struct eval_packet q = p;
+
+				q.dport = (uint16_t)d;
+				ck_assert_int_eq(eval_packet(ctx, &q, false, &other), 0);
+				ck_assert_int_eq(other.verdict, res.verdict);
+				ck_assert_ptr_eq(other.decided_by >= 0
+							 ? other.trace.items[other.decided_by].rule
+							 : NULL,
+						 rule0);
+				swept++;
+			}
+		}
+		eval_result_done(&res);
+		eval_result_done(&other);
+	}
+	ck_assert_uint_eq(checked, 80 * 40 * 8);
+	ck_assert_uint_gt(swept, 80 * 5 * 100);
+	/* the regions are neither all single ports nor all everything */
+	ck_assert_uint_gt(wide, 80 * 40 / 4);
+	ck_assert_uint_gt(narrow, 80 * 40 / 4);
+	ck_assert_uint_gt(anyproto, 0);
+	ck_assert_uint_lt(anyproto, 80 * 40);
 }
 END_TEST
 
@@ -1560,6 +1787,8 @@ int main(void)
 	tcase_add_test(tc, boundaries_follow_verdict_maps);
 	tcase_add_test(tc, set_index_agrees_with_scan);
 	tcase_add_test(tc, random_rulesets_classes_are_exact);
+	tcase_add_test(tc, region_bounds);
+	tcase_add_test(tc, random_rulesets_regions_hold);
 	tcase_add_test(tc, trace_json_and_actions);
 	tcase_add_test(tc, interfaces_from_routes);
 	suite_add_tcase(s, tc);
