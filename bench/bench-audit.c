@@ -50,7 +50,7 @@ int main(int argc, char **argv)
 	double *t_read, *t_full, *t_pod, *t_total;
 	struct np_error err = { 0 };
 	char buf[1024], pod[512] = "";
-	unsigned long classes = 0;
+	unsigned long classes = 0, packets = 0;
 	size_t findings = 0;
 	struct rusage ru;
 
@@ -114,6 +114,7 @@ int main(int argc, char **argv)
 		t_total[i] = c - a;
 		t_pod[i] = d - c;
 		classes = rep->classes_evaluated;
+		packets = rep->packets_evaluated;
 		findings = rep->findings.n;
 		if (i == 0 && findings) {
 			struct strbuf sb = { 0 };
@@ -125,9 +126,9 @@ int main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru);
 	printf("read+prepare rules: median %.1f ms\n", median(t_read, repeat));
 	printf("full audit of %s: median %.1f ms without reading, %.1f ms with; %lu classes "
-	       "(%.0f classes/s), %zu findings\n",
+	       "(%.0f classes/s), %lu walks through the rules, %zu findings\n",
 	       argv[2], median(t_full, repeat), median(t_total, repeat), classes,
-	       classes / (median(t_full, repeat) / 1e3), findings);
+	       classes / (median(t_full, repeat) / 1e3), packets, findings);
 	printf("re-audit of one pod (%s), ruleset and expectations reused: median %.2f ms\n", pod,
 	       median(t_pod, repeat));
 	{
@@ -145,8 +146,11 @@ int main(int argc, char **argv)
 		a = now_ms();
 		if (audit_run(&env, &o, &rep) < 0)
 			return 1;
-		printf("off-node checks only: %.1f ms, %lu classes; the pair check: %lu classes\n",
-		       now_ms() - a, rep->classes_evaluated, classes - rep->classes_evaluated);
+		printf("off-node checks only: %.1f ms, %lu classes (%lu walks); the pair check: "
+		       "%lu "
+		       "classes (%lu walks)\n",
+		       now_ms() - a, rep->classes_evaluated, rep->packets_evaluated,
+		       classes - rep->classes_evaluated, packets - rep->packets_evaluated);
 	}
 	printf("peak RSS %ld MiB\n", ru.ru_maxrss / 1024);
 	free(t_read);

@@ -188,6 +188,22 @@ struct pod_state {
 	bool saw_drop[2]; /* [dir]: some class of its traffic in that direction was dropped */
 };
 
+/*
+ * Live verdicts already known between the same two addresses and interfaces: each evaluation
+ * says for which ports (and, when it tested no protocol, for which other protocols) its path
+ * through the rules is the same (struct eval_region), and a class whose representative falls
+ * in such a region has that verdict without a walk. Unknown verdicts are not kept: their
+ * reason is the class's own.
+ */
+struct known {
+	struct known_verdict {
+		struct eval_region rg;
+		uint8_t proto;
+		enum eval_verdict v;
+	} * v;
+	size_t n, cap;
+};
+
 struct audit {
 	const struct audit_env *env;
 	struct audit_report *report;
@@ -206,6 +222,7 @@ struct audit {
 	np_u128 *route_starts; /* first address of every non-default unicast route prefix */
 	size_t n_route_starts;
 	struct eval_result res;
+	struct known pair_known; /* of the pair being checked */
 	struct eval_boundaries bounds;
 	struct pod_state *pods;
 	size_t n_pods;
@@ -515,6 +532,57 @@ static int evaluate(struct audit *a, const struct audit_packet *p, struct eval_r
 
 static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
 
+static void known_reset(struct known *k)
+{
+	k->n = 0;
+}
+
+static void known_done(struct known *k)
+{
+	free(k->v);
+	*k = (struct known){ 0 };
+}
+
+/* The live verdict of p: from k when a region there holds p, else by evaluation (a->res then
+ * holds the result, reason included). Returns 0 or -errno. */
+static int evaluate_known(struct audit *a, struct known *k, const struct audit_packet *p,
+			  enum eval_verdict *ret)
+{
+	int r;
+
+	for (size_t i = k->n; i-- > 0;) {
+		const struct known_verdict *e = &k->v[i];
+
+		if ((e->proto == p->proto || !e->rg.l4proto) && p->dport >= e->rg.dport_lo &&
+		    p->dport <= e->rg.dport_hi && p->sport >= e->rg.sport_lo &&
+		    p->sport <= e->rg.sport_hi) {
+			a->report->classes_evaluated++;
+			*ret = e->v;
+			return 0;
+		}
+	}
+	r = evaluate(a, p, &a->res, false);
+	if (r < 0)
+		return r;
+	a->report->packets_evaluated++;
+	*ret = a->res.verdict;
+	if (a->res.verdict == EVAL_UNKNOWN)
+		return 0;
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? 2 * k->cap : 8;
+		struct known_verdict *v = reallocarray(k->v, cap, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		k->v = v;
+		k->cap = cap;
+	}
+	k->v[k->n++] = (struct known_verdict){ .rg = a->res.region,
+					       .proto = p->proto,
+					       .v = a->res.verdict };
+	return 0;
+}
+
 /* Returns whether a class whose expected verdict is `expected` and whose live verdict is v is a
  * finding, and of which kind. */
 static bool classify(bool expected, enum eval_verdict v, enum audit_kind *ret)
@@ -722,6 +790,7 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 		_cleanup_(freep) const struct np_iset **extra = NULL;
 		_cleanup_(freep) const struct np_iset **pextra = NULL;
 		size_t n_extra;
+		_cleanup_(freep) struct known *known = NULL;
 
 		a->bounds.want_tests = true;
 		r = eval_collect_boundaries(a->env->eval, &t, &a->bounds);
@@ -761,6 +830,12 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 				     &pat)) < 0 ||
 		    (r = atoms_build(&sc, &ports, &a->bounds.sport_tests, NULL, 0, &sat)) < 0)
 			goto fail;
+		/* What is known of one peer atom's packets holds for its other port classes. */
+		known = calloc(aat.n ? aat.n : 1, sizeof(*known));
+		if (!known) {
+			r = -ENOMEM;
+			goto fail;
+		}
 
 		for (size_t pk = 0; pk < pat.n; pk++) {
 			uint16_t dport = atom_port(&pat.v[pk], dir == NP_INGRESS ? ps->pod : NULL,
@@ -774,6 +849,7 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 					np_u128 peer;
 					bool expected;
 					enum audit_kind kind;
+					enum eval_verdict v;
 
 					if (!atom_rep(a, &aat.v[ak], fi, ps->veth[fi], &peer, &rt))
 						continue; /* only local or unroutable addresses */
@@ -794,13 +870,13 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 						p.iif_index = ps->veth_index[fi];
 						p.oif_index = rt->oif;
 					}
-					r = evaluate(a, &p, &a->res, false);
+					r = evaluate_known(a, &known[ak], &p, &v);
 					if (r < 0)
 						goto fail;
 					expected = policy_dir_allows(d, peer, protos[pi], dport);
-					if (a->res.verdict == EVAL_DROP)
+					if (v == EVAL_DROP)
 						ps->saw_drop[dir] = true;
-					if (!classify(expected, a->res.verdict, &kind))
+					if (!classify(expected, v, &kind))
 						continue;
 					{
 						/* The peers this class covers: the atom less local
@@ -816,8 +892,7 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 									? eval_result_reason(
 										  &a->res)
 									: NULL,
-								&pat.v[pk], &peers, &p, expected,
-								a->res.verdict,
+								&pat.v[pk], &peers, &p, expected, v,
 								dir == NP_INGRESS
 									? ps->pod
 									: model_pod_by_ip(
@@ -832,6 +907,8 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 		}
 		r = 0;
 	fail:
+		for (size_t i = 0; known && i < aat.n; i++)
+			known_done(&known[i]);
 		cuts_done(&ac);
 		cuts_done(&pc);
 		cuts_done(&sc);
@@ -853,7 +930,10 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 	int fi = fam_index(family);
 	const struct policy_dir *eg = src->exp->dir[NP_EGRESS], *in = dst->exp->dir[NP_INGRESS];
 	struct np_iset ports = { 0 };
+	struct known *known = &a->pair_known;
 	int r = 0;
+
+	known_reset(known); /* same addresses and interfaces for every protocol of the pair */
 
 	if (np_iset_add(&ports, 0, 65535) < 0)
 		return -ENOMEM;
@@ -910,6 +990,7 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 				struct np_iset one = { 0 };
 				bool e_ok, i_ok, expected;
 				enum audit_kind kind;
+				enum eval_verdict v;
 				struct pod_state *who, *other;
 				enum np_dir dir;
 
@@ -918,7 +999,7 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 				snprintf(p.oif, sizeof(p.oif), "%s", dst->veth[fi]);
 				p.iif_index = src->veth_index[fi];
 				p.oif_index = dst->veth_index[fi];
-				if ((r = evaluate(a, &p, &a->res, false)) < 0)
+				if ((r = evaluate_known(a, known, &p, &v)) < 0)
 					goto fail;
 				e_ok = policy_dir_allows(eg, dst->ip[fi], protos[pi], dport);
 				i_ok = policy_dir_allows(in, src->ip[fi], protos[pi], dport);
@@ -927,13 +1008,13 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 				 * destination's ingress allows the packet (else the destination's
 				 * rules may be the only ones that dropped it), and the other way
 				 * round. */
-				if (a->res.verdict == EVAL_DROP) {
+				if (v == EVAL_DROP) {
 					if (i_ok)
 						src->saw_drop[NP_EGRESS] = true;
 					if (e_ok)
 						dst->saw_drop[NP_INGRESS] = true;
 				}
-				if (!classify(expected, a->res.verdict, &kind))
+				if (!classify(expected, v, &kind))
 					continue;
 				/* Name the side whose policy the node contradicts: the
 				 * destination's ingress unless only the source's egress denies. */
@@ -950,12 +1031,12 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 					r = -ENOMEM;
 					goto fail;
 				}
-				r = add_group(
-					a, kind, who->pod, dir, other->pod, who->veth[fi],
-					protos[pi],
-					kind == AUDIT_UNVERIFIABLE ? eval_result_reason(&a->res)
-								   : NULL,
-					&pat.v[pk], &one, &p, expected, a->res.verdict, dst->pod);
+				r = add_group(a, kind, who->pod, dir, other->pod, who->veth[fi],
+					      protos[pi],
+					      kind == AUDIT_UNVERIFIABLE
+						      ? eval_result_reason(&a->res)
+						      : NULL,
+					      &pat.v[pk], &one, &p, expected, v, dst->pod);
 				np_iset_done(&one);
 				if (r < 0)
 					goto fail;
@@ -1377,6 +1458,7 @@ static void audit_done(struct audit *a)
 	}
 	free(a->pods);
 	eval_result_done(&a->res);
+	known_done(&a->pair_known);
 	eval_boundaries_done(&a->bounds);
 }
 

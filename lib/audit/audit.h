@@ -94,6 +94,8 @@ struct audit_report {
 	char *node;
 	unsigned pods_audited;
 	unsigned long classes_evaluated;
+	unsigned long packets_evaluated; /* walks through the rules: classes whose verdict was not
+					  * known from another class's path */
 	double duration_ms;
 	VEC(struct audit_finding *) findings; /* sorted by pod, kind, direction, id */
 	VEC(char *) notes; /* what limits the audit (policy routing, ...) */
