@@ -69,6 +69,13 @@ np_cleanup() {
 	for ns in "${NP_NAMESPACES[@]}"; do
 		ip netns del "$ns" 2>/dev/null
 	done
+	# NP_KEEP_LOGS=DIR: the logs (daemons' stderr) outlive the test there (tests/san-netns.sh
+	# searches them for sanitizer reports).
+	if [ -n "${NP_KEEP_LOGS:-}" ] && [ -n "$NP_TMP" ] && [ -d "$NP_KEEP_LOGS" ]; then
+		find "$NP_TMP" -name '*.log' -type f 2>/dev/null | while read -r p; do
+			cp "$p" "$NP_KEEP_LOGS/$$-$(echo "${p#"$NP_TMP"/}" | tr / -)"
+		done
+	fi
 	[ -n "$NP_TMP" ] && rm -rf "$NP_TMP"
 	read -r taint </proc/sys/kernel/tainted
 	if [ "$taint" != "$NP_TAINT0" ]; then
