@@ -15,6 +15,8 @@
  *
  * usage: bench-fw-read [ITERATIONS]   (default 21; medians of CPU time (user + system, so the
  * kernel's side of the dumps counts) in ms, which is steadier than wall time on a busy machine)
+ *        bench-fw-read --profile N [all|iptc|ipsets|nft|floor|floor-iptc]   (one part alone, N
+ * times, with its user and system time: for `perf record`)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +53,11 @@ static double now_ms(void)
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double tv_ms(const struct timeval *tv)
+{
+	return tv->tv_sec * 1e3 + tv->tv_usec / 1e3;
 }
 
 static void check(int r, const char *what)
@@ -289,6 +296,56 @@ static double run_tool(char *const argv[])
 	       ru.ru_stime.tv_usec / 1e3;
 }
 
+/* Runs one part N times; prints its user and system CPU time per run. */
+static int profile(int reps, const char *what)
+{
+	struct rusage r0, r1;
+	struct nl n = { 0 };
+
+	reps = MAX(reps, 1);
+	nl_open(&n);
+	getrusage(RUSAGE_THREAD, &r0);
+	for (int i = 0; i < reps; i++) {
+		struct ir_ruleset *rs = NULL;
+		struct fw_ipsets *l = NULL;
+
+		if (streq(what, "floor-iptc"))
+			floor_iptc();
+		else if (streq(what, "floor")) {
+			floor_iptc();
+			floor_ipset(&n);
+			floor_nft(&n);
+		} else if (streq(what, "all"))
+			check(fw_read_all(NULL, &rs, NULL), "fw_read_all");
+		else if (streq(what, "nft"))
+			check(fw_read_all(&(struct fw_read_opts){ .skip_legacy = true,
+								  .skip_ipsets = true },
+					  &rs, NULL),
+			      "fw_read_all");
+		else if (streq(what, "ipsets")) {
+			check(ir_ruleset_new(&rs), "ir_ruleset_new");
+			check(fw_ipsets_read(&l), "fw_ipsets_read");
+			check(fw_ipsets_to_ir(l, rs), "fw_ipsets_to_ir");
+		} else if (streq(what, "iptc")) {
+			check(ir_ruleset_new(&rs), "ir_ruleset_new");
+			check(fw_iptc_read(rs, AF_INET, NULL, NULL), "fw_iptc_read");
+			check(fw_iptc_read(rs, AF_INET6, NULL, NULL), "fw_iptc_read");
+		} else {
+			fprintf(stderr,
+				"bench-fw-read: --profile all|iptc|ipsets|nft|floor|floor-iptc\n");
+			return 2;
+		}
+		ir_ruleset_free(rs);
+		fw_ipsets_free(l);
+	}
+	getrusage(RUSAGE_THREAD, &r1);
+	nl_close(&n);
+	printf("%s: user %.3f system %.3f ms per run (freeing included)\n", what,
+	       (tv_ms(&r1.ru_utime) - tv_ms(&r0.ru_utime)) / reps,
+	       (tv_ms(&r1.ru_stime) - tv_ms(&r0.ru_stime)) / reps);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int iters = argc > 1 ? atoi(argv[1]) : 21;
@@ -302,6 +359,8 @@ int main(int argc, char **argv)
 	struct nl n = { 0 };
 	int legacy_tables = 0;
 
+	if (argc > 2 && streq(argv[1], "--profile"))
+		return profile(atoi(argv[2]), argc > 3 ? argv[3] : "all");
 	if (iters < 1)
 		iters = 1;
 	t_floor_iptc = calloc((size_t)iters, sizeof(double));

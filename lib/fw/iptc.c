@@ -375,13 +375,9 @@ static int read_table4(struct iptc_reader *rd, size_t ti)
 		k = table_chain(rd, ti, chain, builtin, pol, &c);
 		for (const struct ipt_entry *e = iptc_first_rule(chain, h); e && k >= 0;
 		     e = iptc_next_rule(e, h)) {
-			k = ir_rule_new(&rd->r);
-			if (k < 0)
-				break;
 			k = ip4_rule(rd, e, h);
 			if (k >= 0)
-				k = ir_chain_append(c, &rd->r);
-			rd->r = ir_rule_free(rd->r);
+				k = ir_chain_append_packed(c, rd->r);
 		}
 	}
 	iptc_free(h);
@@ -406,13 +402,9 @@ static int read_table6(struct iptc_reader *rd, size_t ti)
 		k = table_chain(rd, ti, chain, builtin, pol, &c);
 		for (const struct ip6t_entry *e = ip6tc_first_rule(chain, h); e && k >= 0;
 		     e = ip6tc_next_rule(e, h)) {
-			k = ir_rule_new(&rd->r);
-			if (k < 0)
-				break;
 			k = ip6_rule(rd, e, h);
 			if (k >= 0)
-				k = ir_chain_append(c, &rd->r);
-			rd->r = ir_rule_free(rd->r);
+				k = ir_chain_append_packed(c, rd->r);
 		}
 	}
 	ip6tc_free(h);
@@ -457,7 +449,11 @@ int fw_iptc_read(struct ir_ruleset *rs, int family, const struct fw_ipsets *ipse
 					 legacy_tables[ti].name, &rd.t);
 		if (k < 0)
 			goto out;
+		k = ir_rule_new(&rd.r);
+		if (k < 0)
+			goto out;
 		k = family == AF_INET6 ? read_table6(&rd, ti) : read_table4(&rd, ti);
+		ir_rule_free(rd.r);
 		if (k < 0)
 			goto out;
 		if (note)

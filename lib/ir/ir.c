@@ -232,6 +232,37 @@ static int vformat(char **ret, const char *fmt, va_list ap)
 	return 0;
 }
 
+/*
+ * Packing: a cursor over one allocation. With p NULL it only measures (n is then the size
+ * needed); the same calls with p set fill the allocation.
+ */
+struct packer {
+	char *p;
+	size_t n;
+};
+
+static void *pk_alloc(struct packer *k, size_t size, size_t align)
+{
+	size_t off = (k->n + align - 1) & ~(align - 1);
+
+	k->n = off + size;
+	return k->p ? k->p + off : NULL;
+}
+
+static char *pk_str(struct packer *k, const char *str)
+{
+	size_t l;
+	char *d;
+
+	if (!str)
+		return NULL;
+	l = strlen(str) + 1;
+	d = pk_alloc(k, l, 1);
+	if (d)
+		memcpy(d, str, l);
+	return d;
+}
+
 /* --- predicates, statements, verdicts --- */
 
 void ir_pred_done(struct ir_pred *p)
@@ -295,21 +326,130 @@ struct ir_rule *ir_rule_free(struct ir_rule *r)
 {
 	if (!r)
 		return NULL;
-	IR_FOREACH(p, &r->preds)
-	ir_pred_done(p);
-	VEC_DONE(&r->preds);
-	IR_FOREACH(s, &r->stmts)
-	ir_stmt_done(s);
-	VEC_DONE(&r->stmts);
-	ir_verdict_done(&r->verdict);
-	free(r->comment);
+	if (!r->packed) {
+		IR_FOREACH(p, &r->preds)
+		ir_pred_done(p);
+		VEC_DONE(&r->preds);
+		IR_FOREACH(s, &r->stmts)
+		ir_stmt_done(s);
+		VEC_DONE(&r->stmts);
+		ir_verdict_done(&r->verdict);
+		free(r->comment);
+	}
 	free(r->text);
 	free(r);
 	return NULL;
 }
 
+void ir_rule_clear(struct ir_rule *r)
+{
+	IR_FOREACH(p, &r->preds)
+	ir_pred_done(p);
+	r->preds.n = 0;
+	IR_FOREACH(s, &r->stmts)
+	ir_stmt_done(s);
+	r->stmts.n = 0;
+	ir_verdict_done(&r->verdict);
+	free(r->comment);
+	r->comment = NULL;
+	free(r->text);
+	r->text = NULL;
+	r->handle = 0;
+}
+
+/* Deep copies (into separate allocations) for ir_rule_unpack(); *dst is zeroed on failure. */
+static int pred_copy(const struct ir_pred *src, struct ir_pred *dst)
+{
+	*dst = *src;
+	dst->values = (struct np_iset){ 0 };
+	dst->ifnames.items = NULL;
+	dst->ifnames.n = dst->ifnames.cap = 0;
+	dst->ref.name = NULL;
+	dst->text = NULL;
+	if (np_iset_copy(&src->values, &dst->values) < 0)
+		goto oom;
+	IR_FOREACH(f, &src->ifnames)
+	{
+		struct ir_ifname c = { .name = strdup(f->name), .prefix = f->prefix };
+
+		if (!c.name || VEC_PUSH(&dst->ifnames, c) < 0) {
+			free(c.name);
+			goto oom;
+		}
+	}
+	if (strdup_or_null(src->ref.name, &dst->ref.name) < 0 ||
+	    strdup_or_null(src->text, &dst->text) < 0)
+		goto oom;
+	return 0;
+oom:
+	ir_pred_done(dst);
+	return -ENOMEM;
+}
+
+static int stmt_copy(const struct ir_stmt *src, struct ir_stmt *dst)
+{
+	*dst = *src;
+	dst->ref.name = NULL;
+	dst->text = NULL;
+	if (strdup_or_null(src->ref.name, &dst->ref.name) < 0 ||
+	    strdup_or_null(src->text, &dst->text) < 0) {
+		ir_stmt_done(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int ir_rule_unpack(struct ir_rule *r)
+{
+	struct ir_rule c = { 0 };
+
+	if (!r->packed)
+		return 0;
+	if (r->preds.n > 0) {
+		c.preds.items = calloc(r->preds.n, sizeof(*c.preds.items));
+		if (!c.preds.items)
+			goto oom;
+		c.preds.cap = r->preds.n;
+	}
+	for (size_t i = 0; i < r->preds.n; i++, c.preds.n++)
+		if (pred_copy(&r->preds.items[i], &c.preds.items[i]) < 0)
+			goto oom;
+	if (r->stmts.n > 0) {
+		c.stmts.items = calloc(r->stmts.n, sizeof(*c.stmts.items));
+		if (!c.stmts.items)
+			goto oom;
+		c.stmts.cap = r->stmts.n;
+	}
+	for (size_t i = 0; i < r->stmts.n; i++, c.stmts.n++)
+		if (stmt_copy(&r->stmts.items[i], &c.stmts.items[i]) < 0)
+			goto oom;
+	if (ir_verdict_copy(&r->verdict, &c.verdict) < 0 ||
+	    strdup_or_null(r->comment, &c.comment) < 0)
+		goto oom;
+	/* the packed copies stay in r's allocation, unused, until r is freed */
+	r->preds = c.preds;
+	r->stmts = c.stmts;
+	r->verdict = c.verdict;
+	r->comment = c.comment;
+	r->packed = false;
+	return 0;
+oom:
+	c.text = NULL;
+	IR_FOREACH(p, &c.preds)
+	ir_pred_done(p);
+	VEC_DONE(&c.preds);
+	IR_FOREACH(st, &c.stmts)
+	ir_stmt_done(st);
+	VEC_DONE(&c.stmts);
+	ir_verdict_done(&c.verdict);
+	free(c.comment);
+	return -ENOMEM;
+}
+
 int ir_rule_set_comment(struct ir_rule *r, const char *comment)
 {
+	if (ir_rule_unpack(r) < 0)
+		return -ENOMEM;
 	return strdup_or_null(comment, &r->comment);
 }
 
@@ -322,6 +462,10 @@ int ir_rule_add_pred(struct ir_rule *r, struct ir_pred *p)
 {
 	int k;
 
+	if (ir_rule_unpack(r) < 0) {
+		ir_pred_done(p);
+		return -ENOMEM;
+	}
 	if (p->kind == IR_PRED_MATCH)
 		np_iset_normalize(&p->values);
 	k = VEC_PUSH(&r->preds, *p);
@@ -367,8 +511,14 @@ int ir_rule_add_match_range(struct ir_rule *r, enum ir_field field, bool negate,
 {
 	struct np_iset s = { 0 };
 
-	if (np_iset_add(&s, lo, hi) < 0)
-		return -ENOMEM;
+	if (lo <= hi) {
+		/* one range: no room for more */
+		s.r = malloc(sizeof(*s.r));
+		if (!s.r)
+			return -ENOMEM;
+		s.r[0] = (struct np_range){ lo, hi };
+		s.n = s.cap = 1;
+	}
 	return ir_rule_add_match(r, field, negate, &s);
 }
 
@@ -475,6 +625,10 @@ int ir_rule_add_stmt(struct ir_rule *r, struct ir_stmt *s)
 {
 	int k;
 
+	if (ir_rule_unpack(r) < 0) {
+		ir_stmt_done(s);
+		return -ENOMEM;
+	}
 	s->after = r->preds.n;
 	k = VEC_PUSH(&r->stmts, *s);
 	if (k < 0) {
@@ -564,6 +718,8 @@ int ir_rule_set_verdict(struct ir_rule *r, enum ir_verdict_kind kind, const char
 
 	if ((kind == IR_VERDICT_JUMP || kind == IR_VERDICT_GOTO) && !chain)
 		return -EINVAL;
+	if (ir_rule_unpack(r) < 0)
+		return -ENOMEM;
 	if (chain && (kind == IR_VERDICT_JUMP || kind == IR_VERDICT_GOTO)) {
 		c = strdup(chain);
 		if (!c)
@@ -577,6 +733,8 @@ int ir_rule_set_verdict(struct ir_rule *r, enum ir_verdict_kind kind, const char
 
 int ir_rule_set_queue(struct ir_rule *r, uint16_t num, uint16_t last, bool bypass, bool fanout)
 {
+	if (ir_rule_unpack(r) < 0)
+		return -ENOMEM;
 	ir_verdict_done(&r->verdict);
 	r->verdict.kind = IR_VERDICT_QUEUE;
 	r->verdict.queue_num = num;
@@ -671,6 +829,102 @@ int ir_chain_append(struct ir_chain *c, struct ir_rule **rule)
 	return 0;
 }
 
+/* Lays out the packed copy of src (see struct packer); returns the rule when k->p is set. */
+static struct ir_rule *rule_pack(struct packer *k, const struct ir_rule *src)
+{
+	struct ir_rule *r = pk_alloc(k, sizeof(*r), _Alignof(struct ir_rule));
+	struct ir_stmt *stmts = NULL;
+	struct ir_pred *preds = NULL;
+	char *str;
+
+	if (src->stmts.n > 0)
+		stmts = pk_alloc(k, src->stmts.n * sizeof(*stmts), _Alignof(struct ir_stmt));
+	if (src->preds.n > 0)
+		preds = pk_alloc(k, src->preds.n * sizeof(*preds), _Alignof(struct ir_pred));
+	if (r) {
+		*r = *src;
+		r->chain = NULL;
+		r->position = 0;
+		r->preds.items = preds;
+		r->preds.cap = src->preds.n;
+		r->stmts.items = stmts;
+		r->stmts.cap = src->stmts.n;
+		r->packed = true;
+	}
+	for (size_t i = 0; i < src->preds.n; i++) {
+		const struct ir_pred *sp = &src->preds.items[i];
+		struct np_range *rg = NULL;
+		struct ir_ifname *fn = NULL;
+
+		if (sp->values.n > 0)
+			rg = pk_alloc(k, sp->values.n * sizeof(*rg), _Alignof(struct np_range));
+		if (sp->ifnames.n > 0)
+			fn = pk_alloc(k, sp->ifnames.n * sizeof(*fn), _Alignof(struct ir_ifname));
+		if (preds) {
+			preds[i] = *sp;
+			if (rg)
+				memcpy(rg, sp->values.r, sp->values.n * sizeof(*rg));
+			preds[i].values = (struct np_iset){ rg, sp->values.n, sp->values.n };
+			preds[i].ifnames.items = fn;
+			preds[i].ifnames.cap = sp->ifnames.n;
+		}
+		for (size_t j = 0; j < sp->ifnames.n; j++) {
+			str = pk_str(k, sp->ifnames.items[j].name);
+			if (fn)
+				fn[j] = (struct ir_ifname){ str, sp->ifnames.items[j].prefix };
+		}
+		str = pk_str(k, sp->ref.name);
+		if (preds)
+			preds[i].ref.name = str;
+		str = pk_str(k, sp->text);
+		if (preds)
+			preds[i].text = str;
+	}
+	for (size_t i = 0; i < src->stmts.n; i++) {
+		const struct ir_stmt *ss = &src->stmts.items[i];
+
+		if (stmts)
+			stmts[i] = *ss;
+		str = pk_str(k, ss->ref.name);
+		if (stmts)
+			stmts[i].ref.name = str;
+		str = pk_str(k, ss->text);
+		if (stmts)
+			stmts[i].text = str;
+	}
+	str = pk_str(k, src->verdict.chain);
+	if (r)
+		r->verdict.chain = str;
+	str = pk_str(k, src->comment);
+	if (r)
+		r->comment = str;
+	return r;
+}
+
+int ir_chain_append_packed(struct ir_chain *c, struct ir_rule *scratch)
+{
+	struct packer k = { 0 };
+	struct ir_rule *r;
+
+	if (scratch->packed)
+		return -EINVAL;
+	if (VEC_RESERVE(&c->rules, 1) < 0)
+		return -ENOMEM;
+	rule_pack(&k, scratch);
+	k.p = malloc(k.n);
+	if (!k.p)
+		return -ENOMEM;
+	k.n = 0;
+	r = rule_pack(&k, scratch);
+	/* the text is moved, not packed: ir_rule_text() may set it later */
+	scratch->text = NULL;
+	ir_rule_clear(scratch);
+	c->rules.items[c->rules.n++] = r;
+	r->chain = c;
+	r->position = c->rules.n;
+	return 0;
+}
+
 /* --- sets --- */
 
 int ir_set_new(const char *name, const char *type, struct ir_set **ret)
@@ -690,21 +944,82 @@ int ir_set_new(const char *name, const char *type, struct ir_set **ret)
 	return 0;
 }
 
-static void set_elem_done(const struct ir_set *s, struct ir_set_elem *e)
+/*
+ * A set's pool: chunks of memory for its elements' keys, interface names and verdict chains,
+ * allocated by bumping a cursor and freed all at once with the set (elements are never removed
+ * one by one).
+ */
+struct ir_set_pool {
+	struct ir_set_pool *next; /* the previous, full chunk */
+	size_t size, used;
+	_Alignas(16) char data[];
+};
+
+#define POOL_CHUNK_MIN 1024u
+
+static void pool_free(struct ir_set_pool *p)
 {
-	if (e->key)
-		for (unsigned i = 0; i < s->nkey; i++)
-			free(e->key[i].ifname);
-	free(e->key);
-	ir_verdict_done(&e->verdict);
+	while (p) {
+		struct ir_set_pool *next = p->next;
+
+		free(p);
+		p = next;
+	}
+}
+
+/* Returns whether the current chunk has size more bytes at alignment align. */
+static bool pool_fits(const struct ir_set_pool *p, size_t size, size_t align)
+{
+	return p && ((p->used + align - 1) & ~(align - 1)) + size <= p->size;
+}
+
+/* Starts a new chunk of at least size bytes (more when the set keeps growing). */
+static int pool_grow(struct ir_set *s, size_t size)
+{
+	struct ir_set_pool *p;
+	size_t n = MAX(size, POOL_CHUNK_MIN);
+
+	if (s->pool)
+		n = MAX(n, MIN(s->pool->size * 2, (size_t)1 << 20));
+	p = malloc(sizeof(*p) + n);
+	if (!p)
+		return -ENOMEM;
+	p->next = s->pool;
+	p->size = n;
+	p->used = 0;
+	s->pool = p;
+	return 0;
+}
+
+static void *pool_alloc(struct ir_set *s, size_t size, size_t align)
+{
+	struct ir_set_pool *p;
+	size_t off;
+
+	if (!pool_fits(s->pool, size, align) && pool_grow(s, size + align) < 0)
+		return NULL;
+	p = s->pool;
+	off = (p->used + align - 1) & ~(align - 1);
+	p->used = off + size;
+	return p->data + off;
+}
+
+static char *pool_strdup(struct ir_set *s, const char *str)
+{
+	size_t l = strlen(str) + 1;
+	char *d = pool_alloc(s, l, 1);
+
+	if (d)
+		memcpy(d, str, l);
+	return d;
 }
 
 struct ir_set *ir_set_free(struct ir_set *s)
 {
 	if (!s)
 		return NULL;
-	IR_FOREACH(e, &s->elems)
-	set_elem_done(s, e);
+	/* element keys, names and chains live in the pool */
+	pool_free(s->pool);
 	VEC_DONE(&s->elems);
 	IR_FOREACH(m, &s->members)
 	free(*m);
@@ -726,6 +1041,25 @@ int ir_set_add_key(struct ir_set *s, enum ir_keytype t)
 	return 0;
 }
 
+int ir_set_reserve(struct ir_set *s, size_t n)
+{
+	size_t need = s->elems.n + n, keys = n * s->nkey * sizeof(struct ir_key_part);
+
+	if (s->nkey == 0)
+		return -EINVAL;
+	if (need > s->elems.cap) {
+		void *v = reallocarray(s->elems.items, need, sizeof(*s->elems.items));
+
+		if (!v)
+			return -ENOMEM;
+		s->elems.items = v;
+		s->elems.cap = need;
+	}
+	if (keys > 0 && !pool_fits(s->pool, keys, _Alignof(struct ir_key_part)))
+		return pool_grow(s, keys + _Alignof(struct ir_key_part));
+	return 0;
+}
+
 int ir_set_add_elem(struct ir_set *s, const struct ir_key_part *key,
 		    const struct ir_verdict *verdict, np_u128 data, bool nomatch)
 {
@@ -733,27 +1067,34 @@ int ir_set_add_elem(struct ir_set *s, const struct ir_key_part *key,
 
 	if (s->nkey == 0)
 		return -EINVAL;
-	e.key = calloc(s->nkey, sizeof(*e.key));
+	if (VEC_RESERVE(&s->elems, 1) < 0)
+		return -ENOMEM;
+	/* nothing allocated below is given back on failure: the pool keeps it until the set
+	 * is freed */
+	e.key = pool_alloc(s, s->nkey * sizeof(*e.key), _Alignof(struct ir_key_part));
 	if (!e.key)
 		return -ENOMEM;
 	for (unsigned i = 0; i < s->nkey; i++) {
-		e.key[i].lo = key[i].lo;
-		e.key[i].hi = key[i].hi;
-		e.key[i].prefix = key[i].prefix;
+		e.key[i] = (struct ir_key_part){ .lo = key[i].lo,
+						 .hi = key[i].hi,
+						 .prefix = key[i].prefix };
 		if (key[i].ifname) {
-			e.key[i].ifname = strdup(key[i].ifname);
+			e.key[i].ifname = pool_strdup(s, key[i].ifname);
 			if (!e.key[i].ifname)
-				goto oom;
+				return -ENOMEM;
 		}
 	}
-	if (verdict && ir_verdict_copy(verdict, &e.verdict) < 0)
-		goto oom;
-	if (VEC_PUSH(&s->elems, e) < 0)
-		goto oom;
+	if (verdict) {
+		e.verdict = *verdict;
+		e.verdict.chain = NULL;
+		if (verdict->chain) {
+			e.verdict.chain = pool_strdup(s, verdict->chain);
+			if (!e.verdict.chain)
+				return -ENOMEM;
+		}
+	}
+	s->elems.items[s->elems.n++] = e;
 	return 0;
-oom:
-	set_elem_done(s, &e);
-	return -ENOMEM;
 }
 
 int ir_set_add_range(struct ir_set *s, np_u128 lo, np_u128 hi)

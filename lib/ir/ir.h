@@ -20,7 +20,9 @@
  * that depends on one is UNKNOWN to the evaluator.
  *
  * Ownership: the ruleset owns its tables and ipsets, a table its chains and sets, a chain its
- * rules, a rule its predicates and statements. Every string is a private copy. Back pointers
+ * rules, a rule its predicates and statements. Every string is a private copy. Readers pack
+ * each rule into one allocation (ir_chain_append_packed()) and a set's element keys into the
+ * set's pool: the IR is read-only outside the ir_* functions. Back pointers
  * (rule->chain, chain->table, table->ruleset, set->table) are set when an object is added.
  * References by name (jump targets, set lookups, list:set members) are resolved into pointers
  * by ir_ruleset_link(), which the evaluator calls; readers may leave them unresolved.
@@ -266,6 +268,10 @@ struct ir_rule {
 	VEC(struct ir_stmt) stmts;
 	struct ir_verdict verdict;
 	unsigned id; /* ir_ruleset_link(): dense number over the ruleset */
+	/* Made by ir_chain_append_packed(): the arrays, value sets and strings above (all but
+	 * text) live in the rule's own allocation. Read it like any rule; change it only through
+	 * the ir_rule_* functions, which give it separate allocations first (ir_rule_unpack()). */
+	bool packed;
 };
 
 struct ir_chain {
@@ -326,6 +332,8 @@ struct ir_set {
 	VEC(char *) members; /* IR_SET_LIST: member ipset names, in order */
 	VEC(struct ir_set *) member_sets; /* resolved by ir_ruleset_link() */
 	unsigned id; /* ir_ruleset_link(): dense number over the ruleset */
+	struct ir_set_pool *pool; /* the elements' keys, interface names and verdict chains (owned
+				   * by the set: never free them one by one) */
 };
 
 struct ir_table {
@@ -444,6 +452,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct ir_chain *, ir_chain_free);
 /* Appends *rule to c and sets its chain and position; takes ownership even on failure (*rule
  * is NULL after). Returns 0 or -ENOMEM. */
 int ir_chain_append(struct ir_chain *c, struct ir_rule **rule);
+/*
+ * Appends to c a copy of *scratch made in one allocation: its predicates, statements, value
+ * sets and strings are packed behind the rule (its text, if any, is moved). *scratch is then
+ * emptied as by ir_rule_clear(), keeping its arrays for the next rule: readers build every rule
+ * in one scratch rule and append it this way. Returns 0, or -ENOMEM (*scratch unchanged).
+ */
+int ir_chain_append_packed(struct ir_chain *c, struct ir_rule *scratch);
 
 /* --- rules --- */
 
@@ -452,6 +467,13 @@ int ir_rule_new(struct ir_rule **ret);
 /* Frees r; accepts NULL; returns NULL. */
 struct ir_rule *ir_rule_free(struct ir_rule *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct ir_rule *, ir_rule_free);
+/* Empties r (predicates, statements, verdict, comment, text, handle), keeping the capacity of
+ * its arrays; r must not be packed. */
+void ir_rule_clear(struct ir_rule *r);
+/* Gives a packed rule's contents allocations of their own, so that they can be changed in
+ * place (the ir_rule_* functions do this themselves). Returns 0 (also when r is not packed) or
+ * -ENOMEM (r unchanged). */
+int ir_rule_unpack(struct ir_rule *r);
 /* Sets the comment / the reader's rendering (copied; NULL clears). Returns 0 or -ENOMEM. */
 int ir_rule_set_comment(struct ir_rule *r, const char *comment);
 int ir_rule_set_text(struct ir_rule *r, const char *text);
@@ -526,9 +548,14 @@ struct ir_set *ir_set_free(struct ir_set *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct ir_set *, ir_set_free);
 /* Appends a key field of type t. Returns 0 or -EINVAL (more than IR_KEY_MAX). */
 int ir_set_add_key(struct ir_set *s, enum ir_keytype t);
+/* Makes room for n more elements (after the key fields are added), so that adding them
+ * allocates nothing more when n is known in advance. Returns 0, -EINVAL (no key fields yet) or
+ * -ENOMEM. */
+int ir_set_reserve(struct ir_set *s, size_t n);
 /*
- * Adds an element: key holds s->nkey parts (copied, interface names too); verdict (copied) for
- * verdict maps, else NULL. Returns 0, -EINVAL (no key fields yet) or -ENOMEM.
+ * Adds an element: key holds s->nkey parts (copied, interface names too, into the set's pool);
+ * verdict (copied likewise) for verdict maps, else NULL. Returns 0, -EINVAL (no key fields yet)
+ * or -ENOMEM.
  */
 int ir_set_add_elem(struct ir_set *s, const struct ir_key_part *key,
 		    const struct ir_verdict *verdict, np_u128 data, bool nomatch);

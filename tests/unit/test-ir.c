@@ -2,6 +2,7 @@
 /* The IR: construction, ownership, linking, rendering and counts. */
 #include <check.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -323,6 +324,125 @@ START_TEST(sets_render_and_counts)
 }
 END_TEST
 
+/* A rule appended packed renders and links like the rule it was built as; changing it through
+ * the ir_rule_* functions works (it is unpacked first); the scratch rule is reusable. */
+START_TEST(packed_rules)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	_cleanup_(ir_rule_freep) struct ir_rule *scratch = NULL, *plain = NULL;
+	struct strbuf sb = { 0 }, want = { 0 };
+	static const enum ir_field key[] = { IR_FIELD_SADDR, IR_FIELD_L4PROTO, IR_FIELD_DPORT };
+	const char *const ifs[] = { "cali+", "eth0" };
+	struct ir_table *t;
+	struct ir_chain *c, *target;
+	struct ir_rule *r;
+	struct np_iset ports = { 0 };
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	ck_assert_int_eq(ir_ruleset_new_table(rs, IR_SRC_NFT, IR_FAMILY_IP, "t", &t), 0);
+	ck_assert_int_eq(ir_table_new_chain(t, "c", &c), 0);
+	ck_assert_int_eq(ir_table_new_chain(t, "pod-policy", &target), 0);
+	ck_assert_int_eq(ir_rule_new(&scratch), 0);
+	ck_assert_int_eq(ir_rule_new(&plain), 0);
+	for (int pass = 0; pass < 2; pass++) {
+		struct ir_rule *b = pass ? scratch : plain;
+
+		ck_assert_int_eq(ir_rule_add_ifnames(b, IR_FIELD_IIFNAME, false, ifs, 2), 0);
+		ck_assert_int_eq(np_iset_add(&ports, 8080, 8090), 0);
+		ck_assert_int_eq(np_iset_add(&ports, 80, 80), 0);
+		ck_assert_int_eq(ir_rule_add_match(b, IR_FIELD_DPORT, true, &ports), 0);
+		ck_assert_int_eq(ir_rule_add_lookup(b, key, 3, "allowed", true, false), 0);
+		ck_assert_int_eq(ir_rule_add_mark(b, IR_FIELD_META_MARK, 0x10000, 0x10000), 0);
+		ck_assert_int_eq(ir_rule_add_bits(b, IR_FIELD_CT_STATE, IR_CT_NEW, false), 0);
+		ck_assert_int_eq(ir_rule_add_note(b, IR_STMT_LOG, "pfx"), 0);
+		ck_assert_int_eq(ir_rule_add_opaque(b, "osf"), 0);
+		ck_assert_int_eq(ir_rule_set_comment(b, "cali:abc"), 0);
+		ck_assert_int_eq(ir_rule_set_verdict(b, IR_VERDICT_JUMP, "pod-policy"), 0);
+		b->handle = 42;
+	}
+	ck_assert_int_eq(ir_table_new_chain(t, "c-plain", &target), 0);
+	ck_assert_int_eq(ir_chain_append(target, &plain), 0);
+	ck_assert_int_eq(ir_rule_render(target->rules.items[0], &want), 0);
+	target = ir_table_find_chain(t, "pod-policy");
+
+	ck_assert_int_eq(ir_chain_append_packed(c, scratch), 0);
+	/* the scratch rule is empty and keeps its arrays */
+	ck_assert_uint_eq(scratch->preds.n, 0);
+	ck_assert_uint_eq(scratch->stmts.n, 0);
+	ck_assert_uint_ge(scratch->preds.cap, 5);
+	ck_assert_ptr_null(scratch->comment);
+	ck_assert_int_eq(scratch->verdict.kind, IR_VERDICT_CONTINUE);
+	ck_assert_uint_eq(scratch->handle, 0);
+
+	r = c->rules.items[0];
+	ck_assert(r->packed);
+	ck_assert_ptr_eq(r->chain, c);
+	ck_assert_uint_eq(r->position, 1);
+	ck_assert_uint_eq(r->handle, 42);
+	ck_assert_uint_eq(r->preds.n, 5);
+	ck_assert_uint_eq(r->preds.items[1].values.n, 2);
+	ck_assert_str_eq(r->preds.items[0].ifnames.items[0].name, "cali");
+	ck_assert(r->preds.items[0].ifnames.items[0].prefix);
+	ck_assert_ptr_eq(render(r, &sb), strbuf_str(&sb));
+	ck_assert_str_eq(strbuf_str(&sb), strbuf_str(&want));
+	ck_assert_int_eq(ir_ruleset_link(rs), 2); /* the ipset "allowed" does not exist */
+	ck_assert_ptr_eq(r->verdict.target, target);
+	ck_assert_str_eq(ir_rule_text(r), strbuf_str(&want));
+
+	/* changed through the API: unpacked first, the rest intact */
+	ck_assert_int_eq(ir_rule_set_comment(r, "other"), 0);
+	ck_assert(!r->packed);
+	ck_assert_str_eq(r->comment, "other");
+	ck_assert_str_eq(r->preds.items[2].ref.name, "allowed");
+	ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_SPORT, false, 1, 2), 0);
+	ck_assert_uint_eq(r->preds.n, 6);
+	ck_assert_str_eq(r->verdict.chain, "pod-policy");
+
+	/* the scratch builds the next rule */
+	ck_assert_int_eq(ir_rule_set_verdict(scratch, IR_VERDICT_DROP, NULL), 0);
+	ck_assert_int_eq(ir_chain_append_packed(c, scratch), 0);
+	ck_assert_str_eq(render(c->rules.items[1], &sb), "drop");
+	ck_assert_uint_eq(c->rules.items[1]->position, 2);
+	strbuf_done(&sb);
+	strbuf_done(&want);
+}
+END_TEST
+
+/* Element keys live in the set's pool, also past the room ir_set_reserve() made. */
+START_TEST(set_pool)
+{
+	_cleanup_(ir_set_freep) struct ir_set *s = NULL;
+	struct ir_verdict v = { .kind = IR_VERDICT_GOTO, .chain = (char *)"pod" };
+	char name[16];
+
+	ck_assert_int_eq(ir_set_new("m", NULL, &s), 0);
+	ck_assert_int_eq(ir_set_reserve(s, 10), -EINVAL); /* no key yet */
+	ck_assert_int_eq(ir_set_add_key(s, IR_KEY_IFNAME), 0);
+	ck_assert_int_eq(ir_set_add_key(s, IR_KEY_NUM), 0);
+	ck_assert_int_eq(ir_set_reserve(s, 10), 0);
+	ck_assert_uint_ge(s->elems.cap, 10);
+	for (unsigned i = 0; i < 5000; i++) {
+		struct ir_key_part k[2] = { { .ifname = name }, { .lo = i, .hi = i + 1 } };
+
+		snprintf(name, sizeof(name), "veth%u", i);
+		ck_assert_int_eq(ir_set_add_elem(s, k, i % 2 ? &v : NULL, i, false), 0);
+	}
+	ck_assert_uint_eq(s->elems.n, 5000);
+	for (unsigned i = 0; i < 5000; i++) {
+		const struct ir_set_elem *e = &s->elems.items[i];
+
+		snprintf(name, sizeof(name), "veth%u", i);
+		ck_assert_str_eq(e->key[0].ifname, name);
+		ck_assert(e->key[1].lo == i && e->key[1].hi == i + 1);
+		ck_assert(e->data == i);
+		ck_assert_int_eq(e->verdict.kind, i % 2 ? IR_VERDICT_GOTO : IR_VERDICT_CONTINUE);
+		if (i % 2)
+			ck_assert_str_eq(e->verdict.chain, "pod");
+		ck_assert_uint_eq((uintptr_t)e->key % _Alignof(struct ir_key_part), 0);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ir");
@@ -335,6 +455,8 @@ int main(void)
 	tcase_add_test(tc, statements_keep_their_place);
 	tcase_add_test(tc, render_rules);
 	tcase_add_test(tc, sets_render_and_counts);
+	tcase_add_test(tc, packed_rules);
+	tcase_add_test(tc, set_pool);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_tap(sr, "-");
