@@ -727,6 +727,72 @@ static void rg_narrow(struct eval_region *rg, enum ir_field f, np_u128 v, np_u12
 		*a = (uint16_t)(hi + 1);
 }
 
+static void rg_narrow_iset(struct eval_region *rg, enum ir_field f, np_u128 v,
+			   const struct np_iset *values);
+
+/* Notes that field f (a port or the protocol, holding v) was tested against values (or the
+ * range lo..hi when values is NULL); beyond EVAL_REGION_TESTS tests, narrows the interval (or
+ * ties the region to the protocol) instead. */
+static void rg_test(struct eval_region *rg, enum ir_field f, np_u128 v,
+		    const struct np_iset *values, np_u128 lo, np_u128 hi)
+{
+	struct eval_region_test *t;
+	uint8_t field = f == IR_FIELD_SPORT	? EVAL_REGION_SPORT
+			: f == IR_FIELD_DPORT ? EVAL_REGION_DPORT
+					      : EVAL_REGION_PROTO;
+	np_u128 a = 0, b = 255;
+
+	if (!rg)
+		return;
+	if (field == EVAL_REGION_PROTO) {
+		if (rg->l4proto)
+			return; /* already the exact protocol */
+	} else {
+		a = field == EVAL_REGION_SPORT ? rg->sport_lo : rg->dport_lo;
+		b = field == EVAL_REGION_SPORT ? rg->sport_hi : rg->dport_hi;
+		if (v > 65535 || v < a || v > b)
+			return; /* the port was rewritten (dnat): the region is already that port */
+	}
+	if (values && values->n == 1) {
+		lo = values->r[0].lo;
+		hi = values->r[0].hi;
+		values = NULL;
+	}
+	if (!values) {
+		/* one range: inside narrows a port interval exactly */
+		if (field != EVAL_REGION_PROTO && v >= lo && v <= hi) {
+			rg_narrow(rg, f, v, lo, hi);
+			return;
+		}
+		if (hi < a || lo > b)
+			return; /* the range lies outside the interval: nothing to note */
+	} else if (!np_iset_intersects_range(values, a, b))
+		return; /* no value inside the interval */
+	for (unsigned i = 0; i < rg->ntests; i++) {
+		t = &rg->tests[i];
+		if (t->field == field && t->values == values &&
+		    (values || (t->lo == lo && t->hi == hi)))
+			return; /* tested before, with the same outcome */
+	}
+	if (rg->ntests == EVAL_REGION_TESTS) {
+		if (field == EVAL_REGION_PROTO)
+			rg->l4proto = true;
+		else if (values)
+			rg_narrow_iset(rg, f, v, values);
+		else
+			rg_narrow(rg, f, v, lo, hi);
+		return;
+	}
+	t = &rg->tests[rg->ntests++];
+	*t = (struct eval_region_test){
+		.values = values,
+		.lo = (uint16_t)MIN(lo, (np_u128)65535),
+		.hi = (uint16_t)MIN(hi, (np_u128)65535),
+		.field = field,
+		.in = values ? np_iset_contains(values, v) : (v >= lo && v <= hi),
+	};
+}
+
 /* Shrinks the range of port field f to v itself. */
 static void rg_point(struct eval_region *rg, enum ir_field f, np_u128 v)
 {
@@ -761,13 +827,77 @@ static void rg_narrow_iset(struct eval_region *rg, enum ir_field f, np_u128 v,
 	rg_narrow(rg, f, v, lo, hi);
 }
 
-/* Notes that field f was read: the protocol and fields only some protocols have tie the
- * verdict to the protocol. */
-static inline void rg_read(struct eval_region *rg, enum ir_field f)
+/* Notes that field f of p was read other than by a value list: the protocol, or a field only
+ * tcp has, ties the verdict to the protocol. */
+static inline void rg_read(struct eval_region *rg, const struct eval_packet *p, enum ir_field f)
 {
-	if (rg && (f == IR_FIELD_L4PROTO || f == IR_FIELD_TCP_FLAGS || f == IR_FIELD_ICMP_TYPE ||
-		   f == IR_FIELD_ICMP_CODE))
+	if (!rg)
+		return;
+	if (f == IR_FIELD_L4PROTO)
 		rg->l4proto = true;
+	else if (f == IR_FIELD_TCP_FLAGS)
+		rg_test(rg, IR_FIELD_L4PROTO, p->l4proto, NULL, IPPROTO_TCP, IPPROTO_TCP);
+}
+
+static bool region_test_holds(const struct eval_region_test *t, unsigned v)
+{
+	bool in = t->values ? np_iset_contains(t->values, v) : (v >= t->lo && v <= t->hi);
+
+	return in == t->in;
+}
+
+bool eval_region_holds(const struct eval_region *rg, uint8_t proto, uint16_t sport,
+		       uint16_t dport)
+{
+	if ((rg->l4proto && proto != rg->proto) || !has_ports(proto) || !has_ports(rg->proto))
+		return false;
+	if (sport < rg->sport_lo || sport > rg->sport_hi || dport < rg->dport_lo ||
+	    dport > rg->dport_hi)
+		return false;
+	for (unsigned i = 0; i < rg->ntests; i++) {
+		const struct eval_region_test *t = &rg->tests[i];
+		unsigned v = t->field == EVAL_REGION_SPORT   ? sport
+			     : t->field == EVAL_REGION_DPORT ? dport
+							     : proto;
+
+		if (!region_test_holds(t, v))
+			return false;
+	}
+	return true;
+}
+
+int eval_region_ports(const struct eval_region *rg, bool sport, struct np_iset *ret)
+{
+	struct np_iset tmp = { 0 }, one = { 0 };
+	int r = -ENOMEM;
+
+	np_iset_done(ret);
+	if (np_iset_add(ret, sport ? rg->sport_lo : rg->dport_lo,
+			sport ? rg->sport_hi : rg->dport_hi) < 0)
+		return -ENOMEM;
+	for (unsigned i = 0; i < rg->ntests; i++) {
+		const struct eval_region_test *t = &rg->tests[i];
+		const struct np_iset *v = t->values;
+
+		if (t->field != (sport ? EVAL_REGION_SPORT : EVAL_REGION_DPORT))
+			continue;
+		if (!v) {
+			np_iset_done(&one);
+			if (np_iset_add(&one, t->lo, t->hi) < 0)
+				goto out;
+			v = &one;
+		}
+		if ((t->in ? np_iset_intersect(ret, v, &tmp) : np_iset_subtract(ret, v, &tmp)) < 0)
+			goto out;
+		np_iset_done(ret);
+		*ret = tmp;
+		tmp = (struct np_iset){ 0 };
+	}
+	r = 0;
+out:
+	np_iset_done(&tmp);
+	np_iset_done(&one);
+	return r;
 }
 
 /* --- set lookups --- */
@@ -884,9 +1014,8 @@ static void rg_set(struct eval_region *rg, const struct eval_ctx *ctx, const str
 		enum ir_field f = ref->key[i];
 		const struct set_index *x;
 
-		rg_read(rg, f);
 		if (!is_port_field(f))
-			continue;
+			continue; /* the protocol: set_lookup() noted it */
 		x = s->id < ctx->nsets ? &ctx->sets[s->id] : NULL;
 		if (s->nkey == 1 && x && x->set == s && x->field == 0 && x->nseg > 0) {
 			size_t g = seg_find(x->seg_lo, x->nseg, k->v[0]);
@@ -919,7 +1048,7 @@ static enum tri set_lookup(const struct eval_ctx *ctx, const struct eval_packet 
 	t = key_build(p, ref, s, &k);
 	if (rg)
 		for (unsigned i = 0; i < ref->nkey; i++)
-			rg_read(rg, ref->key[i]);
+			rg_read(rg, p, ref->key[i]);
 	if (t != T_TRUE) {
 		/* A port field absent or unknown: only the protocol decided that. */
 		return t;
@@ -992,7 +1121,10 @@ static enum tri pred_eval(const struct eval_ctx *ctx, const struct eval_packet *
 			return tri_not(in ? T_TRUE : T_FALSE, pr->negate);
 		}
 		r = field_num(p, pr->field, &v);
-		rg_read(rg, pr->field);
+		if (pr->field == IR_FIELD_L4PROTO && !pr->masked)
+			rg_test(rg, pr->field, v, &pr->values, 0, 0);
+		else
+			rg_read(rg, p, pr->field);
 		if (r == F_ABSENT)
 			return T_FALSE;
 		if (r == F_UNKNOWN)
@@ -1001,14 +1133,14 @@ static enum tri pred_eval(const struct eval_ctx *ctx, const struct eval_packet *
 			if (pr->masked)
 				rg_point(rg, pr->field, v);
 			else
-				rg_narrow_iset(rg, pr->field, v, &pr->values);
+				rg_test(rg, pr->field, v, &pr->values, 0, 0);
 		}
 		if (pr->masked)
 			v &= pr->mask;
 		return tri_not(iset_contains(&pr->values, v) ? T_TRUE : T_FALSE, pr->negate);
 	case IR_PRED_BITS:
 		r = field_num(p, pr->field, &v);
-		rg_read(rg, pr->field);
+		rg_read(rg, p, pr->field);
 		if (r == F_PRESENT && is_port_field(pr->field))
 			rg_point(rg, pr->field, v);
 		if (r == F_ABSENT)
@@ -1043,7 +1175,10 @@ static inline bool prefilter_false(const struct eval_packet *p, const struct pre
 	switch (pf->kind) {
 	case PF_RANGE:
 		r = field_num(p, pf->field, &v);
-		rg_read(rg, pf->field);
+		if (pf->field == IR_FIELD_L4PROTO && !pf->masked)
+			rg_test(rg, pf->field, v, NULL, pf->lo, pf->hi);
+		else
+			rg_read(rg, p, pf->field);
 		if (r == F_ABSENT)
 			return true;
 		if (r == F_UNKNOWN)
@@ -1052,7 +1187,7 @@ static inline bool prefilter_false(const struct eval_packet *p, const struct pre
 			if (pf->masked)
 				rg_point(rg, pf->field, v);
 			else
-				rg_narrow(rg, pf->field, v, pf->lo, pf->hi);
+				rg_test(rg, pf->field, v, NULL, pf->lo, pf->hi);
 		}
 		if (pf->masked)
 			v &= pf->mask;
@@ -1064,7 +1199,7 @@ static inline bool prefilter_false(const struct eval_packet *p, const struct pre
 				   : strncmp(name, pf->name, IFNAMSIZ) == 0) == pf->negate;
 	case PF_BITS:
 		r = field_num(p, pf->field, &v);
-		rg_read(rg, pf->field);
+		rg_read(rg, p, pf->field);
 		if (r == F_PRESENT && is_port_field(pf->field))
 			rg_point(rg, pf->field, v);
 		if (r == F_ABSENT)
@@ -1740,6 +1875,7 @@ int eval_packet(const struct eval_ctx *ctx, const struct eval_packet *p, bool wi
 	res->ct_mark = st.pkt.ct_mark;
 	res->forks = env.forks;
 	res->region = env.rg;
+	res->region.proto = p->l4proto;
 	/* An unknown verdict without a queue is explained by the last rule reached. */
 	if (v == EVAL_UNKNOWN && st.decided_rank < 5 && st.has_last) {
 		st.decided = st.last;

@@ -109,18 +109,49 @@ struct eval_trace_entry {
 
 /*
  * The part of the transport fields an evaluation depended on: every packet equal to the
- * evaluated one except for its source port in [sport_lo, sport_hi] and its destination port in
- * [dport_lo, dport_hi] meets the same predicate outcomes, so takes exactly the same path through
- * the rules and gets the same verdict, deciding rule and reason. When !l4proto, no predicate on
- * the path tested the protocol itself (nor a field only one protocol has), so that holds for
- * the same packet with any other protocol that has ports (tcp, udp, sctp, udplite, dccp) too.
- * Tests that cannot be bounded this way (masked port tests, ports in concatenated set keys, a
- * port rewritten by dnat) shrink the ranges to the packet's own ports.
+ * evaluated one except for its ports, whose source port is in the region's source ports and
+ * whose destination port is in its destination ports, meets the same predicate outcomes, so
+ * takes exactly the same path through the rules and gets the same verdict, deciding rule and
+ * reason. The ports of a field are an interval [lo, hi] less or restricted by the value lists
+ * the path tested (each: the port is in it, or is not, as the evaluated packet's port was).
+ * The protocol is treated alike: value lists of protocols the path tested (tcp flags count as
+ * "is tcp"), so that the region also holds for the same packet with another protocol that has
+ * ports (tcp, udp, sctp, udplite, dccp) and meets those tests alike; l4proto set means the path
+ * depends on the exact protocol. Tests that cannot be expressed this way (masked tests, ports
+ * or protocols in concatenated set keys, a port rewritten by dnat) shrink the interval to the
+ * packet's own port (or set l4proto); beyond EVAL_REGION_TESTS value lists, the interval
+ * narrows (or l4proto is set) instead.
  */
+#define EVAL_REGION_TESTS 24
+
+enum eval_region_field {
+	EVAL_REGION_DPORT,
+	EVAL_REGION_SPORT,
+	EVAL_REGION_PROTO,
+};
+
+struct eval_region_test {
+	const struct np_iset *values; /* owned by the ruleset; NULL: the range lo..hi */
+	uint16_t lo, hi;
+	uint8_t field; /* enum eval_region_field */
+	bool in; /* the value is in values */
+};
+
 struct eval_region {
 	uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
+	uint8_t proto; /* of the evaluated packet */
 	bool l4proto;
+	unsigned ntests;
+	struct eval_region_test tests[EVAL_REGION_TESTS];
 };
+
+/* Returns whether the packet of rg with these protocol and ports is in rg (then its path, and
+ * verdict, are those of rg's packet); proto is only compared when rg tested the protocol. */
+bool eval_region_holds(const struct eval_region *rg, uint8_t proto, uint16_t sport,
+		       uint16_t dport);
+/* Sets *ret (emptied first) to the source (sport) or destination ports of rg. Returns 0 or
+ * -ENOMEM. */
+int eval_region_ports(const struct eval_region *rg, bool sport, struct np_iset *ret);
 
 struct eval_result {
 	enum eval_verdict verdict;
