@@ -40,4 +40,4 @@ PY
 ip netns exec "$ns" ipset restore <"$data/ipsets"
 ip netns exec "$ns" iptables-legacy-restore <"$data/iptables.rules"
 echo "== audit, $scale: $(cat "$data/summary.json")"
-ip netns exec "$ns" ${PERF:-} taskset -c 0 "$build/bench/bench-audit" "$data/cluster.json" node-1 "${REPEAT:-11}"
+ip netns exec "$ns" ${PERF:-} taskset -c ${CPU:-0} "$build/bench/bench-audit" "$data/cluster.json" node-1 "${REPEAT:-11}"

@@ -178,6 +178,11 @@ struct group {
 	bool merged; /* folded into another group */
 };
 
+struct atoms {
+	struct np_iset *v; /* per atom: its values, canonical */
+	size_t n;
+};
+
 struct pod_state {
 	const struct model_pod *pod;
 	const struct policy_expect *exp;
@@ -198,10 +203,12 @@ struct pod_state {
 struct known {
 	struct known_verdict {
 		struct eval_region rg;
-		uint8_t proto;
 		enum eval_verdict v;
+		bool all_dports, all_sports; /* the region holds every such port */
+		struct np_iset dports; /* else: the ports it holds (filled when first needed) */
+		bool have_dports;
 	} * v;
-	size_t n, cap;
+	size_t n, cap; /* entries up to cap are initialised (their sets reused) */
 };
 
 struct audit {
@@ -223,6 +230,8 @@ struct audit {
 	size_t n_route_starts;
 	struct eval_result res;
 	struct known pair_known; /* of the pair being checked */
+	struct np_iset pair_sets[6], scratch; /* the pair check's working sets */
+	struct np_iset all_ports; /* 0-65535 */
 	struct eval_boundaries bounds;
 	struct pod_state *pods;
 	size_t n_pods;
@@ -396,11 +405,6 @@ static int add_group(struct audit *a, enum audit_kind kind, const struct model_p
 
 /* ---- atoms: classes grouped by what every test says of them ---- */
 
-struct atoms {
-	struct np_iset *v; /* per atom: its values, canonical */
-	size_t n;
-};
-
 static void atoms_done(struct atoms *at)
 {
 	for (size_t i = 0; i < at->n; i++)
@@ -515,8 +519,9 @@ static int evaluate(struct audit *a, const struct audit_packet *p, struct eval_r
 	pk.sport = p->sport;
 	pk.dport = p->dport;
 	pk.ct_state = IR_CT_NEW;
-	snprintf(pk.iif, sizeof(pk.iif), "%s", p->iif);
-	snprintf(pk.oif, sizeof(pk.oif), "%s", p->oif);
+	memcpy(pk.iif, p->iif, IFNAMSIZ);
+	memcpy(pk.oif, p->oif, IFNAMSIZ);
+	pk.iif[IFNAMSIZ - 1] = pk.oif[IFNAMSIZ - 1] = 0;
 	pk.iif_index = p->iif_index ? p->iif_index : fw_rtable_ifindex(a->env->routes, p->iif);
 	pk.oif_index = p->oif_index ? p->oif_index : fw_rtable_ifindex(a->env->routes, p->oif);
 	/* The audit's packets are between pods and off-node peers: the node's own addresses are
@@ -539,25 +544,42 @@ static void known_reset(struct known *k)
 
 static void known_done(struct known *k)
 {
+	for (size_t i = 0; i < k->cap; i++)
+		np_iset_done(&k->v[i].dports);
 	free(k->v);
 	*k = (struct known){ 0 };
 }
 
-/* The live verdict of p: from k when a region there holds p, else by evaluation (a->res then
- * holds the result, reason included). Returns 0 or -errno. */
-static int evaluate_known(struct audit *a, struct known *k, const struct audit_packet *p,
-			  enum eval_verdict *ret)
+/* Whether rg holds for every source (sport) or destination port. */
+static bool region_all_ports(const struct eval_region *rg, bool sport)
 {
+	if (sport ? rg->sport_lo > 0 || rg->sport_hi < 65535
+		  : rg->dport_lo > 0 || rg->dport_hi < 65535)
+		return false;
+	for (unsigned i = 0; i < rg->ntests; i++)
+		if (rg->tests[i].field == (sport ? EVAL_REGION_SPORT : EVAL_REGION_DPORT))
+			return false;
+	return true;
+}
+
+/* The live verdict of p: from k when a region there holds p, else by evaluation (a->res then
+ * holds the result, reason included); *ret_e (when not NULL) is set to the entry of k, or of
+ * a->res for an unknown verdict (*scratch then), valid until k or a->res change. Returns 0 or
+ * -errno. */
+static int evaluate_known(struct audit *a, struct known *k, const struct audit_packet *p,
+			  enum eval_verdict *ret, struct known_verdict **ret_e,
+			  struct known_verdict *scratch)
+{
+	struct known_verdict *e;
 	int r;
 
 	for (size_t i = k->n; i-- > 0;) {
-		const struct known_verdict *e = &k->v[i];
-
-		if ((e->proto == p->proto || !e->rg.l4proto) && p->dport >= e->rg.dport_lo &&
-		    p->dport <= e->rg.dport_hi && p->sport >= e->rg.sport_lo &&
-		    p->sport <= e->rg.sport_hi) {
+		e = &k->v[i];
+		if (eval_region_holds(&e->rg, p->proto, p->sport, p->dport)) {
 			a->report->classes_evaluated++;
 			*ret = e->v;
+			if (ret_e)
+				*ret_e = e;
 			return 0;
 		}
 	}
@@ -566,20 +588,31 @@ static int evaluate_known(struct audit *a, struct known *k, const struct audit_p
 		return r;
 	a->report->packets_evaluated++;
 	*ret = a->res.verdict;
-	if (a->res.verdict == EVAL_UNKNOWN)
-		return 0;
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? 2 * k->cap : 8;
-		struct known_verdict *v = reallocarray(k->v, cap, sizeof(*v));
+	if (a->res.verdict == EVAL_UNKNOWN) {
+		/* its reason is its own: evaluated again when met */
+		e = scratch;
+	} else {
+		if (k->n == k->cap) {
+			size_t cap = k->cap ? 2 * k->cap : 8;
+			struct known_verdict *v = reallocarray(k->v, cap, sizeof(*v));
 
-		if (!v)
-			return -ENOMEM;
-		k->v = v;
-		k->cap = cap;
+			if (!v)
+				return -ENOMEM;
+			memset(v + k->cap, 0, (cap - k->cap) * sizeof(*v));
+			k->v = v;
+			k->cap = cap;
+		}
+		e = &k->v[k->n++];
 	}
-	k->v[k->n++] = (struct known_verdict){ .rg = a->res.region,
-					       .proto = p->proto,
-					       .v = a->res.verdict };
+	if (!e)
+		return 0;
+	e->rg = a->res.region;
+	e->v = a->res.verdict;
+	e->all_dports = region_all_ports(&e->rg, false);
+	e->all_sports = region_all_ports(&e->rg, true);
+	e->have_dports = false;
+	if (ret_e)
+		*ret_e = e;
 	return 0;
 }
 
@@ -870,7 +903,7 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 						p.iif_index = ps->veth_index[fi];
 						p.oif_index = rt->oif;
 					}
-					r = evaluate_known(a, &known[ak], &p, &v);
+					r = evaluate_known(a, &known[ak], &p, &v, NULL, NULL);
 					if (r < 0)
 						goto fail;
 					expected = policy_dir_allows(d, peer, protos[pi], dport);
@@ -924,135 +957,204 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 	return r;
 }
 
-/* Traffic from local pod src to local pod dst in one family. */
+/* *s = *s op v (op: intersection or difference), through a->scratch (no allocation once the
+ * sets have grown); returns 0 or -ENOMEM. */
+static int iset_apply(struct audit *a, struct np_iset *s, const struct np_iset *v, bool subtract)
+{
+	struct np_iset t;
+	int r = subtract ? np_iset_subtract(s, v, &a->scratch)
+			 : np_iset_intersect(s, v, &a->scratch);
+
+	if (r < 0)
+		return r;
+	t = *s;
+	*s = a->scratch;
+	a->scratch = t;
+	return 0;
+}
+
+/* Sets *ret (cleared first) to the ports d allows to or from addr for protocol index pi. Returns
+ * 0 or -ENOMEM. */
+static int allowed_ports(const struct policy_dir *d, np_u128 addr, int pi, struct np_iset *ret)
+{
+	np_iset_clear(ret);
+	for (size_t i = 0; i < d->n_segs[pi]; i++) {
+		const struct policy_seg *g = &d->segs[pi][i];
+
+		if (np_iset_contains(&g->addrs, addr) && np_iset_add(ret, g->lo, g->hi) < 0)
+			return -ENOMEM;
+	}
+	np_iset_normalize(ret);
+	return 0;
+}
+
+struct pair_class {
+	struct audit_packet p;
+	enum eval_verdict v;
+	char *reason; /* unknown verdicts */
+};
+
+/* Adds the classes of one piece of destination ports (sub: one per source port region) of the
+ * pair src -> dst to the findings. */
+static int pair_classes(struct audit *a, struct pod_state *src, struct pod_state *dst, int fi,
+			const struct np_iset *piece, struct pair_class *sub, size_t nsub, bool e_ok,
+			bool i_ok)
+{
+	bool expected = e_ok && i_ok;
+
+	for (size_t i = 0; i < nsub; i++) {
+		struct np_iset one = { 0 };
+		enum audit_kind kind;
+		struct pod_state *who, *other;
+		enum np_dir dir;
+		int r;
+
+		/* A drop shows the source's egress rules at work only when the destination's
+		 * ingress allows the packet (else the destination's rules may be the only ones
+		 * that dropped it), and the other way round. */
+		if (sub[i].v == EVAL_DROP) {
+			if (i_ok)
+				src->saw_drop[NP_EGRESS] = true;
+			if (e_ok)
+				dst->saw_drop[NP_INGRESS] = true;
+		}
+		if (!classify(expected, sub[i].v, &kind))
+			continue;
+		/* Name the side whose policy the node contradicts: the destination's ingress
+		 * unless only the source's egress denies. */
+		if (kind == AUDIT_ALLOWED_DRIFT && i_ok && !e_ok) {
+			who = src;
+			other = dst;
+			dir = NP_EGRESS;
+		} else {
+			who = dst;
+			other = src;
+			dir = NP_INGRESS;
+		}
+		if (np_iset_add(&one, other->ip[fi], other->ip[fi]) < 0)
+			return -ENOMEM;
+		r = add_group(a, kind, who->pod, dir, other->pod, who->veth[fi], sub[i].p.proto,
+			      sub[i].reason, piece, &one, &sub[i].p, expected, sub[i].v, dst->pod);
+		np_iset_done(&one);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Traffic from local pod src to local pod dst in one family. Both addresses and interfaces are
+ * fixed, so the classes are sets of ports: the expected side's port atoms (ports that every
+ * policy port range contains alike), each covered by the regions of live evaluations (struct
+ * eval_region: the ports and protocols for which an evaluation's path is the same). A piece of
+ * an atom inside one region is a class with one expected and one live verdict. The regions say
+ * themselves which ports the live rules tell apart: no walk of the reachable rules is needed.
+ */
 static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *dst, int family)
 {
 	int fi = fam_index(family);
 	const struct policy_dir *eg = src->exp->dir[NP_EGRESS], *in = dst->exp->dir[NP_INGRESS];
-	struct np_iset ports = { 0 };
 	struct known *known = &a->pair_known;
+	struct np_iset *left = &a->pair_sets[0], *piece = &a->pair_sets[1],
+		       *sleft = &a->pair_sets[2], *v = &a->pair_sets[3], *egp = &a->pair_sets[4],
+		       *inp = &a->pair_sets[5];
+	struct known_verdict scratch = { 0 };
+	VEC(struct pair_class) sub = { 0 };
 	int r = 0;
 
 	known_reset(known); /* same addresses and interfaces for every protocol of the pair */
+	for (size_t pi = 0; pi < ELEMENTSOF(protos) && r >= 0; pi++) {
+		/* The expected side's classes: the ports the source's egress allows to the
+		 * destination and the destination's ingress allows from the source, both, one
+		 * or neither. */
+		if ((r = allowed_ports(eg, dst->ip[fi], (int)pi, egp)) < 0 ||
+		    (r = allowed_ports(in, src->ip[fi], (int)pi, inp)) < 0)
+			break;
+		for (int atom = 0; atom < 4 && r >= 0; atom++) {
+			bool e_ok = atom == 0 || atom == 1, i_ok = atom == 0 || atom == 2;
 
-	if (np_iset_add(&ports, 0, 65535) < 0)
-		return -ENOMEM;
-	for (size_t pi = 0; pi < ELEMENTSOF(protos); pi++) {
-		/* One walk per protocol: a walk for any protocol would give the cut points of the
-		 * other protocols' rules too, and twice the classes. */
-		struct eval_template t = {
-			.family = family,
-			.path = EVAL_PATH_FORWARD,
-			.iif = src->veth[fi],
-			.oif = dst->veth[fi],
-			.l4proto = protos[pi],
-			.ct_state = IR_CT_NEW,
-			.ports_only = true, /* both addresses are fixed */
-			.fixed_addrs = true,
-			.saddr = src->ip[fi],
-			.daddr = dst->ip[fi],
-		};
-		struct cuts pc = { 0 }, sc = { 0 };
-		struct atoms pat = { 0 }, sat = { 0 };
-		struct expect_tests ex = { 0 };
-		_cleanup_(freep) const struct np_iset **pextra = NULL;
+			/* left = (e_ok ? egp : not egp) and (i_ok ? inp : not inp) */
+			if ((r = np_iset_copy(&a->all_ports, left)) < 0 ||
+			    (r = iset_apply(a, left, egp, !e_ok)) < 0 ||
+			    (r = iset_apply(a, left, inp, !i_ok)) < 0)
+				break;
+			while (left->n > 0) {
+				uint16_t dport = atom_port(left, dst->pod, protos[pi], false);
+				bool narrowed = false;
 
-		a->bounds.want_tests = true;
-		if ((r = eval_collect_boundaries(a->env->eval, &t, &a->bounds)) < 0 ||
-		    (r = cuts_add_all(&pc, a->bounds.dport.items, a->bounds.dport.n)) < 0 ||
-		    (r = cuts_add_all(&sc, a->bounds.sport.items, a->bounds.sport.n)) < 0 ||
-		    (r = port_cuts(&pc, eg, (int)pi)) < 0 ||
-		    (r = port_cuts(&pc, in, (int)pi)) < 0 ||
-		    (r = expect_tests_add(&ex, eg, (int)pi)) < 0 ||
-		    (r = expect_tests_add(&ex, in, (int)pi)) < 0)
-			goto fail;
-		cuts_sort(&pc);
-		cuts_sort(&sc);
-		pextra = expect_port_ptrs(&ex);
-		if (!pextra) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		/* Only the address sets that contain the other pod matter here, and they are the
-		 * same for every port: the port atoms see the segments' port ranges. */
-		if ((r = atoms_build(&pc, &ports, &a->bounds.dport_tests, pextra, ex.n_ports,
-				     &pat)) < 0 ||
-		    (r = atoms_build(&sc, &ports, &a->bounds.sport_tests, NULL, 0, &sat)) < 0)
-			goto fail;
-		for (size_t pk = 0; pk < pat.n; pk++) {
-			uint16_t dport = atom_port(&pat.v[pk], dst->pod, protos[pi], false);
-			for (size_t sk = 0; sk < sat.n; sk++) {
-				struct audit_packet p = { .family = family,
-							  .proto = protos[pi],
-							  .src = src->ip[fi],
-							  .dst = dst->ip[fi],
-							  .dport = dport };
-				struct np_iset one = { 0 };
-				bool e_ok, i_ok, expected;
-				enum audit_kind kind;
-				enum eval_verdict v;
-				struct pod_state *who, *other;
-				enum np_dir dir;
-
-				p.sport = atom_port(&sat.v[sk], NULL, protos[pi], true);
-				snprintf(p.iif, sizeof(p.iif), "%s", src->veth[fi]);
-				snprintf(p.oif, sizeof(p.oif), "%s", dst->veth[fi]);
-				p.iif_index = src->veth_index[fi];
-				p.oif_index = dst->veth_index[fi];
-				if ((r = evaluate_known(a, known, &p, &v)) < 0)
+				np_iset_clear(sleft);
+				if ((r = np_iset_add(sleft, 0, 65535)) < 0)
 					goto fail;
-				e_ok = policy_dir_allows(eg, dst->ip[fi], protos[pi], dport);
-				i_ok = policy_dir_allows(in, src->ip[fi], protos[pi], dport);
-				expected = e_ok && i_ok;
-				/* A drop shows the source's egress rules at work only when the
-				 * destination's ingress allows the packet (else the destination's
-				 * rules may be the only ones that dropped it), and the other way
-				 * round. */
-				if (v == EVAL_DROP) {
-					if (i_ok)
-						src->saw_drop[NP_EGRESS] = true;
-					if (e_ok)
-						dst->saw_drop[NP_INGRESS] = true;
+				/* The source ports: one region holds them all, unless a rule tests
+				 * them. */
+				while (sleft->n > 0) {
+					struct pair_class c = {
+						.p = { .family = family,
+						       .proto = protos[pi],
+						       .src = src->ip[fi],
+						       .dst = dst->ip[fi],
+						       .dport = dport,
+						       .iif_index = src->veth_index[fi],
+						       .oif_index = dst->veth_index[fi] },
+					};
+					struct known_verdict *e;
+
+					c.p.sport = atom_port(sleft, NULL, protos[pi], true);
+					memcpy(c.p.iif, src->veth[fi], IFNAMSIZ);
+					memcpy(c.p.oif, dst->veth[fi], IFNAMSIZ);
+					if ((r = evaluate_known(a, known, &c.p, &c.v, &e,
+								&scratch)) < 0)
+						goto fail;
+					if (c.v == EVAL_UNKNOWN &&
+					    !(c.reason = strdup(eval_result_reason(&a->res)))) {
+						r = -ENOMEM;
+						goto fail;
+					}
+					if (VEC_PUSH(&sub, c) < 0) {
+						free(c.reason);
+						r = -ENOMEM;
+						goto fail;
+					}
+					if (!e->all_dports) {
+						if (!e->have_dports) {
+							if ((r = eval_region_ports(&e->rg, false,
+										   &e->dports)) < 0)
+								goto fail;
+							e->have_dports = true;
+						}
+						if (!narrowed &&
+						    (r = np_iset_copy(left, piece)) < 0)
+							goto fail;
+						if ((r = iset_apply(a, piece, &e->dports, false)) <
+						    0)
+							goto fail;
+						narrowed = true;
+					}
+					if (e->all_sports)
+						np_iset_clear(sleft);
+					else if ((r = eval_region_ports(&e->rg, true, v)) < 0 ||
+						 (r = iset_apply(a, sleft, v, true)) < 0)
+						goto fail;
 				}
-				if (!classify(expected, v, &kind))
-					continue;
-				/* Name the side whose policy the node contradicts: the
-				 * destination's ingress unless only the source's egress denies. */
-				if (kind == AUDIT_ALLOWED_DRIFT && i_ok && !e_ok) {
-					who = src;
-					other = dst;
-					dir = NP_EGRESS;
-				} else {
-					who = dst;
-					other = src;
-					dir = NP_INGRESS;
-				}
-				if (np_iset_add(&one, other->ip[fi], other->ip[fi]) < 0) {
-					r = -ENOMEM;
-					goto fail;
-				}
-				r = add_group(a, kind, who->pod, dir, other->pod, who->veth[fi],
-					      protos[pi],
-					      kind == AUDIT_UNVERIFIABLE
-						      ? eval_result_reason(&a->res)
-						      : NULL,
-					      &pat.v[pk], &one, &p, expected, v, dst->pod);
-				np_iset_done(&one);
+				r = pair_classes(a, src, dst, fi, narrowed ? piece : left,
+						 sub.items, sub.n, e_ok, i_ok);
+				VEC_FOREACH (c, &sub)
+					free(c->reason);
+				sub.n = 0;
 				if (r < 0)
+					goto fail;
+				if (!narrowed)
+					np_iset_clear(left);
+				else if ((r = iset_apply(a, left, piece, true)) < 0)
 					goto fail;
 			}
 		}
-		r = 0;
-	fail:
-		cuts_done(&pc);
-		cuts_done(&sc);
-		atoms_done(&pat);
-		atoms_done(&sat);
-		expect_tests_done(&ex);
-		if (r < 0)
-			break;
 	}
-	np_iset_done(&ports);
+fail:
+	VEC_FOREACH (c, &sub)
+		free(c->reason);
+	VEC_DONE(&sub);
+	np_iset_done(&scratch.dports);
 	return r;
 }
 
@@ -1459,6 +1561,10 @@ static void audit_done(struct audit *a)
 	free(a->pods);
 	eval_result_done(&a->res);
 	known_done(&a->pair_known);
+	for (size_t i = 0; i < ELEMENTSOF(a->pair_sets); i++)
+		np_iset_done(&a->pair_sets[i]);
+	np_iset_done(&a->scratch);
+	np_iset_done(&a->all_ports);
 	eval_boundaries_done(&a->bounds);
 }
 
@@ -1486,6 +1592,8 @@ int audit_run(const struct audit_env *env, const struct audit_options *opts,
 	if (!rep || !(rep->node = strdup(env->node)))
 		return -ENOMEM;
 	a.report = rep;
+	if (np_iset_add(&a.all_ports, 0, 65535) < 0)
+		goto out;
 
 	/* Every cluster pod address, for examples that name real peers. */
 	n = model_pods(env->model, &pods);
