@@ -31,5 +31,5 @@ api=$(python3 -c 'import json;print(json.load(open("ports.json"))["api"])')
 ctl=$(python3 -c 'import json;print(json.load(open("ports.json"))["control"])')
 curl -sf -X POST "http://127.0.0.1:$ctl/generate" \
 	-d '{"namespaces": 2000, "pods": 50000, "policies": 2000, "services": 1000, "daemonsets": 3}' >/dev/null
-taskset -c 0 "$build/bench/bench-k8s" --apiserver "https://127.0.0.1:$api" --token-file token \
+taskset -c 0 ${BENCH_WRAP:-} "$build/bench/bench-k8s" --apiserver "https://127.0.0.1:$api" --token-file token \
 	--ca-file ca.crt --control "http://127.0.0.1:$ctl" --rate "${RATE:-1000}" --seconds "${SECONDS_:-10}" ${BENCH_ARGS:-}

@@ -8,6 +8,7 @@
 #include "k8s.h"
 
 #define STREAM_MAX_DEFAULT (256u << 20)
+#define MANAGED_FIELDS_KEY "\"managedFields\""
 
 void k8s_stream_init(struct k8s_stream *s, size_t max_value)
 {
@@ -136,34 +137,36 @@ static size_t value_end(const char *b, size_t i, size_t n)
 }
 
 /*
- * Drops metadata.managedFields from one object's text, in place; returns the new length.
- * Server-side-apply bookkeeping is often a third of an object and nothing here reads it (kubectl
+ * Finds the managedFields member whose name starts at p[ks] (p[ks] is the opening quote of
+ * "managedFields"), and the range [*ret_start, *ret_end) to cut: the member and one comma.
+ * `lo` is the lowest index that may be looked at backwards. Returns false when this is no such
+ * member: the quote is escaped (inside a string), no ':' follows (a string value), the value is
+ * not an array (a label or annotation named managedFields), or neither comma exists (the only
+ * member of its object, left alone).
+ *
+ * Server-side-apply bookkeeping is often half of an object and nothing here reads it (kubectl
  * hides it too), so not decoding it saves a good part of the parse. In valid JSON an unescaped
- * quote followed by managedFields":  opens a member name; a member of that name only exists in
- * object metadata for the resources we follow. Anything unexpected leaves the text unchanged.
+ * quote followed by managedFields": opens a member name.
  */
-static const char *strip_managed_fields(char *p, size_t n, size_t *ret_n)
+static bool managed_fields_range(const char *p, size_t lo, size_t ks, size_t n, size_t *ret_start,
+				 size_t *ret_end)
 {
-	static const char key[] = "\"managedFields\"";
-	const size_t kl = sizeof(key) - 1;
-	char *k = memmem(p, n, key, kl);
-	size_t ks, i, ve, cut_start, cut_end, bs = 0;
+	const size_t kl = sizeof(MANAGED_FIELDS_KEY) - 1;
+	size_t i, ve, cut_start, cut_end, bs = 0;
 
-	*ret_n = n;
-	if (!k)
-		return p;
-	ks = (size_t)(k - p);
-	while (bs < ks && p[ks - 1 - bs] == '\\')
+	while (ks - bs > lo && p[ks - 1 - bs] == '\\')
 		bs++;
 	if (bs % 2 == 1)
-		return p; /* an escaped quote inside a string */
+		return false; /* an escaped quote inside a string */
 	i = skip_ws(p, ks + kl, n);
 	if (i >= n || p[i] != ':')
-		return p;
+		return false;
 	i = skip_ws(p, i + 1, n);
+	if (i >= n || p[i] != '[')
+		return false;
 	ve = value_end(p, i, n);
 	if (ve == 0)
-		return p;
+		return false;
 	cut_start = ks;
 	cut_end = skip_ws(p, ve, n);
 	if (cut_end < n && p[cut_end] == ',') {
@@ -172,21 +175,45 @@ static const char *strip_managed_fields(char *p, size_t n, size_t *ret_n)
 		/* the last member: take the comma before it */
 		size_t j = ks;
 
-		while (j > 0 && (p[j - 1] == ' ' || p[j - 1] == '\n' || p[j - 1] == '\r' ||
-				 p[j - 1] == '\t'))
+		while (j > lo && (p[j - 1] == ' ' || p[j - 1] == '\n' || p[j - 1] == '\r' ||
+				  p[j - 1] == '\t'))
 			j--;
-		if (j == 0 || p[j - 1] != ',')
-			return p; /* neither comma: the only member, leave it */
+		if (j == lo || p[j - 1] != ',')
+			return false; /* neither comma: the only member, leave it */
 		cut_start = j - 1;
 	}
-	*ret_n = n - (cut_end - cut_start);
-	/* Close the gap by moving the shorter side. */
-	if (cut_start <= n - cut_end) {
-		memmove(p + (cut_end - cut_start), p, cut_start);
-		return p + (cut_end - cut_start);
+	*ret_start = cut_start;
+	*ret_end = cut_end;
+	return true;
+}
+
+/* Drops every managedFields member from p (one watch event, or a whole List page) in one pass:
+ * the text before, between and after the cuts is moved down once. Returns the new length. */
+static size_t strip_managed_fields(char *p, size_t n)
+{
+	const size_t kl = sizeof(MANAGED_FIELDS_KEY) - 1;
+	size_t rd = 0, wr = 0, at = 0;
+
+	/* p[rd..n) is untouched input, p[0..wr) the output; wr <= rd. at: where to search. */
+	while (at < n) {
+		char *k = memmem(p + at, n - at, MANAGED_FIELDS_KEY, kl);
+		size_t ks, cut_start, cut_end;
+
+		if (!k)
+			break;
+		ks = (size_t)(k - p);
+		if (!managed_fields_range(p, rd, ks, n, &cut_start, &cut_end)) {
+			at = ks + 1;
+			continue;
+		}
+		if (wr != rd)
+			memmove(p + wr, p + rd, cut_start - rd);
+		wr += cut_start - rd;
+		rd = at = cut_end;
 	}
-	memmove(p + cut_start, p + cut_end, n - cut_end);
-	return p;
+	if (wr != rd)
+		memmove(p + wr, p + rd, n - rd);
+	return wr + (n - rd);
 }
 
 static int stream_emit(struct k8s_stream *s, size_t end, k8s_stream_value_fn fn, void *userdata,
@@ -198,7 +225,8 @@ static int stream_emit(struct k8s_stream *s, size_t end, k8s_stream_value_fn fn,
 	size_t n;
 	int r = 0;
 
-	p = strip_managed_fields(s->buf + s->start, end - s->start, &n);
+	p = s->buf + s->start;
+	n = strip_managed_fields(s->buf + s->start, end - s->start);
 	v = json_loadb(p, n, JSON_ALLOW_NUL, &jerr);
 	s->start = end;
 	if (!v)
@@ -357,6 +385,7 @@ int k8s_list_parse(char *buf, size_t len, k8s_list_item_fn fn, void *userdata,
 	i = skip_ws(buf, 0, len);
 	if (i >= len || buf[i] != '{')
 		return list_fail(reterr, "not a JSON object", i);
+	len = strip_managed_fields(buf, len);
 	i = skip_ws(buf, i + 1, len);
 	while (i < len && buf[i] != '}') {
 		size_t kend = value_end(buf, i, len), vend;
@@ -376,15 +405,21 @@ int k8s_list_parse(char *buf, size_t len, k8s_list_item_fn fn, void *userdata,
 			i = skip_ws(buf, i + 1, len);
 			while (i < len && buf[i] != ']') {
 				json_error_t jerr;
-				const char *ip;
 				json_t *item;
-				size_t in;
 
-				vend = value_end(buf, i, len);
-				if (vend == 0)
-					return list_fail(reterr, "item does not end", i);
-				ip = strip_managed_fields(buf + i, vend - i, &in);
-				item = json_loadb(ip, in, JSON_DECODE_ANY, &jerr);
+				if (buf[i] == '{') {
+					/* An object (every real item): jansson finds its end, so
+					 * the bytes are read once. */
+					item = json_loadb(buf + i, len - i, JSON_DISABLE_EOF_CHECK,
+							  &jerr);
+					vend = item ? i + (size_t)jerr.position : 0;
+				} else {
+					vend = value_end(buf, i, len);
+					if (vend == 0)
+						return list_fail(reterr, "item does not end", i);
+					item = json_loadb(buf + i, vend - i, JSON_DECODE_ANY,
+							  &jerr);
+				}
 				if (!item)
 					return np_error_set(
 						reterr, -EBADMSG, "list", NULL, "items", 0,

@@ -314,6 +314,47 @@ START_TEST(managed_fields_dropped)
 }
 END_TEST
 
+/* A label or annotation may be named managedFields: only the array member is bookkeeping. */
+START_TEST(managed_fields_not_a_label)
+{
+	static const char obj[] = "{\"metadata\":{\"labels\":{\"managedFields\":\"x\"},"
+				  "\"annotations\":{\"managedFields\" : \"[1]\"},"
+				  "\"managedFields\":[{\"f\":\"\\\"managedFields\\\":[]\"}],"
+				  "\"name\":\"n\"}}";
+	static const char want[] = "{\"metadata\":{\"annotations\":{\"managedFields\":\"[1]\"},"
+				   "\"labels\":{\"managedFields\":\"x\"},\"name\":\"n\"}}";
+	struct np_error err = { 0 };
+	json_t *items = json_array(), *md = NULL;
+	struct collect c = { json_array(), 0 };
+	struct k8s_stream s;
+	char body[1024], buf[512];
+
+	/* in a List page, several items, each with its own bookkeeping */
+	snprintf(body, sizeof(body), "{\"items\":[%s,%s,%s]}", obj, obj, obj);
+	ck_assert_int_eq(lp(body, items, &md, &err), 0);
+	json_decref(md);
+	ck_assert_uint_eq(json_array_size(items), 3);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_str_eq(item_json(items, i, buf, sizeof(buf)), want);
+	json_decref(items);
+
+	/* in a watch event */
+	snprintf(body, sizeof(body), "{\"type\":\"ADDED\",\"object\":%s}\n", obj);
+	k8s_stream_init(&s, 0);
+	ck_assert_int_eq(k8s_stream_feed(&s, body, strlen(body), collect_cb, &c, NULL), 0);
+	ck_assert_uint_eq(json_array_size(c.values), 1);
+	{
+		json_t *objs = json_array();
+
+		json_array_append(objs, json_object_get(json_array_get(c.values, 0), "object"));
+		ck_assert_str_eq(item_json(objs, 0, buf, sizeof(buf)), want);
+		json_decref(objs);
+	}
+	k8s_stream_done(&s);
+	json_decref(c.values);
+}
+END_TEST
+
 START_TEST(watch_event_types)
 {
 	struct np_error err = { 0 };
@@ -697,6 +738,7 @@ int main(void)
 	tcase_add_test(tc, stream_callback_stops);
 	tcase_add_test(tc, list_item_by_item);
 	tcase_add_test(tc, managed_fields_dropped);
+	tcase_add_test(tc, managed_fields_not_a_label);
 	tcase_add_test(tc, watch_event_types);
 	tcase_add_test(tc, kubeconfig_current_context);
 	tcase_add_test(tc, kubeconfig_other_context);
