@@ -64,6 +64,25 @@ struct prefilter {
 	};
 };
 
+/*
+ * A dispatch run: consecutive rules of a chain whose first predicate is one exact interface name
+ * on the same field (`-i cali1234 -g cali-fw-cali1234`, one per pod). A packet can only match the
+ * rules of the run that name its interface, so the walk jumps straight to the next of them (or
+ * past the run) instead of comparing every name.
+ */
+#define EVAL_RUN_MIN 8
+
+struct ifrun {
+	uint32_t first, end; /* rule positions [first, end) in the chain */
+	uint8_t field; /* IR_FIELD_IIFNAME or IR_FIELD_OIFNAME */
+	size_t mask; /* slots capacity - 1 */
+	struct ifrun_slot {
+		char name[IFNAMSIZ];
+		uint32_t head; /* the first position with this name + 1; 0: empty slot */
+	} * slots;
+	uint32_t *next; /* per position - first: the next position with the same name, or end */
+};
+
 /* Packets of family f (0 IPv4, 1 IPv6) at hook h meet hooks[f][h], in priority order. */
 struct eval_ctx {
 	struct ir_ruleset *rs;
@@ -72,7 +91,13 @@ struct eval_ctx {
 	size_t nsets;
 	struct prefilter *pf; /* by ir_rule.id */
 	uint32_t *chain_first; /* by ir_chain.id: the id of its first rule */
+	struct ifrun *runs;
+	size_t nruns;
+	uint32_t *rule_run; /* by ir_rule.id: its dispatch run + 1, or 0 */
 };
+
+/* The position of the first rule at or after pos (in run) that names ifname, or run->end. */
+uint32_t eval_ifrun_next(const struct ifrun *run, const char *ifname, uint32_t pos);
 
 #define EVAL_PATH_HOOKS_MAX 5
 

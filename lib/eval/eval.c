@@ -435,6 +435,100 @@ static void prefilter_build(const struct ir_rule *r, struct prefilter *pf)
 	}
 }
 
+static inline size_t ifname_hash(const char *name, size_t mask)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < IFNAMSIZ && name[i]; i++)
+		h = (h ^ (uint8_t)name[i]) * 0x100000001b3ull;
+	return (size_t)(h ^ (h >> 29)) & mask;
+}
+
+/* Whether the rule at pf can be part of a dispatch run on field (0: any field). */
+static bool run_member(const struct prefilter *pf, uint8_t field)
+{
+	return pf->kind == PF_IFNAME && !pf->prefix && !pf->negate &&
+	       (pf->field == IR_FIELD_IIFNAME || pf->field == IR_FIELD_OIFNAME) &&
+	       (!field || pf->field == field);
+}
+
+static int ifrun_build(struct eval_ctx *ctx, const struct ir_chain *c, uint32_t first, uint32_t end)
+{
+	uint32_t base = ctx->chain_first[c->id];
+	size_t cap = 16;
+	struct ifrun *runs, *run;
+
+	while (cap < 2 * (end - first))
+		cap *= 2;
+	runs = reallocarray(ctx->runs, ctx->nruns + 1, sizeof(*runs));
+	if (!runs)
+		return -ENOMEM;
+	ctx->runs = runs;
+	run = &runs[ctx->nruns];
+	*run = (struct ifrun){
+		.first = first, .end = end, .field = ctx->pf[base + first].field, .mask = cap - 1
+	};
+	run->slots = calloc(cap, sizeof(*run->slots));
+	run->next = calloc(end - first, sizeof(*run->next));
+	if (!run->slots || !run->next) {
+		free(run->slots);
+		free(run->next);
+		return -ENOMEM;
+	}
+	ctx->nruns++;
+	/* Backwards, so that each slot ends with the first position and next[] chains forward. */
+	for (uint32_t pos = end; pos-- > first;) {
+		const char *name = ctx->pf[base + pos].name;
+		size_t h = ifname_hash(name, run->mask);
+
+		while (run->slots[h].head && strncmp(run->slots[h].name, name, IFNAMSIZ) != 0)
+			h = (h + 1) & run->mask;
+		run->next[pos - first] = run->slots[h].head ? run->slots[h].head - 1 : end;
+		memcpy(run->slots[h].name, name, IFNAMSIZ);
+		run->slots[h].head = pos + 1;
+		ctx->rule_run[base + pos] = (uint32_t)ctx->nruns;
+	}
+	return 0;
+}
+
+uint32_t eval_ifrun_next(const struct ifrun *run, const char *ifname, uint32_t pos)
+{
+	size_t h = ifname_hash(ifname, run->mask);
+	uint32_t at;
+
+	for (; run->slots[h].head; h = (h + 1) & run->mask)
+		if (strncmp(run->slots[h].name, ifname, IFNAMSIZ) == 0)
+			break;
+	if (!run->slots[h].head)
+		return run->end;
+	for (at = run->slots[h].head - 1; at < pos && at < run->end;
+	     at = run->next[at - run->first])
+		;
+	return at;
+}
+
+/* Finds the dispatch runs of c (after its prefilters are built). Returns 0 or -ENOMEM. */
+static int ifruns_find(struct eval_ctx *ctx, const struct ir_chain *c)
+{
+	uint32_t base = ctx->chain_first[c->id], n = (uint32_t)c->rules.n;
+
+	for (uint32_t i = 0; i < n;) {
+		uint32_t j = i;
+		int r;
+
+		if (!run_member(&ctx->pf[base + i], 0)) {
+			i++;
+			continue;
+		}
+		while (j < n && run_member(&ctx->pf[base + j], ctx->pf[base + i].field))
+			j++;
+		if (j - i >= EVAL_RUN_MIN && (r = ifrun_build(ctx, c, i, j)) < 0)
+			return r;
+		i = j;
+	}
+	return 0;
+}
+
 int eval_prepare(struct ir_ruleset *rs, struct eval_ctx **ret)
 {
 	_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
@@ -490,6 +584,16 @@ int eval_prepare(struct ir_ruleset *rs, struct eval_ctx **ret)
 		EVAL_FOREACH(rp, &c->rules)
 		prefilter_build(*rp, &ctx->pf[(*rp)->id]);
 	}
+	ctx->rule_run = calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*ctx->rule_run));
+	if (!ctx->rule_run)
+		return -ENOMEM;
+	EVAL_FOREACH(tp, &rs->tables)
+	EVAL_FOREACH(cp, &(*tp)->chains)
+	{
+		r = ifruns_find(ctx, *cp);
+		if (r < 0)
+			return r;
+	}
 
 	ctx->nsets = rs->n_sets;
 	ctx->sets = calloc(ctx->nsets ? ctx->nsets : 1, sizeof(*ctx->sets));
@@ -529,6 +633,10 @@ size_t eval_ctx_memory(const struct eval_ctx *ctx)
 		m += x->slots ? (x->mask + 1) * sizeof(*x->slots) : 0;
 	}
 	m += ctx->rs->n_rules * sizeof(*ctx->pf) + ctx->rs->n_chains * sizeof(*ctx->chain_first);
+	m += ctx->rs->n_rules * sizeof(*ctx->rule_run);
+	for (size_t i = 0; i < ctx->nruns; i++)
+		m += sizeof(ctx->runs[i]) + (ctx->runs[i].mask + 1) * sizeof(*ctx->runs[i].slots) +
+		     (ctx->runs[i].end - ctx->runs[i].first) * sizeof(*ctx->runs[i].next);
 	return m;
 }
 
@@ -544,6 +652,12 @@ struct eval_ctx *eval_ctx_free(struct eval_ctx *ctx)
 	free(ctx->sets);
 	free(ctx->pf);
 	free(ctx->chain_first);
+	for (size_t i = 0; i < ctx->nruns; i++) {
+		free(ctx->runs[i].slots);
+		free(ctx->runs[i].next);
+	}
+	free(ctx->runs);
+	free(ctx->rule_run);
 	free(ctx);
 	return NULL;
 }
@@ -737,7 +851,7 @@ static void rg_test(struct eval_region *rg, enum ir_field f, np_u128 v,
 		    const struct np_iset *values, np_u128 lo, np_u128 hi)
 {
 	struct eval_region_test *t;
-	uint8_t field = f == IR_FIELD_SPORT	? EVAL_REGION_SPORT
+	uint8_t field = f == IR_FIELD_SPORT   ? EVAL_REGION_SPORT
 			: f == IR_FIELD_DPORT ? EVAL_REGION_DPORT
 					      : EVAL_REGION_PROTO;
 	np_u128 a = 0, b = 255;
@@ -846,8 +960,7 @@ static bool region_test_holds(const struct eval_region_test *t, unsigned v)
 	return in == t->in;
 }
 
-bool eval_region_holds(const struct eval_region *rg, uint8_t proto, uint16_t sport,
-		       uint16_t dport)
+bool eval_region_holds(const struct eval_region *rg, uint8_t proto, uint16_t sport, uint16_t dport)
 {
 	if ((rg->l4proto && proto != rg->proto) || !has_ports(proto) || !has_ports(rg->proto))
 		return false;
@@ -1736,11 +1849,25 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 			st->depth--; /* implicit return */
 			continue;
 		}
-		if (resume < 0 &&
-		    prefilter_false(&st->pkt, &env->ctx->pf[env->ctx->chain_first[c->id] + f->rule],
-				    &env->rg)) {
-			f->rule++;
-			continue;
+		if (resume < 0) {
+			uint32_t id = env->ctx->chain_first[c->id] + f->rule;
+			uint32_t run = env->ctx->rule_run[id];
+
+			if (run) {
+				/* a dispatch run: straight to the rule naming the interface */
+				const struct ifrun *x = &env->ctx->runs[run - 1];
+				uint32_t to = eval_ifrun_next(
+					x, x->field == IR_FIELD_IIFNAME ? st->pkt.iif : st->pkt.oif,
+					f->rule);
+
+				if (to != f->rule) {
+					f->rule = to;
+					continue;
+				}
+			} else if (prefilter_false(&st->pkt, &env->ctx->pf[id], &env->rg)) {
+				f->rule++;
+				continue;
+			}
 		}
 		r = c->rules.items[f->rule];
 		o = rule_eval(env, st, r, resume < 0 ? 0 : (unsigned)resume, &v, &at, &note);

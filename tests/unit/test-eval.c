@@ -846,6 +846,66 @@ START_TEST(interface_wildcards)
 }
 END_TEST
 
+/* Dispatch runs (one rule per interface name) give what comparing every name gives: each rule
+ * naming the interface matches, in order, duplicates and a wildcard in between included. */
+START_TEST(interface_dispatch_runs)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
+	struct eval_result res = { 0 };
+	struct eval_packet p;
+	struct ir_chain *c, *sub;
+	struct ir_rule *r;
+	struct ir_table *t;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	t = table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter");
+	c = base(t, "FORWARD", IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_ACCEPT);
+	sub = chain(t, "sub");
+	r = rule(sub);
+	ck_assert_int_eq(ir_rule_add_mark(r, IR_FIELD_META_MARK, 0, 1u << 30), 0);
+	for (unsigned i = 0; i < 25; i++) {
+		char name[IFNAMSIZ];
+
+		r = rule(c);
+		if (i == 12) { /* a wildcard: splits the run in two */
+			ck_assert_int_eq(ir_rule_add_ifname(r, IR_FIELD_IIFNAME, false, "v1+"), 0);
+			ck_assert_int_eq(ir_rule_add_mark(r, IR_FIELD_META_MARK, 0, 1u << 12), 0);
+			continue;
+		}
+		snprintf(name, sizeof(name), "v%u", i * 7 % 10);
+		ck_assert_int_eq(ir_rule_add_ifname(r, IR_FIELD_IIFNAME, false, name), 0);
+		ck_assert_int_eq(ir_rule_add_mark(r, IR_FIELD_META_MARK, 0, 1u << i), 0);
+		if (i == 20) /* a jump from inside the run returns into it */
+			verdict(r, IR_VERDICT_JUMP, "sub");
+	}
+	ck_assert_int_eq(eval_prepare(rs, &ctx), 0);
+	for (unsigned k = 0; k <= 11; k++) {
+		char name[IFNAMSIZ];
+		uint32_t want = 0;
+
+		snprintf(name, sizeof(name), k < 10 ? "v%u" : k == 10 ? "v1%u" : "other", k);
+		for (unsigned i = 0; i < 25; i++) {
+			char ri[IFNAMSIZ];
+
+			snprintf(ri, sizeof(ri), "v%u", i * 7 % 10);
+			if (i == 12 ? strncmp(name, "v1", 2) == 0 : streq(name, ri))
+				want ^= 1u << i | (i == 20 ? 1u << 30 : 0);
+		}
+		ck_assert_int_eq(eval_packet(ctx,
+					     pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "10.0.0.2",
+						 IPPROTO_TCP, 80, name, "eth0"),
+					     false, &res),
+				 0);
+		ck_assert_int_eq(res.verdict, EVAL_ACCEPT);
+		ck_assert_msg(res.mark == want, "%s: mark %#x, want %#x", name, res.mark, want);
+	}
+	/* the two runs are indexed (memory beyond the plain prefilters) */
+	ck_assert_uint_gt(eval_ctx_memory(ctx), 2 * 16 * IFNAMSIZ);
+	eval_result_done(&res);
+}
+END_TEST
+
 START_TEST(netdev_chains_follow_their_device)
 {
 	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
@@ -1816,6 +1876,7 @@ int main(void)
 	tcase_add_test(tc, unknown_packet_fields_fork_too);
 	tcase_add_test(tc, ipv6_and_inet);
 	tcase_add_test(tc, interface_wildcards);
+	tcase_add_test(tc, interface_dispatch_runs);
 	tcase_add_test(tc, netdev_chains_follow_their_device);
 	tcase_add_test(tc, jump_loop_is_guarded);
 	tcase_add_test(tc, deep_legacy_chains_are_fine);
