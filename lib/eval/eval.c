@@ -1367,6 +1367,7 @@ struct env {
 	int fi;
 	enum ir_hook main_hook;
 	bool with_trace;
+	bool track_last; /* keep the last entry too (with_trace, or explaining an unknown) */
 	unsigned forks;
 	bool oom;
 	struct eval_region rg; /* narrowed by every test of the evaluation, all forks included */
@@ -1433,9 +1434,29 @@ static void record(struct env *env, struct state *st, const struct ir_rule *rule
 		.target = target,
 		.note = note,
 	};
-	int rank = entry_rank(env, &e);
+	int rank;
 	long idx = -1;
 
+	if (!env->track_last) {
+		/* Only the deciding entry is kept: most matched rules (marks, jumps) rank 0. */
+		switch (action) {
+		case IR_VERDICT_ACCEPT:
+		case IR_VERDICT_DROP:
+		case IR_VERDICT_REJECT:
+		case IR_VERDICT_QUEUE:
+			break;
+		default:
+			return;
+		}
+		rank = entry_rank(env, &e);
+		if (rank > 0 && rank >= st->decided_rank) {
+			st->decided = e;
+			st->decided_idx = -1;
+			st->decided_rank = rank;
+		}
+		return;
+	}
+	rank = entry_rank(env, &e);
 	if (env->with_trace) {
 		if (VEC_PUSH(&st->trace, e) < 0)
 			env->oom = true;
@@ -1951,12 +1972,13 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 	}
 }
 
-int eval_packet(const struct eval_ctx *ctx, const struct eval_packet *p, bool with_trace,
-		struct eval_result *res)
+static int eval_run(const struct eval_ctx *ctx, const struct eval_packet *p, bool with_trace,
+		    bool track_last, struct eval_result *res)
 {
 	struct env env = {
 		.ctx = ctx,
 		.with_trace = with_trace,
+		.track_last = with_trace || track_last,
 		.rg = { .sport_hi = 65535, .dport_hi = 65535 },
 	};
 	struct state st;
@@ -2021,6 +2043,18 @@ int eval_packet(const struct eval_ctx *ctx, const struct eval_packet *p, bool wi
 		}
 	}
 	return 0;
+}
+
+int eval_packet(const struct eval_ctx *ctx, const struct eval_packet *p, bool with_trace,
+		struct eval_result *res)
+{
+	int r = eval_run(ctx, p, with_trace, false, res);
+
+	/* An unknown verdict is explained by the last rule reached, which the fast walk does not
+	 * keep: walk again keeping it (unknown verdicts are rare). */
+	if (r >= 0 && !with_trace && res->verdict == EVAL_UNKNOWN)
+		r = eval_run(ctx, p, false, true, res);
+	return r;
 }
 
 void eval_result_done(struct eval_result *res)
