@@ -303,12 +303,76 @@ static void walk_rule(struct walk *w, const struct ir_rule *r)
 	walk_verdict(w, &r->verdict);
 }
 
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Walks the rules of dispatch run x that can fit the template's interfaces for its field (one
+ * name, or each of a list); returns false when the template allows any interface there. */
+static bool walk_run(struct walk *w, const struct ir_chain *c, const struct ifrun *x)
+{
+	const struct eval_template *t = w->t;
+	bool in = x->field == IR_FIELD_IIFNAME;
+	const char *one = in ? t->iif : t->oif;
+	const char *const *list = in ? t->iifs : t->oifs;
+	size_t n = one ? 1 : in ? t->n_iifs : t->n_oifs;
+	uint32_t stack[64], *pos = stack;
+	size_t np = 0, cap = ELEMENTSOF(stack);
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = one ? one : list[i];
+
+		for (uint32_t at = eval_ifrun_next(x, name, x->first); at < x->end;
+		     at = x->next[at - x->first]) {
+			if (np == cap) {
+				uint32_t *v = malloc(2 * cap * sizeof(*v));
+
+				if (!v) {
+					w->oom = true;
+					goto out;
+				}
+				memcpy(v, pos, np * sizeof(*v));
+				if (pos != stack)
+					free(pos);
+				pos = v;
+				cap *= 2;
+			}
+			pos[np++] = at;
+		}
+	}
+	if (np > 1)
+		qsort(pos, np, sizeof(*pos), u32_cmp);
+	for (size_t i = 0; i < np; i++)
+		if (i == 0 || pos[i] != pos[i - 1])
+			walk_rule(w, c->rules.items[pos[i]]);
+out:
+	if (pos != stack)
+		free(pos);
+	return true;
+}
+
 static void walk_chain(struct walk *w, const struct ir_chain *c)
 {
+	uint32_t base = w->ctx->chain_first[c->id];
+
 	if (seen(&w->seen_chain[c->id], w->ct_any))
 		return;
-	EVAL_FOREACH(rp, &c->rules)
-	walk_rule(w, *rp);
+	for (uint32_t i = 0; i < c->rules.n; i++) {
+		uint32_t run = w->ctx->rule_run[base + i];
+
+		if (run && w->ctx->runs[run - 1].first == i &&
+		    walk_run(w, c, &w->ctx->runs[run - 1])) {
+			/* the rules naming other interfaces cannot fit the template */
+			i = w->ctx->runs[run - 1].end - 1;
+			continue;
+		}
+		walk_rule(w, c->rules.items[i]);
+	}
 }
 
 static inline size_t mix_u128(np_u128 v)

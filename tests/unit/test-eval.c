@@ -876,6 +876,8 @@ START_TEST(interface_dispatch_runs)
 		snprintf(name, sizeof(name), "v%u", i * 7 % 10);
 		ck_assert_int_eq(ir_rule_add_ifname(r, IR_FIELD_IIFNAME, false, name), 0);
 		ck_assert_int_eq(ir_rule_add_mark(r, IR_FIELD_META_MARK, 0, 1u << i), 0);
+		if (i % 2) /* a port test after the name: a cut point when the name fits */
+			match_num(r, IR_FIELD_SPORT, 1000 + i, 1000 + i);
 		if (i == 20) /* a jump from inside the run returns into it */
 			verdict(r, IR_VERDICT_JUMP, "sub");
 	}
@@ -903,6 +905,35 @@ START_TEST(interface_dispatch_runs)
 	/* the two runs are indexed (memory beyond the plain prefilters) */
 	ck_assert_uint_gt(eval_ctx_memory(ctx), 2 * 16 * IFNAMSIZ);
 	eval_result_done(&res);
+
+	/* The boundaries of a template walk only the rules naming its interfaces. */
+	{
+		static const char *const two[] = { "v3", "v7" };
+		struct eval_boundaries b = { 0 };
+		struct eval_template tm = { .family = AF_INET,
+					    .path = EVAL_PATH_FORWARD,
+					    .iif = "v3",
+					    .oif = "eth0",
+					    .l4proto = IPPROTO_TCP };
+
+		/* v3: i * 7 % 10 == 3 for i = 9, 19 (odd: port tests 1009, 1019) */
+		ck_assert_int_eq(eval_collect_boundaries(ctx, &tm, &b), 0);
+		ck_assert_uint_eq(b.sport.n, 4);
+		ck_assert(b.sport.items[0] == 1009 && b.sport.items[1] == 1010);
+		ck_assert(b.sport.items[2] == 1019 && b.sport.items[3] == 1020);
+		/* v3 or v7 (i = 1, 11, 21: 1001, 1011, 1021) */
+		tm.iif = NULL;
+		tm.iifs = two;
+		tm.n_iifs = 2;
+		ck_assert_int_eq(eval_collect_boundaries(ctx, &tm, &b), 0);
+		ck_assert_uint_eq(b.sport.n, 10);
+		/* any interface: every odd rule but the wildcard's position */
+		tm.n_iifs = 0;
+		tm.iifs = NULL;
+		ck_assert_int_eq(eval_collect_boundaries(ctx, &tm, &b), 0);
+		ck_assert_uint_eq(b.sport.n, 2 * 12);
+		eval_boundaries_done(&b);
+	}
 }
 END_TEST
 
