@@ -782,6 +782,12 @@ static uint16_t atom_port(const struct np_iset *atom, const struct model_pod *ds
 /*
  * Traffic between pod ps and off-node peers in direction dir, in one family.
  */
+struct atom_rep {
+	np_u128 peer;
+	const struct fw_route *rt;
+	bool ok;
+};
+
 static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir, int family)
 {
 	const struct policy_dir *d = ps->exp->dir[dir];
@@ -824,6 +830,7 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 		_cleanup_(freep) const struct np_iset **pextra = NULL;
 		size_t n_extra;
 		_cleanup_(freep) struct known *known = NULL;
+		_cleanup_(freep) struct atom_rep *reps = NULL;
 
 		a->bounds.want_tests = true;
 		r = eval_collect_boundaries(a->env->eval, &t, &a->bounds);
@@ -865,10 +872,15 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 			goto fail;
 		/* What is known of one peer atom's packets holds for its other port classes. */
 		known = calloc(aat.n ? aat.n : 1, sizeof(*known));
-		if (!known) {
+		reps = calloc(aat.n ? aat.n : 1, sizeof(*reps));
+		if (!known || !reps) {
 			r = -ENOMEM;
 			goto fail;
 		}
+		/* Each address atom's representative peer and route, once for all its ports. */
+		for (size_t ak = 0; ak < aat.n; ak++)
+			reps[ak].ok = atom_rep(a, &aat.v[ak], fi, ps->veth[fi], &reps[ak].peer,
+					       &reps[ak].rt);
 
 		for (size_t pk = 0; pk < pat.n; pk++) {
 			uint16_t dport = atom_port(&pat.v[pk], dir == NP_INGRESS ? ps->pod : NULL,
@@ -884,8 +896,10 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 					enum audit_kind kind;
 					enum eval_verdict v;
 
-					if (!atom_rep(a, &aat.v[ak], fi, ps->veth[fi], &peer, &rt))
+					if (!reps[ak].ok)
 						continue; /* only local or unroutable addresses */
+					peer = reps[ak].peer;
+					rt = reps[ak].rt;
 					p.sport = sport;
 					p.dport = dport;
 					if (dir == NP_INGRESS) {
