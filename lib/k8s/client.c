@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -215,6 +216,23 @@ void k8s_client_rearm(struct k8s_client *c)
 
 static bool tls_is_openssl; /* libcurl's TLS backend, checked once */
 
+/* Opens libcurl's sockets, to count the connections. */
+static curl_socket_t open_socket_cb(void *userp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct k8s_client *c = userp;
+	int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+
+	if (fd < 0)
+		return CURL_SOCKET_BAD;
+	c->connections++;
+	return fd;
+}
+
+uint64_t k8s_client_connections(const struct k8s_client *c)
+{
+	return c->connections;
+}
+
 /* libcurl asks OpenSSL to free a connection's read buffer whenever it has been drained
  * (SSL_MODE_RELEASE_BUFFERS): on a watch stream that is a 16 KB malloc and free for every
  * event, and each large malloc makes glibc consolidate its small free chunks. Keeping the
@@ -237,6 +255,17 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *userp)
 		memcpy(v, buf + 12, vl);
 		v[vl] = 0;
 		r->retry_after_usec = k8s_retry_after_parse(v, (int64_t)time(NULL));
+	} else if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
+		/* The end of the headers: the protocol is settled (ALPN for HTTP/2). */
+		long v = 0;
+
+		curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &v);
+		if (r->inf)
+			r->inf->stats.http_version = v == CURL_HTTP_VERSION_1_0	  ? 10
+						     : v == CURL_HTTP_VERSION_1_1 ? 11
+						     : v == CURL_HTTP_VERSION_2_0 ? 20
+						     : v == CURL_HTTP_VERSION_3	  ? 30
+										  : 0;
 	} else if (len > 5 && strncmp(buf, "HTTP/", 5) == 0) {
 		r->retry_after_usec = -1; /* a new response (after a redirect or 100) */
 		/* Any answer means the server is there; a watch may not complete for minutes. */
@@ -379,6 +408,8 @@ int k8s_req_new(struct k8s_client *c, const char *url_path, bool streaming, stru
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
 	if (tls_is_openssl)
 		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
 	if (cfg->insecure) {
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -91,6 +91,7 @@ struct k8s_client {
 	struct k8s_req *reqs; /* live requests */
 	struct k8s_req *pending; /* created inside a callback, added after it */
 	unsigned in_callback;
+	uint64_t connections; /* sockets opened by libcurl */
 	bool reachable, reachable_known;
 	char last_error[512];
 	struct informer inf[_MODEL_KIND_MAX];

@@ -5,7 +5,8 @@
  * drives it from sd-event. Commands on stdin, one per line; answers on stdout, one JSON per line:
  *
  *   dump                 the informers' objects (key -> resourceVersion), the model's objects
- *                        (pods with uid and labels) and the counters
+ *                        (pods with uid and labels), the counters (with the HTTP version of
+ *                        each informer's last answer) and the TCP connections opened
  *   delete NS NAME UID   DELETE the pod with a uid precondition; answers {"delete": result}
  *   event NS JSON        POST the Event; answers {"event": result}
  *
@@ -109,14 +110,15 @@ static void dump(struct k8s_client *c, struct model *m)
 		if (k8s_client_stats(c, (enum model_kind)k, &st) == 0)
 			json_object_set_new(
 				stats, kind_names[k],
-				json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s}",
+				json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:i}",
 					  "lists", (json_int_t)st.lists, "relists",
 					  (json_int_t)st.relists, "pages", (json_int_t)st.pages,
 					  "watches", (json_int_t)st.watches, "events",
 					  (json_int_t)st.events, "bookmarks",
 					  (json_int_t)st.bookmarks, "errors", (json_int_t)st.errors,
 					  "malformed", (json_int_t)st.malformed, "synced",
-					  st.synced, "rv", st.resource_version));
+					  st.synced, "rv", st.resource_version, "http",
+					  (int)st.http_version));
 	}
 	o = json_object();
 	n = model_namespaces(m, &nss);
@@ -160,6 +162,8 @@ static void dump(struct k8s_client *c, struct model *m)
 	json_object_set_new(out, "stats", stats);
 	json_object_set_new(out, "synced", json_boolean(k8s_client_synced(c)));
 	json_object_set_new(out, "reachable", json_boolean(k8s_client_reachable(c)));
+	json_object_set_new(out, "connections",
+			    json_integer((json_int_t)k8s_client_connections(c)));
 	json_dumpf(out, stdout, JSON_COMPACT);
 	fputc('\n', stdout);
 	fflush(stdout);

@@ -14,6 +14,7 @@ import json
 import os
 import queue
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -243,6 +244,10 @@ def s_initial_sync(emu, follow, npaudit):
     check(d["stats"]["pods"]["pages"] >= 30, f"pods came in {d['stats']['pods']['pages']} pages, want >= 30")
     check(len(d["informers"]["pods"]) == 3000, "pod count")
     check(d["stats"]["pods"]["relists"] == 0, "no relist expected")
+    # the emulator speaks HTTP/1.1 only: one connection per open request
+    check(all(v["http"] == 11 for v in d["stats"].values()),
+          f"HTTP versions {[v['http'] for v in d['stats'].values()]}, want 11")
+    check(d["connections"] >= 5, f"{d['connections']} connections for five watches over HTTP/1.1")
     fol.stop()
 
 
@@ -666,12 +671,113 @@ def s_chaos(emu, follow, npaudit):
     fol.stop()
 
 
+def free_port():
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+class H2Proxy:
+    """nghttpx in front of the emulator: HTTP/2 over TLS (ALPN h2) to the client, HTTP/1.1 over
+    TLS to the emulator, streaming responses as they come."""
+
+    def __init__(self, emu):
+        exe = shutil.which("nghttpx") or "/usr/sbin/nghttpx"
+        check(os.access(exe, os.X_OK), "nghttpx (Debian package nghttp2-proxy) is required")
+        d = emu.d
+        api_port = emu.api.rsplit(":", 1)[1]
+        self.log = open(os.path.join(d, "nghttpx.log"), "w")
+        for _ in range(5):
+            port = free_port()
+            self.proc = subprocess.Popen(
+                [exe, "--conf=/dev/null", "--single-process", "--workers=1",
+                 f"--frontend=127.0.0.1,{port}",
+                 f"--backend=127.0.0.1,{api_port};;tls;sni=localhost",
+                 "--cacert=" + os.path.join(d, "ca.crt"), "--backend-read-timeout=1h",
+                 "--frontend-read-timeout=1h", "--backend-keep-alive-timeout=1h",
+                 "--backend-connections-per-host=64", "--no-ocsp", "--log-level=WARN",
+                 os.path.join(d, "server.key"), os.path.join(d, "server.crt")],
+                stdout=self.log, stderr=subprocess.STDOUT)
+            for _ in range(100):
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    self.url = f"https://127.0.0.1:{port}"
+                    return
+                except OSError:
+                    time.sleep(0.05)
+            self.stop()  # the port was taken meanwhile: try another
+            self.log = open(os.path.join(d, "nghttpx.log"), "a")
+        raise Fail("nghttpx did not start; log:\n" + open(os.path.join(d, "nghttpx.log")).read())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def s_http2(emu, follow, npaudit):
+    """Through an HTTP/2 server: every informer's LIST and WATCH on one multiplexed connection,
+    through a burst of changes and watch streams dropped by the server behind the proxy."""
+    emu.ctl("/generate", {"namespaces": 20, "pods": 2000, "policies": 100, "services": 40,
+                          "daemonsets": 2})
+    proxy = H2Proxy(emu)
+    try:
+        fol = Follower(follow, emu, args=["--apiserver", proxy.url, "--token-file",
+                                          emu.token_file, "--ca-file",
+                                          os.path.join(emu.d, "ca.crt")])
+        fol.synced()
+        d = converge(emu, fol)
+
+        def h2_only(d, what):
+            versions = {k: v["http"] for k, v in d["stats"].items()}
+            check(all(v == 20 for v in versions.values()), f"{what}: HTTP versions {versions}")
+            check(d["connections"] == 1,
+                  f"{what}: {d['connections']} connections, want one multiplexed connection")
+
+        h2_only(d, "after the sync")
+        check(d["stats"]["pods"]["pages"] >= 20, f"pods in {d['stats']['pods']['pages']} pages")
+        emu.ctl("/update-pods", {"count": 1000})
+        churn(emu, "h2", 100, 50, 100)
+        d = converge(emu, fol)
+        h2_only(d, "after the burst")
+        check(d["stats"]["pods"]["relists"] == 0, "a burst must not relist")
+        for i in range(3):
+            # the emulator drops every watch stream: the proxy resets the HTTP/2 streams,
+            # the connection to the client stays, each informer resumes on it
+            before = fol.dump()["stats"]
+            emu.post("/drop")
+            churn(emu, f"h2drop{i}", 10, 5, 10)
+            d = converge(emu, fol, timeout=40)
+            for k in KINDS:
+                check(d["stats"][k]["watches"] > before[k]["watches"],
+                      f"{k}: the watch did not resume after the drop")
+            h2_only(d, f"after drop {i}")
+        # streams cut in the middle of an event
+        emu.ctl("/fault", {"cut": 4})
+        for i in range(3):
+            churn(emu, f"h2cut{i}", 10, 5, 10)
+            time.sleep(0.3)
+        d = converge(emu, fol, timeout=40)
+        h2_only(d, "after cut streams")
+        check(d["stats"]["pods"]["relists"] == 0, "resuming a dropped stream must not relist")
+        fol.stop()
+    finally:
+        proxy.stop()
+
+
 SCENARIOS = {
     "chaos": s_chaos, "bookmarks": s_bookmarks,
     "initial-sync": s_initial_sync, "burst": s_burst, "cut-stream": s_cut_stream,
     "compaction": s_compaction, "token-rotation": s_token_rotation, "fault-storm": s_fault_storm,
     "malformed": s_malformed, "large-object": s_large_object, "outage": s_outage,
-    "writes": s_writes, "kubeconfig": s_kubeconfig,
+    "writes": s_writes, "kubeconfig": s_kubeconfig, "http2": s_http2,
 }
 
 
