@@ -15,6 +15,7 @@
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define KUBECONFIG_MAX (16u << 20)
+#define KUBECONFIG_FILES_MAX 64u
 
 struct k8s_config *k8s_config_free(struct k8s_config *c)
 {
@@ -123,24 +124,41 @@ static const char *ymap_str(yaml_document_t *d, yaml_node_t *n, const char *key)
 	return yscalar(ymap_get(d, n, key));
 }
 
-/* Finds the entry named `name` in a list of {name: ..., <field>: {...}} and returns its
- * <field> mapping, or NULL. */
-static yaml_node_t *ynamed(yaml_document_t *d, yaml_node_t *root, const char *list,
-			   const char *field, const char *name)
+/* One parsed kubeconfig file of a merge. */
+struct kc_src {
+	yaml_document_t doc;
+	const char *name; /* for messages */
+	const char *dir; /* relative paths in this file are relative to it */
+};
+
+/* Finds the entry named `name` in the list `list` ({name: ..., <field>: {...}}) of the first
+ * document that has one, as kubectl merges kubeconfigs: the first file to set a map key wins,
+ * and its entry is taken whole. Returns the entry's <field> mapping (NULL when the entry lacks
+ * it) and the document in *ret_src; returns false when no document has the name. */
+static bool ynamed(struct kc_src *v, size_t n, const char *list, const char *field,
+		   const char *name, yaml_node_t **ret, struct kc_src **ret_src)
 {
-	yaml_node_t *l = ymap_get(d, root, list);
+	for (size_t k = 0; k < n; k++) {
+		yaml_document_t *d = &v[k].doc;
+		yaml_node_t *l = ymap_get(d, yaml_document_get_root_node(d), list);
 
-	if (!l || l->type != YAML_SEQUENCE_NODE)
-		return NULL;
-	for (yaml_node_item_t *i = l->data.sequence.items.start; i < l->data.sequence.items.top;
-	     i++) {
-		yaml_node_t *e = ynode(d, *i);
-		const char *n = ymap_str(d, e, "name");
+		if (!l || l->type != YAML_SEQUENCE_NODE)
+			continue;
+		for (yaml_node_item_t *i = l->data.sequence.items.start;
+		     i < l->data.sequence.items.top; i++) {
+			yaml_node_t *e = ynode(d, *i);
+			const char *nm = ymap_str(d, e, "name");
 
-		if (n && streq(n, name))
-			return ymap_get(d, e, field);
+			if (nm && streq(nm, name)) {
+				*ret = ymap_get(d, e, field);
+				*ret_src = &v[k];
+				return true;
+			}
+		}
 	}
-	return NULL;
+	*ret = NULL;
+	*ret_src = NULL;
+	return false;
 }
 
 static int path_resolve(const char *dir, const char *p, char **ret)
@@ -197,39 +215,41 @@ static int server_set(struct k8s_config *c, const char *s)
 	return c->server ? 0 : -ENOMEM;
 }
 
-static int kubeconfig_build(yaml_document_t *d, const char *name, const char *dir,
-			    const char *context, struct k8s_config **ret, struct np_error *reterr)
+static int kubeconfig_build(struct kc_src *v, size_t n, const char *label, const char *context,
+			    struct k8s_config **ret, struct np_error *reterr)
 {
 	_cleanup_(k8s_config_freep) struct k8s_config *c = NULL;
-	yaml_node_t *root, *ctx, *cluster, *user;
-	const char *cluster_name, *user_name, *s;
+	yaml_node_t *ctx, *cluster, *user;
+	struct kc_src *sctx, *scl, *su;
+	const char *cluster_name, *user_name, *s, *name, *dir;
+	yaml_document_t *d;
 	int r;
 
-	root = yaml_document_get_root_node(d);
-	if (!root || root->type != YAML_MAPPING_NODE)
-		return np_error_set(reterr, -EBADMSG, name, NULL, NULL, 0,
-				    "kubeconfig is not a mapping");
-	if (!context)
-		context = ymap_str(d, root, "current-context");
+	/* current-context: from the first file that sets it */
+	for (size_t k = 0; !context && k < n; k++) {
+		s = ymap_str(&v[k].doc, yaml_document_get_root_node(&v[k].doc), "current-context");
+		if (s && *s)
+			context = s;
+	}
 	if (!context || !*context)
-		return np_error_set(reterr, -EINVAL, name, NULL, "current-context", 0,
+		return np_error_set(reterr, -EINVAL, label, NULL, "current-context", 0,
 				    "no context given and current-context is not set");
-	ctx = ynamed(d, root, "contexts", "context", context);
-	if (!ctx)
-		return np_error_set(reterr, -EINVAL, name, context, "contexts", 0,
-				    "context '%.100s' not found", context);
-	cluster_name = ymap_str(d, ctx, "cluster");
-	user_name = ymap_str(d, ctx, "user");
+	if (!ynamed(v, n, "contexts", "context", context, &ctx, &sctx) || !ctx)
+		return np_error_set(reterr, -EINVAL, sctx ? sctx->name : label, context, "contexts",
+				    0, "context '%.100s' not found", context);
+	cluster_name = ymap_str(&sctx->doc, ctx, "cluster");
+	user_name = ymap_str(&sctx->doc, ctx, "user");
 	if (!cluster_name)
-		return np_error_set(reterr, -EINVAL, name, context, "context.cluster", 0,
+		return np_error_set(reterr, -EINVAL, sctx->name, context, "context.cluster", 0,
 				    "context '%.100s' names no cluster", context);
-	cluster = ynamed(d, root, "clusters", "cluster", cluster_name);
-	if (!cluster)
-		return np_error_set(reterr, -EINVAL, name, context, "clusters", 0,
-				    "cluster '%.100s' not found", cluster_name);
-	user = user_name ? ynamed(d, root, "users", "user", user_name) : NULL;
-	if (user_name && *user_name && !user)
-		return np_error_set(reterr, -EINVAL, name, context, "users", 0,
+	if (!ynamed(v, n, "clusters", "cluster", cluster_name, &cluster, &scl) || !cluster)
+		return np_error_set(reterr, -EINVAL, scl ? scl->name : label, context, "clusters",
+				    0, "cluster '%.100s' not found", cluster_name);
+	user = NULL;
+	su = NULL;
+	if (user_name && *user_name &&
+	    (!ynamed(v, n, "users", "user", user_name, &user, &su) || !user))
+		return np_error_set(reterr, -EINVAL, su ? su->name : label, context, "users", 0,
 				    "user '%.100s' not found", user_name);
 
 	c = calloc(1, sizeof(*c));
@@ -238,10 +258,14 @@ static int kubeconfig_build(yaml_document_t *d, const char *name, const char *di
 	c->context = strdup(context);
 	if (!c->context)
 		return -ENOMEM;
-	r = dup_opt(ymap_str(d, ctx, "namespace"), &c->namespace);
+	r = dup_opt(ymap_str(&sctx->doc, ctx, "namespace"), &c->namespace);
 	if (r < 0)
 		return r;
 
+	/* The cluster's fields, paths relative to the file it came from. */
+	d = &scl->doc;
+	name = scl->name;
+	dir = scl->dir;
 	s = ymap_str(d, cluster, "server");
 	if (!s)
 		return np_error_set(reterr, -EINVAL, name, cluster_name, "cluster.server", 0,
@@ -278,6 +302,9 @@ static int kubeconfig_build(yaml_document_t *d, const char *name, const char *di
 		return r;
 
 	if (user) {
+		d = &su->doc;
+		name = su->name;
+		dir = su->dir;
 		if (ymap_get(d, user, "exec") || ymap_get(d, user, "auth-provider"))
 			return np_error_set(reterr, -EINVAL, name, user_name, "user.exec", 0,
 					    "exec and auth-provider credentials are not supported; "
@@ -322,34 +349,74 @@ static int kubeconfig_build(yaml_document_t *d, const char *name, const char *di
 	return 0;
 }
 
+static int kc_load(struct kc_src *src, const char *buf, size_t len, struct np_error *reterr)
+{
+	yaml_parser_t parser;
+	int r = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&parser, &src->doc))
+		r = np_error_set(reterr, parser.error == YAML_MEMORY_ERROR ? -ENOMEM : -EBADMSG,
+				 src->name, NULL, NULL, (unsigned)parser.problem_mark.line + 1,
+				 "not valid YAML: %s",
+				 parser.problem ? parser.problem : "parse error");
+	yaml_parser_delete(&parser);
+	return r;
+}
+
+int k8s_config_parse_kubeconfigs(const struct k8s_kubeconfig_doc *docs, size_t n,
+				 const char *context, struct k8s_config **ret,
+				 struct np_error *reterr)
+{
+	_cleanup_(freep) struct kc_src *v = NULL;
+	size_t loaded = 0, nonempty = 0;
+	int r = 0;
+
+	if (n == 0)
+		return np_error_set(reterr, -EINVAL, "kubeconfig", NULL, NULL, 0,
+				    "no kubeconfig given");
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (; loaded < n; loaded++) {
+		yaml_node_t *root;
+
+		v[loaded].name = docs[loaded].name ? docs[loaded].name : "kubeconfig";
+		v[loaded].dir = docs[loaded].dir;
+		r = kc_load(&v[loaded], docs[loaded].buf, docs[loaded].len, reterr);
+		if (r < 0)
+			break;
+		root = yaml_document_get_root_node(&v[loaded].doc);
+		if (!root)
+			continue; /* an empty file adds nothing (an error when it is the only one)
+				   */
+		nonempty++;
+		if (root->type != YAML_MAPPING_NODE) {
+			r = np_error_set(reterr, -EBADMSG, v[loaded].name, NULL, NULL, 0,
+					 "kubeconfig is not a mapping");
+			loaded++;
+			break;
+		}
+	}
+	if (r >= 0 && nonempty == 0)
+		r = np_error_set(reterr, -EBADMSG, v[0].name, NULL, NULL, 0, "kubeconfig is empty");
+	if (r >= 0)
+		r = kubeconfig_build(v, n, n == 1 ? v[0].name : "$KUBECONFIG", context, ret,
+				     reterr);
+	for (size_t k = 0; k < loaded; k++)
+		yaml_document_delete(&v[k].doc);
+	return r;
+}
+
 int k8s_config_parse_kubeconfig(const char *buf, size_t len, const char *name, const char *dir,
 				const char *context, struct k8s_config **ret,
 				struct np_error *reterr)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	int r;
+	struct k8s_kubeconfig_doc d = { buf, len, name, dir };
 
-	if (!name)
-		name = "kubeconfig";
-	if (!yaml_parser_initialize(&parser))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		r = np_error_set(reterr, parser.error == YAML_MEMORY_ERROR ? -ENOMEM : -EBADMSG,
-				 name, NULL, NULL, (unsigned)parser.problem_mark.line + 1,
-				 "not valid YAML: %s",
-				 parser.problem ? parser.problem : "parse error");
-		yaml_parser_delete(&parser);
-		return r;
-	}
-	if (!yaml_document_get_root_node(&doc))
-		r = np_error_set(reterr, -EBADMSG, name, NULL, NULL, 0, "kubeconfig is empty");
-	else
-		r = kubeconfig_build(&doc, name, dir, context, ret, reterr);
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
-	return r;
+	return k8s_config_parse_kubeconfigs(&d, 1, context, ret, reterr);
 }
 
 static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
@@ -394,56 +461,99 @@ static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 	return 0;
 }
 
-int k8s_config_load_kubeconfig(const char *path, const char *context, struct k8s_config **ret,
-			       struct np_error *reterr)
+/* The files of a merge, read. */
+struct kc_files {
+	struct k8s_kubeconfig_doc v[KUBECONFIG_FILES_MAX];
+	char *path[KUBECONFIG_FILES_MAX], *buf[KUBECONFIG_FILES_MAX], *dir[KUBECONFIG_FILES_MAX];
+	size_t n;
+};
+
+static void kc_files_done(struct kc_files *f)
 {
-	_cleanup_(freep) char *buf = NULL, *p = NULL, *dir = NULL;
-	size_t len = 0;
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->path[i]);
+		free(f->buf[i]);
+		free(f->dir[i]);
+	}
+	f->n = 0;
+}
+
+/* Reads path into the next slot of f. Returns 0, or -errno with *reterr. */
+static int kc_files_add(struct kc_files *f, const char *path, struct np_error *reterr)
+{
+	size_t i = f->n, len = 0;
 	char *slash;
 	int r;
 
-	if (!path) {
-		const char *env = getenv("KUBECONFIG"), *home = getenv("HOME");
-
-		if (env && *env) {
-			/* A list of files: client-go merges them; we use the first that exists. */
-			const char *s = env;
-
-			while (*s) {
-				size_t n = strcspn(s, ":");
-
-				free(p);
-				p = strndup(s, n);
-				if (!p)
-					return -ENOMEM;
-				if (n > 0 && access(p, F_OK) == 0)
-					break;
-				s += n;
-				if (*s == ':')
-					s++;
-			}
-		} else if (home) {
-			if (asprintf(&p, "%s/.kube/config", home) < 0)
-				return -ENOMEM;
-		}
-		if (!p || !*p)
-			return np_error_set(reterr, -ENOENT, "kubeconfig", NULL, NULL, 0,
-					    "no kubeconfig: $KUBECONFIG and $HOME are unset");
-		path = p;
+	if (i >= KUBECONFIG_FILES_MAX)
+		return np_error_set(reterr, -E2BIG, "$KUBECONFIG", NULL, NULL, 0,
+				    "more than %u kubeconfig files", KUBECONFIG_FILES_MAX);
+	f->path[i] = strdup(path);
+	f->dir[i] = strdup(path);
+	if (!f->path[i] || !f->dir[i]) {
+		free(f->path[i]);
+		free(f->dir[i]);
+		return -ENOMEM;
 	}
-	r = read_file(path, KUBECONFIG_MAX, &buf, &len);
-	if (r < 0)
+	r = read_file(path, KUBECONFIG_MAX, &f->buf[i], &len);
+	if (r < 0) {
+		free(f->path[i]);
+		free(f->dir[i]);
 		return np_error_set(reterr, r, path, NULL, NULL, 0, "cannot read kubeconfig: %s",
 				    np_strerror(r));
-	dir = strdup(path);
-	if (!dir)
-		return -ENOMEM;
-	slash = strrchr(dir, '/');
+	}
+	slash = strrchr(f->dir[i], '/');
 	if (slash)
-		*(slash == dir ? slash + 1 : slash) = 0;
+		*(slash == f->dir[i] ? slash + 1 : slash) = 0;
 	else
-		strcpy(dir, ".");
-	return k8s_config_parse_kubeconfig(buf, len, path, dir, context, ret, reterr);
+		strcpy(f->dir[i], ".");
+	f->v[i] = (struct k8s_kubeconfig_doc){ f->buf[i], len, f->path[i], f->dir[i] };
+	f->n++;
+	return 0;
+}
+
+int k8s_config_load_kubeconfig(const char *path, const char *context, struct k8s_config **ret,
+			       struct np_error *reterr)
+{
+	_cleanup_(kc_files_done) struct kc_files f = { 0 };
+	const char *env = getenv("KUBECONFIG"), *home = getenv("HOME");
+	int r;
+
+	if (path)
+		r = kc_files_add(&f, path, reterr);
+	else if (env && *env) {
+		/* A list of files, merged as kubectl does; files that do not exist are skipped. */
+		for (const char *s = env; *s;) {
+			size_t n = strcspn(s, ":");
+			_cleanup_(freep) char *p = strndup(s, n);
+
+			if (!p)
+				return -ENOMEM;
+			s += n;
+			if (*s == ':')
+				s++;
+			if (n == 0 || access(p, F_OK) < 0)
+				continue;
+			r = kc_files_add(&f, p, reterr);
+			if (r < 0)
+				return r;
+		}
+		if (f.n == 0)
+			return np_error_set(reterr, -ENOENT, "$KUBECONFIG", NULL, NULL, 0,
+					    "none of the files in $KUBECONFIG exists");
+		r = 0;
+	} else if (home) {
+		_cleanup_(freep) char *p = NULL;
+
+		if (asprintf(&p, "%s/.kube/config", home) < 0)
+			return -ENOMEM;
+		r = kc_files_add(&f, p, reterr);
+	} else
+		return np_error_set(reterr, -ENOENT, "kubeconfig", NULL, NULL, 0,
+				    "no kubeconfig: $KUBECONFIG and $HOME are unset");
+	if (r < 0)
+		return r;
+	return k8s_config_parse_kubeconfigs(f.v, f.n, context, ret, reterr);
 }
 
 int k8s_config_in_cluster(const char *sa_dir, struct k8s_config **ret, struct np_error *reterr)

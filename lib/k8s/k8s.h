@@ -51,8 +51,24 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct k8s_config *, k8s_config_free);
 int k8s_config_parse_kubeconfig(const char *buf, size_t len, const char *name, const char *dir,
 				const char *context, struct k8s_config **ret,
 				struct np_error *reterr);
-/* Reads a kubeconfig file (NULL: $KUBECONFIG's first existing entry, else ~/.kube/config).
- * Returns as k8s_config_parse_kubeconfig(), or -ENOENT/-errno with *reterr when unreadable. */
+/* One kubeconfig document of a merge: its text, a name for messages and the directory its
+ * relative paths are relative to (NULL: the current directory). */
+struct k8s_kubeconfig_doc {
+	const char *buf;
+	size_t len;
+	const char *name, *dir;
+};
+/* Merges kubeconfig documents as kubectl merges the files of $KUBECONFIG: the first document to
+ * set a context, cluster or user of a given name wins (its entry is taken whole), current-context
+ * comes from the first that sets it, and each entry's relative paths are relative to its own
+ * document's dir. An empty document adds nothing. Returns as k8s_config_parse_kubeconfig(). */
+int k8s_config_parse_kubeconfigs(const struct k8s_kubeconfig_doc *docs, size_t n,
+				 const char *context, struct k8s_config **ret,
+				 struct np_error *reterr);
+/* Reads a kubeconfig file (NULL: every existing file in the colon-separated $KUBECONFIG, merged
+ * as k8s_config_parse_kubeconfigs() does; else ~/.kube/config). Returns as
+ * k8s_config_parse_kubeconfig(), or -ENOENT/-errno with *reterr when unreadable or when no file
+ * of $KUBECONFIG exists. */
 int k8s_config_load_kubeconfig(const char *path, const char *context, struct k8s_config **ret,
 			       struct np_error *reterr);
 /* The in-cluster config: $KUBERNETES_SERVICE_HOST/PORT and the service-account token and CA

@@ -570,6 +570,148 @@ START_TEST(kubeconfig_file_and_env)
 }
 END_TEST
 
+/* $KUBECONFIG with several files, merged as kubectl merges them. */
+static const char kc_first[] = /* sets the context and a user, no cluster */
+	"current-context: work\n"
+	"contexts:\n"
+	"- name: work\n"
+	"  context: {cluster: shared, user: me, namespace: first-ns}\n"
+	"users:\n"
+	"- name: me\n"
+	"  user: {tokenFile: tok-first}\n";
+static const char kc_second[] = /* a second current-context, the same names again, and more */
+	"current-context: other\n"
+	"contexts:\n"
+	"- name: work\n"
+	"  context: {cluster: elsewhere, user: me, namespace: second-ns}\n"
+	"- name: other\n"
+	"  context: {cluster: elsewhere, user: you}\n"
+	"clusters:\n"
+	"- name: shared\n"
+	"  cluster: {server: 'https://second:6443', certificate-authority: ca.crt}\n"
+	"- name: elsewhere\n"
+	"  cluster: {server: 'https://elsewhere'}\n"
+	"users:\n"
+	"- name: me\n"
+	"  user: {token: second-token, client-certificate: c.crt, client-key: c.key}\n"
+	"- name: you\n"
+	"  user: {token: you-token}\n";
+static const char kc_third[] = /* the cluster again: the second file set it first */
+	"clusters:\n"
+	"- name: shared\n"
+	"  cluster: {server: 'https://third'}\n";
+
+START_TEST(kubeconfig_merge)
+{
+	_cleanup_(k8s_config_freep) struct k8s_config *c = NULL, *o = NULL, *e = NULL;
+	struct k8s_config *none = NULL;
+	struct np_error err = { 0 };
+	struct k8s_kubeconfig_doc docs[] = {
+		{ "", 0, "/k/empty", "/k" },
+		{ kc_first, strlen(kc_first), "/a/first", "/a" },
+		{ kc_second, strlen(kc_second), "/b/second", "/b" },
+		{ kc_third, strlen(kc_third), "/c/third", "/c" },
+	};
+	static const char no_server[] = "clusters:\n- name: shared\n  cluster: {}\n";
+	static const char bad[] = "clusters: [\n";
+
+	ck_assert_int_eq(k8s_config_parse_kubeconfigs(docs, 4, NULL, &c, &err), 0);
+	/* current-context and the context from the first file that sets them */
+	ck_assert_str_eq(c->context, "work");
+	ck_assert_str_eq(c->namespace, "first-ns");
+	/* the cluster from the first file that has it, its path relative to that file */
+	ck_assert_str_eq(c->server, "https://second:6443");
+	ck_assert_str_eq(c->ca_file, "/b/ca.crt");
+	/* the user of the first file, whole: nothing of the second file's "me" is added */
+	ck_assert_str_eq(c->token_file, "/a/tok-first");
+	ck_assert_ptr_null(c->token);
+	ck_assert_ptr_null(c->cert_file);
+	ck_assert_ptr_null(c->key_file);
+
+	/* a context only the second file has */
+	ck_assert_int_eq(k8s_config_parse_kubeconfigs(docs, 4, "other", &o, &err), 0);
+	ck_assert_str_eq(o->server, "https://elsewhere");
+	ck_assert_str_eq(o->token, "you-token");
+
+	/* without the first file, the second one's current-context */
+	ck_assert_int_eq(k8s_config_parse_kubeconfigs(docs + 2, 2, NULL, &e, &err), 0);
+	ck_assert_str_eq(e->context, "other");
+
+	/* an entry is never completed from a later file: a cluster without server stays so */
+	docs[0] = (struct k8s_kubeconfig_doc){ no_server, strlen(no_server), "/k/ns", "/k" };
+	ck_assert_int_eq(k8s_config_parse_kubeconfigs(docs, 4, NULL, &none, &err), -EINVAL);
+	ck_assert(strstr(err.message, "has no server"));
+	ck_assert_str_eq(err.file, "/k/ns");
+
+	/* a file that is not YAML is an error naming it, wherever it is in the list */
+	docs[3] = (struct k8s_kubeconfig_doc){ bad, strlen(bad), "/d/bad", "/d" };
+	ck_assert_int_eq(k8s_config_parse_kubeconfigs(docs + 1, 3, NULL, &none, &err), -EBADMSG);
+	ck_assert_str_eq(err.file, "/d/bad");
+
+	/* a context that none of the files has */
+	ck_assert_int_eq(k8s_config_parse_kubeconfigs(docs + 1, 2, "nope", &none, &err), -EINVAL);
+	ck_assert(strstr(err.message, "context 'nope' not found"));
+	/* nothing but empty documents */
+	docs[0] = (struct k8s_kubeconfig_doc){ "\n", 1, "/k/empty", "/k" };
+	ck_assert_int_eq(k8s_config_parse_kubeconfigs(docs, 1, NULL, &none, &err), -EBADMSG);
+	ck_assert_ptr_null(none);
+}
+END_TEST
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+START_TEST(kubeconfig_env_merge)
+{
+	char dir[] = "/tmp/test-k8s-XXXXXX", a[300], b[300], sub[300], env[1500];
+	_cleanup_(k8s_config_freep) struct k8s_config *c = NULL, *x = NULL;
+	struct k8s_config *none = NULL;
+	struct np_error err = { 0 };
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	snprintf(a, sizeof(a), "%s/first", dir);
+	snprintf(b, sizeof(b), "%s/second", sub);
+	write_text(a, kc_first);
+	write_text(b, kc_second);
+	/* empty entries and files that do not exist are skipped */
+	snprintf(env, sizeof(env), "::%s/missing:%s::%s:", dir, a, b);
+	setenv("KUBECONFIG", env, 1);
+	ck_assert_int_eq(k8s_config_load_kubeconfig(NULL, NULL, &c, &err), 0);
+	ck_assert_str_eq(c->context, "work");
+	ck_assert_str_eq(c->server, "https://second:6443");
+	ck_assert(strneq(c->ca_file, sub, strlen(sub)));
+	ck_assert(strneq(c->token_file, dir, strlen(dir)) && !strstr(c->token_file, "/sub/"));
+	/* k8s_config_auto() takes the same path */
+	ck_assert_int_eq(k8s_config_auto(NULL, NULL, NULL, NULL, &x, &err), 0);
+	ck_assert_str_eq(x->server, "https://second:6443");
+	/* an explicit file is read alone: the first file has no cluster */
+	ck_assert_int_eq(k8s_config_load_kubeconfig(a, NULL, &none, &err), -EINVAL);
+	ck_assert(strstr(err.message, "cluster 'shared' not found"));
+	/* none of the files exists */
+	snprintf(env, sizeof(env), "%s/missing:%s/missing2", dir, dir);
+	setenv("KUBECONFIG", env, 1);
+	ck_assert_int_eq(k8s_config_load_kubeconfig(NULL, NULL, &none, &err), -ENOENT);
+	/* an unreadable file in the list is an error, not skipped */
+	snprintf(env, sizeof(env), "%s:%s", a, dir);
+	setenv("KUBECONFIG", env, 1);
+	ck_assert_int_lt(k8s_config_load_kubeconfig(NULL, NULL, &none, &err), 0);
+	ck_assert_ptr_null(none);
+	unsetenv("KUBECONFIG");
+	unlink(a);
+	unlink(b);
+	rmdir(sub);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(in_cluster)
 {
 	char dir[] = "/tmp/test-k8s-XXXXXX", path[300];
@@ -745,6 +887,8 @@ int main(void)
 	tcase_add_test(tc, kubeconfig_errors);
 	tcase_add_test(tc, kubeconfig_json_and_anchors);
 	tcase_add_test(tc, kubeconfig_file_and_env);
+	tcase_add_test(tc, kubeconfig_merge);
+	tcase_add_test(tc, kubeconfig_env_merge);
 	tcase_add_test(tc, in_cluster);
 	tcase_add_test(tc, explicit_config);
 	tcase_add_test(tc, client_rejects_unreadable_files);
