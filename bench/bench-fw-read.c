@@ -15,6 +15,7 @@
  *
  * usage: bench-fw-read [ITERATIONS]   (default 21; medians of CPU time (user + system, so the
  * kernel's side of the dumps counts) in ms, which is steadier than wall time on a busy machine)
+ *        bench-fw-read --dump        (the ruleset read, as JSON and text: to compare versions)
  *        bench-fw-read --profile N [all|iptc|ipsets|nft|floor|floor-iptc]   (one part alone, N
  * times, with its user and system time: for `perf record`)
  */
@@ -302,7 +303,11 @@ static int profile(int reps, const char *what)
 	struct rusage r0, r1;
 	struct nl n = { 0 };
 
+	struct fw_ipsets *sets = NULL;
+
 	reps = MAX(reps, 1);
+	if (streq(what, "iptc"))
+		check(fw_ipsets_read(&sets), "fw_ipsets_read"); /* set matches resolve */
 	nl_open(&n);
 	getrusage(RUSAGE_THREAD, &r0);
 	for (int i = 0; i < reps; i++) {
@@ -328,8 +333,8 @@ static int profile(int reps, const char *what)
 			check(fw_ipsets_to_ir(l, rs), "fw_ipsets_to_ir");
 		} else if (streq(what, "iptc")) {
 			check(ir_ruleset_new(&rs), "ir_ruleset_new");
-			check(fw_iptc_read(rs, AF_INET, NULL, NULL), "fw_iptc_read");
-			check(fw_iptc_read(rs, AF_INET6, NULL, NULL), "fw_iptc_read");
+			check(fw_iptc_read(rs, AF_INET, sets, NULL), "fw_iptc_read");
+			check(fw_iptc_read(rs, AF_INET6, sets, NULL), "fw_iptc_read");
 		} else {
 			fprintf(stderr,
 				"bench-fw-read: --profile all|iptc|ipsets|nft|floor|floor-iptc\n");
@@ -340,6 +345,7 @@ static int profile(int reps, const char *what)
 	}
 	getrusage(RUSAGE_THREAD, &r1);
 	nl_close(&n);
+	fw_ipsets_free(sets);
 	printf("%s: user %.3f system %.3f ms per run (freeing included)\n", what,
 	       (tv_ms(&r1.ru_utime) - tv_ms(&r0.ru_utime)) / reps,
 	       (tv_ms(&r1.ru_stime) - tv_ms(&r0.ru_stime)) / reps);
@@ -359,6 +365,17 @@ int main(int argc, char **argv)
 	struct nl n = { 0 };
 	int legacy_tables = 0;
 
+	if (argc > 1 && streq(argv[1], "--dump")) {
+		struct strbuf sb = { 0 };
+
+		check(fw_read_all(NULL, &rs, NULL), "fw_read_all");
+		check(ir_ruleset_render_json(rs, &sb), "render");
+		check(ir_ruleset_render(rs, &sb), "render");
+		fwrite(sb.s, 1, sb.len, stdout);
+		strbuf_done(&sb);
+		ir_ruleset_free(rs);
+		return 0;
+	}
 	if (argc > 2 && streq(argv[1], "--profile"))
 		return profile(atoi(argv[2]), argc > 3 ? argv[3] : "all");
 	if (iters < 1)

@@ -26,6 +26,7 @@
 
 #include "ir/ir.h"
 #include "fw.h"
+#include "rcache.h"
 #include "xt.h"
 
 static const struct {
@@ -125,7 +126,11 @@ struct iptc_reader {
 	struct ir_ruleset *rs;
 	struct fw_xt_ctx ctx;
 	struct ir_table *t;
-	struct ir_rule *r;
+	struct ir_rule *r; /* the rule being read: a scratch rule, appended packed */
+	struct fw_rcache *cache; /* rules read so far (of every table of the family) */
+	VEC(uint8_t) key; /* the cache key of the entry being read */
+	bool has_comment; /* the entry has comment matches, assembled in comment */
+	char comment[FW_XT_COMMENT_MAX];
 };
 
 /* Adds saddr/daddr ∈ addr/mask; a mask that is not a prefix is opaque. */
@@ -196,7 +201,9 @@ static int add_iface(struct iptc_reader *rd, enum ir_field f, const char *via,
 	return ir_rule_add_pred(rd->r, &p);
 }
 
-static int entry_matches(struct iptc_reader *rd, const struct entry *e)
+/* Decodes the matches into rd->r; with skip_comments, comment matches (revision 0) are left
+ * out (the caller took them from entry_key()). */
+static int entry_matches(struct iptc_reader *rd, const struct entry *e, bool skip_comments)
 {
 	const uint8_t *p = e->elems;
 	size_t off = 0;
@@ -214,11 +221,13 @@ static int entry_matches(struct iptc_reader *rd, const struct entry *e)
 			return ir_rule_add_opaque(rd->r, "match with bad size %zu", size);
 		memcpy(name, m->u.user.name, sizeof(name));
 		name[sizeof(name) - 1] = 0;
+		off += size;
+		if (skip_comments && m->u.user.revision == 0 && streq(name, "comment"))
+			continue;
 		k = fw_xt_match_to_ir(&rd->ctx, name, m->u.user.revision, m->data,
 				      size - sizeof(*m), rd->r);
 		if (k < 0)
 			return k;
-		off += size;
 	}
 	return 0;
 }
@@ -252,21 +261,137 @@ static int entry_target(struct iptc_reader *rd, const struct entry *e, const cha
 				  e->target_size - sizeof(*t), rd->r);
 }
 
-static int ip4_rule(struct iptc_reader *rd, const struct ipt_entry *ie, struct xtc_handle *h)
+static int key_put(struct iptc_reader *rd, const void *p, size_t n)
 {
-	const struct ipt_ip *ip = &ie->ip;
-	struct entry e = {
-		.elems = ie->elems,
-		.matches_size = ie->target_offset - sizeof(*ie),
-		.target = (const struct xt_entry_target *)((const uint8_t *)ie + ie->target_offset),
-		.target_size = ie->next_offset - ie->target_offset,
-		.is_goto = ip->flags & IPT_F_GOTO,
-	};
-	const char *label;
+	if (VEC_RESERVE(&rd->key, n) < 0)
+		return -ENOMEM;
+	memcpy(rd->key.items + rd->key.n, p, n);
+	rd->key.n += n;
+	return 0;
+}
+
+/* An extension (match or target) in the key: size, name (NUL-padded: the kernel copies only the
+ * name's bytes, what follows is left from before), revision and blob (unless with_data is
+ * false). */
+static int key_put_ext(struct iptc_reader *rd, uint16_t size, const char *uname, uint8_t rev,
+		       const void *data, size_t len, bool with_data)
+{
+	char name[XT_EXTENSION_MAXNAMELEN] = { 0 };
 	int k;
 
-	if (ie->target_offset < sizeof(*ie) || ie->next_offset < ie->target_offset)
-		return ir_rule_add_opaque(rd->r, "malformed entry");
+	memcpy(name, uname, strnlen(uname, sizeof(name) - 1));
+	k = key_put(rd, &size, sizeof(size));
+	if (k >= 0)
+		k = key_put(rd, name, sizeof(name));
+	if (k >= 0)
+		k = key_put(rd, &rev, sizeof(rev));
+	if (k >= 0 && with_data)
+		k = key_put(rd, data, len);
+	return k;
+}
+
+/*
+ * Makes rd->key from what decides the entry's translation: the header hdr (struct ipt_ip or
+ * ip6t_ip6), every match but comments (revision 0), which are assembled into rd->comment, the
+ * target (for a jump, its label instead of the offset) and the label. Counters are left out.
+ * Returns 1, 0 when the entry is malformed (decode it as it is, uncached), or -ENOMEM.
+ */
+static int entry_key(struct iptc_reader *rd, const void *hdr, size_t hdr_len, const struct entry *e,
+		     const char *label)
+{
+	const uint8_t *p = e->elems;
+	const struct xt_entry_target *t = e->target;
+	uint8_t flag = e->is_goto;
+	bool jump;
+	int verdict, k;
+
+	rd->key.n = 0;
+	rd->has_comment = false;
+	rd->comment[0] = 0;
+	k = key_put(rd, hdr, hdr_len);
+	for (size_t off = 0; off < e->matches_size && k >= 0;) {
+		const struct xt_entry_match *m = (const struct xt_entry_match *)(p + off);
+		size_t size;
+
+		if (e->matches_size - off < sizeof(*m))
+			return 0;
+		size = m->u.match_size;
+		if (size < sizeof(*m) || size > e->matches_size - off)
+			return 0;
+		off += size;
+		if (m->u.user.revision == 0 && strncmp(m->u.user.name, "comment", 8) == 0) {
+			fw_xt_comment_append(m->data, size - sizeof(*m), rd->comment,
+					     sizeof(rd->comment));
+			rd->has_comment = true;
+			continue;
+		}
+		k = key_put_ext(rd, (uint16_t)size, m->u.user.name, m->u.user.revision, m->data,
+				size - sizeof(*m), true);
+	}
+	if (k < 0)
+		return k;
+	if (e->target_size < sizeof(*t) + sizeof(int))
+		return 0;
+	/* a jump's verdict is the offset of its target: the label names the chain instead */
+	memcpy(&verdict, t->data, sizeof(verdict));
+	jump = strncmp(t->u.user.name, XT_STANDARD_TARGET, sizeof(XT_STANDARD_TARGET)) == 0 &&
+	       verdict >= 0;
+	k = key_put_ext(rd, (uint16_t)e->target_size, t->u.user.name, t->u.user.revision, t->data,
+			e->target_size - sizeof(*t), !jump);
+	if (k >= 0)
+		k = key_put(rd, label ? label : "", label ? strlen(label) + 1 : 1);
+	if (k >= 0)
+		k = key_put(rd, &flag, 1);
+	return k < 0 ? k : 1;
+}
+
+/*
+ * Reads one entry into chain c: from the rule cache when an equal entry was read before, else
+ * decoded (hdr_fn adds the header's predicates) into the scratch rule and remembered.
+ */
+static int entry_read(struct iptc_reader *rd, struct ir_chain *c, const void *hdr, size_t hdr_len,
+		      const struct entry *e, const char *label,
+		      int (*hdr_fn)(struct iptc_reader *rd, const void *hdr))
+{
+	const struct ir_rule *tmpl;
+	uint64_t h = 0;
+	int k, cached;
+
+	cached = entry_key(rd, hdr, hdr_len, e, label);
+	if (cached < 0)
+		return cached;
+	if (cached) {
+		h = fw_rcache_hash(NULL, rd->key.items, rd->key.n);
+		tmpl = fw_rcache_get(rd->cache, h, NULL, rd->key.items, rd->key.n);
+		if (tmpl)
+			return ir_chain_append_copy(c, tmpl, rd->has_comment ? rd->comment : NULL,
+						    0);
+	}
+	ir_rule_clear(rd->r);
+	k = hdr_fn(rd, hdr);
+	if (k >= 0)
+		k = entry_matches(rd, e, cached);
+	if (k >= 0)
+		k = entry_target(rd, e, label);
+	if (k < 0)
+		return k;
+	if (!cached)
+		return ir_chain_append_packed(c, rd->r);
+	k = fw_rcache_put(rd->cache, h, NULL, rd->key.items, rd->key.n, rd->r, &tmpl);
+	if (k == -E2BIG)
+		tmpl = rd->r;
+	else if (k < 0)
+		return k;
+	k = ir_chain_append_copy(c, tmpl, rd->has_comment ? rd->comment : NULL, 0);
+	ir_rule_clear(rd->r);
+	return k;
+}
+
+static int ip4_hdr(struct iptc_reader *rd, const void *hdr)
+{
+	const struct ipt_ip *ip = hdr;
+	int k;
+
 	k = add_addr(rd, IR_FIELD_SADDR, (const uint8_t *)&ip->src, (const uint8_t *)&ip->smsk, 4,
 		     ip->invflags & IPT_INV_SRCIP);
 	if (k >= 0)
@@ -285,29 +410,14 @@ static int ip4_rule(struct iptc_reader *rd, const struct ipt_entry *ie, struct x
 	if (k >= 0 && (ip->flags & IPT_F_FRAG))
 		k = ir_rule_add_opaque(rd->r, "%s-f (fragments)",
 				       ip->invflags & IPT_INV_FRAG ? "! " : "");
-	if (k >= 0)
-		k = entry_matches(rd, &e);
-	if (k < 0)
-		return k;
-	label = iptc_get_target(ie, h);
-	return entry_target(rd, &e, label);
+	return k;
 }
 
-static int ip6_rule(struct iptc_reader *rd, const struct ip6t_entry *ie, struct xtc_handle *h)
+static int ip6_hdr(struct iptc_reader *rd, const void *hdr)
 {
-	const struct ip6t_ip6 *ip = &ie->ipv6;
-	struct entry e = {
-		.elems = ie->elems,
-		.matches_size = ie->target_offset - sizeof(*ie),
-		.target = (const struct xt_entry_target *)((const uint8_t *)ie + ie->target_offset),
-		.target_size = ie->next_offset - ie->target_offset,
-		.is_goto = ip->flags & IP6T_F_GOTO,
-	};
-	const char *label;
+	const struct ip6t_ip6 *ip = hdr;
 	int k;
 
-	if (ie->target_offset < sizeof(*ie) || ie->next_offset < ie->target_offset)
-		return ir_rule_add_opaque(rd->r, "malformed entry");
 	k = add_addr(rd, IR_FIELD_SADDR, ip->src.s6_addr, ip->smsk.s6_addr, 16,
 		     ip->invflags & IP6T_INV_SRCIP);
 	if (k >= 0)
@@ -325,12 +435,49 @@ static int ip6_rule(struct iptc_reader *rd, const struct ip6t_entry *ie, struct 
 					    ip->proto, ip->proto);
 	if (k >= 0 && (ip->flags & IP6T_F_TOS))
 		k = ir_rule_add_opaque(rd->r, "traffic class 0x%x", ip->tos);
-	if (k >= 0)
-		k = entry_matches(rd, &e);
-	if (k < 0)
-		return k;
-	label = ip6tc_get_target(ie, h);
-	return entry_target(rd, &e, label);
+	return k;
+}
+
+/* A malformed entry is one opaque rule. */
+static int malformed_entry(struct iptc_reader *rd, struct ir_chain *c)
+{
+	int k;
+
+	ir_rule_clear(rd->r);
+	k = ir_rule_add_opaque(rd->r, "malformed entry");
+	return k < 0 ? k : ir_chain_append_packed(c, rd->r);
+}
+
+static int ip4_rule(struct iptc_reader *rd, struct ir_chain *c, const struct ipt_entry *ie,
+		    struct xtc_handle *h)
+{
+	struct entry e = {
+		.elems = ie->elems,
+		.matches_size = ie->target_offset - sizeof(*ie),
+		.target = (const struct xt_entry_target *)((const uint8_t *)ie + ie->target_offset),
+		.target_size = ie->next_offset - ie->target_offset,
+		.is_goto = ie->ip.flags & IPT_F_GOTO,
+	};
+
+	if (ie->target_offset < sizeof(*ie) || ie->next_offset < ie->target_offset)
+		return malformed_entry(rd, c);
+	return entry_read(rd, c, &ie->ip, sizeof(ie->ip), &e, iptc_get_target(ie, h), ip4_hdr);
+}
+
+static int ip6_rule(struct iptc_reader *rd, struct ir_chain *c, const struct ip6t_entry *ie,
+		    struct xtc_handle *h)
+{
+	struct entry e = {
+		.elems = ie->elems,
+		.matches_size = ie->target_offset - sizeof(*ie),
+		.target = (const struct xt_entry_target *)((const uint8_t *)ie + ie->target_offset),
+		.target_size = ie->next_offset - ie->target_offset,
+		.is_goto = ie->ipv6.flags & IP6T_F_GOTO,
+	};
+
+	if (ie->target_offset < sizeof(*ie) || ie->next_offset < ie->target_offset)
+		return malformed_entry(rd, c);
+	return entry_read(rd, c, &ie->ipv6, sizeof(ie->ipv6), &e, ip6tc_get_target(ie, h), ip6_hdr);
 }
 
 static int table_chain(struct iptc_reader *rd, size_t ti, const char *chain, bool builtin,
@@ -368,16 +515,15 @@ static int read_table4(struct iptc_reader *rd, size_t ti)
 		return negative_errno();
 	for (const char *chain = iptc_first_chain(h); chain && k >= 0; chain = iptc_next_chain(h)) {
 		struct xt_counters cnt;
-		bool builtin = iptc_builtin(chain, h);
+		/* only the chains named after a hook can be built-in (and cost a lookup) */
+		bool builtin = hook_from_chain(chain) >= 0 && iptc_builtin(chain, h);
 		const char *pol = builtin ? iptc_get_policy(chain, &cnt, h) : NULL;
 		struct ir_chain *c;
 
 		k = table_chain(rd, ti, chain, builtin, pol, &c);
 		for (const struct ipt_entry *e = iptc_first_rule(chain, h); e && k >= 0;
 		     e = iptc_next_rule(e, h)) {
-			k = ip4_rule(rd, e, h);
-			if (k >= 0)
-				k = ir_chain_append_packed(c, rd->r);
+			k = ip4_rule(rd, c, e, h);
 		}
 	}
 	iptc_free(h);
@@ -395,16 +541,15 @@ static int read_table6(struct iptc_reader *rd, size_t ti)
 	for (const char *chain = ip6tc_first_chain(h); chain && k >= 0;
 	     chain = ip6tc_next_chain(h)) {
 		struct xt_counters cnt;
-		bool builtin = ip6tc_builtin(chain, h);
+		/* only the chains named after a hook can be built-in (and cost a lookup) */
+		bool builtin = hook_from_chain(chain) >= 0 && ip6tc_builtin(chain, h);
 		const char *pol = builtin ? ip6tc_get_policy(chain, &cnt, h) : NULL;
 		struct ir_chain *c;
 
 		k = table_chain(rd, ti, chain, builtin, pol, &c);
 		for (const struct ip6t_entry *e = ip6tc_first_rule(chain, h); e && k >= 0;
 		     e = ip6tc_next_rule(e, h)) {
-			k = ip6_rule(rd, e, h);
-			if (k >= 0)
-				k = ir_chain_append_packed(c, rd->r);
+			k = ip6_rule(rd, c, e, h);
 		}
 	}
 	ip6tc_free(h);
@@ -421,12 +566,16 @@ static void strv_free(char **v)
 int fw_iptc_read(struct ir_ruleset *rs, int family, const struct fw_ipsets *ipsets,
 		 struct strbuf *note)
 {
+	_cleanup_(fw_rcache_freep) struct fw_rcache *cache = NULL;
 	char **names = NULL;
 	int n, k, read = 0;
 
 	n = fw_iptc_tables(family, &names);
 	if (n < 0)
 		return n;
+	k = fw_rcache_new(&cache);
+	if (k < 0)
+		goto out;
 	for (size_t ti = 0; ti < ELEMENTSOF(legacy_tables); ti++) {
 		struct iptc_reader rd = {
 			.rs = rs,
@@ -436,6 +585,7 @@ int fw_iptc_read(struct ir_ruleset *rs, int family, const struct fw_ipsets *ipse
 				.userdata = (void *)ipsets,
 				.ipsets = ipsets,
 			},
+			.cache = cache,
 		};
 		bool present = false;
 
@@ -454,6 +604,7 @@ int fw_iptc_read(struct ir_ruleset *rs, int family, const struct fw_ipsets *ipse
 			goto out;
 		k = family == AF_INET6 ? read_table6(&rd, ti) : read_table4(&rd, ti);
 		ir_rule_free(rd.r);
+		VEC_DONE(&rd.key);
 		if (k < 0)
 			goto out;
 		if (note)

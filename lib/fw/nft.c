@@ -201,6 +201,7 @@ struct fw_nft_parser {
 	VEC(struct xexpr) xe; /* the expressions of the rule being read */
 	struct ir_chain *last_chain; /* of the previous rule */
 	struct xl *xl; /* the register model, reused from rule to rule */
+	struct ir_rule *rule; /* the rule being read (a scratch rule, appended packed) */
 	VEC(struct nft_table_rec *) tables;
 	struct nft_table_rec *last;
 	unsigned messages, ntables, nchains, nsets, nelems, nrules;
@@ -250,6 +251,7 @@ struct fw_nft_parser *fw_nft_parser_free(struct fw_nft_parser *p)
 		table_rec_free(*t);
 	VEC_DONE(&p->tables);
 	VEC_DONE(&p->xe);
+	ir_rule_free(p->rule);
 	free(p->xl);
 	free(p->scratch);
 	free(p);
@@ -1040,9 +1042,16 @@ static int set_build_intervals(struct nft_set_rec *s)
 	np_u128 max = nbytes_max(s->flen[0]);
 	int r;
 
+	size_t starts = 0;
+
 	if (s->bad || s->raw.n == 0)
 		return 0;
 	qsort(s->raw.items, s->raw.n, sizeof(s->raw.items[0]), raw_elem_cmp);
+	VEC_FOREACH (e, &s->raw)
+		starts += !e->end;
+	r = ir_set_reserve(s->set, starts);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < s->raw.n; i++) {
 		struct raw_elem *e = &s->raw.items[i];
 		struct ir_key_part kp = { 0 };
@@ -2768,7 +2777,7 @@ static int rule_translate(struct fw_nft_parser *p, struct nft_table_rec *tr, str
 
 static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 {
-	_cleanup_(ir_rule_freep) struct ir_rule *r = NULL;
+	struct ir_rule *r;
 	struct raw_rule_attrs ra = { 0 };
 	const struct nfgenmsg *nfg;
 	struct nft_table_rec *tr;
@@ -2801,9 +2810,15 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 			return -ENOMEM;
 	}
 
-	k = ir_rule_new(&r);
-	if (k < 0)
-		return k;
+	/* built in the scratch rule (emptied here: a failed rule may have left a part), then
+	 * appended packed */
+	if (!p->rule) {
+		k = ir_rule_new(&p->rule);
+		if (k < 0)
+			return k;
+	}
+	r = p->rule;
+	ir_rule_clear(r);
 	if (ra.tb[NFTA_RULE_HANDLE] && mnl_attr_get_payload_len(ra.tb[NFTA_RULE_HANDLE]) == 8) {
 		uint64_t h;
 		memcpy(&h, mnl_attr_get_payload(ra.tb[NFTA_RULE_HANDLE]), sizeof(h));
@@ -2847,7 +2862,7 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 		k = rule_translate(p, tr, r);
 	if (k < 0)
 		return k;
-	k = ir_chain_append(c, &r);
+	k = ir_chain_append_packed(c, r);
 	if (k < 0)
 		return k;
 	p->nrules++;
@@ -3028,6 +3043,14 @@ static int table_mark_bad_lookups(struct nft_table_rec *tr)
 				s = set_find(tr, pr->ref.name);
 				if (!s || !s->bad)
 					continue;
+				/* changed in place below: give the rule its own allocations */
+				if (r->packed) {
+					size_t i = (size_t)(pr - r->preds.items);
+
+					if (ir_rule_unpack(r) < 0)
+						return -ENOMEM;
+					pr = &r->preds.items[i];
+				}
 				k = setref_opaque_text(&pr->ref, pr->negate ? "not in" : "in",
 						       s->bad, &text);
 				if (k < 0)
@@ -3049,6 +3072,13 @@ static int table_mark_bad_lookups(struct nft_table_rec *tr)
 				s = set_find(tr, st->ref.name);
 				if (!s || !s->bad)
 					continue;
+				if (r->packed) {
+					size_t i = (size_t)(st - r->stmts.items);
+
+					if (ir_rule_unpack(r) < 0)
+						return -ENOMEM;
+					st = &r->stmts.items[i];
+				}
 				k = setref_opaque_text(&st->ref, "vmap", s->bad, &text);
 				if (k < 0)
 					return k;

@@ -429,22 +429,42 @@ static int mt_mark(const struct xt_item *x, enum ir_field f)
 	return k;
 }
 
-static int mt_comment(const struct xt_item *x)
+void fw_xt_comment_append(const void *data, size_t len, char *buf, size_t size)
 {
+	const struct xt_item x = { .data = data, .len = data ? len : 0 };
 	struct xt_comment_info v;
 
-	BLOB_UPTO(x, v, comment);
+	BLOB_UPTO(&x, v, comment);
 	v.comment[sizeof(v.comment) - 1] = 0;
-	if (x->len < sizeof(v.comment))
-		v.comment[MIN(x->len, sizeof(v.comment) - 1)] = 0;
+	if (x.len < sizeof(v.comment))
+		v.comment[MIN(x.len, sizeof(v.comment) - 1)] = 0;
 	/* The first comment names the rule; later ones are appended. */
-	if (x->r->comment && *x->r->comment) {
-		char buf[600];
+	size = MIN(size, (size_t)FW_XT_COMMENT_MAX);
+	if (size == 0)
+		return;
+	if (*buf) {
+		size_t n = strnlen(buf, size - 1);
 
-		snprintf(buf, sizeof(buf), "%s; %s", x->r->comment, v.comment);
-		return ir_rule_set_comment(x->r, buf);
+		for (const char *p = "; "; *p && n + 1 < size; p++)
+			buf[n++] = *p;
+		for (const char *p = v.comment; *p && n + 1 < size; p++)
+			buf[n++] = *p;
+		buf[n] = 0;
+	} else {
+		size_t n = MIN(strlen(v.comment), size - 1);
+
+		memcpy(buf, v.comment, n);
+		buf[n] = 0;
 	}
-	return ir_rule_set_comment(x->r, v.comment);
+}
+
+static int mt_comment(const struct xt_item *x)
+{
+	char buf[FW_XT_COMMENT_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", x->r->comment ? x->r->comment : "");
+	fw_xt_comment_append(x->data, x->len, buf, sizeof(buf));
+	return ir_rule_set_comment(x->r, buf);
 }
 
 /*

@@ -49,6 +49,14 @@ struct fw_xt_ctx {
 int fw_xt_match_to_ir(const struct fw_xt_ctx *ctx, const char *name, uint8_t rev, const void *data,
 		      size_t len, struct ir_rule *rule);
 
+/* Longest rule comment assembled from comment matches (bytes, with the NUL). */
+#define FW_XT_COMMENT_MAX 600
+
+/* Adds the text of a `comment` match blob (revision 0) to the rule comment being assembled in
+ * buf (size bytes, "" when none yet) the way fw_xt_match_to_ir() does: the first comment names
+ * the rule, later ones follow after "; " (truncated to FW_XT_COMMENT_MAX - 1 bytes). */
+void fw_xt_comment_append(const void *data, size_t len, char *buf, size_t size);
+
 /* Decodes the target `name` revision `rev` (blob data/len) into the rule's action (REJECT, LOG,
  * NFQUEUE, MARK, CONNMARK, CT, SNAT/DNAT/MASQUERADE/REDIRECT, SET, ...; the labels ACCEPT, DROP,
  * RETURN and QUEUE as libiptc names them; unknown: an opaque statement). The standard target

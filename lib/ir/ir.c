@@ -399,12 +399,10 @@ static int stmt_copy(const struct ir_stmt *src, struct ir_stmt *dst)
 	return 0;
 }
 
-int ir_rule_unpack(struct ir_rule *r)
+static int rule_unpack(struct ir_rule *r)
 {
 	struct ir_rule c = { 0 };
 
-	if (!r->packed)
-		return 0;
 	if (r->preds.n > 0) {
 		c.preds.items = calloc(r->preds.n, sizeof(*c.preds.items));
 		if (!c.preds.items)
@@ -446,9 +444,14 @@ oom:
 	return -ENOMEM;
 }
 
+int ir_rule_unpack(struct ir_rule *r)
+{
+	return r->packed ? rule_unpack(r) : 0;
+}
+
 int ir_rule_set_comment(struct ir_rule *r, const char *comment)
 {
-	if (ir_rule_unpack(r) < 0)
+	if (r->packed && rule_unpack(r) < 0)
 		return -ENOMEM;
 	return strdup_or_null(comment, &r->comment);
 }
@@ -462,7 +465,7 @@ int ir_rule_add_pred(struct ir_rule *r, struct ir_pred *p)
 {
 	int k;
 
-	if (ir_rule_unpack(r) < 0) {
+	if (r->packed && rule_unpack(r) < 0) {
 		ir_pred_done(p);
 		return -ENOMEM;
 	}
@@ -625,7 +628,7 @@ int ir_rule_add_stmt(struct ir_rule *r, struct ir_stmt *s)
 {
 	int k;
 
-	if (ir_rule_unpack(r) < 0) {
+	if (r->packed && rule_unpack(r) < 0) {
 		ir_stmt_done(s);
 		return -ENOMEM;
 	}
@@ -718,7 +721,7 @@ int ir_rule_set_verdict(struct ir_rule *r, enum ir_verdict_kind kind, const char
 
 	if ((kind == IR_VERDICT_JUMP || kind == IR_VERDICT_GOTO) && !chain)
 		return -EINVAL;
-	if (ir_rule_unpack(r) < 0)
+	if (r->packed && rule_unpack(r) < 0)
 		return -ENOMEM;
 	if (chain && (kind == IR_VERDICT_JUMP || kind == IR_VERDICT_GOTO)) {
 		c = strdup(chain);
@@ -733,7 +736,7 @@ int ir_rule_set_verdict(struct ir_rule *r, enum ir_verdict_kind kind, const char
 
 int ir_rule_set_queue(struct ir_rule *r, uint16_t num, uint16_t last, bool bypass, bool fanout)
 {
-	if (ir_rule_unpack(r) < 0)
+	if (r->packed && rule_unpack(r) < 0)
 		return -ENOMEM;
 	ir_verdict_done(&r->verdict);
 	r->verdict.kind = IR_VERDICT_QUEUE;
@@ -830,7 +833,8 @@ int ir_chain_append(struct ir_chain *c, struct ir_rule **rule)
 }
 
 /* Lays out the packed copy of src (see struct packer); returns the rule when k->p is set. */
-static struct ir_rule *rule_pack(struct packer *k, const struct ir_rule *src)
+static struct ir_rule *rule_pack(struct packer *k, const struct ir_rule *src, const char *comment,
+				 uint64_t handle)
 {
 	struct ir_rule *r = pk_alloc(k, sizeof(*r), _Alignof(struct ir_rule));
 	struct ir_stmt *stmts = NULL;
@@ -845,6 +849,8 @@ static struct ir_rule *rule_pack(struct packer *k, const struct ir_rule *src)
 		*r = *src;
 		r->chain = NULL;
 		r->position = 0;
+		r->handle = handle;
+		r->text = NULL;
 		r->preds.items = preds;
 		r->preds.cap = src->preds.n;
 		r->stmts.items = stmts;
@@ -895,33 +901,113 @@ static struct ir_rule *rule_pack(struct packer *k, const struct ir_rule *src)
 	str = pk_str(k, src->verdict.chain);
 	if (r)
 		r->verdict.chain = str;
-	str = pk_str(k, src->comment);
+	str = pk_str(k, comment);
 	if (r)
 		r->comment = str;
 	return r;
 }
 
-int ir_chain_append_packed(struct ir_chain *c, struct ir_rule *scratch)
+#define RELOCATE(p, from, to) \
+	((p) ? (__typeof__(p))((char *)(to) + ((char *)(p) - (char *)(from))) : NULL)
+
+/* The copy of a packed rule: its allocation up to its comment (packed last) copied as it is and
+ * the pointers into it moved to the copy. */
+static struct ir_rule *rule_clone(const struct ir_rule *src, const char *comment, uint64_t handle)
+{
+	size_t n = src->comment ? (size_t)(src->comment - (const char *)src) : src->packed_size;
+	size_t cl = comment ? strlen(comment) + 1 : 0;
+	struct ir_rule *r = malloc(n + cl);
+
+	if (!r)
+		return NULL;
+	memcpy(r, src, n);
+	r->chain = NULL;
+	r->position = 0;
+	r->handle = handle;
+	r->text = NULL;
+	r->packed_size = (uint32_t)(n + cl);
+	r->preds.items = RELOCATE(src->preds.items, src, r);
+	r->stmts.items = RELOCATE(src->stmts.items, src, r);
+	IR_FOREACH(p, &r->preds)
+	{
+		p->values.r = RELOCATE(p->values.r, src, r);
+		p->ifnames.items = RELOCATE(p->ifnames.items, src, r);
+		IR_FOREACH(f, &p->ifnames)
+		f->name = RELOCATE(f->name, src, r);
+		p->ref.name = RELOCATE(p->ref.name, src, r);
+		p->text = RELOCATE(p->text, src, r);
+	}
+	IR_FOREACH(st, &r->stmts)
+	{
+		st->ref.name = RELOCATE(st->ref.name, src, r);
+		st->text = RELOCATE(st->text, src, r);
+	}
+	r->verdict.chain = RELOCATE(src->verdict.chain, src, r);
+	r->comment = NULL;
+	if (comment) {
+		r->comment = (char *)r + n;
+		memcpy(r->comment, comment, cl);
+	}
+	return r;
+}
+
+/* A packed copy of src with comment and handle replaced, in *ret (no chain, no text). */
+static int rule_pack_new(const struct ir_rule *src, const char *comment, uint64_t handle,
+			 struct ir_rule **ret)
 {
 	struct packer k = { 0 };
-	struct ir_rule *r;
 
-	if (scratch->packed)
-		return -EINVAL;
-	if (VEC_RESERVE(&c->rules, 1) < 0)
+	if (src->packed && src->packed_size > 0) {
+		*ret = rule_clone(src, comment, handle);
+		return *ret ? 0 : -ENOMEM;
+	}
+	rule_pack(&k, src, comment, handle);
+	if (k.n > UINT32_MAX)
 		return -ENOMEM;
-	rule_pack(&k, scratch);
 	k.p = malloc(k.n);
 	if (!k.p)
 		return -ENOMEM;
 	k.n = 0;
-	r = rule_pack(&k, scratch);
-	/* the text is moved, not packed: ir_rule_text() may set it later */
-	scratch->text = NULL;
-	ir_rule_clear(scratch);
+	*ret = rule_pack(&k, src, comment, handle);
+	(*ret)->packed_size = (uint32_t)k.n;
+	return 0;
+}
+
+int ir_rule_pack(const struct ir_rule *src, const char *comment, uint64_t handle,
+		 struct ir_rule **ret)
+{
+	return rule_pack_new(src, comment, handle, ret);
+}
+
+int ir_chain_append_copy(struct ir_chain *c, const struct ir_rule *src, const char *comment,
+			 uint64_t handle)
+{
+	struct ir_rule *r;
+	int k;
+
+	if (VEC_RESERVE(&c->rules, 1) < 0)
+		return -ENOMEM;
+	k = rule_pack_new(src, comment, handle, &r);
+	if (k < 0)
+		return k;
 	c->rules.items[c->rules.n++] = r;
 	r->chain = c;
 	r->position = c->rules.n;
+	return 0;
+}
+
+int ir_chain_append_packed(struct ir_chain *c, struct ir_rule *scratch)
+{
+	int k;
+
+	if (scratch->packed)
+		return -EINVAL;
+	k = ir_chain_append_copy(c, scratch, scratch->comment, scratch->handle);
+	if (k < 0)
+		return k;
+	/* the text is moved, not packed: ir_rule_text() may set it later */
+	c->rules.items[c->rules.n - 1]->text = TAKE_PTR(scratch->text);
+	ir_rule_clear(scratch);
 	return 0;
 }
 

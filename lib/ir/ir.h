@@ -272,6 +272,7 @@ struct ir_rule {
 	 * text) live in the rule's own allocation. Read it like any rule; change it only through
 	 * the ir_rule_* functions, which give it separate allocations first (ir_rule_unpack()). */
 	bool packed;
+	uint32_t packed_size; /* bytes of the packed allocation (internal) */
 };
 
 struct ir_chain {
@@ -456,9 +457,14 @@ int ir_chain_append(struct ir_chain *c, struct ir_rule **rule);
  * Appends to c a copy of *scratch made in one allocation: its predicates, statements, value
  * sets and strings are packed behind the rule (its text, if any, is moved). *scratch is then
  * emptied as by ir_rule_clear(), keeping its arrays for the next rule: readers build every rule
- * in one scratch rule and append it this way. Returns 0, or -ENOMEM (*scratch unchanged).
+ * in one scratch rule and append it this way. Returns 0, -EINVAL (*scratch is packed itself) or
+ * -ENOMEM (*scratch unchanged).
  */
 int ir_chain_append_packed(struct ir_chain *c, struct ir_rule *scratch);
+/* Appends to c a packed copy of src (any rule, unchanged; its text is not copied) with comment
+ * (copied; NULL for none) and handle in place of its own. Returns 0 or -ENOMEM. */
+int ir_chain_append_copy(struct ir_chain *c, const struct ir_rule *src, const char *comment,
+			 uint64_t handle);
 
 /* --- rules --- */
 
@@ -474,6 +480,11 @@ void ir_rule_clear(struct ir_rule *r);
  * place (the ir_rule_* functions do this themselves). Returns 0 (also when r is not packed) or
  * -ENOMEM (r unchanged). */
 int ir_rule_unpack(struct ir_rule *r);
+/* Returns 0 and in *ret a packed copy of src (free with ir_rule_free(); in no chain, without
+ * text) with comment (copied; NULL for none) and handle in place of src's, or -ENOMEM. Readers
+ * keep such copies as templates of rules that repeat (see ir_chain_append_copy()). */
+int ir_rule_pack(const struct ir_rule *src, const char *comment, uint64_t handle,
+		 struct ir_rule **ret);
 /* Sets the comment / the reader's rendering (copied; NULL clears). Returns 0 or -ENOMEM. */
 int ir_rule_set_comment(struct ir_rule *r, const char *comment);
 int ir_rule_set_text(struct ir_rule *r, const char *text);

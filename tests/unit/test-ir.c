@@ -389,6 +389,36 @@ START_TEST(packed_rules)
 	ck_assert_ptr_eq(r->verdict.target, target);
 	ck_assert_str_eq(ir_rule_text(r), strbuf_str(&want));
 
+	/* copies of a packed rule: another comment and handle, the rest alike */
+	{
+		_cleanup_(ir_rule_freep) struct ir_rule *tmpl = NULL;
+		struct ir_rule *cp;
+
+		ck_assert_int_eq(ir_rule_pack(r, NULL, 0, &tmpl), 0);
+		ck_assert(tmpl->packed);
+		ck_assert_ptr_null(tmpl->comment);
+		ck_assert_int_eq(ir_chain_append_copy(c, tmpl, "second", 7), 0);
+		ck_assert_int_eq(ir_chain_append_copy(c, r, NULL, 8), 0);
+		cp = c->rules.items[1];
+		ck_assert(cp->packed);
+		ck_assert_uint_eq(cp->position, 2);
+		ck_assert_uint_eq(cp->handle, 7);
+		ck_assert_str_eq(cp->comment, "second");
+		ck_assert_ptr_null(cp->text);
+		ck_assert_str_eq(cp->preds.items[0].ifnames.items[1].name, "eth0");
+		ck_assert_str_eq(cp->verdict.chain, "pod-policy");
+		ck_assert_ptr_ne(cp->verdict.chain, r->verdict.chain);
+		render(cp, &sb);
+		ck_assert_ptr_nonnull(
+			strstr(strbuf_str(&sb), "jump pod-policy comment \"second\""));
+		cp = c->rules.items[2];
+		ck_assert_ptr_null(cp->comment);
+		ck_assert_uint_eq(cp->preds.n, 5);
+		ck_assert_str_eq(cp->preds.items[2].ref.name, "allowed");
+		ck_assert_ptr_ne(cp->preds.items[1].values.r, r->preds.items[1].values.r);
+		ck_assert(cp->preds.items[1].values.r[1].lo == 8080);
+	}
+
 	/* changed through the API: unpacked first, the rest intact */
 	ck_assert_int_eq(ir_rule_set_comment(r, "other"), 0);
 	ck_assert(!r->packed);
@@ -401,8 +431,8 @@ START_TEST(packed_rules)
 	/* the scratch builds the next rule */
 	ck_assert_int_eq(ir_rule_set_verdict(scratch, IR_VERDICT_DROP, NULL), 0);
 	ck_assert_int_eq(ir_chain_append_packed(c, scratch), 0);
-	ck_assert_str_eq(render(c->rules.items[1], &sb), "drop");
-	ck_assert_uint_eq(c->rules.items[1]->position, 2);
+	ck_assert_str_eq(render(c->rules.items[3], &sb), "drop");
+	ck_assert_uint_eq(c->rules.items[3]->position, 4);
 	strbuf_done(&sb);
 	strbuf_done(&want);
 }

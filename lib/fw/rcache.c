@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The rule cache: an open-addressing table (linear probing, at most half full) of entries with
+ * the key's hash, tag and bytes and the template rule, a packed IR rule.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir/ir.h"
+#include "rcache.h"
+
+struct rc_entry {
+	uint64_t hash;
+	const void *tag;
+	size_t len;
+	uint8_t *key;
+	struct ir_rule *tmpl;
+};
+
+struct fw_rcache {
+	struct rc_entry *slots; /* tmpl NULL: free */
+	size_t cap; /* power of two, or 0 */
+	size_t n;
+};
+
+int fw_rcache_new(struct fw_rcache **ret)
+{
+	struct fw_rcache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	*ret = c;
+	return 0;
+}
+
+struct fw_rcache *fw_rcache_free(struct fw_rcache *c)
+{
+	if (!c)
+		return NULL;
+	for (size_t i = 0; i < c->cap; i++)
+		if (c->slots[i].tmpl) {
+			ir_rule_free(c->slots[i].tmpl);
+			free(c->slots[i].key);
+		}
+	free(c->slots);
+	free(c);
+	return NULL;
+}
+
+size_t fw_rcache_size(const struct fw_rcache *c)
+{
+	return c->n;
+}
+
+#define GOLDEN 0x9e3779b97f4a7c15ull
+
+uint64_t fw_rcache_hash(const void *tag, const void *key, size_t len)
+{
+	const uint8_t *p = key;
+	uint64_t h = ((uint64_t)(uintptr_t)tag * GOLDEN) ^ len, h2 = ~h, w, w2;
+
+	/* two independent lanes of 8 bytes: keys are a few hundred bytes */
+	for (; len >= 16; p += 16, len -= 16) {
+		memcpy(&w, p, 8);
+		memcpy(&w2, p + 8, 8);
+		h = (h ^ w) * GOLDEN;
+		h2 = (h2 ^ w2) * 0xc2b2ae3d27d4eb4full;
+		h ^= h >> 29;
+		h2 ^= h2 >> 31;
+	}
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * GOLDEN;
+		h ^= h >> 29;
+	}
+	if (len > 0) {
+		w = 0;
+		memcpy(&w, p, len);
+		h = (h ^ w) * GOLDEN;
+	}
+	h ^= h2 * 0x165667b19e3779f9ull;
+	/* a final mix (murmur3's) so that the low bits index well */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+const struct ir_rule *fw_rcache_get(const struct fw_rcache *c, uint64_t h, const void *tag,
+				    const void *key, size_t len)
+{
+	if (c->cap == 0)
+		return NULL;
+	for (size_t i = h & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
+		const struct rc_entry *e = &c->slots[i];
+
+		if (!e->tmpl)
+			return NULL;
+		if (e->hash == h && e->tag == tag && e->len == len &&
+		    (len == 0 || memcmp(e->key, key, len) == 0))
+			return e->tmpl;
+	}
+}
+
+static void slot_insert(struct rc_entry *slots, size_t cap, const struct rc_entry *e)
+{
+	size_t i = e->hash & (cap - 1);
+
+	while (slots[i].tmpl)
+		i = (i + 1) & (cap - 1);
+	slots[i] = *e;
+}
+
+static int grow(struct fw_rcache *c)
+{
+	size_t cap = c->cap ? c->cap * 2 : 256;
+	struct rc_entry *slots = calloc(cap, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->cap; i++)
+		if (c->slots[i].tmpl)
+			slot_insert(slots, cap, &c->slots[i]);
+	free(c->slots);
+	c->slots = slots;
+	c->cap = cap;
+	return 0;
+}
+
+int fw_rcache_put(struct fw_rcache *c, uint64_t h, const void *tag, const void *key, size_t len,
+		  const struct ir_rule *rule, const struct ir_rule **ret)
+{
+	struct rc_entry e = { .hash = h, .tag = tag, .len = len };
+	int r;
+
+	if (len > FW_RCACHE_KEY_MAX)
+		return -E2BIG;
+	if ((c->n + 1) * 2 > c->cap && grow(c) < 0)
+		return -ENOMEM;
+	e.key = malloc(len ? len : 1);
+	if (!e.key)
+		return -ENOMEM;
+	if (len > 0)
+		memcpy(e.key, key, len);
+	r = ir_rule_pack(rule, NULL, 0, &e.tmpl);
+	if (r < 0) {
+		free(e.key);
+		return r;
+	}
+	slot_insert(c->slots, c->cap, &e);
+	c->n++;
+	*ret = e.tmpl;
+	return 0;
+}
