@@ -608,7 +608,7 @@ static void post_event(struct manager *m, struct tracked *t)
 	const char *slash = strchr(f->pod, '/');
 	_cleanup_(freep) char *ns = NULL;
 	const struct model_pod *p;
-	char example[256], ts[64];
+	char example[256], ts[64], uid[MODEL_UID_BUF];
 	time_t now = time(NULL);
 	struct tm tm;
 	json_t *ev;
@@ -628,8 +628,8 @@ static void post_event(struct manager *m, struct tracked *t)
 	ev = json_pack("{s:{s:s},s:{s:s,s:s,s:s,s:s,s:s},s:s,s:s,s:s,s:{s:s,s:s},s:s,s:s,s:i}",
 		       "metadata", "generateName", "npaudit-", "involvedObject", "kind", "Pod",
 		       "apiVersion", "v1", "namespace", ns, "name", slash + 1, "uid",
-		       p && p->uid ? p->uid : "", "reason", "NetworkPolicyDrift", "type", "Warning",
-		       "message", f->message, "source", "component", "npauditd", "host",
+		       p ? model_pod_uid(p, uid) : "", "reason", "NetworkPolicyDrift", "type",
+		       "Warning", "message", f->message, "source", "component", "npauditd", "host",
 		       m->cfg.node, "firstTimestamp", ts, "lastTimestamp", ts, "count", 1);
 	if (!ev)
 		return;

@@ -277,9 +277,9 @@ int cni_daemonset_pods(const struct model *m, const struct model_daemonset *d, c
 
 		if (!streq(p->ns, d->ns))
 			continue;
-		if (p->owner_kind)
-			mine = streq(p->owner_kind, "DaemonSet") && p->owner_name &&
-			       streq(p->owner_name, d->name);
+		if (p->origin->owner_kind)
+			mine = streq(p->origin->owner_kind, "DaemonSet") && p->origin->owner_name &&
+			       streq(p->origin->owner_name, d->name);
 		else {
 			/* No controller reference in the dump: the DaemonSet's selector decides. */
 			mine = d->selector.n > 0;
@@ -713,9 +713,11 @@ static int fill_agent(struct detect *d, const struct model_daemonset *ds, struct
 	for (int i = 0; i < n; i++)
 		if (!pods[i]->terminating || i == n - 1) {
 			const struct model_pod *p = pods[i];
+			char uid[MODEL_UID_BUF];
+
 			a->ns = strdup(p->ns);
 			a->name = strdup(p->name);
-			a->uid = strdup(p->uid);
+			a->uid = strdup(model_pod_uid(p, uid));
 			if (!a->ns || !a->name || !a->uid)
 				return -ENOMEM;
 			a->ready = p->ready;

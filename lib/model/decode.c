@@ -472,17 +472,17 @@ static int decode_pod_ports(struct model *m, json_t *spec, struct model_containe
 	return 0;
 }
 
-static int decode_pod_ips(json_t *status, struct model_pod *p, struct np_error *e)
+static int decode_pod_ips(json_t *status, np_u128 ips[static 2], uint8_t *n_ips, struct np_error *e)
 {
-	json_t *ips, *x;
+	json_t *list, *x;
 	const char *ip;
 	size_t i;
 	int r;
 
-	r = get(status, "podIPs", JSON_ARRAY, "status.podIPs", &ips, e);
+	r = get(status, "podIPs", JSON_ARRAY, "status.podIPs", &list, e);
 	if (r < 0)
 		return r;
-	json_array_foreach(ips, i, x)
+	json_array_foreach(list, i, x)
 	{
 		char path[64];
 		np_u128 v;
@@ -500,13 +500,13 @@ static int decode_pod_ips(json_t *status, struct model_pod *p, struct np_error *
 		if (fam < 0)
 			return FAIL(e, path, "'%s' is not an IP address", ip);
 		/* At most one address per family (the API validates this). */
-		for (unsigned k = 0; k < p->n_ips; k++)
-			if (np_addr_family(p->ips[k]) == fam)
+		for (unsigned k = 0; k < *n_ips; k++)
+			if (np_addr_family(ips[k]) == fam)
 				return FAIL(e, path, "a second %s address '%s'",
 					    fam == AF_INET ? "IPv4" : "IPv6", ip);
-		if (p->n_ips == 2)
+		if (*n_ips == 2)
 			return FAIL(e, path, "more than two addresses");
-		p->ips[p->n_ips++] = v;
+		ips[(*n_ips)++] = v;
 	}
 	r = get_str(status, "podIP", "status.podIP", &ip, e);
 	if (r < 0)
@@ -516,12 +516,42 @@ static int decode_pod_ips(json_t *status, struct model_pod *p, struct np_error *
 
 		if (np_addr_parse(ip, &v) < 0)
 			return FAIL(e, "status.podIP", "'%s' is not an IP address", ip);
-		if (p->n_ips == 0)
-			p->ips[p->n_ips++] = v;
-		else if (p->ips[0] != v)
+		if (*n_ips == 0)
+			ips[(*n_ips)++] = v;
+		else if (ips[0] != v)
 			return FAIL(e, "status.podIP", "'%s' differs from status.podIPs[0]", ip);
 	}
 	return 0;
+}
+
+/* Stores a UUID as the API server writes it (lowercase 8-4-4-4-12 hex) in ret; returns false
+ * for anything else, which is then kept as a string. */
+static bool uuid_parse(const char *s, uint8_t ret[static 16])
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < 36; i++) {
+		char c = s[i];
+		unsigned v;
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-')
+				return false;
+			continue;
+		}
+		if (c >= '0' && c <= '9')
+			v = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = (unsigned)(c - 'a' + 10);
+		else
+			return false; /* also the NUL of a shorter string */
+		if (k % 2 == 0)
+			ret[k / 2] = (uint8_t)(v << 4);
+		else
+			ret[k / 2] |= (uint8_t)v;
+		k++;
+	}
+	return s[36] == 0;
 }
 
 int model_decode_pod(struct model *m, json_t *o, struct model_pod **ret, struct np_error *e)
@@ -530,7 +560,10 @@ int model_decode_pod(struct model *m, json_t *o, struct model_pod **ret, struct 
 	struct model_pod tmp = { 0 }, *p;
 	const char *name, *uid, *node, *phase, *s;
 	json_t *md, *spec, *status, *x;
-	size_t i, len_name, len_uid;
+	struct model_pod_origin origin = { 0 };
+	np_u128 ips[2] = { 0 };
+	struct pod_layout lay;
+	size_t i, len_name;
 	int r;
 
 	r = object_meta(o, &md, &name, e);
@@ -564,9 +597,9 @@ int model_decode_pod(struct model *m, json_t *o, struct model_pod **ret, struct 
 			    get_str(ref, "name", "metadata.ownerReferences", &oname, e) < 0)
 				return -EINVAL;
 			if (controller && kind && oname) {
-				tmp.owner_kind = model_intern(m, kind);
-				tmp.owner_name = model_intern(m, oname);
-				if (!tmp.owner_kind || !tmp.owner_name)
+				origin.owner_kind = model_intern(m, kind);
+				origin.owner_name = model_intern(m, oname);
+				if (!origin.owner_kind || !origin.owner_name)
 					return -ENOMEM;
 			}
 		}
@@ -594,8 +627,8 @@ int model_decode_pod(struct model *m, json_t *o, struct model_pod **ret, struct 
 		if (get_str(c0, "image", "spec.containers[0].image", &s, e) < 0)
 			return -EINVAL;
 		if (s) {
-			tmp.image = model_intern(m, s);
-			if (!tmp.image)
+			origin.image = model_intern(m, s);
+			if (!origin.image)
 				return -ENOMEM;
 		}
 	}
@@ -612,7 +645,7 @@ int model_decode_pod(struct model *m, json_t *o, struct model_pod **ret, struct 
 		    : streq(phase, "Succeeded") ? MODEL_POD_SUCCEEDED
 		    : streq(phase, "Failed")	? MODEL_POD_FAILED
 						: MODEL_POD_UNKNOWN;
-	r = decode_pod_ips(status, &tmp, e);
+	r = decode_pod_ips(status, ips, &tmp.n_ips, e);
 	if (r < 0)
 		return r;
 	r = get(status, "conditions", JSON_ARRAY, "status.conditions", &x, e);
@@ -643,27 +676,31 @@ int model_decode_pod(struct model *m, json_t *o, struct model_pod **ret, struct 
 		tmp.restarts = total > UINT16_MAX ? UINT16_MAX : (uint16_t)total;
 	}
 
-	/* One allocation: the pod, its ports, then "ns/name\0uid\0" (the hashmap key). */
-	len_name = strlen(tmp.ns) + 1 + strlen(name) + 1;
-	len_uid = (uid ? strlen(uid) : 0) + 1;
-	p = malloc(sizeof(*p) + tmp.n_ports * sizeof(*ports) + len_name + len_uid);
-	if (!p)
+	/* One allocation (see model_pod_layout()): the pod, its addresses, its name and, unless
+	 * it is a UUID, its uid. Ports are shared with pods that declare the same. */
+	if (!uid)
+		uid = "";
+	tmp.uid_is_uuid = uuid_parse(uid, tmp.uuid);
+	len_name = strlen(name);
+	model_pod_layout(tmp.n_ips, len_name, tmp.uid_is_uuid ? 0 : strlen(uid) + 1, &lay);
+	if (tmp.n_ports && !(tmp.ports = model_ports_get(m, ports, tmp.n_ports)))
 		return -ENOMEM;
-	*p = tmp;
-	p->ports = (struct model_container_port *)(p + 1);
-	if (tmp.n_ports)
-		memcpy(p->ports, ports, tmp.n_ports * sizeof(*ports));
-	else
-		p->ports = NULL;
-	{
-		char *key = (char *)(p + 1) + tmp.n_ports * sizeof(*ports);
-		snprintf(key, len_name, "%s/%s", tmp.ns, name);
-		p->name = key + strlen(tmp.ns) + 1;
-		p->uid = strcpy(key + len_name, uid ? uid : "");
+	tmp.origin = model_origin_get(m, &origin);
+	if (!tmp.origin || posix_memalign((void **)&p, 16, lay.size) != 0) {
+		model_blob_put(m, tmp.ports);
+		model_blob_put(m, tmp.origin);
+		return -ENOMEM;
 	}
+	tmp.hash = model_pod_hash(tmp.ns, name);
+	*p = tmp;
+	p->ips = (np_u128 *)((char *)p + lay.ips);
+	memcpy(p->ips, ips, MAX(tmp.n_ips, 1) * sizeof(*ips));
+	p->name = memcpy((char *)p + lay.name, name, len_name + 1);
+	if (!tmp.uid_is_uuid)
+		strcpy((char *)p + lay.uid, uid);
 	r = decode_labels(m, md, "metadata.labels", &p->labels, e);
 	if (r < 0) {
-		free(p);
+		model_pod_free(m, p);
 		return r;
 	}
 	*ret = p;

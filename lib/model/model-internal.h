@@ -16,16 +16,39 @@ struct labelset {
 	char key[]; /* canonical "k=v\\x1f..." form, the hashmap key */
 };
 
+/* The pod table: open addressing on (namespace, name), linear probing, deletion by backward
+ * shift (no tombstones). A slot holds a pod's address; pods are 16-byte aligned, so its low
+ * 4 bits carry the top 4 bits of the pod's hash and most probes need not read the pod. */
+struct podtable {
+	uintptr_t *slots;
+	size_t cap; /* power of two, or 0 */
+	size_t n;
+};
+
+/* Where the parts of a pod's allocation are: offsets from the struct, and the size. */
+struct pod_layout {
+	size_t ips, name, uid, size;
+};
+
+/* Shared, reference-counted read-only data of pods (container port arrays, origins): the pods
+ * of one workload have equal ones. The payload follows the header, the key the payload. */
+struct blob {
+	const char *key; /* canonical form, the hashmap key */
+	unsigned refs;
+	uint32_t size; /* of the payload */
+};
+
 struct model {
 	struct strpool pool;
 	uint64_t gen;
 
 	struct hashmap namespaces; /* name -> struct model_namespace * */
-	struct hashmap pods; /* "ns/name" -> struct model_pod * (key inside the pod) */
+	struct podtable pods;
 	struct hashmap policies; /* "ns/name" -> struct model_policy * */
 	struct hashmap services; /* "ns/name" -> struct model_service * */
 	struct hashmap daemonsets; /* "ns/name" -> struct model_daemonset * */
 	struct hashmap labelsets; /* canonical key -> struct labelset * */
+	struct hashmap blobs; /* canonical key -> struct blob * */
 
 	struct hashmap pods_by_ns; /* ns -> struct objlist of pods, sorted by name */
 	struct hashmap pods_by_label; /* interned "k=v" -> struct objlist of pods */
@@ -63,10 +86,22 @@ int model_decode_daemonset(struct model *m, json_t *o, struct model_daemonset **
 const char *model_object_ident(json_t *o, const char *kind, char *buf, size_t size);
 
 /* model.c helpers used by decode.c */
+/* Returns the hash of a pod's (namespace, name), as model_pod.hash holds it. */
+uint32_t model_pod_hash(const char *ns, const char *name);
+/* Fills *ret with the layout of a pod with n_ips addresses and these string lengths (uid_size
+ * is 0 for a UUID, else the uid's length plus its NUL). Addresses get at least one slot. */
+void model_pod_layout(size_t n_ips, size_t name_len, size_t uid_size, struct pod_layout *ret);
 const char *model_intern(struct model *m, const char *s);
 int model_labelset_get(struct model *m, struct model_label *v, uint32_t n,
 		       struct model_labels *ret);
 void model_labelset_put(struct model *m, struct model_labels *l);
+/* Returns the model's shared copy of the n (> 0) ports at v, or NULL on OOM. */
+struct model_container_port *model_ports_get(struct model *m, const struct model_container_port *v,
+					     uint16_t n);
+/* Returns the model's shared copy of *o, or NULL on OOM. */
+const struct model_pod_origin *model_origin_get(struct model *m, const struct model_pod_origin *o);
+/* Drops a reference taken by model_ports_get() or model_origin_get() (NULL: none). */
+void model_blob_put(struct model *m, const void *payload);
 
 void model_namespace_free(struct model *m, struct model_namespace *n);
 void model_pod_free(struct model *m, struct model_pod *p);

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,34 +19,80 @@ const char *model_string_lookup(const struct model *m, const char *s)
 	return strpool_lookup(&m->pool, s);
 }
 
-static int labels_key(const struct model_label *v, uint32_t n, struct strbuf *sb)
+/*
+ * Keys of shared data (label sets, port arrays, origins): the bytes of interned pointers and
+ * numbers, two letters a byte since the hash maps take NUL-terminated keys. Interned strings
+ * are equal exactly when their pointers are, so equal keys mean equal data.
+ */
+struct key {
+	char *s;
+	size_t len, cap;
+	char buf[256];
+};
+
+/* Starts a key with a tag (not a lowercase letter), which tells kinds of data apart. */
+static void key_init(struct key *k, char tag)
 {
-	for (uint32_t i = 0; i < n; i++) {
-		int r = strbuf_printf(sb, "%s\x1f%s\x1e", v[i].key, v[i].value);
-		if (r < 0)
-			return r;
+	k->s = k->buf;
+	k->len = 1;
+	k->cap = sizeof(k->buf);
+	k->buf[0] = tag;
+	k->buf[1] = 0;
+}
+
+static void key_done(struct key *k)
+{
+	if (k->s != k->buf)
+		free(k->s);
+}
+
+static int key_add(struct key *k, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	if (k->len + 2 * n + 1 > k->cap) {
+		size_t cap = MAX(k->cap * 2, k->len + 2 * n + 1);
+		char *s = k->s == k->buf ? malloc(cap) : realloc(k->s, cap);
+
+		if (!s)
+			return -ENOMEM;
+		if (k->s == k->buf)
+			memcpy(s, k->buf, k->len);
+		k->s = s;
+		k->cap = cap;
 	}
+	for (size_t i = 0; i < n; i++) {
+		k->s[k->len++] = (char)('a' + (b[i] >> 4));
+		k->s[k->len++] = (char)('a' + (b[i] & 15));
+	}
+	k->s[k->len] = 0;
 	return 0;
+}
+
+static int labels_key(const struct model_label *v, uint32_t n, struct key *k)
+{
+	return key_add(k, v, n * sizeof(*v));
 }
 
 int model_labelset_get(struct model *m, struct model_label *v, uint32_t n, struct model_labels *ret)
 {
-	_cleanup_(strbuf_done) struct strbuf sb = { 0 };
+	_cleanup_(key_done) struct key k;
 	struct labelset *ls;
 	int r;
 
+	key_init(&k, 'L');
 	*ret = (struct model_labels){ 0 };
 	if (n == 0)
 		return 0;
-	r = labels_key(v, n, &sb);
+	r = labels_key(v, n, &k);
 	if (r < 0)
 		return r;
-	ls = hashmap_get(&m->labelsets, strbuf_str(&sb));
+	ls = hashmap_get(&m->labelsets, k.s);
 	if (!ls) {
-		ls = calloc(1, sizeof(*ls) + sb.len + 1);
+		ls = calloc(1, sizeof(*ls) + k.len + 1);
 		if (!ls)
 			return -ENOMEM;
-		memcpy(ls->key, sb.s, sb.len + 1);
+		memcpy(ls->key, k.s, k.len + 1);
 		ls->labels.v = malloc(n * sizeof(*v));
 		if (!ls->labels.v) {
 			free(ls);
@@ -57,7 +105,7 @@ int model_labelset_get(struct model *m, struct model_label *v, uint32_t n, struc
 			free(ls);
 			return -ENOMEM;
 		}
-		m->bytes += sizeof(*ls) + sb.len + 1 + n * sizeof(*v);
+		m->bytes += sizeof(*ls) + k.len + 1 + n * sizeof(*v);
 	}
 	ls->refs++;
 	*ret = ls->labels;
@@ -66,14 +114,15 @@ int model_labelset_get(struct model *m, struct model_label *v, uint32_t n, struc
 
 void model_labelset_put(struct model *m, struct model_labels *l)
 {
-	_cleanup_(strbuf_done) struct strbuf sb = { 0 };
+	_cleanup_(key_done) struct key k;
 	struct labelset *ls;
 
+	key_init(&k, 'L');
 	if (l->n == 0)
 		return;
-	if (labels_key(l->v, l->n, &sb) < 0)
+	if (labels_key(l->v, l->n, &k) < 0)
 		return; /* leaks one label set on OOM; never frees memory still in use */
-	ls = hashmap_get(&m->labelsets, strbuf_str(&sb));
+	ls = hashmap_get(&m->labelsets, k.s);
 	*l = (struct model_labels){ 0 };
 	if (!ls || --ls->refs > 0)
 		return;
@@ -81,6 +130,70 @@ void model_labelset_put(struct model *m, struct model_labels *l)
 	m->bytes -= sizeof(*ls) + strlen(ls->key) + 1 + ls->labels.n * sizeof(struct model_label);
 	free(ls->labels.v);
 	free(ls);
+}
+
+/* Returns the shared blob with this key and payload, taking a reference. */
+static void *blob_get(struct model *m, const struct key *key, const void *payload, size_t size)
+{
+	struct blob *b = hashmap_get(&m->blobs, key->s);
+
+	if (!b) {
+		size_t total = sizeof(*b) + size + key->len + 1;
+
+		b = malloc(total);
+		if (!b)
+			return NULL;
+		b->refs = 0;
+		b->size = (uint32_t)size;
+		memcpy(b + 1, payload, size);
+		b->key = memcpy((char *)(b + 1) + size, key->s, key->len + 1);
+		if (hashmap_put(&m->blobs, b->key, b) < 0) {
+			free(b);
+			return NULL;
+		}
+		m->bytes += total;
+	}
+	b->refs++;
+	return b + 1;
+}
+
+void model_blob_put(struct model *m, const void *payload)
+{
+	struct blob *b;
+
+	if (!payload)
+		return;
+	b = (struct blob *)payload - 1;
+	if (--b->refs > 0)
+		return;
+	hashmap_remove(&m->blobs, b->key);
+	m->bytes -= sizeof(*b) + b->size + strlen(b->key) + 1;
+	free(b);
+}
+
+struct model_container_port *model_ports_get(struct model *m, const struct model_container_port *v,
+					     uint16_t n)
+{
+	_cleanup_(key_done) struct key k;
+
+	assert(n > 0);
+	key_init(&k, 'P');
+	for (uint16_t i = 0; i < n; i++)
+		if (key_add(&k, &v[i].name, sizeof(v[i].name)) < 0 ||
+		    key_add(&k, &v[i].port, sizeof(v[i].port)) < 0 ||
+		    key_add(&k, &v[i].proto, sizeof(v[i].proto)) < 0)
+			return NULL;
+	return blob_get(m, &k, v, n * sizeof(*v));
+}
+
+const struct model_pod_origin *model_origin_get(struct model *m, const struct model_pod_origin *o)
+{
+	_cleanup_(key_done) struct key k;
+
+	key_init(&k, 'O');
+	if (key_add(&k, o, sizeof(*o)) < 0)
+		return NULL;
+	return blob_get(m, &k, o, sizeof(*o));
 }
 
 const char *model_labels_get(const struct model_labels *l, const char *key)
@@ -157,6 +270,155 @@ bool model_pod_policy_applies(const struct model_pod *p)
 	       p->phase != MODEL_POD_SUCCEEDED && p->phase != MODEL_POD_FAILED;
 }
 
+/* ---- pods: layout, uid, the pod table ---- */
+
+void model_pod_layout(size_t n_ips, size_t name_len, size_t uid_size, struct pod_layout *ret)
+{
+	ret->ips = (sizeof(struct model_pod) + 15) & ~(size_t)15;
+	ret->name = ret->ips + MAX(n_ips, 1) * sizeof(np_u128);
+	ret->uid = ret->name + name_len + 1;
+	ret->size = ret->uid + uid_size;
+}
+
+static size_t pod_alloc_size(const struct model_pod *p)
+{
+	struct pod_layout lay;
+	size_t len = strlen(p->name);
+
+	model_pod_layout(p->n_ips, len, p->uid_is_uuid ? 0 : strlen(p->name + len + 1) + 1, &lay);
+	return lay.size;
+}
+
+const char *model_pod_uid(const struct model_pod *p, char buf[static MODEL_UID_BUF])
+{
+	static const char hex[] = "0123456789abcdef";
+	char *o = buf;
+
+	if (!p->uid_is_uuid)
+		return p->name + strlen(p->name) + 1;
+	for (unsigned i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*o++ = '-';
+		*o++ = hex[p->uuid[i] >> 4];
+		*o++ = hex[p->uuid[i] & 15];
+	}
+	*o = 0;
+	return buf;
+}
+
+uint32_t model_pod_hash(const char *ns, const char *name)
+{
+	uint32_t h = np_hash_bytes(2166136261u, ns, strlen(ns) + 1);
+
+	h = np_hash_bytes(h, name, strlen(name));
+	/* murmur3's finaliser: the table indexes by the low bits, which FNV-1a mixes poorly. */
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+#define POD_TAG ((uintptr_t)15)
+
+static struct model_pod *slot_pod(uintptr_t s)
+{
+	return (struct model_pod *)(s & ~POD_TAG);
+}
+
+static uintptr_t slot_of(struct model_pod *p)
+{
+	assert(((uintptr_t)p & POD_TAG) == 0);
+	return (uintptr_t)p | (p->hash >> 28);
+}
+
+/* Returns the slot of pod ns/name (ns interned) whose hash is h, or SIZE_MAX. */
+static size_t podtable_find(const struct podtable *t, const char *ns, const char *name, uint32_t h)
+{
+	size_t mask = t->cap - 1;
+
+	if (t->cap == 0)
+		return SIZE_MAX;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		uintptr_t s = t->slots[i];
+		const struct model_pod *p;
+
+		if (!s)
+			return SIZE_MAX;
+		if ((s & POD_TAG) != h >> 28)
+			continue;
+		p = slot_pod(s);
+		if (p->hash == h && p->ns == ns && streq(p->name, name))
+			return i;
+	}
+}
+
+static int podtable_resize(struct podtable *t, size_t ncap)
+{
+	uintptr_t *slots = calloc(ncap, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cap; i++) {
+		size_t j;
+
+		if (!t->slots[i])
+			continue;
+		for (j = slot_pod(t->slots[i])->hash & (ncap - 1); slots[j];
+		     j = (j + 1) & (ncap - 1))
+			;
+		slots[j] = t->slots[i];
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->cap = ncap;
+	return 0;
+}
+
+/* Adds p, which is not in the table; returns 0 or -ENOMEM. */
+static int podtable_add(struct podtable *t, struct model_pod *p)
+{
+	size_t i;
+
+	/* Up to 7/8 full: the tags keep the longer probe sequences cheap. */
+	if ((t->n + 1) * 8 > t->cap * 7 && podtable_resize(t, t->cap ? t->cap * 2 : 16) < 0)
+		return -ENOMEM;
+	for (i = p->hash & (t->cap - 1); t->slots[i]; i = (i + 1) & (t->cap - 1))
+		;
+	t->slots[i] = slot_of(p);
+	t->n++;
+	return 0;
+}
+
+static void podtable_remove_at(struct podtable *t, size_t i)
+{
+	size_t mask = t->cap - 1, j = i;
+
+	for (;;) {
+		t->slots[i] = 0;
+		for (;;) {
+			size_t k;
+
+			j = (j + 1) & mask;
+			if (!t->slots[j])
+				goto done;
+			k = slot_pod(t->slots[j])->hash & mask;
+			/* The entry at j stays unless its home k lies cyclically outside (i, j]. */
+			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+				continue;
+			break;
+		}
+		t->slots[i] = t->slots[j];
+		i = j;
+	}
+done:
+	t->n--;
+	/* Give memory back after mass deletions; the table is then at most half full. */
+	if (t->cap > 16 && t->n * 4 < t->cap)
+		(void)podtable_resize(t, t->cap / 2);
+}
+
 /* ---- object lists ---- */
 
 static int objlist_add(struct hashmap *h, const char *key, void *obj, bool *ret_created)
@@ -177,7 +439,38 @@ static int objlist_add(struct hashmap *h, const char *key, void *obj, bool *ret_
 			*ret_created = true;
 	}
 	l->dirty = true;
-	return VEC_PUSH(&l->v, obj);
+	if (l->v.n == l->v.cap) {
+		/* Grow by half: the indexes hold several pointers a pod, doubling wastes more. */
+		size_t cap = l->v.cap < 4 ? 4 : l->v.cap + l->v.cap / 2;
+		void **v = reallocarray(l->v.items, cap, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v.items = v;
+		l->v.cap = cap;
+	}
+	l->v.items[l->v.n++] = obj;
+	return 0;
+}
+
+/* Cuts l's array to its size (after a bulk load, or when deletions emptied it). */
+static void objlist_fit(struct objlist *l)
+{
+	void **v;
+
+	if (l->v.cap == l->v.n || l->v.n == 0)
+		return;
+	v = reallocarray(l->v.items, l->v.n, sizeof(*v));
+	if (v) {
+		l->v.items = v;
+		l->v.cap = l->v.n;
+	}
+}
+
+static void objlists_fit(struct hashmap *h)
+{
+	HASHMAP_FOREACH (e, h)
+		objlist_fit(e->value);
 }
 
 /* Removes obj from the list under key; returns the number of elements left (or -1 if none). */
@@ -199,6 +492,8 @@ static ssize_t objlist_del(struct hashmap *h, const char *key, const void *obj)
 		free(l);
 		return 0;
 	}
+	if (l->v.cap > 16 && l->v.n < l->v.cap / 4)
+		objlist_fit(l);
 	return (ssize_t)l->v.n;
 }
 
@@ -227,16 +522,13 @@ int model_new(struct model **ret)
 	return 0;
 }
 
-static const char *pod_key(const struct model_pod *p)
-{
-	return p->name - strlen(p->ns) - 1;
-}
-
 void model_pod_free(struct model *m, struct model_pod *p)
 {
 	if (!p)
 		return;
 	model_labelset_put(m, &p->labels);
+	model_blob_put(m, p->ports);
+	model_blob_put(m, p->origin);
 	free(p);
 }
 
@@ -252,8 +544,8 @@ struct model *model_free(struct model *m)
 {
 	if (!m)
 		return NULL;
-	HASHMAP_FOREACH (e, &m->pods)
-		model_pod_free(m, e->value);
+	for (size_t i = 0; i < m->pods.cap; i++)
+		model_pod_free(m, slot_pod(m->pods.slots[i]));
 	HASHMAP_FOREACH (e, &m->namespaces)
 		model_namespace_free(m, e->value);
 	HASHMAP_FOREACH (e, &m->policies) {
@@ -269,7 +561,7 @@ struct model *model_free(struct model *m)
 		free((char *)e->key);
 		model_daemonset_free(e->value);
 	}
-	hashmap_done(&m->pods);
+	free(m->pods.slots);
 	hashmap_done(&m->namespaces);
 	hashmap_done(&m->policies);
 	hashmap_done(&m->services);
@@ -280,6 +572,9 @@ struct model *model_free(struct model *m)
 		free(ls);
 	}
 	hashmap_done(&m->labelsets);
+	HASHMAP_FOREACH (e, &m->blobs)
+		free(e->value);
+	hashmap_done(&m->blobs);
 	objlists_free(&m->pods_by_ns);
 	objlists_free(&m->pods_by_label);
 	objlists_free(&m->values_by_key);
@@ -321,10 +616,18 @@ const struct np_error *model_diagnostics(const struct model *m, size_t *ret_n)
 static const char *label_index_key(struct model *m, const struct model_label *l)
 {
 	_cleanup_(freep) char *s = NULL;
+	size_t kl = strlen(l->key), vl = strlen(l->value);
+	char buf[256], *p = buf;
 
-	if (asprintf(&s, "%s=%s", l->key, l->value) < 0)
-		return NULL;
-	return model_intern(m, s);
+	if (kl + vl + 2 > sizeof(buf)) {
+		p = s = malloc(kl + vl + 2);
+		if (!s)
+			return NULL;
+	}
+	memcpy(p, l->key, kl);
+	p[kl] = '=';
+	memcpy(p + kl + 1, l->value, vl + 1);
+	return model_intern(m, p);
 }
 
 static int implicit_namespace(struct model *m, const char *ns)
@@ -398,17 +701,10 @@ static void unindex_pod(struct model *m, struct model_pod *p)
 	}
 }
 
-/* The size of a pod's single allocation (decode.c lays it out: the struct, its ports, then
- * "ns/name\0uid\0"). */
-static size_t pod_alloc_size(const struct model_pod *p)
-{
-	return sizeof(*p) + p->n_ports * sizeof(*p->ports) + strlen(pod_key(p)) + 1 +
-	       strlen(p->uid) + 1;
-}
-
 static int put_pod(struct model *m, struct model_pod *p)
 {
-	struct model_pod *old = hashmap_get(&m->pods, pod_key(p));
+	size_t slot = podtable_find(&m->pods, p->ns, p->name, p->hash);
+	struct model_pod *old = slot != SIZE_MAX ? slot_pod(m->pods.slots[slot]) : NULL;
 	int r;
 
 	if (old && pod_alloc_size(old) == pod_alloc_size(p)) {
@@ -418,6 +714,8 @@ static int put_pod(struct model *m, struct model_pod *p)
 		 * thousands of pods share is a scan). */
 		ptrdiff_t shift = (char *)old - (char *)p;
 		struct model_labels gone = old->labels;
+		struct model_container_port *gone_ports = old->ports;
+		const struct model_pod_origin *gone_origin = old->origin;
 
 		if (old->labels.v != p->labels.v) {
 			uint32_t added = 0;
@@ -465,41 +763,46 @@ static int put_pod(struct model *m, struct model_pod *p)
 		}
 		memcpy(old, p, pod_alloc_size(p));
 		old->name += shift;
-		old->uid += shift;
-		if (old->ports)
-			old->ports = (struct model_container_port *)((char *)old->ports + shift);
-		/* The old contents' reference on their label array goes; the new one's stays. */
+		old->ips = (np_u128 *)((char *)old->ips + shift);
+		/* The old contents' references on their labels, ports and origin go; the new ones'
+		 * stay. */
 		model_labelset_put(m, &gone);
+		model_blob_put(m, gone_ports);
+		model_blob_put(m, gone_origin);
 		free(p);
-		old->gen = m->gen + 1;
 		changed(m, MODEL_POD);
 		return 0;
 	}
 slow:
 	if (old) {
+		/* Same key, same hash: the new pod takes the old one's slot. */
 		unindex_pod(m, old);
-		hashmap_remove(&m->pods, pod_key(old));
 		model_pod_free(m, old);
-	}
-	p->gen = m->gen + 1;
-	r = hashmap_put(&m->pods, pod_key(p), p);
-	if (r < 0) {
-		model_pod_free(m, p);
-		changed(m, MODEL_POD);
-		return r;
+		m->pods.slots[slot] = slot_of(p);
+	} else {
+		r = podtable_add(&m->pods, p);
+		if (r < 0) {
+			model_pod_free(m, p);
+			changed(m, MODEL_POD);
+			return r;
+		}
 	}
 	r = index_pod(m, p);
 	changed(m, MODEL_POD);
 	return r;
 }
 
-static int del_pod(struct model *m, const char *key)
+static int del_pod(struct model *m, const char *ns, const char *name)
 {
-	struct model_pod *old = hashmap_get(&m->pods, key);
+	const char *ins = strpool_lookup(&m->pool, ns);
+	size_t slot =
+		ins ? podtable_find(&m->pods, ins, name, model_pod_hash(ins, name)) : SIZE_MAX;
+	struct model_pod *old;
 
-	if (!old)
+	if (slot == SIZE_MAX)
 		return 0;
-	hashmap_remove(&m->pods, key);
+	old = slot_pod(m->pods.slots[slot]);
+	podtable_remove_at(&m->pods, slot);
 	unindex_pod(m, old);
 	model_pod_free(m, old);
 	changed(m, MODEL_POD);
@@ -663,7 +966,6 @@ int model_apply_json(struct model *m, json_t *obj, enum model_kind kind, bool de
 
 	if (k == -ENOENT)
 		return 0;
-	model_object_ident(obj, kind_name(k), ident, sizeof(ident));
 	if (deleted) {
 		const char *name = metadata_str(obj, "name");
 		const char *ns = metadata_str(obj, "namespace");
@@ -671,15 +973,17 @@ int model_apply_json(struct model *m, json_t *obj, enum model_kind kind, bool de
 		void *old;
 
 		if (!name)
-			return np_error_set(reterr, -EINVAL, NULL, ident, "metadata.name", 0,
-					    "is required");
+			return np_error_set(
+				reterr, -EINVAL, NULL,
+				model_object_ident(obj, kind_name(k), ident, sizeof(ident)),
+				"metadata.name", 0, "is required");
 		if (k == MODEL_NAMESPACE)
 			return del_namespace(m, name);
 		if (asprintf(&key, "%s/%s", ns ? ns : "default", name) < 0)
 			return -ENOMEM;
 		switch (k) {
 		case MODEL_POD:
-			return del_pod(m, key);
+			return del_pod(m, ns ? ns : "default", name);
 		case MODEL_POLICY:
 			r = del_keyed(m, &m->policies, MODEL_POLICY, key, &old);
 			if (old) {
@@ -755,7 +1059,8 @@ int model_apply_json(struct model *m, json_t *obj, enum model_kind kind, bool de
 	}
 	if (r == -EINVAL && reterr) {
 		/* Name the object the field belongs to. */
-		snprintf(reterr->object, sizeof(reterr->object), "%s", ident);
+		snprintf(reterr->object, sizeof(reterr->object), "%s",
+			 model_object_ident(obj, kind_name(k), ident, sizeof(ident)));
 	}
 	return r;
 }
@@ -885,6 +1190,11 @@ int model_load_buffer(struct model *m, const char *buf, size_t len, const char *
 	r = (int)MIN(skipped, (size_t)INT32_MAX);
 out:
 	json_decref(docs);
+	/* A load is a bulk change: the indexes give back what their growth reserved. */
+	objlists_fit(&m->pods_by_ns);
+	objlists_fit(&m->pods_by_label);
+	objlists_fit(&m->values_by_key);
+	objlists_fit(&m->policies_by_ns);
 	return r;
 }
 
@@ -934,11 +1244,13 @@ const struct model_namespace *model_namespace_get(const struct model *m, const c
 
 const struct model_pod *model_pod_get(const struct model *m, const char *ns, const char *name)
 {
-	_cleanup_(freep) char *key = NULL;
+	const char *ins = strpool_lookup(&m->pool, ns);
+	size_t slot;
 
-	if (asprintf(&key, "%s/%s", ns, name) < 0)
+	if (!ins)
 		return NULL;
-	return hashmap_get(&m->pods, key);
+	slot = podtable_find(&m->pods, ins, name, model_pod_hash(ins, name));
+	return slot != SIZE_MAX ? slot_pod(m->pods.slots[slot]) : NULL;
 }
 
 const struct model_policy *model_policy_get(const struct model *m, const char *ns, const char *name)
@@ -986,8 +1298,24 @@ static int namespace_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* Rebuilds a sorted view of a hashmap's values when dirty. Views are caches: the model is
- * logically const for callers, so the cast is deliberate. On OOM the view is empty. */
+/* Sizes l's array for n elements: exactly, unless it is already within an eighth of that. */
+static int objlist_size(struct objlist *l, size_t n)
+{
+	void **v;
+
+	if (l->v.cap >= n && l->v.cap <= n + n / 8)
+		return 0;
+	v = reallocarray(l->v.items, MAX(n, (size_t)1), sizeof(*v));
+	if (!v)
+		return l->v.cap >= n ? 0 : -ENOMEM;
+	l->v.items = v;
+	l->v.cap = MAX(n, (size_t)1);
+	return 0;
+}
+
+/* Rebuilds a sorted view of a hashmap's values (or, h NULL, of the pods) when dirty. Views are
+ * caches: the model is logically const for callers, so the cast is deliberate. On OOM the
+ * view is empty. */
 static size_t view(const struct model *cm, enum model_kind k, const struct hashmap *h,
 		   struct objlist *l, int (*cmp)(const void *, const void *),
 		   const void *const **ret)
@@ -996,9 +1324,15 @@ static size_t view(const struct model *cm, enum model_kind k, const struct hashm
 
 	if (m->views_dirty[k]) {
 		l->v.n = 0;
-		if (VEC_RESERVE(&l->v, h->n) == 0) {
-			HASHMAP_FOREACH (e, h)
-				l->v.items[l->v.n++] = e->value;
+		if (objlist_size(l, h ? h->n : m->pods.n) == 0) {
+			if (h) {
+				HASHMAP_FOREACH (e, h)
+					l->v.items[l->v.n++] = e->value;
+			} else {
+				for (size_t i = 0; i < m->pods.cap; i++)
+					if (m->pods.slots[i])
+						l->v.items[l->v.n++] = slot_pod(m->pods.slots[i]);
+			}
 			np_qsort(l->v.items, l->v.n, sizeof(void *), cmp);
 			m->views_dirty[k] = false;
 		}
@@ -1015,7 +1349,7 @@ size_t model_namespaces(const struct model *m, const struct model_namespace *con
 
 size_t model_pods(const struct model *m, const struct model_pod *const **ret)
 {
-	return view(m, MODEL_POD, &m->pods, (struct objlist *)&m->all_pods, pod_cmp,
+	return view(m, MODEL_POD, NULL, (struct objlist *)&m->all_pods, pod_cmp,
 		    (const void *const **)ret);
 }
 
@@ -1187,18 +1521,17 @@ const struct model_pod *model_pod_by_ip(const struct model *cm, np_u128 ip)
 size_t model_memory_usage(const struct model *m)
 {
 	size_t b = m->pool.bytes + m->bytes;
-	const struct hashmap *maps[] = { &m->namespaces,     &m->pods,		&m->policies,
-					 &m->services,	     &m->daemonsets,	&m->labelsets,
+	const struct hashmap *maps[] = { &m->namespaces,     &m->policies,	&m->services,
+					 &m->daemonsets,     &m->labelsets,	&m->blobs,
 					 &m->pods_by_ns,     &m->pods_by_label, &m->values_by_key,
 					 &m->policies_by_ns, &m->pool.map };
 
 	for (size_t i = 0; i < ELEMENTSOF(maps); i++)
 		b += maps[i]->cap * sizeof(struct hashmap_entry);
-	HASHMAP_FOREACH (e, &m->pods) {
-		const struct model_pod *p = e->value;
-		b += sizeof(*p) + p->n_ports * sizeof(*p->ports) + strlen(pod_key(p)) + 1 +
-		     strlen(p->uid) + 1;
-	}
+	b += m->pods.cap * sizeof(*m->pods.slots);
+	for (size_t i = 0; i < m->pods.cap; i++)
+		if (m->pods.slots[i])
+			b += pod_alloc_size(slot_pod(m->pods.slots[i]));
 	HASHMAP_FOREACH (e, &m->pods_by_label)
 		b += sizeof(struct objlist) + ((struct objlist *)e->value)->v.cap * sizeof(void *);
 	HASHMAP_FOREACH (e, &m->pods_by_ns)

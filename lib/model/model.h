@@ -98,25 +98,45 @@ struct model_namespace {
 	bool implicit;
 };
 
+/* Where a pod comes from; pods of one workload share it. */
+struct model_pod_origin {
+	const char *owner_kind, *owner_name; /* interned; controller ownerReference, or NULL */
+	const char *image; /* interned; first container's image, or NULL */
+};
+
+/*
+ * A pod is one allocation of about 130 bytes: this struct, then its addresses, its name and
+ * (when it is not a UUID) its uid. Pods of one workload share their label array, container
+ * ports and origin; the strings that repeat between pods (namespace, node, label keys and
+ * values, port names) are interned.
+ */
 struct model_pod {
 	const char *ns; /* interned */
-	const char *name; /* owned */
-	const char *uid; /* owned; "" when missing */
+	const char *name; /* owned (in the pod's allocation) */
 	const char *node; /* interned; NULL when not scheduled */
-	struct model_labels labels;
-	np_u128 ips[2]; /* status.podIPs (or podIP), IPv4-mapped; at most one per family */
+	struct model_labels labels; /* shared between pods with equal labels */
+	np_u128 *ips; /* n_ips addresses: status.podIPs (or podIP), IPv4-mapped; at most one per
+		       * family; ips[0] is 0 when there is none */
+	struct model_container_port *ports; /* n_ports, NULL when none; shared */
+	const struct model_pod_origin *origin; /* never NULL; shared */
+	uint32_t hash; /* of (namespace, name), for the model's pod table */
+	uint16_t n_ports;
+	uint16_t restarts; /* sum of containerStatuses[].restartCount, saturating */
 	uint8_t n_ips;
 	uint8_t phase; /* enum model_pod_phase */
 	bool terminating; /* metadata.deletionTimestamp set */
 	bool host_network; /* spec.hostNetwork */
 	bool ready; /* condition Ready=True */
-	uint16_t restarts; /* sum of containerStatuses[].restartCount, saturating */
-	struct model_container_port *ports;
-	uint16_t n_ports;
-	const char *owner_kind, *owner_name; /* interned; controller ownerReference, or NULL */
-	const char *image; /* interned; first container's image, or NULL */
-	uint64_t gen;
+	bool uid_is_uuid; /* metadata.uid is in uuid[], else a string after the name */
+	uint8_t uuid[16]; /* read with model_pod_uid() */
 };
+
+/* The longest uid model_pod_uid() formats into its buffer (a UUID and its NUL). */
+#define MODEL_UID_BUF 37
+
+/* Returns the pod's metadata.uid ("" when missing): formatted into buf, or a string owned by
+ * the pod. */
+const char *model_pod_uid(const struct model_pod *p, char buf[static MODEL_UID_BUF]);
 
 /* Returns whether NetworkPolicy applies to the pod as Kubernetes does: it has an IP, is not
  * hostNetwork, is not terminating and not Succeeded/Failed. */

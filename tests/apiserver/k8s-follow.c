@@ -99,7 +99,7 @@ static void dump(struct k8s_client *c, struct model *m)
 	const struct model_daemonset *const *dss;
 	size_t n;
 	json_t *o;
-	char key[600];
+	char key[600], uid[MODEL_UID_BUF];
 
 	for (int k = 0; k < _MODEL_KIND_MAX; k++) {
 		struct k8s_stats st;
@@ -131,7 +131,7 @@ static void dump(struct k8s_client *c, struct model *m)
 	for (size_t i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "%s/%s", pods[i]->ns, pods[i]->name);
 		json_object_set_new(o, key,
-				    json_pack("{s:s, s:o}", "uid", pods[i]->uid ? pods[i]->uid : "",
+				    json_pack("{s:s, s:o}", "uid", model_pod_uid(pods[i], uid),
 					      "labels", labels_json(&pods[i]->labels)));
 	}
 	json_object_set_new(mod, "pods", o);

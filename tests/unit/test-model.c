@@ -52,11 +52,12 @@ START_TEST(pod_fields)
 	_cleanup_(model_freep) struct model *m = load(TEST_DATA "/model/cluster.json", 0);
 	const struct model_pod *a = model_pod_get(m, "x", "a"), *c = model_pod_get(m, "z", "c");
 	const struct model_pod *h = model_pod_get(m, "y", "host");
+	char uid[MODEL_UID_BUF];
 	np_u128 v;
 
 	ck_assert_ptr_nonnull(a);
 	ck_assert_str_eq(a->name, "a");
-	ck_assert_str_eq(a->uid, "u-xa");
+	ck_assert_str_eq(model_pod_uid(a, uid), "u-xa");
 	ck_assert_str_eq(a->node, "node-1");
 	ck_assert_uint_eq(a->n_ips, 2);
 	ck_assert_int_eq(np_addr_parse("fd00::a", &v), AF_INET6);
@@ -67,8 +68,8 @@ START_TEST(pod_fields)
 	ck_assert_uint_eq(a->ports[0].proto, NP_PROTO_TCP);
 	ck_assert(a->ready);
 	ck_assert_uint_eq(a->restarts, 3);
-	ck_assert_str_eq(a->owner_kind, "ReplicaSet");
-	ck_assert_str_eq(a->image, "nginx:1.25");
+	ck_assert_str_eq(a->origin->owner_kind, "ReplicaSet");
+	ck_assert_str_eq(a->origin->image, "nginx:1.25");
 	ck_assert(model_pod_policy_applies(a));
 	ck_assert(c->terminating);
 	ck_assert(!model_pod_policy_applies(c));
@@ -300,6 +301,131 @@ START_TEST(status_update_keeps_indexes)
 }
 END_TEST
 
+static json_t *pod_json(const char *ns, const char *name, const char *uid, const char *app,
+			unsigned port, const char *ip)
+{
+	json_t *o =
+		json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:s,s:[{s:s,s:s,s:[{s:s,s:i}]}]},"
+			  "s:{s:s,s:s}}",
+			  "kind", "Pod", "apiVersion", "v1", "metadata", "name", name, "namespace",
+			  ns, "labels", "app", app, "spec", "nodeName", "n1", "containers", "name",
+			  "c", "image", "img:1", "ports", "name", "http", "containerPort",
+			  (int)port, "status", "phase", "Running", "podIP", ip);
+
+	if (uid)
+		json_object_set_new(json_object_get(o, "metadata"), "uid", json_string(uid));
+	return o;
+}
+
+static void apply(struct model *m, json_t *o, bool deleted, int expect)
+{
+	struct np_error e = { 0 };
+
+	ck_assert_int_eq(model_apply_json(m, o, MODEL_POD, deleted, &e), expect);
+	json_decref(o);
+}
+
+START_TEST(pod_uids)
+{
+	_cleanup_(model_freep) struct model *m = NULL;
+	char buf[MODEL_UID_BUF];
+
+	ck_assert_int_eq(model_new(&m), 0);
+	apply(m, pod_json("n", "uuid", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "a", 80, "10.0.0.1"),
+	      false, 1);
+	apply(m,
+	      pod_json("n", "upper", "0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0", "a", 80, "10.0.0.2"),
+	      false, 1);
+	apply(m, pod_json("n", "short", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f", "a", 80, "10.0.0.3"),
+	      false, 1);
+	apply(m, pod_json("n", "none", NULL, "a", 80, "10.0.0.4"), false, 1);
+	ck_assert(model_pod_get(m, "n", "uuid")->uid_is_uuid);
+	ck_assert_str_eq(model_pod_uid(model_pod_get(m, "n", "uuid"), buf),
+			 "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+	/* Anything but the API server's lowercase form is kept as written. */
+	ck_assert(!model_pod_get(m, "n", "upper")->uid_is_uuid);
+	ck_assert_str_eq(model_pod_uid(model_pod_get(m, "n", "upper"), buf),
+			 "0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0");
+	ck_assert_str_eq(model_pod_uid(model_pod_get(m, "n", "short"), buf),
+			 "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f");
+	ck_assert_str_eq(model_pod_uid(model_pod_get(m, "n", "none"), buf), "");
+	/* An update that turns a UUID into a string (another layout) is applied too. */
+	apply(m, pod_json("n", "uuid", "u-1", "a", 80, "10.0.0.1"), false, 1);
+	ck_assert_str_eq(model_pod_uid(model_pod_get(m, "n", "uuid"), buf), "u-1");
+}
+END_TEST
+
+START_TEST(pod_table_keys_and_churn)
+{
+	_cleanup_(model_freep) struct model *m = NULL;
+	const struct model_pod *const *pods;
+	const struct model_pod *p, *q;
+	char ns[32], name[32], ip[32];
+	size_t empty, full;
+
+	ck_assert_int_eq(model_new(&m), 0);
+	/* (namespace, name) is the key: no joined string can confuse these two. */
+	apply(m, pod_json("a", "b/c", NULL, "x", 80, "10.1.0.1"), false, 1);
+	apply(m, pod_json("a/b", "c", NULL, "y", 80, "10.1.0.2"), false, 1);
+	ck_assert_str_eq(model_labels_get(&model_pod_get(m, "a", "b/c")->labels, "app"), "x");
+	ck_assert_str_eq(model_labels_get(&model_pod_get(m, "a/b", "c")->labels, "app"), "y");
+	ck_assert_ptr_null(model_pod_get(m, "a", "c"));
+	ck_assert_ptr_null(model_pod_get(m, "nowhere", "c"));
+	apply(m, pod_json("a", "b/c", NULL, "x", 80, "10.1.0.1"), true, 1);
+	apply(m, pod_json("a/b", "c", NULL, "y", 80, "10.1.0.2"), true, 1);
+	empty = model_memory_usage(m);
+
+	for (unsigned i = 0; i < 3000; i++) {
+		snprintf(ns, sizeof(ns), "ns-%u", i % 7);
+		snprintf(name, sizeof(name), "pod-%u", i);
+		snprintf(ip, sizeof(ip), "10.2.%u.%u", i / 250, i % 250);
+		apply(m, pod_json(ns, name, NULL, i % 2 ? "odd" : "even", 80 + i % 3, ip), false,
+		      1);
+	}
+	full = model_memory_usage(m);
+	ck_assert_uint_eq(model_pods(m, &pods), 3000);
+	ck_assert_uint_eq(model_pods_with_label(m, "app", "odd", &pods), 1500);
+	/* Pods declaring the same ports share one array. */
+	p = model_pod_get(m, "ns-0", "pod-0");
+	q = model_pod_get(m, "ns-3", "pod-3");
+	ck_assert_ptr_eq(p->ports, q->ports);
+	ck_assert_ptr_eq(p->origin, q->origin);
+	ck_assert_str_eq(p->origin->image, "img:1");
+	ck_assert_ptr_null(p->origin->owner_kind);
+	/* Delete every other pod: the rest stay reachable through the shifted table. */
+	for (unsigned i = 0; i < 3000; i += 2) {
+		snprintf(ns, sizeof(ns), "ns-%u", i % 7);
+		snprintf(name, sizeof(name), "pod-%u", i);
+		apply(m, pod_json(ns, name, NULL, "even", 80, "10.9.9.9"), true, 1);
+	}
+	ck_assert_uint_eq(model_pods(m, &pods), 1500);
+	ck_assert_uint_eq(model_pods_with_label(m, "app", "even", &pods), 0);
+	for (unsigned i = 0; i < 3000; i++) {
+		snprintf(ns, sizeof(ns), "ns-%u", i % 7);
+		snprintf(name, sizeof(name), "pod-%u", i);
+		p = model_pod_get(m, ns, name);
+		ck_assert_msg(i % 2 ? p != NULL : p == NULL, "%s/%s", ns, name);
+		if (p)
+			ck_assert_uint_eq(p->ports[0].port, 80 + i % 3);
+	}
+	/* A port change keeps the pod where it is and shares the other array. */
+	q = model_pod_get(m, "ns-1", "pod-1");
+	apply(m, pod_json("ns-1", "pod-1", NULL, "odd", 82, "10.2.0.1"), false, 1);
+	ck_assert_ptr_eq(model_pod_get(m, "ns-1", "pod-1"), q);
+	ck_assert_ptr_eq(q->ports, model_pod_get(m, "ns-5", "pod-5")->ports);
+	ck_assert_uint_eq(q->ports[0].port, 82);
+	for (unsigned i = 1; i < 3000; i += 2) {
+		snprintf(ns, sizeof(ns), "ns-%u", i % 7);
+		snprintf(name, sizeof(name), "pod-%u", i);
+		apply(m, pod_json(ns, name, NULL, "odd", 80, "10.9.9.9"), true, 1);
+	}
+	ck_assert_uint_eq(model_pods(m, &pods), 0);
+	/* Deletion gives the memory back (the interned strings stay). */
+	ck_assert_msg(model_memory_usage(m) < empty + (full - empty) / 8, "%zu %zu %zu", empty,
+		      full, model_memory_usage(m));
+}
+END_TEST
+
 START_TEST(policy_validation)
 {
 	static const char *bad[] = {
@@ -398,6 +524,8 @@ int main(void)
 	tcase_add_test(tc, syntax_error_loads_nothing);
 	tcase_add_test(tc, apply_update_delete);
 	tcase_add_test(tc, status_update_keeps_indexes);
+	tcase_add_test(tc, pod_uids);
+	tcase_add_test(tc, pod_table_keys_and_churn);
 	tcase_add_test(tc, policy_validation);
 	tcase_add_test(tc, policy_defaults);
 	tcase_add_test(tc, yaml_scalars_and_fuzzy_input);
