@@ -162,8 +162,10 @@ int main(int argc, char **argv)
 	printf("initial sync%s: %zu pods, %zu namespaces, %zu policies in %llu pages, %.1f MB\n",
 	       no_model ? " (without the model)" : "", st0.objects, model_namespaces(m, &nss),
 	       model_policies(m, &pols), (unsigned long long)st0.pages, (double)st0.bytes / 1e6);
-	printf("  wall %.2f s, client CPU %.2f s, peak RSS %.1f MiB\n", wall1 - wall0, cpu1 - cpu0,
-	       (double)peak_rss_kib() / 1024);
+	printf("  wall %.2f s, client CPU %.2f s, peak RSS %.1f MiB; HTTP/%u.%u, %llu "
+	       "connections\n",
+	       wall1 - wall0, cpu1 - cpu0, (double)peak_rss_kib() / 1024, st0.http_version / 10,
+	       st0.http_version % 10, (unsigned long long)k8s_client_connections(c));
 	malloc_trim(0);
 	printf("  steady RSS after sync %.1f MiB (model %.1f MiB)\n", (double)rss_kib() / 1024,
 	       (double)model_memory_usage(m) / (1 << 20));
