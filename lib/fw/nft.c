@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * nftables reader: netlink dumps (libmnl) parsed with libnftnl into the IR.
+ * nftables reader: netlink dumps (libmnl) parsed from their attributes into the IR (libnftnl
+ * builds the requests and names the userdata types).
  *
  * Rules are register programs. We replay them on a model of the register file: every load
  * (payload, meta, ct, fib, immediate, map lookup, ...) writes a "segment" describing what the
@@ -8,7 +9,8 @@
  * read segments back and become IR predicates; meta/ct set, nat, counter, log, ... become
  * statements in their place. This is what nftables' userspace does in netlink_delinearize.c,
  * reduced to what the IR can say. Whatever does not fit becomes opaque with the raw
- * expressions as its text.
+ * expressions as its text. A rule whose expressions equal an earlier rule's in the same table
+ * is a copy of that translation (lib/fw/rcache.h): most rules of a CNI's ruleset repeat.
  */
 
 #include <arpa/inet.h>
@@ -27,17 +29,12 @@
 #include <time.h>
 
 #include <libmnl/libmnl.h>
-#include <libnftnl/chain.h>
 #include <libnftnl/gen.h>
-#include <libnftnl/set.h>
-#include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
 #include "fw/nft.h"
+#include "rcache.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_chain *, nftnl_chain_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_table *, nftnl_table_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_set *, nftnl_set_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_gen *, nftnl_gen_free);
 
 static inline void strbuf_donep(struct strbuf *sb)
@@ -196,12 +193,11 @@ struct nft_table_rec {
 
 struct fw_nft_parser {
 	struct fw_nft_opts opts;
-	uint8_t *scratch; /* a message copied with a zeroed tail, for libnftnl */
-	size_t scratch_size;
 	VEC(struct xexpr) xe; /* the expressions of the rule being read */
 	struct ir_chain *last_chain; /* of the previous rule */
 	struct xl *xl; /* the register model, reused from rule to rule */
-	struct ir_rule *rule; /* the rule being read (a scratch rule, appended packed) */
+	struct ir_rule *rule; /* the rule being translated (a scratch rule) */
+	struct fw_rcache *cache; /* the rules translated so far */
 	VEC(struct nft_table_rec *) tables;
 	struct nft_table_rec *last;
 	unsigned messages, ntables, nchains, nsets, nelems, nrules;
@@ -252,8 +248,8 @@ struct fw_nft_parser *fw_nft_parser_free(struct fw_nft_parser *p)
 	VEC_DONE(&p->tables);
 	VEC_DONE(&p->xe);
 	ir_rule_free(p->rule);
+	fw_rcache_free(p->cache);
 	free(p->xl);
-	free(p->scratch);
 	free(p);
 	return NULL;
 }
@@ -390,21 +386,86 @@ static int verdict_from_code(int32_t code, const char *chain, struct ir_verdict 
 /* ------------------------------------------------------------------------------------------ */
 /* tables and chains */
 
+/*
+ * Tables, chains and sets are parsed straight from their attributes too: a libnftnl object per
+ * message copies every attribute (and exits the process on one of the wrong size). What
+ * libnftnl validates we check, returning -EBADMSG; attributes not used are skipped.
+ */
+
+/* Indexes the attributes in len bytes at p by type into tb[0..max] (others are skipped),
+ * stopping at the first malformed one as mnl_attr_parse() does. */
+static void attrs_index(const void *p, size_t len, const struct nlattr **tb, unsigned max)
+{
+	const uint8_t *b = p;
+
+	while (len >= sizeof(struct nlattr)) {
+		const struct nlattr *a = (const struct nlattr *)b;
+		size_t step = NLA_ALIGN(a->nla_len);
+		unsigned type = a->nla_type & NLA_TYPE_MASK;
+
+		if (a->nla_len < sizeof(struct nlattr) || a->nla_len > len)
+			return;
+		if (type <= max)
+			tb[type] = a;
+		if (step >= len)
+			return;
+		b += step;
+		len -= step;
+	}
+}
+
+/* The attributes of a message after its nfgenmsg (its length checked by the caller). */
+static void msg_attrs_index(const struct nlmsghdr *nlh, const struct nlattr **tb, unsigned max)
+{
+	size_t off = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
+
+	if (nlh->nlmsg_len > off)
+		attrs_index((const uint8_t *)nlh + off, nlh->nlmsg_len - off, tb, max);
+}
+
+static void nest_attrs_index(const struct nlattr *nest, const struct nlattr **tb, unsigned max)
+{
+	attrs_index(mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest), tb, max);
+}
+
+/* A NUL-terminated string attribute: 0 and the string (NULL when absent), or -EBADMSG. */
+static int attr_str(const struct nlattr *a, const char **ret)
+{
+	*ret = NULL;
+	if (!a)
+		return 0;
+	if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0)
+		return -EBADMSG;
+	*ret = mnl_attr_get_str(a);
+	return 0;
+}
+
+/* A u32 attribute in network byte order: 0 and the value (def when absent), or -EBADMSG. */
+static int attr_u32(const struct nlattr *a, uint32_t def, uint32_t *ret)
+{
+	*ret = def;
+	if (!a)
+		return 0;
+	if (mnl_attr_get_payload_len(a) != sizeof(uint32_t))
+		return -EBADMSG;
+	*ret = ntohl(mnl_attr_get_u32(a));
+	return 0;
+}
+
 static int parse_table(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 {
-	_cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
+	const struct nlattr *tb[NFTA_TABLE_MAX + 1] = { 0 };
 	_cleanup_(ir_table_freep) struct ir_table *it = NULL;
 	struct nft_table_rec *tr;
 	const char *name;
-	uint16_t family;
+	uint32_t flags;
+	uint16_t family = ((const struct nfgenmsg *)mnl_nlmsg_get_payload(nlh))->nfgen_family;
 	int r;
 
-	if (!t)
-		return -ENOMEM;
-	if (nftnl_table_nlmsg_parse(nlh, t) < 0)
+	msg_attrs_index(nlh, tb, NFTA_TABLE_MAX);
+	if (attr_str(tb[NFTA_TABLE_NAME], &name) < 0 ||
+	    attr_u32(tb[NFTA_TABLE_FLAGS], 0, &flags) < 0)
 		return -EBADMSG;
-	name = nftnl_table_get_str(t, NFTNL_TABLE_NAME);
-	family = nftnl_table_get_u32(t, NFTNL_TABLE_FAMILY);
 	if (!name || !family_known(family))
 		return -EBADMSG;
 	if (table_find(p, family, name))
@@ -417,9 +478,7 @@ static int parse_table(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 	if (!tr)
 		return -ENOMEM;
 	tr->family = family;
-	tr->flags = nftnl_table_is_set(t, NFTNL_TABLE_FLAGS)
-			    ? nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS)
-			    : 0;
+	tr->flags = flags;
 	tr->t = TAKE_PTR(it);
 	if (VEC_PUSH(&p->tables, tr) < 0) {
 		table_rec_free(tr);
@@ -448,56 +507,79 @@ static enum ir_hook hook_from_kernel(uint16_t family, uint32_t hooknum)
 	}
 }
 
+/* The base chain's device(s): NFTA_HOOK_DEV, or the names in NFTA_HOOK_DEVS joined by ",".
+ * Returns 0 or -EBADMSG / -ENOMEM. */
+static int chain_devices(const struct nlattr **hk, struct strbuf *dev)
+{
+	const struct nlattr *a;
+	const char *name;
+	int r = 0;
+
+	if (hk[NFTA_HOOK_DEV]) {
+		if (attr_str(hk[NFTA_HOOK_DEV], &name) < 0)
+			return -EBADMSG;
+		return strbuf_puts(dev, name);
+	}
+	if (!hk[NFTA_HOOK_DEVS])
+		return 0;
+	mnl_attr_for_each_nested(a, hk[NFTA_HOOK_DEVS])
+	{
+		if (mnl_attr_get_type(a) != NFTA_DEVICE_NAME || attr_str(a, &name) < 0)
+			return -EBADMSG;
+		r = strbuf_printf(dev, "%s%s", dev->len ? "," : "", name);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int parse_chain(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 {
-	_cleanup_(nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc();
+	const struct nlattr *tb[NFTA_CHAIN_MAX + 1] = { 0 }, *hk[NFTA_HOOK_MAX + 1] = { 0 };
 	_cleanup_(ir_chain_freep) struct ir_chain *ic = NULL;
 	_cleanup_(strbuf_donep) struct strbuf dev = { 0 };
+	uint16_t family = ((const struct nfgenmsg *)mnl_nlmsg_get_payload(nlh))->nfgen_family;
+	const char *name, *table, *type;
+	uint32_t policy;
 	struct nft_table_rec *tr;
-	const char *name;
 	int r;
 
-	if (!c)
-		return -ENOMEM;
-	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
+	msg_attrs_index(nlh, tb, NFTA_CHAIN_MAX);
+	if (attr_str(tb[NFTA_CHAIN_NAME], &name) < 0 ||
+	    attr_str(tb[NFTA_CHAIN_TABLE], &table) < 0 ||
+	    attr_str(tb[NFTA_CHAIN_TYPE], &type) < 0 ||
+	    attr_u32(tb[NFTA_CHAIN_POLICY], NF_ACCEPT, &policy) < 0)
 		return -EBADMSG;
-	name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
 	if (!name)
 		return -EBADMSG;
-	tr = table_find(p, nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY),
-			nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE));
+	if (tb[NFTA_CHAIN_HOOK])
+		nest_attrs_index(tb[NFTA_CHAIN_HOOK], hk, NFTA_HOOK_MAX);
+	tr = table_find(p, family, table);
 	if (!tr)
 		return -ENOENT;
 
 	r = ir_chain_new(name, &ic);
 	if (r < 0)
 		return r;
-	if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM)) {
-		const char *type = nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE);
+	if (hk[NFTA_HOOK_HOOKNUM]) {
 		enum ir_chain_type ct = IR_CHAIN_FILTER;
-		enum ir_hook hook =
-			hook_from_kernel(tr->family, nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM));
-		uint32_t policy = nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY)
-					  ? nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY)
-					  : NF_ACCEPT;
+		uint32_t hooknum, prio;
+		enum ir_hook hook;
 
+		if (attr_u32(hk[NFTA_HOOK_HOOKNUM], 0, &hooknum) < 0 ||
+		    attr_u32(hk[NFTA_HOOK_PRIORITY], 0, &prio) < 0)
+			return -EBADMSG;
+		hook = hook_from_kernel(tr->family, hooknum);
 		if (type && streq(type, "nat"))
 			ct = IR_CHAIN_NAT;
 		else if (type && streq(type, "route"))
 			ct = IR_CHAIN_ROUTE;
 		if (hook == _IR_HOOK_MAX)
 			return -EBADMSG;
-		if (nftnl_chain_is_set(c, NFTNL_CHAIN_DEV))
-			r = strbuf_puts(&dev, nftnl_chain_get_str(c, NFTNL_CHAIN_DEV));
-		else if (nftnl_chain_is_set(c, NFTNL_CHAIN_DEVICES)) {
-			const char *const *devs = nftnl_chain_get_array(c, NFTNL_CHAIN_DEVICES);
-			for (size_t i = 0; devs && devs[i] && r >= 0; i++)
-				r = strbuf_printf(&dev, "%s%s", i ? "," : "", devs[i]);
-		}
+		r = chain_devices(hk, &dev);
 		if (r < 0)
 			return r;
-		r = ir_chain_set_base(ic, ct, hook,
-				      (int32_t)nftnl_chain_get_u32(c, NFTNL_CHAIN_PRIO),
+		r = ir_chain_set_base(ic, ct, hook, (int32_t)prio,
 				      policy == NF_DROP ? IR_VERDICT_DROP : IR_VERDICT_ACCEPT,
 				      dev.len ? strbuf_str(&dev) : NULL);
 		if (r < 0)
@@ -575,10 +657,19 @@ static int set_bad(struct nft_set_rec *s, const char *fmt, ...)
 
 /* Works out the fields of the set key: their sizes from the concatenation description the
  * kernel keeps (NFTA_SET_DESC_CONCAT), else from the datatypes of the key type. */
-static int set_layout(struct nft_set_rec *s, const struct nftnl_set *ns, struct strbuf *type)
+/* What a set message says of the set's layout. */
+struct set_desc {
+	uint32_t key_type;
+	const struct nlattr *udata; /* NFTA_SET_USERDATA or NULL */
+	bool has_concat; /* NFTA_SET_DESC_CONCAT was there */
+	uint32_t nconcat; /* its fields (only the first NFT_REG32_COUNT lengths kept) */
+	uint8_t concat[NFT_REG32_COUNT]; /* field lengths in bytes, as libnftnl keeps them */
+};
+
+static int set_layout(struct nft_set_rec *s, const struct set_desc *sd, struct strbuf *type)
 {
 	struct set_udata ud = { 0 };
-	uint32_t key_type = nftnl_set_get_u32(ns, NFTNL_SET_KEY_TYPE);
+	uint32_t key_type = sd->key_type;
 	uint8_t ids[IR_KEY_MAX];
 	unsigned nids = 0, total = 0;
 	const uint8_t *concat = NULL;
@@ -586,11 +677,9 @@ static int set_layout(struct nft_set_rec *s, const struct nftnl_set *ns, struct 
 	bool ud_host = false;
 	int r;
 
-	if (nftnl_set_is_set(ns, NFTNL_SET_USERDATA)) {
-		uint32_t len = 0;
-		const void *data = nftnl_set_get_data(ns, NFTNL_SET_USERDATA, &len);
-		if (data)
-			udata_walk(data, len, set_udata_tlv, &ud);
+	if (sd->udata) {
+		udata_walk(mnl_attr_get_payload(sd->udata), mnl_attr_get_payload_len(sd->udata),
+			   set_udata_tlv, &ud);
 		ud_host = ud.key_byteorder == NFT_UD_BYTEORDER_HOST;
 		s->data_host = ud.data_byteorder == NFT_UD_BYTEORDER_HOST;
 	}
@@ -610,8 +699,10 @@ static int set_layout(struct nft_set_rec *s, const struct nftnl_set *ns, struct 
 	if (nids == 0)
 		ids[nids++] = DT_INTEGER;
 
-	if (nftnl_set_is_set(ns, NFTNL_SET_DESC_CONCAT))
-		concat = nftnl_set_get_data(ns, NFTNL_SET_DESC_CONCAT, &nconcat);
+	if (sd->has_concat) {
+		concat = sd->concat;
+		nconcat = sd->nconcat;
+	}
 	if (concat && nconcat > 1 && nconcat != nids)
 		return set_bad(s, "key type 0x%x has %u fields but the kernel describes %u",
 			       key_type, nids, nconcat);
@@ -658,26 +749,62 @@ static int set_layout(struct nft_set_rec *s, const struct nftnl_set *ns, struct 
 	return 0;
 }
 
+/* NFTA_SET_DESC: the concatenation's field lengths. Returns 0 or -EBADMSG. */
+static int set_desc_parse(const struct nlattr *desc, struct set_desc *sd)
+{
+	const struct nlattr *tb[NFTA_SET_DESC_MAX + 1] = { 0 }, *el, *f;
+	uint32_t v;
+
+	nest_attrs_index(desc, tb, NFTA_SET_DESC_MAX);
+	if (attr_u32(tb[NFTA_SET_DESC_SIZE], 0, &v) < 0)
+		return -EBADMSG;
+	if (!tb[NFTA_SET_DESC_CONCAT])
+		return 0;
+	sd->has_concat = true;
+	mnl_attr_for_each_nested(el, tb[NFTA_SET_DESC_CONCAT])
+	{
+		if (mnl_attr_get_type(el) != NFTA_LIST_ELEM)
+			continue;
+		mnl_attr_for_each_nested(f, el)
+		{
+			if (mnl_attr_get_type(f) != NFTA_SET_FIELD_LEN)
+				continue;
+			if (attr_u32(f, 0, &v) < 0)
+				return -EBADMSG;
+			if (sd->nconcat < NFT_REG32_COUNT)
+				sd->concat[sd->nconcat] = (uint8_t)v;
+			sd->nconcat++;
+		}
+	}
+	return 0;
+}
+
 static int parse_set(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 {
-	_cleanup_(nftnl_set_freep) struct nftnl_set *ns = nftnl_set_alloc();
+	const struct nlattr *tb[NFTA_SET_MAX + 1] = { 0 };
 	_cleanup_(ir_set_freep) struct ir_set *is = NULL;
 	_cleanup_(strbuf_donep) struct strbuf type = { 0 };
+	uint16_t family = ((const struct nfgenmsg *)mnl_nlmsg_get_payload(nlh))->nfgen_family;
+	struct set_desc sd = { 0 };
 	struct nft_table_rec *tr;
 	struct nft_set_rec *s;
-	const char *name;
-	uint32_t flags;
+	const char *name, *table;
+	uint32_t flags, key_len, data_type, data_len;
 	int r;
 
-	if (!ns)
-		return -ENOMEM;
-	if (nftnl_set_nlmsg_parse(nlh, ns) < 0)
+	msg_attrs_index(nlh, tb, NFTA_SET_MAX);
+	if (attr_str(tb[NFTA_SET_NAME], &name) < 0 || attr_str(tb[NFTA_SET_TABLE], &table) < 0 ||
+	    attr_u32(tb[NFTA_SET_FLAGS], 0, &flags) < 0 ||
+	    attr_u32(tb[NFTA_SET_KEY_TYPE], 0, &sd.key_type) < 0 ||
+	    attr_u32(tb[NFTA_SET_KEY_LEN], 0, &key_len) < 0 ||
+	    attr_u32(tb[NFTA_SET_DATA_TYPE], 0, &data_type) < 0 ||
+	    attr_u32(tb[NFTA_SET_DATA_LEN], 0, &data_len) < 0 ||
+	    (tb[NFTA_SET_DESC] && set_desc_parse(tb[NFTA_SET_DESC], &sd) < 0))
 		return -EBADMSG;
-	name = nftnl_set_get_str(ns, NFTNL_SET_NAME);
+	sd.udata = tb[NFTA_SET_USERDATA];
 	if (!name)
 		return -EBADMSG;
-	tr = table_find(p, nftnl_set_get_u32(ns, NFTNL_SET_FAMILY),
-			nftnl_set_get_str(ns, NFTNL_SET_TABLE));
+	tr = table_find(p, family, table);
 	if (!tr)
 		return -ENOENT;
 	if (set_find(tr, name))
@@ -694,11 +821,10 @@ static int parse_set(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 		return -ENOMEM;
 	}
 	s->set = is;
-	flags = nftnl_set_get_u32(ns, NFTNL_SET_FLAGS);
 	s->flags = flags;
-	s->key_len = nftnl_set_get_u32(ns, NFTNL_SET_KEY_LEN);
-	s->data_type = nftnl_set_get_u32(ns, NFTNL_SET_DATA_TYPE);
-	s->data_len = nftnl_set_get_u32(ns, NFTNL_SET_DATA_LEN);
+	s->key_len = key_len;
+	s->data_type = data_type;
+	s->data_len = data_len;
 	is->family = AF_UNSPEC;
 	is->flags = (flags & NFT_SET_INTERVAL ? IR_SET_INTERVAL : 0) |
 		    (flags & NFT_SET_TIMEOUT ? IR_SET_TIMEOUT : 0) |
@@ -712,7 +838,7 @@ static int parse_set(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 	if (r >= 0 && s->key_len == 0)
 		r = set_bad(s, "key length 0");
 	if (r >= 0)
-		r = set_layout(s, ns, &type);
+		r = set_layout(s, &sd, &type);
 	if (r >= 0 && (flags & NFT_SET_MAP) && s->data_type != NFT_DATA_VERDICT &&
 	    (s->data_len == 0 || s->data_len > 16))
 		r = set_bad(s, "map data of %u bytes", s->data_len);
@@ -1034,6 +1160,26 @@ static int raw_elem_cmp(const void *a, const void *b)
 	return (int)y->end - (int)x->end;
 }
 
+/* Returns whether the n raw elements are in raw_elem_cmp() order (strict: no two equal). */
+static bool raw_sorted(const struct raw_elem *e, size_t n, bool strict)
+{
+	for (size_t i = 1; i < n; i++) {
+		int c = raw_elem_cmp(&e[i - 1], &e[i]);
+		if (c > 0 || (strict && c == 0))
+			return false;
+	}
+	return true;
+}
+
+static void raw_reverse(struct raw_elem *e, size_t n)
+{
+	for (size_t i = 0, j = n - 1; n > 0 && i < j; i++, j--) {
+		struct raw_elem t = e[i];
+		e[i] = e[j];
+		e[j] = t;
+	}
+}
+
 /* Builds the ranges of a single-field interval set from its start and end elements: a key is
  * in the set when the greatest element not above it is a start (the kernel's rbtree lookup);
  * a start without a following element runs to the end of the key space. */
@@ -1046,7 +1192,15 @@ static int set_build_intervals(struct nft_set_rec *s)
 
 	if (s->bad || s->raw.n == 0)
 		return 0;
-	qsort(s->raw.items, s->raw.n, sizeof(s->raw.items[0]), raw_elem_cmp);
+	/* the kernel dumps an rbtree from its greatest key down: reversed, it is sorted (qsort()
+	 * keeps equal elements in dump order, so a reversal stands for it only without any) */
+	if (!raw_sorted(s->raw.items, s->raw.n, false)) {
+		raw_reverse(s->raw.items, s->raw.n);
+		if (!raw_sorted(s->raw.items, s->raw.n, true)) {
+			raw_reverse(s->raw.items, s->raw.n);
+			qsort(s->raw.items, s->raw.n, sizeof(s->raw.items[0]), raw_elem_cmp);
+		}
+	}
 	VEC_FOREACH (e, &s->raw)
 		starts += !e->end;
 	r = ir_set_reserve(s->set, starts);
@@ -2775,14 +2929,23 @@ static int rule_translate(struct fw_nft_parser *p, struct nft_table_rec *tr, str
 	return k;
 }
 
+/*
+ * A rule is translated from its expressions alone (and the table its set references resolve
+ * in): a rule whose expression bytes equal an earlier one's in the same table is a copy of that
+ * rule's translation with its own comment and handle (see rcache.h).
+ */
 static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 {
 	struct ir_rule *r;
 	struct raw_rule_attrs ra = { 0 };
 	const struct nfgenmsg *nfg;
+	const struct ir_rule *tmpl;
+	const struct nlattr *a, *exprs;
+	const char *comment = NULL;
 	struct nft_table_rec *tr;
 	struct ir_chain *c;
-	const struct nlattr *a;
+	uint64_t handle = 0, hash;
+	size_t klen;
 	bool bad = false;
 	int k;
 
@@ -2809,20 +2972,20 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 		if (!p->xl)
 			return -ENOMEM;
 	}
-
-	/* built in the scratch rule (emptied here: a failed rule may have left a part), then
-	 * appended packed */
 	if (!p->rule) {
 		k = ir_rule_new(&p->rule);
 		if (k < 0)
 			return k;
 	}
-	r = p->rule;
-	ir_rule_clear(r);
+	if (!p->cache) {
+		k = fw_rcache_new(&p->cache);
+		if (k < 0)
+			return k;
+	}
+
 	if (ra.tb[NFTA_RULE_HANDLE] && mnl_attr_get_payload_len(ra.tb[NFTA_RULE_HANDLE]) == 8) {
-		uint64_t h;
-		memcpy(&h, mnl_attr_get_payload(ra.tb[NFTA_RULE_HANDLE]), sizeof(h));
-		r->handle = be64toh(h);
+		memcpy(&handle, mnl_attr_get_payload(ra.tb[NFTA_RULE_HANDLE]), sizeof(handle));
+		handle = be64toh(handle);
 	}
 	if (ra.tb[NFTA_RULE_USERDATA]) {
 		struct rule_udata u = { 0 };
@@ -2830,16 +2993,22 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 			   mnl_attr_get_payload_len(ra.tb[NFTA_RULE_USERDATA]), rule_udata_tlv, &u);
 		if (u.xt)
 			tr->compat = true;
-		if (u.comment) {
-			k = ir_rule_set_comment(r, u.comment);
-			if (k < 0)
-				return k;
-		}
+		comment = u.comment;
 	}
 
+	exprs = ra.tb[NFTA_RULE_EXPRESSIONS];
+	klen = exprs ? mnl_attr_get_payload_len(exprs) : 0;
+	hash = fw_rcache_hash(tr, exprs ? mnl_attr_get_payload(exprs) : NULL, klen);
+	tmpl = fw_rcache_get(p->cache, hash, tr, exprs ? mnl_attr_get_payload(exprs) : NULL, klen);
+	if (tmpl && !(tmpl->comment && comment))
+		goto append;
+
+	/* built in the scratch rule (emptied here: a failed rule may have left a part) */
+	r = p->rule;
+	ir_rule_clear(r);
 	p->xe.n = 0;
-	if (ra.tb[NFTA_RULE_EXPRESSIONS])
-		mnl_attr_for_each_nested(a, ra.tb[NFTA_RULE_EXPRESSIONS])
+	if (exprs)
+		mnl_attr_for_each_nested(a, exprs)
 		{
 			k = VEC_RESERVE(&p->xe, 1);
 			if (k < 0)
@@ -2862,32 +3031,32 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 		k = rule_translate(p, tr, r);
 	if (k < 0)
 		return k;
-	k = ir_chain_append_packed(c, r);
+	if (!tmpl) {
+		k = fw_rcache_put(p->cache, hash, tr, exprs ? mnl_attr_get_payload(exprs) : NULL,
+				  klen, r, &tmpl);
+		if (k == -E2BIG)
+			tmpl = r;
+		else if (k < 0)
+			return k;
+	}
+	if (r->comment && comment) {
+		/* a comment in the userdata and one from the expressions (an xtables comment
+		 * match, which appends itself to the first): translate with the first in place */
+		ir_rule_clear(r);
+		k = ir_rule_set_comment(r, comment);
+		if (k >= 0)
+			k = rule_translate(p, tr, r);
+		if (k < 0)
+			return k;
+		tmpl = r;
+		comment = r->comment;
+	}
+append:
+	k = ir_chain_append_copy(c, tmpl, comment ? comment : tmpl->comment, handle);
 	if (k < 0)
 		return k;
 	p->nrules++;
 	return 0;
-}
-
-/* libnftnl (tables, chains, sets) trusts the kernel to NUL-terminate strings (it validates them
- * as MNL_TYPE_STRING and then strdup()s them). Handing it a copy followed by zeros keeps a
- * malformed message from making it read past the message. */
-#define SCRATCH_TAIL 64
-
-static const struct nlmsghdr *scratch_copy(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
-{
-	size_t need = nlh->nlmsg_len + SCRATCH_TAIL;
-
-	if (need > p->scratch_size) {
-		uint8_t *b = realloc(p->scratch, need);
-		if (!b)
-			return NULL;
-		p->scratch = b;
-		p->scratch_size = need;
-	}
-	memcpy(p->scratch, nlh, nlh->nlmsg_len);
-	memset(p->scratch + nlh->nlmsg_len, 0, SCRATCH_TAIL);
-	return (const struct nlmsghdr *)p->scratch;
 }
 
 int fw_nft_parser_feed(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
@@ -2900,11 +3069,6 @@ int fw_nft_parser_feed(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 		return -EOPNOTSUPP;
 	p->messages++;
 	type = NFNL_MSG_TYPE(nlh->nlmsg_type);
-	if (type != NFT_MSG_NEWSETELEM && type != NFT_MSG_NEWRULE) {
-		nlh = scratch_copy(p, nlh);
-		if (!nlh)
-			return -ENOMEM;
-	}
 	switch (type) {
 	case NFT_MSG_NEWTABLE:
 		return parse_table(p, nlh);
@@ -3030,6 +3194,12 @@ static int setref_opaque_text(const struct ir_setref *ref, const char *what, con
 /* Lookups and verdict maps into a set whose elements we could not decode become opaque. */
 static int table_mark_bad_lookups(struct nft_table_rec *tr)
 {
+	bool any = false;
+
+	VEC_FOREACH (s, &tr->setv)
+		any |= !!(*s)->bad;
+	if (!any)
+		return 0;
 	VEC_FOREACH (c, &tr->t->chains)
 		VEC_FOREACH (rp, &(*c)->rules) {
 			struct ir_rule *r = *rp;

@@ -14,8 +14,10 @@
  *   again, backing off from 1 ms to 100 ms, up to FW_NFT_READ_ATTEMPTS times; then it returns
  *   the last inconsistency (-EBADMSG/-ENOENT) or -EAGAIN.
  *
- * Tables, chains and sets are parsed with libnftnl; rules and set elements straight from the
- * attributes with libmnl (faster, and libnftnl exits the process on malformed attributes).
+ * Every message is parsed straight from its attributes with libmnl: a libnftnl object per
+ * message copies every attribute, and libnftnl exits the process on malformed attributes. An
+ * attribute of the wrong size is -EBADMSG. Rules with equal expressions in one table are
+ * translated once (lib/fw/rcache.h).
  *
  * The parser is separate from the socket so that tests and fuzzers can feed it messages built
  * in memory: fw_nft_parser_feed() takes one nf_tables message (NFT_MSG_NEWTABLE, NEWCHAIN,

@@ -145,7 +145,7 @@ int fw_rcache_put(struct fw_rcache *c, uint64_t h, const void *tag, const void *
 		return -ENOMEM;
 	if (len > 0)
 		memcpy(e.key, key, len);
-	r = ir_rule_pack(rule, NULL, 0, &e.tmpl);
+	r = ir_rule_pack(rule, rule->comment, 0, &e.tmpl);
 	if (r < 0) {
 		free(e.key);
 		return r;

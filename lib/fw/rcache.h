@@ -11,7 +11,8 @@
  * A key is a tag (what else the translation depends on, e.g. the table a rule's set references
  * resolve in) and bytes (e.g. a rule's expression attributes, or an x_tables entry without its
  * counters and comments). Two rules with equal tags and bytes must translate alike; the reader
- * leaves out of the key only what it sets on the copy itself (comment, handle).
+ * leaves out of the key only what it sets on the copy itself (comment, handle). A template
+ * keeps a comment its translation made (iptables-nft's comment match).
  */
 
 #include <stddef.h>
@@ -36,9 +37,9 @@ uint64_t fw_rcache_hash(const void *tag, const void *key, size_t len);
 /* Returns the template stored for the key whose hash is h (owned by c), or NULL. */
 const struct ir_rule *fw_rcache_get(const struct fw_rcache *c, uint64_t h, const void *tag,
 				    const void *key, size_t len);
-/* Stores a packed copy of rule, without its comment, handle and text, as the template for the
- * key (which must not be stored yet; key bytes are copied). Returns 0 and the template (owned
- * by c) in *ret, -E2BIG for a key longer than FW_RCACHE_KEY_MAX, or -ENOMEM. */
+/* Stores a packed copy of rule, without its handle and text, as the template for the key
+ * (which must not be stored yet; key bytes are copied). Returns 0 and the template (owned by c)
+ * in *ret, -E2BIG for a key longer than FW_RCACHE_KEY_MAX, or -ENOMEM. */
 int fw_rcache_put(struct fw_rcache *c, uint64_t h, const void *tag, const void *key, size_t len,
 		  const struct ir_rule *rule, const struct ir_rule **ret);
 /* Returns the number of templates stored. */

@@ -1103,6 +1103,158 @@ START_TEST(dormant_table_has_no_hooks)
 }
 END_TEST
 
+/* An xtables comment match (revision 0) as iptables-nft writes it. */
+static struct nftnl_expr *xt_comment(const char *text)
+{
+	struct nftnl_expr *mt = nftnl_expr_alloc("match");
+	char *info = calloc(1, 256);
+
+	snprintf(info, 256, "%s", text);
+	nftnl_expr_set_str(mt, NFTNL_EXPR_MT_NAME, "comment");
+	nftnl_expr_set_u32(mt, NFTNL_EXPR_MT_REV, 0);
+	/* libnftnl takes the info buffer */
+	nftnl_expr_set(mt, NFTNL_EXPR_MT_INFO, info, 256);
+	return mt;
+}
+
+/* Rules with the same expressions share their translation (the rule cache) and keep their own
+ * comment and handle, also when a comment comes from the expressions and another from the
+ * userdata; equal expressions in another table are translated there. */
+START_TEST(repeated_rules_keep_their_comments)
+{
+	struct fw_nft_parser *p = parser();
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(128);
+	struct ir_ruleset *rs;
+	struct ir_table *t;
+	struct strbuf sb = { 0 };
+
+	nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, "from udata");
+	ck_assert_int_eq(feed_table(p, NFPROTO_IPV4, "a"), 0);
+	ck_assert_int_eq(feed_chain(p, NFPROTO_IPV4, "a", "c", -1, 0, NULL, 0), 0);
+	ck_assert_int_eq(feed_table(p, NFPROTO_IPV6, "a"), 0);
+	ck_assert_int_eq(feed_chain(p, NFPROTO_IPV6, "a", "c", -1, 0, NULL, 0), 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(feed_rule_ud(p, NFPROTO_IPV4, "a", "c", 10 + i,
+					      i == 1 ? nftnl_udata_buf_data(ud) : NULL,
+					      i == 1 ? nftnl_udata_buf_len(ud) : 0,
+					      meta(NFT_META_MARK, NFT_REG_1),
+					      cmp_u32(NFT_REG_1, NFT_CMP_EQ, 0x10000),
+					      verdict(NFT_RETURN, NULL), NULL),
+				 0);
+		ck_assert_int_eq(feed_rule_ud(p, NFPROTO_IPV4, "a", "c", 20 + i,
+					      i == 2 ? nftnl_udata_buf_data(ud) : NULL,
+					      i == 2 ? nftnl_udata_buf_len(ud) : 0,
+					      xt_comment("xt says"), verdict(NF_DROP, NULL), NULL),
+				 0);
+	}
+	ck_assert_int_eq(feed_rule(p, NFPROTO_IPV6, "a", "c", 30, meta(NFT_META_MARK, NFT_REG_1),
+				   cmp_u32(NFT_REG_1, NFT_CMP_EQ, 0x10000),
+				   verdict(NFT_RETURN, NULL)),
+			 0);
+	nftnl_udata_buf_free(ud);
+	rs = finish(p);
+
+	t = tab(rs, IR_SRC_NFT, IR_FAMILY_IP, "a");
+	for (unsigned i = 0; i < 3; i++) {
+		struct ir_rule *r = rule_at(t, "c", 1 + 2 * i), *x = rule_at(t, "c", 2 + 2 * i);
+
+		ck_assert_uint_eq(r->handle, 10 + i);
+		ck_assert_uint_eq(r->position, 1 + 2 * i);
+		if (i == 1)
+			ck_assert_str_eq(r->comment, "from udata");
+		else
+			ck_assert_ptr_null(r->comment);
+		strbuf_reset(&sb);
+		ck_assert_int_eq(ir_rule_render(r, &sb), 0);
+		ck_assert_ptr_nonnull(strstr(strbuf_str(&sb), "meta mark 0x00010000 return"));
+		ck_assert_uint_eq(x->handle, 20 + i);
+		/* the xtables comment follows the userdata's, as the decoder appends it */
+		ck_assert_str_eq(x->comment, i == 2 ? "from udata; xt says" : "xt says");
+		ck_assert_int_eq(x->verdict.kind, IR_VERDICT_DROP);
+	}
+	ck_assert_uint_eq(rule_at(tab(rs, IR_SRC_NFT, IR_FAMILY_IP6, "a"), "c", 1)->handle, 30);
+	strbuf_done(&sb);
+	ir_ruleset_free(rs);
+}
+END_TEST
+
+/* Netdev chains with one device or several; a chain attribute of the wrong size is an error
+ * (not a process exit) and the parser stays usable. */
+START_TEST(chain_devices_and_bad_attributes)
+{
+	struct fw_nft_parser *p = parser();
+	const char *devs[] = { "eth0", "eth1", NULL };
+	struct nftnl_chain *c;
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+	struct ir_ruleset *rs;
+	struct ir_table *t;
+
+	ck_assert_int_eq(feed_table(p, NFPROTO_NETDEV, "nd"), 0);
+	c = nftnl_chain_alloc();
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, "nd");
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, "both");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, 0);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, -10);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_DROP);
+	nftnl_chain_set_array(c, NFTNL_CHAIN_DEVICES, devs);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWCHAIN, NFPROTO_NETDEV, 0, seq++);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	ck_assert_int_eq(fw_nft_parser_feed(p, nlh), 0);
+	c = nftnl_chain_alloc();
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, "nd");
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, "one");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, 1);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 5);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_DEV, "lo");
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWCHAIN, NFPROTO_NETDEV, 0, seq++);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	ck_assert_int_eq(fw_nft_parser_feed(p, nlh), 0);
+
+	/* a policy of two bytes */
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWCHAIN, NFPROTO_NETDEV, 0, seq++);
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, "nd");
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, "bad");
+	mnl_attr_put_u16(nlh, NFTA_CHAIN_POLICY, 1);
+	ck_assert_int_eq(fw_nft_parser_feed(p, nlh), -EBADMSG);
+	/* a hook number of one byte */
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWCHAIN, NFPROTO_NETDEV, 0, seq++);
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, "nd");
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, "bad");
+	nest = mnl_attr_nest_start(nlh, NFTA_CHAIN_HOOK);
+	mnl_attr_put_u8(nlh, NFTA_HOOK_HOOKNUM, 0);
+	mnl_attr_nest_end(nlh, nest);
+	ck_assert_int_eq(fw_nft_parser_feed(p, nlh), -EBADMSG);
+	/* a set key length of two bytes */
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWSET, NFPROTO_NETDEV, 0, seq++);
+	mnl_attr_put_strz(nlh, NFTA_SET_TABLE, "nd");
+	mnl_attr_put_strz(nlh, NFTA_SET_NAME, "s");
+	mnl_attr_put_u16(nlh, NFTA_SET_KEY_LEN, 4);
+	ck_assert_int_eq(fw_nft_parser_feed(p, nlh), -EBADMSG);
+	/* a table name without its NUL */
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWTABLE, NFPROTO_IPV4, 0, seq++);
+	mnl_attr_put(nlh, NFTA_TABLE_NAME, 3, "abc");
+	ck_assert_int_eq(fw_nft_parser_feed(p, nlh), -EBADMSG);
+	ck_assert_int_eq(feed_chain(p, NFPROTO_NETDEV, "nd", "later", -1, 0, NULL, 0), 0);
+	rs = finish(p);
+
+	t = tab(rs, IR_SRC_NFT, IR_FAMILY_NETDEV, "nd");
+	ck_assert_str_eq(ir_table_find_chain(t, "both")->device, "eth0,eth1");
+	ck_assert_int_eq(ir_table_find_chain(t, "both")->hook, IR_HOOK_INGRESS);
+	ck_assert_int_eq(ir_table_find_chain(t, "both")->priority, -10);
+	ck_assert_int_eq(ir_table_find_chain(t, "both")->policy, IR_VERDICT_DROP);
+	ck_assert_str_eq(ir_table_find_chain(t, "one")->device, "lo");
+	ck_assert_int_eq(ir_table_find_chain(t, "one")->hook, IR_HOOK_EGRESS);
+	ck_assert_int_eq(ir_table_find_chain(t, "one")->policy, IR_VERDICT_ACCEPT);
+	ck_assert_ptr_null(ir_table_find_chain(t, "bad"));
+	ck_assert_ptr_nonnull(ir_table_find_chain(t, "later"));
+	ir_ruleset_free(rs);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fw-nft");
@@ -1126,6 +1278,8 @@ int main(void)
 	tcase_add_test(tc, interface_name_intervals_and_catchall);
 	tcase_add_test(tc, malformed_expressions_keep_the_rule);
 	tcase_add_test(tc, dormant_table_has_no_hooks);
+	tcase_add_test(tc, repeated_rules_keep_their_comments);
+	tcase_add_test(tc, chain_devices_and_bad_attributes);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_tap(sr, "-");
