@@ -147,8 +147,7 @@ struct eval_region {
 
 /* Returns whether the packet of rg with these protocol and ports is in rg (then its path, and
  * verdict, are those of rg's packet); proto is only compared when rg tested the protocol. */
-bool eval_region_holds(const struct eval_region *rg, uint8_t proto, uint16_t sport,
-		       uint16_t dport);
+bool eval_region_holds(const struct eval_region *rg, uint8_t proto, uint16_t sport, uint16_t dport);
 /* Sets *ret (emptied first) to the source (sport) or destination ports of rg. Returns 0 or
  * -ENOMEM. */
 int eval_region_ports(const struct eval_region *rg, bool sport, struct np_iset *ret);
@@ -266,3 +265,26 @@ int eval_collect_boundaries(const struct eval_ctx *ctx, const struct eval_templa
 			    struct eval_boundaries *ret);
 /* Frees the vectors of b. */
 void eval_boundaries_done(struct eval_boundaries *b);
+
+/*
+ * What a ruleset change can touch (eval_changed_interfaces()): a packet that enters no chain
+ * whose rules (or looked-up sets) differ takes the same path through both rulesets. Packets
+ * reach a chain through the rules that jump or go to it; a rule naming exact interfaces
+ * restricts them to those. `all` when a differing chain is reached by packets of any interface
+ * (from a base chain without such a name, a changed base chain, a loop), else the interfaces
+ * whose packets (in or out) can meet a difference.
+ */
+struct eval_change {
+	bool all;
+	char *why; /* when all: which chain made it so */
+	char **ifnames; /* sorted, unique */
+	size_t n;
+	unsigned changed_chains;
+};
+
+/* Compares the rulesets of old and new (both prepared). Returns 0 and fills *ret (free with
+ * eval_change_done()), or -ENOMEM. */
+int eval_changed_interfaces(const struct eval_ctx *old, const struct eval_ctx *new,
+			    struct eval_change *ret);
+/* Frees what c holds. */
+void eval_change_done(struct eval_change *c);

@@ -937,6 +937,167 @@ START_TEST(interface_dispatch_runs)
 }
 END_TEST
 
+/* A CNI-like ruleset for the change scope test; variant v changes one thing. */
+enum {
+	V_SAME,
+	V_POD_CHAIN, /* a rule of cali3's own chain */
+	V_SHARED, /* a rule of the policy chain the even pods jump to */
+	V_SET, /* an element of the ipset that policy chain looks up */
+	V_DISPATCH, /* cali5's dispatch rule (and chain) gone */
+	V_BASE, /* a rule of the base chain */
+	V_DISPATCH_ANY, /* a rule without interface added to the dispatch chain */
+	V_VMAP, /* the chain a verdict map keyed by interface sends veth7 to */
+};
+
+static struct ir_ruleset *cni_ruleset(int v)
+{
+	struct ir_ruleset *rs;
+	struct ir_table *t, *n;
+	struct ir_chain *fwd, *disp, *shared, *c;
+	struct ir_rule *r;
+	struct ir_set *set;
+	static const enum ir_keytype one[] = { IR_KEY_ADDR };
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	set = ipset(rs, "allowed", "hash:net", 1, one);
+	add_net(set, "10.1.0.0/16", false);
+	if (v == V_SET)
+		add_net(set, "10.2.0.0/16", false);
+	t = table(rs, IR_SRC_IPTABLES_LEGACY, IR_FAMILY_IP, "filter");
+	fwd = base(t, "FORWARD", IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_ACCEPT);
+	disp = chain(t, "from-dispatch");
+	shared = chain(t, "po-shared");
+	r = rule(fwd);
+	ck_assert_int_eq(ir_rule_add_ifname(r, IR_FIELD_IIFNAME, false, "cali+"), 0);
+	verdict(r, IR_VERDICT_JUMP, "from-dispatch");
+	if (v == V_BASE) {
+		r = rule(fwd);
+		match_num(r, IR_FIELD_DPORT, 22, 22);
+		verdict(r, IR_VERDICT_DROP, NULL);
+	}
+	for (int i = 0; i < 10; i++) {
+		char ifn[IFNAMSIZ], cn[32];
+
+		if (v == V_DISPATCH && i == 5)
+			continue;
+		snprintf(ifn, sizeof(ifn), "cali%d", i);
+		snprintf(cn, sizeof(cn), "fw-cali%d", i);
+		r = rule(disp);
+		ck_assert_int_eq(ir_rule_add_ifname(r, IR_FIELD_IIFNAME, false, ifn), 0);
+		verdict(r, IR_VERDICT_GOTO, cn);
+		c = chain(t, cn);
+		if (i % 2 == 0) {
+			r = rule(c);
+			verdict(r, IR_VERDICT_JUMP, "po-shared");
+		}
+		r = rule(c);
+		{
+			unsigned port = v == V_POD_CHAIN && i == 3 ? 81 : 80;
+
+			match_num(r, IR_FIELD_DPORT, port, port);
+		}
+		verdict(r, IR_VERDICT_ACCEPT, NULL);
+	}
+	if (v == V_DISPATCH_ANY) {
+		r = rule(disp);
+		match_num(r, IR_FIELD_DPORT, 53, 53);
+		verdict(r, IR_VERDICT_ACCEPT, NULL);
+	}
+	r = rule(shared);
+	ck_assert_int_eq(ir_rule_add_lookup(r, (enum ir_field[]){ IR_FIELD_SADDR }, 1, "allowed",
+					    true, false),
+			 0);
+	verdict(r, v == V_SHARED ? IR_VERDICT_DROP : IR_VERDICT_ACCEPT, NULL);
+
+	/* nftables: a verdict map from the output interface to per-interface chains */
+	n = table(rs, IR_SRC_NFT, IR_FAMILY_INET, "pods");
+	c = base(n, "fwd", IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0, IR_VERDICT_ACCEPT);
+	{
+		static const enum ir_keytype kt[] = { IR_KEY_IFNAME };
+		struct ir_stmt st = { .kind = IR_STMT_VMAP };
+		struct ir_set *m;
+
+		ck_assert_int_eq(ir_set_new("ifmap", "ifname", &m), 0);
+		ck_assert_int_eq(ir_set_add_key(m, kt[0]), 0);
+		m->flags |= IR_SET_MAP | IR_SET_VMAP;
+		ck_assert_int_eq(ir_table_add_set(n, &(struct ir_set *){ m }), 0);
+		for (int i = 6; i < 9; i++) {
+			struct ir_key_part k = { 0 };
+			char ifn[IFNAMSIZ], cn[32];
+
+			snprintf(ifn, sizeof(ifn), "veth%d", i);
+			snprintf(cn, sizeof(cn), "to-veth%d", i);
+			k.ifname = ifn;
+			ck_assert_int_eq(
+				ir_set_add_elem(m, &k,
+						&(struct ir_verdict){ .kind = IR_VERDICT_JUMP,
+								      .chain = cn },
+						0, false),
+				0);
+			r = rule(chain(n, cn));
+			{
+				unsigned port = v == V_VMAP && i == 7 ? 444 : 443;
+
+				match_num(r, IR_FIELD_DPORT, port, port);
+			}
+			verdict(r, IR_VERDICT_ACCEPT, NULL);
+		}
+		r = rule(c);
+		st.ref.key[0] = IR_FIELD_OIFNAME;
+		st.ref.nkey = 1;
+		st.ref.name = strdup("ifmap");
+		ck_assert_ptr_nonnull(st.ref.name);
+		ck_assert_int_eq(ir_rule_add_stmt(r, &st), 0);
+	}
+	return rs;
+}
+
+static const char *change_of(int v, struct eval_change *ch)
+{
+	static char buf[256];
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *a = cni_ruleset(V_SAME), *b = cni_ruleset(v);
+	_cleanup_(eval_ctx_freep) struct eval_ctx *ca = NULL, *cb = NULL;
+	size_t o = 0;
+
+	ck_assert_int_eq(eval_prepare(a, &ca), 0);
+	ck_assert_int_eq(eval_prepare(b, &cb), 0);
+	ck_assert_int_eq(eval_changed_interfaces(ca, cb, ch), 0);
+	buf[0] = 0;
+	if (ch->all)
+		return "all";
+	for (size_t i = 0; i < ch->n; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", i ? "," : "",
+				      ch->ifnames[i]);
+	return buf;
+}
+
+START_TEST(ruleset_change_scope)
+{
+	struct eval_change ch = { 0 };
+
+	ck_assert_str_eq(change_of(V_SAME, &ch), "");
+	ck_assert_uint_eq(ch.changed_chains, 0);
+	eval_change_done(&ch);
+	ck_assert_str_eq(change_of(V_POD_CHAIN, &ch), "cali3");
+	ck_assert_uint_eq(ch.changed_chains, 1);
+	eval_change_done(&ch);
+	ck_assert_str_eq(change_of(V_SHARED, &ch), "cali0,cali2,cali4,cali6,cali8");
+	eval_change_done(&ch);
+	ck_assert_str_eq(change_of(V_SET, &ch), "cali0,cali2,cali4,cali6,cali8");
+	eval_change_done(&ch);
+	ck_assert_str_eq(change_of(V_DISPATCH, &ch), "cali5");
+	eval_change_done(&ch);
+	ck_assert_str_eq(change_of(V_VMAP, &ch), "veth7");
+	eval_change_done(&ch);
+	ck_assert_str_eq(change_of(V_BASE, &ch), "all");
+	ck_assert_ptr_nonnull(ch.why);
+	ck_assert_ptr_nonnull(strstr(ch.why, "FORWARD"));
+	eval_change_done(&ch);
+	ck_assert_str_eq(change_of(V_DISPATCH_ANY, &ch), "all");
+	eval_change_done(&ch);
+}
+END_TEST
+
 START_TEST(netdev_chains_follow_their_device)
 {
 	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
@@ -1908,6 +2069,7 @@ int main(void)
 	tcase_add_test(tc, ipv6_and_inet);
 	tcase_add_test(tc, interface_wildcards);
 	tcase_add_test(tc, interface_dispatch_runs);
+	tcase_add_test(tc, ruleset_change_scope);
 	tcase_add_test(tc, netdev_chains_follow_their_device);
 	tcase_add_test(tc, jump_loop_is_guarded);
 	tcase_add_test(tc, deep_legacy_chains_are_fine);
