@@ -237,6 +237,76 @@ struct audit {
 	size_t n_pods;
 };
 
+static void group_done(struct group *g)
+{
+	free(g->reason);
+	np_iset_done(&g->ports);
+	np_iset_done(&g->peers);
+}
+
+/* A deep copy of g into *ret; returns 0 or -ENOMEM. */
+static int group_copy(const struct group *g, struct group *ret)
+{
+	*ret = *g;
+	ret->reason = NULL;
+	ret->ports = ret->peers = (struct np_iset){ 0 };
+	if ((g->reason && !(ret->reason = strdup(g->reason))) ||
+	    np_iset_copy(&g->ports, &ret->ports) < 0 || np_iset_copy(&g->peers, &ret->peers) < 0) {
+		group_done(ret);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The classes one check found and the drops it saw (a: the pod's, or the pair source's
+ * egress; b: the pair destination's ingress). */
+struct check_memo {
+	struct group *g;
+	size_t n;
+	bool saw_a, saw_b;
+};
+
+struct audit_cache {
+	bool valid;
+	uint64_t fp; /* of what the checks depend on besides the ruleset */
+	size_t n_pods;
+	struct check_memo *off; /* [pod * 2 + dir] */
+	struct check_memo *pair; /* [src * n_pods + dst] */
+};
+
+static void memo_done(struct check_memo *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		group_done(&m->g[i]);
+	free(m->g);
+	*m = (struct check_memo){ 0 };
+}
+
+static void cache_clear(struct audit_cache *c)
+{
+	for (size_t i = 0; c->off && i < 2 * c->n_pods; i++)
+		memo_done(&c->off[i]);
+	for (size_t i = 0; c->pair && i < c->n_pods * c->n_pods; i++)
+		memo_done(&c->pair[i]);
+	free(c->off);
+	free(c->pair);
+	*c = (struct audit_cache){ 0 };
+}
+
+struct audit_cache *audit_cache_new(void)
+{
+	return calloc(1, sizeof(struct audit_cache));
+}
+
+struct audit_cache *audit_cache_free(struct audit_cache *c)
+{
+	if (c) {
+		cache_clear(c);
+		free(c);
+	}
+	return NULL;
+}
+
 static int fam_index(int family)
 {
 	return family == AF_INET6;
@@ -1545,6 +1615,83 @@ static int pod_route(struct audit *a, struct pod_state *ps, int family)
 	return 0;
 }
 
+static uint64_t fnv64_add(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+/* The fingerprint of what the checks depend on besides the ruleset: the model (its
+ * generation), the node, the local pods with their addresses and interfaces, the uplinks and
+ * their routes, the addresses that are no off-node peers. */
+static uint64_t audit_fingerprint(const struct audit *a)
+{
+	uint64_t h = 14695981039346656037ull, gen = model_generation(a->env->model);
+
+	h = fnv64_add(h, &gen, sizeof(gen));
+	h = fnv64_add(h, &a->env->model, sizeof(a->env->model));
+	h = fnv64_add(h, &a->env->engine, sizeof(a->env->engine));
+	h = fnv64_add(h, a->env->node, strlen(a->env->node) + 1);
+	h = fnv64_add(h, &a->n_pods, sizeof(a->n_pods));
+	for (size_t i = 0; i < a->n_pods; i++) {
+		const struct pod_state *ps = &a->pods[i];
+
+		h = fnv64_add(h, &ps->pod, sizeof(ps->pod));
+		h = fnv64_add(h, &ps->exp, sizeof(ps->exp));
+		h = fnv64_add(h, ps->veth, sizeof(ps->veth));
+		h = fnv64_add(h, ps->veth_index, sizeof(ps->veth_index));
+		h = fnv64_add(h, ps->ip, sizeof(ps->ip));
+		h = fnv64_add(h, ps->has, sizeof(ps->has));
+	}
+	for (size_t i = 0; i < a->n_uplinks; i++)
+		h = fnv64_add(h, a->uplinks[i], strlen(a->uplinks[i]) + 1);
+	for (int fi = 0; fi < 2; fi++) {
+		for (size_t i = 0; i < a->n_route_sets[fi]; i++)
+			h = fnv64_add(h, a->route_sets[fi][i].r,
+				      a->route_sets[fi][i].n * sizeof(*a->route_sets[fi][i].r));
+		h = fnv64_add(h, a->excluded[fi].r, a->excluded[fi].n * sizeof(*a->excluded[fi].r));
+	}
+	return h;
+}
+
+/* Keeps a copy of the groups from n0 on (what one check found) in m. Returns 0 or -ENOMEM. */
+static int memo_take(struct audit *a, size_t n0, struct check_memo *m)
+{
+	memo_done(m);
+	if (a->groups.n == n0)
+		return 0;
+	m->g = calloc(a->groups.n - n0, sizeof(*m->g));
+	if (!m->g)
+		return -ENOMEM;
+	for (size_t i = n0; i < a->groups.n; i++) {
+		if (group_copy(&a->groups.items[i], &m->g[m->n]) < 0)
+			return -ENOMEM;
+		m->n++;
+	}
+	return 0;
+}
+
+/* Adds copies of what a check found in an earlier audit. Returns 0 or -ENOMEM. */
+static int memo_replay(struct audit *a, const struct check_memo *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		struct group g;
+
+		if (group_copy(&m->g[i], &g) < 0)
+			return -ENOMEM;
+		if (VEC_PUSH(&a->groups, g) < 0) {
+			group_done(&g);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -1596,6 +1743,9 @@ int audit_run(const struct audit_env *env, const struct audit_options *opts,
 	struct audit_options none = { 0 };
 	struct pod_state *target = NULL;
 	struct np_iset local = { 0 };
+	struct audit_cache *cache = opts && !opts->pod && !opts->skip_pairs ? opts->cache : NULL;
+	_cleanup_(freep) bool *dirty = NULL;
+	bool replay = false;
 	double t0 = now_ms();
 	size_t n;
 	int r = -ENOMEM;
@@ -1754,34 +1904,106 @@ int audit_run(const struct audit_env *env, const struct audit_options *opts,
 				a.route_cuts[fi][a.n_route_cuts[fi]++] = routes[i].hi + 1;
 		}
 	}
+	/* What the last audit left: usable when only the ruleset changed since. */
+	if (cache) {
+		uint64_t fp = audit_fingerprint(&a);
+
+		replay = opts->incremental && cache->valid && cache->fp == fp &&
+			 cache->n_pods == a.n_pods;
+		if (!replay) {
+			cache_clear(cache);
+			cache->off = calloc(2 * a.n_pods + 1, sizeof(*cache->off));
+			cache->pair = calloc(a.n_pods * a.n_pods + 1, sizeof(*cache->pair));
+			if (!cache->off || !cache->pair)
+				goto out;
+			cache->n_pods = a.n_pods;
+			cache->fp = fp;
+		} else {
+			dirty = calloc(a.n_pods + 1, sizeof(*dirty));
+			if (!dirty)
+				goto out;
+			for (size_t i = 0; i < a.n_pods; i++)
+				for (int fi = 0; fi < 2; fi++)
+					for (size_t k = 0;
+					     a.pods[i].has[fi] && k < opts->n_changed_ifaces; k++)
+						if (streq(a.pods[i].veth[fi],
+							  opts->changed_ifaces[k]))
+							dirty[i] = true;
+		}
+		cache->valid = false; /* until this audit completes */
+	}
+	rep->incremental = replay;
+
 	for (size_t i = 0; i < a.n_pods; i++) {
 		struct pod_state *ps = &a.pods[i];
+		bool run = !replay || dirty[i];
+
 		if (target && ps != target)
 			continue;
-		rep->pods_audited++;
-		for (int fi = 0; fi < 2; fi++) {
-			if (!ps->has[fi])
+		if (run)
+			rep->pods_audited++;
+		for (int dir = 0; dir < 2; dir++) {
+			struct check_memo *m = cache ? &cache->off[2 * i + dir] : NULL;
+			size_t n0 = a.groups.n;
+
+			if (!run) {
+				if ((r = memo_replay(&a, m)) < 0)
+					goto out;
+				ps->saw_drop[dir] |= m->saw_a;
+				rep->checks_reused++;
 				continue;
-			if ((r = check_offnode(&a, ps, NP_INGRESS, fi ? AF_INET6 : AF_INET)) < 0 ||
-			    (r = check_offnode(&a, ps, NP_EGRESS, fi ? AF_INET6 : AF_INET)) < 0)
+			}
+			for (int fi = 0; fi < 2; fi++)
+				if (ps->has[fi] && (r = check_offnode(&a, ps, (enum np_dir)dir,
+								      fi ? AF_INET6 : AF_INET)) < 0)
+					goto out;
+			rep->checks_run++;
+			/* the pairs come after every off-node check: the drops are this one's */
+			if (m && (r = memo_take(&a, n0, m)) < 0)
 				goto out;
+			if (m)
+				m->saw_a = ps->saw_drop[dir];
 		}
 	}
 	if (!opts->skip_pairs)
 		for (size_t i = 0; i < a.n_pods; i++)
 			for (size_t j = 0; j < a.n_pods; j++) {
-				if (i == j ||
-				    (target && &a.pods[i] != target && &a.pods[j] != target))
+				struct pod_state *src = &a.pods[i], *dst = &a.pods[j];
+				struct check_memo *m =
+					cache ? &cache->pair[i * a.n_pods + j] : NULL;
+				bool sa = src->saw_drop[NP_EGRESS], sb = dst->saw_drop[NP_INGRESS];
+				size_t n0 = a.groups.n;
+
+				if (i == j || (target && src != target && dst != target))
 					continue;
+				if (replay && !dirty[i] && !dirty[j]) {
+					if ((r = memo_replay(&a, m)) < 0)
+						goto out;
+					src->saw_drop[NP_EGRESS] |= m->saw_a;
+					dst->saw_drop[NP_INGRESS] |= m->saw_b;
+					rep->checks_reused++;
+					continue;
+				}
+				src->saw_drop[NP_EGRESS] = dst->saw_drop[NP_INGRESS] = false;
 				for (int fi = 0; fi < 2; fi++) {
-					if (!a.pods[i].has[fi] || !a.pods[j].has[fi])
+					if (!src->has[fi] || !dst->has[fi])
 						continue;
-					r = check_pair(&a, &a.pods[i], &a.pods[j],
-						       fi ? AF_INET6 : AF_INET);
+					r = check_pair(&a, src, dst, fi ? AF_INET6 : AF_INET);
 					if (r < 0)
 						goto out;
 				}
+				rep->checks_run++;
+				if (m && (r = memo_take(&a, n0, m)) < 0)
+					goto out;
+				if (m) {
+					m->saw_a = src->saw_drop[NP_EGRESS];
+					m->saw_b = dst->saw_drop[NP_INGRESS];
+				}
+				src->saw_drop[NP_EGRESS] |= sa;
+				dst->saw_drop[NP_INGRESS] |= sb;
 			}
+	if (cache)
+		cache->valid = true;
 	r = finalize(&a);
 	if (r < 0)
 		goto out;

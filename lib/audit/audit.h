@@ -96,6 +96,8 @@ struct audit_report {
 	unsigned long classes_evaluated;
 	unsigned long packets_evaluated; /* walks through the rules: classes whose verdict was not
 					  * known from another class's path */
+	bool incremental; /* some checks were taken from the cache */
+	unsigned long checks_run, checks_reused;
 	double duration_ms;
 	VEC(struct audit_finding *) findings; /* sorted by pod, kind, direction, id */
 	VEC(char *) notes; /* what limits the audit (policy routing, ...) */
@@ -110,9 +112,30 @@ struct audit_env {
 	const struct fw_rtable *routes; /* the namespace's routes */
 };
 
+/*
+ * What an audit keeps for the next one: the classes each check (one local pod's off-node
+ * traffic in one direction, one ordered pair of local pods) found, and the drops it saw. An
+ * audit given a cache fills it; an incremental audit given a cache from an audit of the same
+ * model generation, local pods, addresses, interfaces and routes re-runs only the checks of the
+ * pods whose interface is among the changed ones (their off-node traffic and every pair with
+ * them) and takes the other checks' classes from the cache, so its report is the one a full
+ * audit would give. Otherwise everything is run (and cached).
+ */
+struct audit_cache;
+
+/* Returns a new, empty cache (free with audit_cache_free()), or NULL on OOM. */
+struct audit_cache *audit_cache_new(void);
+/* Frees c (accepts NULL); returns NULL. */
+struct audit_cache *audit_cache_free(struct audit_cache *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct audit_cache *, audit_cache_free);
+
 struct audit_options {
 	const char *pod; /* "ns/name": audit only this pod (its checks and its pairs), or NULL */
 	bool skip_pairs; /* leave the local pair check out */
+	struct audit_cache *cache; /* filled (not with pod or skip_pairs); read when incremental */
+	bool incremental; /* only the checks of pods on changed_ifaces run, if the cache allows */
+	const char *const *changed_ifaces;
+	size_t n_changed_ifaces;
 };
 
 /* Runs the audit. Returns 0 and a new report in *ret (free with audit_report_free()), -ENOENT

@@ -151,6 +151,127 @@ static void dump_findings(const struct fixture *f)
 	strbuf_done(&sb);
 }
 
+/* A per-pod layout: forward dispatches by output interface to one chain per pod; web's chain
+ * allows web_port from the client. */
+static struct ir_ruleset *per_pod_ruleset(int web_port)
+{
+	struct ir_ruleset *rs;
+	struct ir_table *t;
+	struct ir_chain *fwd, *web, *client;
+	struct ir_rule *r;
+
+	ck_assert_int_eq(ir_ruleset_new(&rs), 0);
+	ck_assert_int_eq(ir_ruleset_new_table(rs, IR_SRC_NFT, IR_FAMILY_INET, "cni", &t), 0);
+	ck_assert_int_eq(ir_table_new_chain(t, "forward", &fwd), 0);
+	ck_assert_int_eq(ir_chain_set_base(fwd, IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0,
+					   IR_VERDICT_ACCEPT, NULL),
+			 0);
+	ck_assert_int_eq(ir_table_new_chain(t, "to-web", &web), 0);
+	ck_assert_int_eq(ir_table_new_chain(t, "to-client", &client), 0);
+	ck_assert_int_eq(ir_rule_new(&r), 0);
+	ck_assert_int_eq(ir_rule_add_ifname(r, IR_FIELD_OIFNAME, false, "veth-web"), 0);
+	ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_JUMP, "to-web"), 0);
+	ck_assert_int_eq(ir_chain_append(fwd, &r), 0);
+	ck_assert_int_eq(ir_rule_new(&r), 0);
+	ck_assert_int_eq(ir_rule_add_ifname(r, IR_FIELD_OIFNAME, false, "veth-client"), 0);
+	ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_JUMP, "to-client"), 0);
+	ck_assert_int_eq(ir_chain_append(fwd, &r), 0);
+	ck_assert_int_eq(ir_rule_new(&r), 0);
+	ck_assert_int_eq(
+		ir_rule_add_match_range(r, IR_FIELD_SADDR, false, ip("10.0.1.10"), ip("10.0.1.10")),
+		0);
+	ck_assert_int_eq(
+		ir_rule_add_match_range(r, IR_FIELD_L4PROTO, false, IPPROTO_TCP, IPPROTO_TCP), 0);
+	ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_DPORT, false, web_port, web_port), 0);
+	ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_ACCEPT, NULL), 0);
+	ck_assert_int_eq(ir_chain_append(web, &r), 0);
+	ck_assert_int_eq(ir_rule_new(&r), 0);
+	ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_DROP, NULL), 0);
+	ck_assert_int_eq(ir_chain_append(web, &r), 0);
+	/* a drift that stays: the client (not isolated) dropping a remote pod */
+	ck_assert_int_eq(ir_rule_new(&r), 0);
+	ck_assert_int_eq(
+		ir_rule_add_match_range(r, IR_FIELD_SADDR, false, ip("10.0.2.10"), ip("10.0.2.10")),
+		0);
+	ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_DROP, NULL), 0);
+	ck_assert_int_eq(ir_chain_append(client, &r), 0);
+	ck_assert_int_eq(ir_rule_new(&r), 0);
+	ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_RETURN, NULL), 0);
+	ck_assert_int_eq(ir_chain_append(client, &r), 0);
+	return rs;
+}
+
+static char *findings_json(const struct audit_report *rep)
+{
+	struct strbuf sb = { 0 };
+
+	for (size_t i = 0; i < rep->findings.n; i++)
+		ck_assert_int_eq(audit_finding_json(rep->findings.items[i], &sb), 0);
+	return strdup(strbuf_str(&sb) ? strbuf_str(&sb) : "");
+}
+
+/* An audit after a ruleset change re-runs only the checks of the pods the change touches and
+ * reports exactly what a full audit reports. */
+START_TEST(incremental_audit_equals_full)
+{
+	struct fixture f;
+	_cleanup_(audit_cache_freep) struct audit_cache *cache = audit_cache_new();
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs2 = NULL;
+	_cleanup_(eval_ctx_freep) struct eval_ctx *ctx2 = NULL;
+	_cleanup_(audit_report_freep) struct audit_report *inc = NULL, *full = NULL;
+	struct eval_change ch = { 0 };
+	struct audit_env env;
+	struct audit_options o = { .cache = cache };
+	_cleanup_(freep) char *a = NULL, *b = NULL;
+
+	ck_assert_ptr_nonnull(cache);
+	setup(&f, TEST_DATA "/audit/two-pods.yaml");
+	ir_ruleset_free(f.rs);
+	f.rs = per_pod_ruleset(80);
+	ck_assert_int_eq(eval_prepare(f.rs, &f.ctx), 0);
+	env = (struct audit_env){
+		.model = f.m, .engine = f.e, .node = "node-1", .eval = f.ctx, .routes = f.rt
+	};
+	ck_assert_int_eq(audit_run(&env, &o, &f.rep), 0);
+	ck_assert(!f.rep->incremental);
+	if (f.rep->findings.n != 3)
+		dump_findings(&f);
+	ck_assert_uint_eq(f.rep->findings.n, 3); /* one per protocol */
+	ck_assert_ptr_nonnull(find(&f, AUDIT_BLOCKED_DRIFT, "default/client", NULL));
+
+	/* web's chain now allows the wrong port: only veth-web's traffic can differ */
+	rs2 = per_pod_ruleset(8080);
+	ck_assert_int_eq(eval_prepare(rs2, &ctx2), 0);
+	ck_assert_int_eq(eval_changed_interfaces(f.ctx, ctx2, &ch), 0);
+	ck_assert(!ch.all);
+	ck_assert_uint_eq(ch.n, 1);
+	ck_assert_str_eq(ch.ifnames[0], "veth-web");
+	env.eval = ctx2;
+	o.incremental = true;
+	o.changed_ifaces = (const char *const *)ch.ifnames;
+	o.n_changed_ifaces = ch.n;
+	ck_assert_int_eq(audit_run(&env, &o, &inc), 0);
+	ck_assert(inc->incremental);
+	ck_assert_uint_eq(inc->pods_audited, 1);
+	ck_assert_uint_gt(inc->checks_reused, 0);
+	ck_assert_uint_gt(inc->findings.n, 3); /* the client's, taken from the cache, and web's */
+	ck_assert_int_eq(audit_run(&env, NULL, &full), 0);
+	a = findings_json(inc);
+	b = findings_json(full);
+	ck_assert_str_eq(a, b);
+
+	/* a cache from other routes is not used */
+	audit_report_free(inc);
+	inc = NULL;
+	route(f.rt, "10.9.0.0/16", 2, "eth0", FW_ROUTE_UNICAST);
+	ck_assert_int_eq(audit_run(&env, &o, &inc), 0);
+	ck_assert(!inc->incremental);
+	ck_assert_uint_eq(inc->checks_reused, 0);
+	eval_change_done(&ch);
+	teardown(&f);
+}
+END_TEST
+
 START_TEST(faithful_rules_give_no_finding)
 {
 	struct fixture f;
@@ -342,6 +463,7 @@ int main(void)
 	tcase_add_test(tc, accept_inserted_on_top_is_allowed_drift);
 	tcase_add_test(tc, queue_is_unverifiable);
 	tcase_add_test(tc, pod_without_route);
+	tcase_add_test(tc, incremental_audit_equals_full);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_tap(sr, "-");
