@@ -247,6 +247,21 @@ static int fw_refresh(struct manager *m)
 		m->fw_error = r;
 		return r;
 	}
+	/* What the change can touch, for an incremental audit: one diff per audit (a second
+	 * change before the audit ran makes the audit a full one). */
+	if (m->eval && m->audited_full && !m->fw_change_valid && !m->fw_change.all &&
+	    !m->fw_change.ifnames) {
+		r = eval_changed_interfaces(m->eval, ctx, &m->fw_change);
+		if (r < 0) {
+			log_warning_errno(r, "Failed to compare the rulesets, auditing in full");
+			eval_change_done(&m->fw_change);
+		} else
+			m->fw_change_valid = true;
+	} else {
+		eval_change_done(&m->fw_change);
+		m->fw_change_valid = false;
+		m->fw_change.all = true; /* until the next audit */
+	}
 	eval_ctx_free(m->eval);
 	ir_ruleset_free(m->rs);
 	m->eval = TAKE_PTR(ctx);
@@ -820,7 +835,20 @@ int manager_audit_now(struct manager *m, unsigned what)
 					 .node = m->cfg.node,
 					 .eval = m->eval,
 					 .routes = m->rt };
-		r = audit_run(&env, NULL, &rep);
+		/* Only the ruleset changed, and the change is scoped to some interfaces: re-run
+		 * the checks of their pods only (the audit falls back to a full one when the
+		 * model, pods or routes differ from its cache's). */
+		struct audit_options o = {
+			.cache = m->audit_cache,
+			.incremental = !(what & (CHANGE_MODEL | CHANGE_ROUTES | CHANGE_FULL)) &&
+				       m->audited_full && m->fw_change_valid && !m->fw_change.all,
+			.changed_ifaces = (const char *const *)m->fw_change.ifnames,
+			.n_changed_ifaces = m->fw_change.n,
+		};
+
+		r = audit_run(&env, &o, &rep);
+		eval_change_done(&m->fw_change);
+		m->fw_change_valid = false;
 	}
 	m->metrics.audits_total++;
 	if (r < 0) {
@@ -830,6 +858,12 @@ int manager_audit_now(struct manager *m, unsigned what)
 		return r;
 	}
 	m->last_audit_at = now_real();
+	m->last_incremental = rep->incremental;
+	if (rep->incremental) {
+		m->metrics.audits_incremental++;
+		log_debug("Incremental audit: %u pods re-audited, %lu checks reused, %.1f ms",
+			  rep->pods_audited, rep->checks_reused, rep->duration_ms);
+	}
 	m->last_duration_ms = rep->duration_ms;
 	m->last_classes = rep->classes_evaluated;
 	m->last_pods = rep->pods_audited;
@@ -1077,9 +1111,12 @@ int manager_status_json(struct manager *m, struct strbuf *out)
 		r = strbuf_printf(
 			out,
 			"},\"last_audit\":{\"at\":%s,\"duration_ms\":%.3f,\"classes\":%lu,"
-			"\"pods\":%u,\"total\":%llu,\"failed\":%llu},\"findings\":{\"total\":%zu",
+			"\"pods\":%u,\"incremental\":%s,\"total\":%llu,\"incremental_total\":%llu,"
+			"\"failed\":%llu},\"findings\":{\"total\":%zu",
 			t2, m->last_duration_ms, m->last_classes, m->last_pods,
+			m->last_incremental ? "true" : "false",
 			(unsigned long long)m->metrics.audits_total,
+			(unsigned long long)m->metrics.audits_incremental,
 			(unsigned long long)m->metrics.audits_failed, m->findings.n);
 	for (int k = 0; r >= 0 && k < _AUDIT_KIND_MAX; k++)
 		r = strbuf_printf(out, ",\"%s\":%u", audit_kind_to_string((enum audit_kind)k),
@@ -1400,6 +1437,13 @@ int manager_metrics_text(struct manager *m, struct strbuf *out)
 			(unsigned long long)m->metrics.journal_suppressed,
 			(unsigned long long)m->metrics.events_posted);
 	if (r >= 0)
+		r = strbuf_printf(out,
+				  "# HELP npaudit_audits_incremental_total Audits that re-ran only "
+				  "the checks of the pods a ruleset change can touch.\n"
+				  "# TYPE npaudit_audits_incremental_total counter\n"
+				  "npaudit_audits_incremental_total %llu\n",
+				  (unsigned long long)m->metrics.audits_incremental);
+	if (r >= 0)
 		r = strbuf_puts(out,
 				"# HELP npaudit_watch_events_total Watch events per resource.\n"
 				"# TYPE npaudit_watch_events_total counter\n");
@@ -1651,6 +1695,9 @@ int manager_new(struct config *cfg, const char *config_path, struct manager **re
 	r = policy_engine_new(m->model, &m->engine);
 	if (r < 0)
 		return r;
+	m->audit_cache = audit_cache_new();
+	if (!m->audit_cache)
+		return -ENOMEM;
 	*ret = TAKE_PTR(m);
 	return 0;
 }
@@ -1682,6 +1729,8 @@ struct manager *manager_free(struct manager *m)
 		free(*n);
 	VEC_DONE(&m->notes);
 	lint_report_free(m->lint);
+	audit_cache_free(m->audit_cache);
+	eval_change_done(&m->fw_change);
 	eval_ctx_free(m->eval);
 	ir_ruleset_free(m->rs);
 	fw_rtable_free(m->rt);

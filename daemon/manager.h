@@ -40,6 +40,7 @@ struct ratelimit {
 
 struct metrics {
 	uint64_t audits_total, audits_failed, audit_bucket[AUDIT_BUCKETS + 1];
+	uint64_t audits_incremental; /* audits that re-ran only the checks of changed pods */
 	double audit_seconds_sum;
 	uint64_t classes_total;
 	uint64_t fw_reads, fw_read_failures, nft_events, nft_overruns, route_events;
@@ -81,7 +82,14 @@ struct manager {
 	sd_event_source *nft_source, *rtnl_source, *poll_timer, *full_timer, *debounce;
 	unsigned pending;
 
+	/* What the ruleset changes since the last audit can touch (valid: a diff was made for
+	 * every change since; else the next audit runs in full). */
+	struct eval_change fw_change;
+	bool fw_change_valid;
+
 	/* the audit */
+	struct audit_cache *audit_cache; /* each check's classes, for incremental audits */
+	bool last_incremental;
 	bool audited_full; /* a full audit after sync has run: findings are reported */
 	bool ready_sent;
 	bool degraded;

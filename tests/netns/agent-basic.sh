@@ -72,6 +72,16 @@ np_in node nft add rule inet cni to-db drop comment '"default deny"'
 ag_wait_count 0 5 || np_fail "finding not resolved after the rule came back"
 ag_journal_has MESSAGE_ID=b5caec68edd1468eb724fd4e07fc577a NPAUDIT_POD=shop/db \
 	NPAUDIT_TRANSITION=resolved || np_fail "no journal entry for the resolution"
+# Both changes were in db's own chain: the audits re-ran db's checks only.
+curl -sf --unix-socket "$AG_SOCK" http://npauditd/v1/status >"$NP_TMP/status-inc.json" ||
+	np_fail "cannot read /v1/status"
+"$NP_PYTHON" -c '
+import json, sys
+a = json.load(open(sys.argv[1]))["last_audit"]
+assert a["incremental"] is True and a["pods"] == 1 and a["incremental_total"] >= 2, a' \
+	"$NP_TMP/status-inc.json" || np_fail "expected an incremental audit of one pod: $(cat "$NP_TMP/status-inc.json")"
+curl -sf --unix-socket "$AG_SOCK" http://npauditd/metrics | grep -q '^npaudit_audits_incremental_total [1-9]' ||
+	np_fail "npaudit_audits_incremental_total did not count the incremental audits"
 grep -q '"transition":"new".*"pod":"shop/db"' "$NP_TMP/stream.jsonl" ||
 	np_fail "stream lacks the new transition"
 grep -q '"transition":"resolved".*"pod":"shop/db"' "$NP_TMP/stream.jsonl" ||
@@ -97,6 +107,10 @@ r=$(echo "2 tcp 10.244.0.11 40002 10.244.0.12 6379" | np_probe_from pod1 | awk '
 echo "--- a policy added in the API that no rule renders: web unenforced; removed: resolved"
 ag_apply "$NP_TOP/tests/data/agent/web-deny.json"
 ag_wait_finding unenforced shop/web 5 >/dev/null || np_fail "no unenforced for shop/web after the API change"
+curl -sf --unix-socket "$AG_SOCK" http://npauditd/v1/status | "$NP_PYTHON" -c '
+import json, sys
+a = json.load(sys.stdin)["last_audit"]
+assert a["incremental"] is False and a["pods"] == 3, a' || np_fail "a model change must give a full audit"
 echo '{"items":[{"kind":"NetworkPolicy","namespace":"shop","name":"web-deny-all"}]}' >"$NP_TMP/del.json"
 ag_ctl /delete "$NP_TMP/del.json"
 ag_wait_count 0 5 || np_fail "web finding not resolved after the policy was deleted"
