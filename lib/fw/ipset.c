@@ -2,7 +2,8 @@
 /*
  * ipsets over netlink (NETLINK_NETFILTER, subsystem NFNL_SUBSYS_IPSET) with libmnl.
  *
- * IPSET_CMD_PROTOCOL negotiates the protocol version (we speak 7, accept 6); IPSET_CMD_LIST
+ * IPSET_CMD_LIST is sent in protocol 7; a kernel that refuses it (IPSET_ERR_PROTOCOL) gets
+ * IPSET_CMD_PROTOCOL to negotiate the version (we speak 7, accept 6) and the list again. LIST
  * dumps every set: a set's first message carries its type, family, revision, index (protocol
  * 7 only; with 6 the index comes from IPSET_CMD_GET_BYNAME) and header (IPSET_ATTR_DATA), then
  * its elements in IPSET_ATTR_ADT, possibly continued over several messages that repeat only
@@ -119,8 +120,12 @@ static void ipset_nl_done(struct ipset_nl *n)
 
 static struct nlmsghdr *ipset_msg(struct ipset_nl *n, char *buf, uint8_t cmd, uint16_t flags)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh;
 	struct nfgenmsg *nfg;
+
+	/* requests are small (a set name at most): zero their room, attribute padding included */
+	memset(buf, 0, 256);
+	nlh = mnl_nlmsg_put_header(buf);
 
 	nlh->nlmsg_type = (NFNL_SUBSYS_IPSET << 8) | cmd;
 	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
@@ -718,11 +723,17 @@ int fw_ipsets_read(struct fw_ipsets **ret)
 	r = ipset_nl_open(&n);
 	if (r < 0)
 		return r;
-	r = ipset_negotiate(&n);
-	if (r < 0)
-		return r;
-	for (int attempt = 0;; attempt++) {
+	/* Ask in our protocol first: a kernel that speaks another refuses with
+	 * IPSET_ERR_PROTOCOL, and only then is the version negotiated (one round trip less). */
+	for (int attempt = 0, negotiated = 0;; attempt++) {
 		r = ipsets_read_once(&n, ret);
+		if (r == -IPSET_ERR_PROTOCOL && !negotiated) {
+			r = ipset_negotiate(&n);
+			if (r < 0)
+				return r;
+			negotiated = 1;
+			continue;
+		}
 		if (r != -EINTR || attempt >= 8)
 			return r;
 	}
@@ -830,6 +841,8 @@ static int ipset_to_ir(const struct fw_ipset *fs, struct ir_set **ret)
 	case FW_IPSET_BITMAP_IP:
 		s->flags |= IR_SET_INTERVAL;
 		k = ir_set_add_key(s, IR_KEY_ADDR);
+		if (k >= 0)
+			k = ir_set_reserve(s, fs->elems.n);
 		ELEM_FOREACH(e, fs)
 		{
 			if (k < 0)
@@ -848,6 +861,8 @@ static int ipset_to_ir(const struct fw_ipset *fs, struct ir_set **ret)
 			k = ir_set_add_key(s, IR_KEY_NUM);
 		if (k >= 0)
 			k = ir_set_add_key(s, IR_KEY_NUM);
+		if (k >= 0)
+			k = ir_set_reserve(s, fs->elems.n);
 		ELEM_FOREACH(e, fs)
 		{
 			struct ir_key_part key[3] = { { .lo = e->lo, .hi = e->hi } };
@@ -864,6 +879,8 @@ static int ipset_to_ir(const struct fw_ipset *fs, struct ir_set **ret)
 		k = ir_set_add_key(s, IR_KEY_ADDR);
 		if (k >= 0)
 			k = ir_set_add_key(s, IR_KEY_ADDR);
+		if (k >= 0)
+			k = ir_set_reserve(s, fs->elems.n);
 		ELEM_FOREACH(e, fs)
 		{
 			struct ir_key_part key[2] = { { .lo = e->lo, .hi = e->hi },
@@ -887,6 +904,8 @@ static int ipset_to_ir(const struct fw_ipset *fs, struct ir_set **ret)
 			k = ir_set_add_key(s, IR_KEY_NUM);
 		if (k >= 0)
 			k = ir_set_add_key(s, IR_KEY_ADDR);
+		if (k >= 0)
+			k = ir_set_reserve(s, fs->elems.n);
 		ELEM_FOREACH(e, fs)
 		{
 			struct ir_key_part key[4] = { { .lo = e->lo, .hi = e->hi },
@@ -906,6 +925,8 @@ static int ipset_to_ir(const struct fw_ipset *fs, struct ir_set **ret)
 		k = ir_set_add_key(s, IR_KEY_ADDR);
 		if (k >= 0)
 			k = ir_set_add_key(s, IR_KEY_IFNAME);
+		if (k >= 0)
+			k = ir_set_reserve(s, fs->elems.n);
 		ELEM_FOREACH(e, fs)
 		{
 			struct ir_key_part key[2] = { { .lo = e->lo, .hi = e->hi },

@@ -3319,6 +3319,8 @@ struct nlsock {
 	uint32_t seq;
 	uint8_t *buf;
 	unsigned messages;
+	unsigned last_messages; /* of the last request */
+	uint16_t last_res_id; /* the generation (low 16 bits) in its last message */
 };
 
 static void nlsock_close(struct nlsock *s)
@@ -3369,6 +3371,7 @@ static int nlsock_transact(struct nlsock *s, struct nlmsghdr *req, nlmsg_fn fn, 
 	int first = 0;
 
 	req->nlmsg_seq = ++s->seq;
+	s->last_messages = 0;
 	if (mnl_socket_sendto(s->nl, req, req->nlmsg_len) < 0)
 		return negative_errno();
 	for (;;) {
@@ -3408,6 +3411,11 @@ static int nlsock_transact(struct nlsock *s, struct nlmsghdr *req, nlmsg_fn fn, 
 			}
 			default:
 				s->messages++;
+				s->last_messages++;
+				if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(struct nfgenmsg))
+					s->last_res_id = ntohs(((const struct nfgenmsg *)
+									mnl_nlmsg_get_payload(nlh))
+								       ->res_id);
 				if (first == 0) {
 					int r = fn(userdata, nlh);
 					if (r < 0)
@@ -3504,9 +3512,17 @@ static int read_once(struct nlsock *s, const struct fw_nft_opts *opts, struct fw
 		rd = dump_all(s, p, NFT_MSG_GETRULE, &intr);
 	if (rd == -ENOMEM)
 		return rd;
-	r = nlsock_getgen(s, &gen1);
-	if (r < 0)
-		return r;
+	/* Every dump message carries the generation it was made under (its low 16 bits, in
+	 * res_id). When the last message of the last dump still has gen0's, no commit began
+	 * before it was made (the kernel bumps the generation first): the generation query
+	 * after the dumps is needed only when that dump sent nothing. */
+	if (rd >= 0 && s->last_messages > 0 && s->last_res_id == (gen0 & 0xffff))
+		gen1 = gen0;
+	else {
+		r = nlsock_getgen(s, &gen1);
+		if (r < 0)
+			return r;
+	}
 	/*
 	 * A change during the dumps explains interrupted dumps, missing objects (-ENOENT) and
 	 * duplicates (-EBADMSG): read again. The kernel bumps the generation when a commit

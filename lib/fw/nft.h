@@ -6,7 +6,8 @@
  * (libmnl + libnftnl) into the IR, every family, with sets, maps and their elements, and the
  * rules iptables-nft writes (compat `match`/`target` expressions decoded by lib/fw/xt).
  *
- * fw_nft_read() dumps, with the ruleset generation taken before and after:
+ * fw_nft_read() dumps, with the ruleset generation taken before and checked after (from the
+ *   generation every dump message carries; with one more query when the last dump is empty):
  *   tables, chains, sets (one dump each, all families), the elements of each set (one dump per
  *   set), rules (one dump, all families). A dump flagged NLM_F_DUMP_INTR, a generation that
  *   moved, or dumps that contradict each other (an object twice, a rule in a chain or an element
