@@ -25,4 +25,6 @@ run() { # scale mode
 for scale in small medium large; do
 	run "$scale" legacy
 done
-run medium nftables
+for scale in small medium large; do
+	run "$scale" nftables
+done

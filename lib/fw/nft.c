@@ -3499,7 +3499,9 @@ static int read_once(struct nlsock *s, const struct fw_nft_opts *opts, struct fw
 	r = nlsock_getgen(s, &gen0);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < ELEMENTSOF(order) && rd >= 0; i++)
+	/* without a table there is nothing else (the generation check below proves the empty
+	 * table dump was the whole ruleset): a namespace without nftables costs three requests */
+	for (size_t i = 0; i < ELEMENTSOF(order) && rd >= 0 && (i == 0 || p->tables.n > 0); i++)
 		rd = dump_all(s, p, order[i], &intr);
 	VEC_FOREACH (t, &p->tables) {
 		VEC_FOREACH (set, &(*t)->setv) {
@@ -3508,7 +3510,7 @@ static int read_once(struct nlsock *s, const struct fw_nft_opts *opts, struct fw
 			rd = dump_elems(s, p, *t, *set, &intr);
 		}
 	}
-	if (rd >= 0)
+	if (rd >= 0 && p->tables.n > 0)
 		rd = dump_all(s, p, NFT_MSG_GETRULE, &intr);
 	if (rd == -ENOMEM)
 		return rd;
