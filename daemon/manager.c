@@ -835,13 +835,14 @@ int manager_audit_now(struct manager *m, unsigned what)
 					 .node = m->cfg.node,
 					 .eval = m->eval,
 					 .routes = m->rt };
-		/* Only the ruleset changed, and the change is scoped to some interfaces: re-run
-		 * the checks of their pods only (the audit falls back to a full one when the
-		 * model, pods or routes differ from its cache's). */
+		/* Unless the ruleset change reaches any packet (or the safety net asks for a full
+		 * audit): re-run only the checks of the pods the ruleset change can touch and of
+		 * those whose expectation changed. The audit falls back to a full one when the
+		 * node's pods, addresses or routes differ from its cache's. */
 		struct audit_options o = {
 			.cache = m->audit_cache,
-			.incremental = !(what & (CHANGE_MODEL | CHANGE_ROUTES | CHANGE_FULL)) &&
-				       m->audited_full && m->fw_change_valid && !m->fw_change.all,
+			.incremental =
+				!(what & CHANGE_FULL) && m->audited_full && !m->fw_change.all,
 			.changed_ifaces = (const char *const *)m->fw_change.ifnames,
 			.n_changed_ifaces = m->fw_change.n,
 		};
@@ -1439,7 +1440,7 @@ int manager_metrics_text(struct manager *m, struct strbuf *out)
 	if (r >= 0)
 		r = strbuf_printf(out,
 				  "# HELP npaudit_audits_incremental_total Audits that re-ran only "
-				  "the checks of the pods a ruleset change can touch.\n"
+				  "the checks of the pods a change can touch.\n"
 				  "# TYPE npaudit_audits_incremental_total counter\n"
 				  "npaudit_audits_incremental_total %llu\n",
 				  (unsigned long long)m->metrics.audits_incremental);

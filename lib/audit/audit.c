@@ -268,8 +268,9 @@ struct check_memo {
 
 struct audit_cache {
 	bool valid;
-	uint64_t fp; /* of what the checks depend on besides the ruleset */
+	uint64_t fp; /* of what the checks depend on besides the ruleset and expectations */
 	size_t n_pods;
+	uint64_t *exp_hash; /* per pod: of its compiled expectation */
 	struct check_memo *off; /* [pod * 2 + dir] */
 	struct check_memo *pair; /* [src * n_pods + dst] */
 };
@@ -290,6 +291,7 @@ static void cache_clear(struct audit_cache *c)
 		memo_done(&c->pair[i]);
 	free(c->off);
 	free(c->pair);
+	free(c->exp_hash);
 	*c = (struct audit_cache){ 0 };
 }
 
@@ -1631,9 +1633,8 @@ static uint64_t fnv64_add(uint64_t h, const void *p, size_t n)
  * their routes, the addresses that are no off-node peers. */
 static uint64_t audit_fingerprint(const struct audit *a)
 {
-	uint64_t h = 14695981039346656037ull, gen = model_generation(a->env->model);
+	uint64_t h = 14695981039346656037ull;
 
-	h = fnv64_add(h, &gen, sizeof(gen));
 	h = fnv64_add(h, &a->env->model, sizeof(a->env->model));
 	h = fnv64_add(h, &a->env->engine, sizeof(a->env->engine));
 	h = fnv64_add(h, a->env->node, strlen(a->env->node) + 1);
@@ -1642,7 +1643,8 @@ static uint64_t audit_fingerprint(const struct audit *a)
 		const struct pod_state *ps = &a->pods[i];
 
 		h = fnv64_add(h, &ps->pod, sizeof(ps->pod));
-		h = fnv64_add(h, &ps->exp, sizeof(ps->exp));
+		h = fnv64_add(h, ps->pod->ns, strlen(ps->pod->ns) + 1);
+		h = fnv64_add(h, ps->pod->name, strlen(ps->pod->name) + 1);
 		h = fnv64_add(h, ps->veth, sizeof(ps->veth));
 		h = fnv64_add(h, ps->veth_index, sizeof(ps->veth_index));
 		h = fnv64_add(h, ps->ip, sizeof(ps->ip));
@@ -1655,6 +1657,34 @@ static uint64_t audit_fingerprint(const struct audit *a)
 			h = fnv64_add(h, a->route_sets[fi][i].r,
 				      a->route_sets[fi][i].n * sizeof(*a->route_sets[fi][i].r));
 		h = fnv64_add(h, a->excluded[fi].r, a->excluded[fi].n * sizeof(*a->excluded[fi].r));
+	}
+	return h;
+}
+
+static uint64_t iset_hash(uint64_t h, const struct np_iset *s)
+{
+	return fnv64_add(fnv64_add(h, &s->n, sizeof(s->n)), s->r, s->n * sizeof(*s->r));
+}
+
+/* The hash of what a pod's checks take from its compiled expectation: per direction whether
+ * it is isolated, the node addresses always allowed in, and the allowed ports and peers. */
+static uint64_t expect_hash(const struct policy_expect *e)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (int dir = 0; dir < 2; dir++) {
+		const struct policy_dir *d = e->dir[dir];
+
+		h = fnv64_add(h, &d->isolated, sizeof(d->isolated));
+		h = iset_hash(h, &d->local_node);
+		for (int pi = 0; pi < _POLICY_PROTO_MAX; pi++) {
+			h = fnv64_add(h, &d->n_segs[pi], sizeof(d->n_segs[pi]));
+			for (size_t i = 0; i < d->n_segs[pi]; i++) {
+				h = fnv64_add(h, &d->segs[pi][i].lo, sizeof(d->segs[pi][i].lo));
+				h = fnv64_add(h, &d->segs[pi][i].hi, sizeof(d->segs[pi][i].hi));
+				h = iset_hash(h, &d->segs[pi][i].addrs);
+			}
+		}
 	}
 	return h;
 }
@@ -1904,7 +1934,9 @@ int audit_run(const struct audit_env *env, const struct audit_options *opts,
 				a.route_cuts[fi][a.n_route_cuts[fi]++] = routes[i].hi + 1;
 		}
 	}
-	/* What the last audit left: usable when only the ruleset changed since. */
+	/* What the last audit left: usable when the node's pods, addresses and routes are the
+	 * same; the pods whose expectation changed, or whose interface the ruleset change can
+	 * touch, are audited again. */
 	if (cache) {
 		uint64_t fp = audit_fingerprint(&a);
 
@@ -1914,7 +1946,8 @@ int audit_run(const struct audit_env *env, const struct audit_options *opts,
 			cache_clear(cache);
 			cache->off = calloc(2 * a.n_pods + 1, sizeof(*cache->off));
 			cache->pair = calloc(a.n_pods * a.n_pods + 1, sizeof(*cache->pair));
-			if (!cache->off || !cache->pair)
+			cache->exp_hash = calloc(a.n_pods + 1, sizeof(*cache->exp_hash));
+			if (!cache->off || !cache->pair || !cache->exp_hash)
 				goto out;
 			cache->n_pods = a.n_pods;
 			cache->fp = fp;
@@ -1929,6 +1962,13 @@ int audit_run(const struct audit_env *env, const struct audit_options *opts,
 						if (streq(a.pods[i].veth[fi],
 							  opts->changed_ifaces[k]))
 							dirty[i] = true;
+		}
+		for (size_t i = 0; i < a.n_pods; i++) {
+			uint64_t h = expect_hash(a.pods[i].exp);
+
+			if (replay && h != cache->exp_hash[i])
+				dirty[i] = true;
+			cache->exp_hash[i] = h;
 		}
 		cache->valid = false; /* until this audit completes */
 	}

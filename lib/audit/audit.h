@@ -114,12 +114,14 @@ struct audit_env {
 
 /*
  * What an audit keeps for the next one: the classes each check (one local pod's off-node
- * traffic in one direction, one ordered pair of local pods) found, and the drops it saw. An
- * audit given a cache fills it; an incremental audit given a cache from an audit of the same
- * model generation, local pods, addresses, interfaces and routes re-runs only the checks of the
- * pods whose interface is among the changed ones (their off-node traffic and every pair with
- * them) and takes the other checks' classes from the cache, so its report is the one a full
- * audit would give. Otherwise everything is run (and cached).
+ * traffic in one direction, one ordered pair of local pods) found, the drops it saw, and a hash
+ * of each pod's compiled expectation. An audit given a cache fills it; an incremental audit
+ * given a cache from an audit with the same local pods, addresses, interfaces and routes
+ * re-runs only the checks of the pods whose interface is among the changed ones or whose
+ * expectation changed (their off-node traffic and every pair with them) and takes the other
+ * checks' classes from the cache, so its findings are the ones a full audit would give (an
+ * example packet may name a peer pod that has gone since). Otherwise everything is run (and
+ * cached).
  */
 struct audit_cache;
 
@@ -133,7 +135,7 @@ struct audit_options {
 	const char *pod; /* "ns/name": audit only this pod (its checks and its pairs), or NULL */
 	bool skip_pairs; /* leave the local pair check out */
 	struct audit_cache *cache; /* filled (not with pod or skip_pairs); read when incremental */
-	bool incremental; /* only the checks of pods on changed_ifaces run, if the cache allows */
+	bool incremental; /* only the checks of changed pods run, if the cache allows */
 	const char *const *changed_ifaces;
 	size_t n_changed_ifaces;
 };

@@ -260,6 +260,28 @@ START_TEST(incremental_audit_equals_full)
 	b = findings_json(full);
 	ck_assert_str_eq(a, b);
 
+	/* a policy now isolates the client: only the client's checks run again */
+	{
+		struct np_error err = { 0 };
+		_cleanup_(audit_report_freep) struct audit_report *inc2 = NULL, *full2 = NULL;
+		_cleanup_(freep) char *c = NULL, *d = NULL;
+
+		ck_assert_int_eq(model_load_file(f.m, TEST_DATA "/audit/client-deny.yaml", &err),
+				 0);
+		o.changed_ifaces = NULL;
+		o.n_changed_ifaces = 0;
+		ck_assert_int_eq(audit_run(&env, &o, &inc2), 0);
+		ck_assert(inc2->incremental);
+		ck_assert_uint_eq(inc2->pods_audited, 1);
+		ck_assert_int_eq(audit_run(&env, NULL, &full2), 0);
+		c = findings_json(inc2);
+		d = findings_json(full2);
+		ck_assert_str_eq(c, d);
+		ck_assert_str_ne(c, a); /* the client's ingress drift is gone or changed */
+		o.changed_ifaces = (const char *const *)ch.ifnames;
+		o.n_changed_ifaces = ch.n;
+	}
+
 	/* a cache from other routes is not used */
 	audit_report_free(inc);
 	inc = NULL;
