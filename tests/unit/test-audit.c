@@ -204,10 +204,14 @@ static struct ir_ruleset *per_pod_ruleset(int web_port)
 static char *findings_json(const struct audit_report *rep)
 {
 	struct strbuf sb = { 0 };
+	char *s;
 
 	for (size_t i = 0; i < rep->findings.n; i++)
 		ck_assert_int_eq(audit_finding_json(rep->findings.items[i], &sb), 0);
-	return strdup(strbuf_str(&sb) ? strbuf_str(&sb) : "");
+	s = strdup(strbuf_str(&sb) ? strbuf_str(&sb) : "");
+	strbuf_done(&sb);
+	ck_assert_ptr_nonnull(s);
+	return s;
 }
 
 /* An audit after a ruleset change re-runs only the checks of the pods the change touches and
