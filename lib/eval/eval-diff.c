@@ -85,10 +85,86 @@ static char *set_key(const struct ir_set *set)
 		       : k;
 }
 
+static uint64_t hash_str(uint64_t h, const char *str)
+{
+	return str ? fnv64(h, str, strlen(str) + 1) : fnv64(h, "", 1);
+}
+
+static uint64_t hash_iset(uint64_t h, const struct np_iset *v)
+{
+	h = fnv64(h, &v->n, sizeof(v->n));
+	return fnv64(h, v->r, v->n * sizeof(*v->r));
+}
+
+static uint64_t hash_verdict(uint64_t h, const struct ir_verdict *v)
+{
+	h = fnv64(h, &v->kind, sizeof(v->kind));
+	h = hash_str(h, v->chain);
+	h = fnv64(h, &v->queue_num, sizeof(v->queue_num));
+	h = fnv64(h, &v->queue_last, sizeof(v->queue_last));
+	h = fnv64(h, &v->queue_bypass, sizeof(v->queue_bypass));
+	return fnv64(h, &v->queue_fanout, sizeof(v->queue_fanout));
+}
+
+static uint64_t hash_ref(uint64_t h, const struct ir_setref *ref)
+{
+	h = fnv64(h, &ref->nkey, sizeof(ref->nkey));
+	h = fnv64(h, ref->key, ref->nkey * sizeof(ref->key[0]));
+	h = hash_str(h, ref->name);
+	return fnv64(h, &ref->ipset, sizeof(ref->ipset));
+}
+
+/* A hash of everything in r that decides what it does (not its handle or position). */
+static uint64_t hash_rule(const struct ir_rule *r)
+{
+	uint64_t h = FNV64_INIT;
+
+	EVAL_FOREACH(p, &r->preds)
+	{
+		h = fnv64(h, &p->kind, sizeof(p->kind));
+		h = fnv64(h, &p->negate, sizeof(p->negate));
+		h = fnv64(h, &p->field, sizeof(p->field));
+		h = fnv64(h, &p->masked, sizeof(p->masked));
+		h = fnv64(h, &p->mask, sizeof(p->mask));
+		h = hash_iset(h, &p->values);
+		h = fnv64(h, &p->ifnames.n, sizeof(p->ifnames.n));
+		EVAL_FOREACH(n, &p->ifnames)
+		{
+			h = hash_str(h, n->name);
+			h = fnv64(h, &n->prefix, sizeof(n->prefix));
+		}
+		h = fnv64(h, &p->bits, sizeof(p->bits));
+		if (p->kind == IR_PRED_LOOKUP)
+			h = hash_ref(h, &p->ref);
+		h = hash_str(h, p->text);
+	}
+	h = fnv64(h, "|", 1);
+	EVAL_FOREACH(st, &r->stmts)
+	{
+		h = fnv64(h, &st->kind, sizeof(st->kind));
+		h = fnv64(h, &st->after, sizeof(st->after));
+		h = fnv64(h, &st->mark_dst, sizeof(st->mark_dst));
+		h = fnv64(h, &st->mark_src, sizeof(st->mark_src));
+		h = fnv64(h, &st->mark_clear, sizeof(st->mark_clear));
+		h = fnv64(h, &st->mark_src_mask, sizeof(st->mark_src_mask));
+		h = fnv64(h, &st->mark_xor, sizeof(st->mark_xor));
+		if (st->kind == IR_STMT_VMAP)
+			h = hash_ref(h, &st->ref);
+		h = fnv64(h, &st->nat, sizeof(st->nat));
+		h = fnv64(h, &st->nat_has_addr, sizeof(st->nat_has_addr));
+		h = fnv64(h, &st->nat_has_port, sizeof(st->nat_has_port));
+		h = fnv64(h, &st->nat_addr_lo, sizeof(st->nat_addr_lo));
+		h = fnv64(h, &st->nat_addr_hi, sizeof(st->nat_addr_hi));
+		h = fnv64(h, &st->nat_port_lo, sizeof(st->nat_port_lo));
+		h = fnv64(h, &st->nat_port_hi, sizeof(st->nat_port_hi));
+		h = hash_str(h, st->text);
+	}
+	return hash_verdict(h, &r->verdict);
+}
+
 static int sum_set(struct summary *s, const struct ir_set *set)
 {
 	struct set_sum *x;
-	struct strbuf sb = { 0 };
 	uint64_t h = FNV64_INIT;
 
 	if (set->id >= s->n_sets)
@@ -96,17 +172,25 @@ static int sum_set(struct summary *s, const struct ir_set *set)
 	x = &s->sets[set->id];
 	if (!(x->key = set_key(set)))
 		return -ENOMEM;
-	if (ir_set_render_elems(set, &sb) < 0) {
-		strbuf_done(&sb);
-		return -ENOMEM;
-	}
-	h = fnv64(h, strbuf_str(&sb), sb.len);
-	h = fnv64(h, set->type ? set->type : "", set->type ? strlen(set->type) : 0);
+	h = hash_str(h, set->type);
 	h = fnv64(h, &set->flags, sizeof(set->flags));
 	h = fnv64(h, &set->nkey, sizeof(set->nkey));
+	h = fnv64(h, set->keytype, set->nkey * sizeof(set->keytype[0]));
+	h = fnv64(h, &set->family, sizeof(set->family));
+	EVAL_FOREACH(e, &set->elems)
+	{
+		for (unsigned k = 0; k < set->nkey; k++) {
+			h = fnv64(h, &e->key[k].lo, sizeof(e->key[k].lo));
+			h = fnv64(h, &e->key[k].hi, sizeof(e->key[k].hi));
+			h = hash_str(h, e->key[k].ifname);
+			h = fnv64(h, &e->key[k].prefix, sizeof(e->key[k].prefix));
+		}
+		h = hash_verdict(h, &e->verdict);
+		h = fnv64(h, &e->data, sizeof(e->data));
+		h = fnv64(h, &e->nomatch, sizeof(e->nomatch));
+	}
 	EVAL_FOREACH(m, &set->members)
-	h = fnv64(h, *m, strlen(*m) + 1);
-	strbuf_done(&sb);
+	h = hash_str(h, *m);
 	x->hash = h;
 	return hashmap_put(&s->set_by_key, x->key, x);
 }
@@ -114,7 +198,6 @@ static int sum_set(struct summary *s, const struct ir_set *set)
 static int sum_chain(struct summary *s, const struct ir_chain *c)
 {
 	struct chain_sum *x;
-	struct strbuf sb = { 0 };
 	uint64_t h = FNV64_INIT;
 
 	if (c->id >= s->n_chains)
@@ -140,17 +223,8 @@ static int sum_chain(struct summary *s, const struct ir_chain *c)
 	if (!x->rules)
 		return -ENOMEM;
 	x->n = c->rules.n;
-	for (size_t i = 0; i < c->rules.n; i++) {
-		sb.len = 0;
-		if (sb.s)
-			sb.s[0] = 0;
-		if (ir_rule_render(c->rules.items[i], &sb) < 0) {
-			strbuf_done(&sb);
-			return -ENOMEM;
-		}
-		x->rules[i] = fnv64(FNV64_INIT, strbuf_str(&sb), sb.len);
-	}
-	strbuf_done(&sb);
+	for (size_t i = 0; i < c->rules.n; i++)
+		x->rules[i] = hash_rule(c->rules.items[i]);
 	return hashmap_put(&s->chain_by_key, x->key, x);
 }
 
