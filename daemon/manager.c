@@ -207,20 +207,6 @@ static const struct k8s_callbacks k8s_cb = {
 
 /* ---- the node's rules and routes ---- */
 
-static uint64_t hash_ruleset(const struct ir_ruleset *rs)
-{
-	_cleanup_(strbuf_done) struct strbuf sb = { 0 };
-	uint64_t h = 14695981039346656037ull;
-
-	if (ir_ruleset_render_json(rs, &sb) < 0)
-		return 0;
-	for (size_t i = 0; i < sb.len; i++) {
-		h ^= (unsigned char)sb.s[i];
-		h *= 1099511628211ull;
-	}
-	return h ? h : 1;
-}
-
 /* Reads the ruleset; returns 1 if it differs from the current one (then it is installed), 0
  * if equal, or -errno (the current one stays, marked stale). */
 static int fw_refresh(struct manager *m)
@@ -239,7 +225,7 @@ static int fw_refresh(struct manager *m)
 	}
 	m->fw_error = 0;
 	m->fw_read_at = now_real();
-	h = hash_ruleset(rs);
+	h = eval_ruleset_hash(rs);
 	if (h && h == m->fw_hash && m->eval)
 		return 0;
 	r = eval_prepare(rs, &ctx);

@@ -162,16 +162,62 @@ static uint64_t hash_rule(const struct ir_rule *r)
 	return hash_verdict(h, &r->verdict);
 }
 
-static int sum_set(struct summary *s, const struct ir_set *set)
+static uint64_t hash_set(const struct ir_set *set);
+
+uint64_t eval_ruleset_hash(const struct ir_ruleset *rs)
 {
-	struct set_sum *x;
 	uint64_t h = FNV64_INIT;
 
-	if (set->id >= s->n_sets)
-		return -EINVAL;
-	x = &s->sets[set->id];
-	if (!(x->key = set_key(set)))
-		return -ENOMEM;
+	for (int i = 0; i < _IR_SRC_MAX; i++) {
+		h = fnv64(h, &rs->sources[i].read, sizeof(rs->sources[i].read));
+		h = hash_str(h, rs->sources[i].note);
+	}
+	h = fnv64(h, &rs->ipset_info.read, sizeof(rs->ipset_info.read));
+	h = hash_str(h, rs->ipset_info.note);
+	EVAL_FOREACH(sp, &rs->ipsets)
+	{
+		h = hash_str(h, (*sp)->name);
+		h = fnv64(h, (uint64_t[]){ hash_set(*sp) }, sizeof(uint64_t));
+	}
+	EVAL_FOREACH(tp, &rs->tables)
+	{
+		const struct ir_table *t = *tp;
+
+		h = fnv64(h, &t->source, sizeof(t->source));
+		h = fnv64(h, &t->family, sizeof(t->family));
+		h = hash_str(h, t->name);
+		EVAL_FOREACH(sp, &t->sets)
+		{
+			h = hash_str(h, (*sp)->name);
+			h = fnv64(h, (uint64_t[]){ hash_set(*sp) }, sizeof(uint64_t));
+		}
+		EVAL_FOREACH(cp, &t->chains)
+		{
+			const struct ir_chain *c = *cp;
+
+			h = hash_str(h, c->name);
+			h = fnv64(h, &c->base, sizeof(c->base));
+			h = fnv64(h, &c->type, sizeof(c->type));
+			h = fnv64(h, &c->hook, sizeof(c->hook));
+			h = fnv64(h, &c->priority, sizeof(c->priority));
+			h = fnv64(h, &c->policy, sizeof(c->policy));
+			h = hash_str(h, c->device);
+			h = fnv64(h, &c->rules.n, sizeof(c->rules.n));
+			/* handles too: findings name the rule by its handle */
+			EVAL_FOREACH(rp, &c->rules)
+			{
+				h = fnv64(h, (uint64_t[]){ hash_rule(*rp) }, sizeof(uint64_t));
+				h = fnv64(h, &(*rp)->handle, sizeof((*rp)->handle));
+			}
+		}
+	}
+	return h ? h : 1;
+}
+
+static uint64_t hash_set(const struct ir_set *set)
+{
+	uint64_t h = FNV64_INIT;
+
 	h = hash_str(h, set->type);
 	h = fnv64(h, &set->flags, sizeof(set->flags));
 	h = fnv64(h, &set->nkey, sizeof(set->nkey));
@@ -191,7 +237,19 @@ static int sum_set(struct summary *s, const struct ir_set *set)
 	}
 	EVAL_FOREACH(m, &set->members)
 	h = hash_str(h, *m);
-	x->hash = h;
+	return h;
+}
+
+static int sum_set(struct summary *s, const struct ir_set *set)
+{
+	struct set_sum *x;
+
+	if (set->id >= s->n_sets)
+		return -EINVAL;
+	x = &s->sets[set->id];
+	if (!(x->key = set_key(set)))
+		return -ENOMEM;
+	x->hash = hash_set(set);
 	return hashmap_put(&s->set_by_key, x->key, x);
 }
 

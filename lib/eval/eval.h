@@ -288,3 +288,8 @@ int eval_changed_interfaces(const struct eval_ctx *old, const struct eval_ctx *n
 			    struct eval_change *ret);
 /* Frees what c holds. */
 void eval_change_done(struct eval_change *c);
+/* Returns a hash of everything in rs that decides what packets meet (sources read, tables,
+ * chains with their rules, sets and ipsets with their elements) and of the rule handles that
+ * name rules in findings, never 0: equal hashes mean the same ruleset. rs need not be
+ * prepared. */
+uint64_t eval_ruleset_hash(const struct ir_ruleset *rs);

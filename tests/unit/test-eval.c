@@ -1061,6 +1061,8 @@ static const char *change_of(int v, struct eval_change *ch)
 
 	ck_assert_int_eq(eval_prepare(a, &ca), 0);
 	ck_assert_int_eq(eval_prepare(b, &cb), 0);
+	/* the ruleset hash tells the same ruleset from a changed one */
+	ck_assert_int_eq(eval_ruleset_hash(a) == eval_ruleset_hash(b), v == V_SAME);
 	ck_assert_int_eq(eval_changed_interfaces(ca, cb, ch), 0);
 	buf[0] = 0;
 	if (ch->all)
