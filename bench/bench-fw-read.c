@@ -8,16 +8,17 @@
  *          chain and rule (as iptables-save does before printing); the ipset IPSET_CMD_LIST
  *          netlink dump received and framed (mnl_cb_run with an empty callback); the nftables
  *          dumps (tables, chains, sets, the elements of each set, rules) likewise.
- *   read:  fw_ipsets_read() + fw_ipsets_to_ir(), fw_iptc_read() for both families, and the
- *          whole fw_read_all() (ipsets, nft incl. iptables-nft, legacy) into one IR ruleset.
+ *   read:  fw_ipsets_read_into() (what fw_read_all() does with ipsets), fw_iptc_read() for both
+ *          families, and the whole fw_read_all() (ipsets, nft incl. iptables-nft, legacy) into
+ *          one IR ruleset.
  *   tools: iptables-legacy-save + ip6tables-legacy-save, ipset save, nft -j list ruleset
  *          (each to /dev/null; only those whose source has data).
  *
  * usage: bench-fw-read [ITERATIONS]   (default 21; medians of CPU time (user + system, so the
  * kernel's side of the dumps counts) in ms, which is steadier than wall time on a busy machine)
  *        bench-fw-read --dump        (the ruleset read, as JSON and text: to compare versions)
- *        bench-fw-read --profile N [all|iptc|ipsets|nft|floor|floor-iptc]   (one part alone, N
- * times, with its user and system time: for `perf record`)
+ *        bench-fw-read --profile N [all|iptc|ipsets|ipsets-read|nft|floor|floor-iptc|floor-ipset]
+ * (one part alone, N times, with its user and system time: for `perf record`)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -304,18 +305,30 @@ static int profile(int reps, const char *what)
 	struct nl n = { 0 };
 
 	struct fw_ipsets *sets = NULL;
+	double t_read = 0;
 
 	reps = MAX(reps, 1);
-	if (streq(what, "iptc"))
-		check(fw_ipsets_read(&sets), "fw_ipsets_read"); /* set matches resolve */
+	if (streq(what, "iptc")) {
+		struct ir_ruleset *scratch;
+
+		/* the set matches resolve */
+		check(ir_ruleset_new(&scratch), "ir_ruleset_new");
+		check(fw_ipsets_read_into(scratch, &sets), "fw_ipsets_read_into");
+		ir_ruleset_free(scratch);
+	}
 	nl_open(&n);
 	getrusage(RUSAGE_THREAD, &r0);
 	for (int i = 0; i < reps; i++) {
 		struct ir_ruleset *rs = NULL;
 		struct fw_ipsets *l = NULL;
+		double t = now_ms();
 
 		if (streq(what, "floor-iptc"))
 			floor_iptc();
+		else if (streq(what, "floor-ipset"))
+			floor_ipset(&n);
+		else if (streq(what, "ipsets-read"))
+			check(fw_ipsets_read(&l), "fw_ipsets_read");
 		else if (streq(what, "floor")) {
 			floor_iptc();
 			floor_ipset(&n);
@@ -329,34 +342,35 @@ static int profile(int reps, const char *what)
 			      "fw_read_all");
 		else if (streq(what, "ipsets")) {
 			check(ir_ruleset_new(&rs), "ir_ruleset_new");
-			check(fw_ipsets_read(&l), "fw_ipsets_read");
-			check(fw_ipsets_to_ir(l, rs), "fw_ipsets_to_ir");
+			check(fw_ipsets_read_into(rs, &l), "fw_ipsets_read_into");
 		} else if (streq(what, "iptc")) {
 			check(ir_ruleset_new(&rs), "ir_ruleset_new");
 			check(fw_iptc_read(rs, AF_INET, sets, NULL), "fw_iptc_read");
 			check(fw_iptc_read(rs, AF_INET6, sets, NULL), "fw_iptc_read");
 		} else {
 			fprintf(stderr,
-				"bench-fw-read: --profile all|iptc|ipsets|nft|floor|floor-iptc\n");
+				"bench-fw-read: --profile "
+				"all|iptc|ipsets|ipsets-read|nft|floor|floor-iptc|floor-ipset\n");
 			return 2;
 		}
+		t_read += now_ms() - t;
 		ir_ruleset_free(rs);
 		fw_ipsets_free(l);
 	}
 	getrusage(RUSAGE_THREAD, &r1);
 	nl_close(&n);
 	fw_ipsets_free(sets);
-	printf("%s: user %.3f system %.3f ms per run (freeing included)\n", what,
-	       (tv_ms(&r1.ru_utime) - tv_ms(&r0.ru_utime)) / reps,
-	       (tv_ms(&r1.ru_stime) - tv_ms(&r0.ru_stime)) / reps);
+	printf("%s: user %.3f system %.3f ms per run (freeing included); %.3f ms without freeing\n",
+	       what, (tv_ms(&r1.ru_utime) - tv_ms(&r0.ru_utime)) / reps,
+	       (tv_ms(&r1.ru_stime) - tv_ms(&r0.ru_stime)) / reps, t_read / reps);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	int iters = argc > 1 ? atoi(argv[1]) : 21;
-	double *t_ipsets_dump, *t_floor_iptc, *t_floor_ipset, *t_floor_nft, *t_ipsets, *t_iptc,
-		*t_all, *t_save, *t_ipsave, *t_nft;
+	double *t_floor_iptc, *t_floor_ipset, *t_floor_nft, *t_ipsets, *t_iptc, *t_all, *t_save,
+		*t_ipsave, *t_nft;
 	struct ir_ruleset *rs;
 	struct fw_read_stats st;
 	struct ir_stats is;
@@ -381,7 +395,6 @@ int main(int argc, char **argv)
 	if (iters < 1)
 		iters = 1;
 	t_floor_iptc = calloc((size_t)iters, sizeof(double));
-	t_ipsets_dump = calloc((size_t)iters, sizeof(double));
 	t_floor_ipset = calloc((size_t)iters, sizeof(double));
 	t_floor_nft = calloc((size_t)iters, sizeof(double));
 	t_ipsets = calloc((size_t)iters, sizeof(double));
@@ -422,11 +435,9 @@ int main(int argc, char **argv)
 		floor_nft(&n);
 		t_floor_nft[i] = now_ms() - t;
 
-		t = now_ms();
-		check(fw_ipsets_read(&l), "fw_ipsets_read");
-		t_ipsets_dump[i] = now_ms() - t;
 		check(ir_ruleset_new(&rs), "ir_ruleset_new");
-		check(fw_ipsets_to_ir(l, rs), "fw_ipsets_to_ir");
+		t = now_ms();
+		check(fw_ipsets_read_into(rs, &l), "fw_ipsets_read_into");
 		t_ipsets[i] = now_ms() - t;
 
 		t = now_ms();
@@ -468,9 +479,8 @@ int main(int argc, char **argv)
 		printf("  floor total                       %9.3f\n", floor_all);
 		printf("  fw_iptc_read (v4+v6)              %9.3f  %.2fx of its floor\n", ri,
 		       fi > 0 ? ri / fi : 0);
-		printf("  fw_ipsets_read + to_ir            %9.3f  %.2fx of its floor\n", rsets,
+		printf("  fw_ipsets_read_into               %9.3f  %.2fx of its floor\n", rsets,
 		       fs > 0 ? rsets / fs : 0);
-		printf("    of which fw_ipsets_read         %9.3f\n", median(t_ipsets_dump, iters));
 		printf("  fw_read_all                       %9.3f  %.2fx of the floor\n", ra,
 		       floor_all > 0 ? ra / floor_all : 0);
 		if (legacy_tables)
@@ -478,7 +488,8 @@ int main(int argc, char **argv)
 			       "faster)\n",
 			       median(t_save, iters), median(t_save, iters) / ri);
 		if (is.ipsets)
-			printf("  ipset save                        %9.3f  (fw_ipsets_read %.2fx "
+			printf("  ipset save                        %9.3f  (fw_ipsets_read_into "
+			       "%.2fx "
 			       "faster)\n",
 			       median(t_ipsave, iters), median(t_ipsave, iters) / rsets);
 		if (have_nft)

@@ -48,15 +48,16 @@ int fw_read_all(const struct fw_read_opts *opts, struct ir_ruleset **ret,
 
 	t = now_usec();
 	if (!opts->skip_ipsets) {
-		r = fw_ipsets_read(&ipsets);
+		/* the elements go straight into rs; ipsets keeps names and types for the set
+		 * matches */
+		r = fw_ipsets_read_into(rs, &ipsets);
 		if (not_available(r))
 			r = ir_ruleset_set_source_info(rs, _IR_SRC_MAX, false,
 						       "ipset netlink not available");
 		else if (r >= 0) {
-			r = fw_ipsets_to_ir(ipsets, rs);
 			st.ipsets = (unsigned)ipsets->n;
 			for (size_t i = 0; i < ipsets->n; i++)
-				st.ipset_elements += ipsets->sets[i]->elems.n;
+				st.ipset_elements += ipsets->sets[i]->n_elems;
 		}
 		if (r < 0)
 			return r;

@@ -62,7 +62,8 @@ struct fw_ipset {
 	uint16_t port_from, port_to; /* bitmap:port range */
 	int index; /* the kernel's ip_set_id_t */
 	bool has_timeout; /* elements expire: the dump is a snapshot */
-	VEC(struct fw_ipset_elem) elems;
+	VEC(struct fw_ipset_elem) elems; /* empty when read straight into the IR */
+	size_t n_elems; /* elements dumped */
 };
 
 struct fw_ipsets {
@@ -81,6 +82,14 @@ int fw_ipsets_read(struct fw_ipsets **ret);
  * fuzzing. Returns 0
  * and *ret, -EBADMSG for malformed input, or -ENOMEM. */
 int fw_ipsets_parse_dump(const void *buf, size_t len, struct fw_ipsets **ret);
+/* Dumps every ipset of the current netns straight into rs, as fw_ipsets_to_ir() would add
+ * fw_ipsets_read()'s result (and records the ipset source info), without keeping the elements
+ * twice. Returns 0 and in *ret the sets without their elements (names, types, indexes, counts:
+ * what the xtables decoders need; free with fw_ipsets_free()), or -errno (rs then unchanged). */
+int fw_ipsets_read_into(struct ir_ruleset *rs, struct fw_ipsets **ret);
+/* fw_ipsets_read_into() for a dump in buf, like fw_ipsets_parse_dump(); for tests. */
+int fw_ipsets_parse_dump_into(const void *buf, size_t len, struct ir_ruleset *rs,
+			      struct fw_ipsets **ret);
 /* Returns the set called name (owned by l), or NULL. */
 struct fw_ipset *fw_ipsets_find(const struct fw_ipsets *l, const char *name);
 /* Resolves a kernel set index to its name (owned by l): 0, or -ENOENT. Usable as

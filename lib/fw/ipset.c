@@ -31,7 +31,9 @@
 #include "ir/ir.h"
 #include "fw.h"
 
-#define IPSET_RECV_SIZE (256u * 1024u)
+/* The kernel builds each dump skb up to 32 KiB (netlink_dump(), capped by the largest read
+ * seen): a bigger buffer only costs memory. */
+#define IPSET_RECV_SIZE (64u * 1024u)
 
 static const struct {
 	const char *name;
@@ -64,8 +66,6 @@ static struct fw_ipset *ipset_free(struct fw_ipset *s)
 	VEC_FOREACH (e, &s->elems)
 		ipset_elem_done(e);
 	VEC_DONE(&s->elems);
-	free(s->name);
-	free(s->type);
 	free(s);
 	return NULL;
 }
@@ -243,11 +243,38 @@ static int ipset_negotiate(struct ipset_nl *n)
 
 /* --- list parsing --- */
 
+static int ipset_ir_new(const struct fw_ipset *fs, struct ir_set **ret);
+static int elem_to_ir(const struct fw_ipset *fs, struct ir_set *s, const struct fw_ipset_elem *e,
+		      struct np_iset *ports);
+static int ipset_ir_finish(const struct fw_ipset *fs, struct ir_set *s, struct np_iset *ports);
+static int ipsets_source_info(const struct fw_ipsets *l, struct ir_ruleset *rs);
+
 struct list_state {
 	struct fw_ipsets *l;
 	struct fw_ipset *cur;
 	int err;
+	/* straight into IR sets (fw_ipsets_read_into()): elements are not kept in l */
+	bool direct;
+	VEC(struct ir_set *) irs; /* one per set of l, in order */
+	struct np_iset ports; /* bitmap:port of the current set */
+	uint32_t hint; /* elements the current set's header announces */
 };
+
+static void list_state_done(struct list_state *st)
+{
+	VEC_FOREACH (s, &st->irs)
+		ir_set_free(*s);
+	VEC_DONE(&st->irs);
+	np_iset_done(&st->ports);
+}
+
+/* Completes the IR set of the current set (direct mode). */
+static int list_finish_set(struct list_state *st)
+{
+	if (!st->direct || !st->cur || st->irs.n == 0)
+		return 0;
+	return ipset_ir_finish(st->cur, st->irs.items[st->irs.n - 1], &st->ports);
+}
 
 static int list_fail(struct list_state *st, int r)
 {
@@ -464,6 +491,12 @@ static int parse_elem(struct list_state *st, const struct nlattr *nest)
 	}
 	if (tb[IPSET_ATTR_TIMEOUT])
 		s->has_timeout = true;
+	s->n_elems++;
+	if (st->direct) {
+		r = elem_to_ir(s, st->irs.items[st->irs.n - 1], &e, &st->ports);
+		ipset_elem_done(&e);
+		return r;
+	}
 	if (VEC_PUSH(&s->elems, e) < 0) {
 		ipset_elem_done(&e);
 		return -ENOMEM;
@@ -471,7 +504,7 @@ static int parse_elem(struct list_state *st, const struct nlattr *nest)
 	return 0;
 }
 
-static int parse_header(struct fw_ipset *s, const struct nlattr *nest)
+static int parse_header(struct list_state *st, struct fw_ipset *s, const struct nlattr *nest)
 {
 	const struct nlattr *tb[IPSET_ATTR_ADT_MAX + 1] = { 0 };
 	int r;
@@ -505,16 +538,22 @@ static int parse_header(struct fw_ipset *s, const struct nlattr *nest)
 		uint32_t n;
 
 		/* room for the elements the header announces (capped: it is only a hint) */
-		if (get_be32(tb[IPSET_ATTR_ELEMENTS], &n) == 0 &&
-		    VEC_RESERVE(&s->elems, MIN(n, 1u << 20)) < 0)
-			return -ENOMEM;
+		if (get_be32(tb[IPSET_ATTR_ELEMENTS], &n) == 0) {
+			st->hint = MIN(n, 1u << 20);
+			if (!st->direct && VEC_RESERVE(&s->elems, st->hint) < 0)
+				return -ENOMEM;
+		}
 	}
 	return 0;
 }
 
-static int ipset_new(struct list_state *st, const char *name, struct fw_ipset **ret)
+/* A new set called name of type type, appended to the list; name and type live behind the set
+ * (one allocation). */
+static int ipset_new(struct list_state *st, const char *name, const char *type,
+		     struct fw_ipset **ret)
 {
 	struct fw_ipsets *l = st->l;
+	size_t nl = strlen(name) + 1, tl = strlen(type) + 1;
 	struct fw_ipset *s;
 	int r;
 
@@ -527,16 +566,18 @@ static int ipset_new(struct list_state *st, const char *name, struct fw_ipset **
 		l->sets = v;
 		l->cap = cap;
 	}
-	s = calloc(1, sizeof(*s));
+	s = calloc(1, sizeof(*s) + nl + tl);
 	if (!s)
 		return -ENOMEM;
 	s->index = -1;
 	s->kind = FW_IPSET_OTHER;
-	s->name = strdup(name);
-	if (!s->name) {
-		free(s);
-		return -ENOMEM;
-	}
+	s->name = memcpy(s + 1, name, nl);
+	s->type = memcpy((char *)(s + 1) + nl, type, tl);
+	for (size_t i = 0; i < ELEMENTSOF(ipset_kinds); i++)
+		if (streq(type, ipset_kinds[i].name)) {
+			s->kind = ipset_kinds[i].kind;
+			break;
+		}
 	r = hashmap_put(&l->by_name, s->name, s);
 	if (r < 0) {
 		ipset_free(s);
@@ -582,20 +623,18 @@ static int list_cb(const struct nlmsghdr *nlh, void *data)
 	else {
 		if (fw_ipsets_find(st->l, name))
 			return list_fail(st, -EBADMSG);
-		r = ipset_new(st, name, &s);
+		r = list_finish_set(st);
 		if (r < 0)
 			return list_fail(st, r);
-		st->cur = s;
+		st->hint = 0;
 		if (!tb[IPSET_ATTR_TYPENAME] ||
 		    mnl_attr_validate(tb[IPSET_ATTR_TYPENAME], MNL_TYPE_NUL_STRING) < 0 ||
 		    !tb[IPSET_ATTR_FAMILY] || !tb[IPSET_ATTR_REVISION])
 			return list_fail(st, -EBADMSG);
-		s->type = strdup(mnl_attr_get_str(tb[IPSET_ATTR_TYPENAME]));
-		if (!s->type)
-			return list_fail(st, -ENOMEM);
-		for (size_t i = 0; i < ELEMENTSOF(ipset_kinds); i++)
-			if (streq(s->type, ipset_kinds[i].name))
-				s->kind = ipset_kinds[i].kind;
+		r = ipset_new(st, name, mnl_attr_get_str(tb[IPSET_ATTR_TYPENAME]), &s);
+		if (r < 0)
+			return list_fail(st, r);
+		st->cur = s;
 		if (get_u8(tb[IPSET_ATTR_FAMILY], &s->family) < 0 ||
 		    get_u8(tb[IPSET_ATTR_REVISION], &s->revision) < 0)
 			return list_fail(st, -EBADMSG);
@@ -607,7 +646,20 @@ static int list_cb(const struct nlmsghdr *nlh, void *data)
 			s->index = idx;
 		}
 		if (tb[IPSET_ATTR_DATA]) {
-			r = parse_header(s, tb[IPSET_ATTR_DATA]);
+			r = parse_header(st, s, tb[IPSET_ATTR_DATA]);
+			if (r < 0)
+				return list_fail(st, r);
+		}
+		if (st->direct) {
+			struct ir_set *is = NULL;
+
+			r = ipset_ir_new(s, &is);
+			if (r >= 0 && VEC_PUSH(&st->irs, is) < 0) {
+				ir_set_free(is);
+				r = -ENOMEM;
+			}
+			if (r >= 0 && is->nkey > 0 && s->kind != FW_IPSET_BITMAP_PORT)
+				r = ir_set_reserve(is, st->hint);
 			if (r < 0)
 				return list_fail(st, r);
 		}
@@ -682,20 +734,25 @@ static int ipsets_index(struct fw_ipsets *l)
 	return 0;
 }
 
-static int ipsets_read_once(struct ipset_nl *n, struct fw_ipsets **ret)
+/* One LIST dump into *ret, and with direct into IR sets in st->irs. */
+static int ipsets_read_once(struct ipset_nl *n, struct list_state *st, struct fw_ipsets **ret)
 {
 	_cleanup_(fw_ipsets_freep) struct fw_ipsets *l = NULL;
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct list_state st = { 0 };
 	int r;
 
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	st.l = l;
-	r = ipset_talk(n, ipset_msg(n, buf, IPSET_CMD_LIST, NLM_F_DUMP), list_cb, &st);
-	if (st.err < 0)
-		return st.err;
+	st->l = l;
+	st->cur = NULL;
+	st->err = 0;
+	r = ipset_talk(n, ipset_msg(n, buf, IPSET_CMD_LIST, NLM_F_DUMP), list_cb, st);
+	if (st->err < 0)
+		return st->err;
+	if (r < 0)
+		return r;
+	r = list_finish_set(st);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < l->n; i++) {
@@ -715,7 +772,8 @@ static int ipsets_read_once(struct ipset_nl *n, struct fw_ipsets **ret)
 	return 0;
 }
 
-int fw_ipsets_read(struct fw_ipsets **ret)
+/* Reads every set, retrying an interrupted dump; st->direct chooses the IR sets too. */
+static int ipsets_read(struct list_state *st, struct fw_ipsets **ret)
 {
 	_cleanup_(ipset_nl_done) struct ipset_nl n = { 0 };
 	int r;
@@ -726,7 +784,8 @@ int fw_ipsets_read(struct fw_ipsets **ret)
 	/* Ask in our protocol first: a kernel that speaks another refuses with
 	 * IPSET_ERR_PROTOCOL, and only then is the version negotiated (one round trip less). */
 	for (int attempt = 0, negotiated = 0;; attempt++) {
-		r = ipsets_read_once(&n, ret);
+		list_state_done(st);
+		r = ipsets_read_once(&n, st, ret);
 		if (r == -IPSET_ERR_PROTOCOL && !negotiated) {
 			r = ipset_negotiate(&n);
 			if (r < 0)
@@ -739,10 +798,50 @@ int fw_ipsets_read(struct fw_ipsets **ret)
 	}
 }
 
-int fw_ipsets_parse_dump(const void *buf, size_t len, struct fw_ipsets **ret)
+int fw_ipsets_read(struct fw_ipsets **ret)
+{
+	struct list_state st = { 0 };
+	int r;
+
+	r = ipsets_read(&st, ret);
+	list_state_done(&st);
+	return r;
+}
+
+/* Moves the IR sets of st into rs and records the source info. */
+static int ipsets_into(struct list_state *st, const struct fw_ipsets *l, struct ir_ruleset *rs)
+{
+	int r;
+
+	for (size_t i = 0; i < st->irs.n; i++) {
+		r = ir_ruleset_add_ipset(rs, &st->irs.items[i]);
+		if (r < 0)
+			return r;
+	}
+	st->irs.n = 0;
+	return ipsets_source_info(l, rs);
+}
+
+int fw_ipsets_read_into(struct ir_ruleset *rs, struct fw_ipsets **ret)
 {
 	_cleanup_(fw_ipsets_freep) struct fw_ipsets *l = NULL;
-	struct list_state st = { 0 };
+	struct list_state st = { .direct = true };
+	int r;
+
+	r = ipsets_read(&st, &l);
+	if (r >= 0)
+		r = ipsets_into(&st, l, rs);
+	list_state_done(&st);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(l);
+	return 0;
+}
+
+/* Parses a LIST dump held in memory into *ret (and with st->direct, IR sets in st->irs). */
+static int parse_dump(const void *buf, size_t len, struct list_state *st, struct fw_ipsets **ret)
+{
+	_cleanup_(fw_ipsets_freep) struct fw_ipsets *l = NULL;
 	int r;
 
 	/* mnl_nlmsg_ok() trusts nlmsg_len values >= 2^31 (a signed comparison): check the
@@ -761,12 +860,15 @@ int fw_ipsets_parse_dump(const void *buf, size_t len, struct fw_ipsets **ret)
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	st.l = l;
-	r = mnl_cb_run(buf, len, 0, 0, list_cb, &st);
-	if (st.err < 0)
-		return st.err;
+	st->l = l;
+	r = mnl_cb_run(buf, len, 0, 0, list_cb, st);
+	if (st->err < 0)
+		return st->err;
 	if (r < 0)
 		return negative_errno();
+	r = list_finish_set(st);
+	if (r < 0)
+		return r;
 	r = ipsets_index(l);
 	if (r < 0)
 		return r;
@@ -774,11 +876,34 @@ int fw_ipsets_parse_dump(const void *buf, size_t len, struct fw_ipsets **ret)
 	return 0;
 }
 
-/* --- into the IR --- */
+int fw_ipsets_parse_dump(const void *buf, size_t len, struct fw_ipsets **ret)
+{
+	struct list_state st = { 0 };
+	int r;
 
-#define ELEM_FOREACH(e, fs)                                     \
-	for (const struct fw_ipset_elem *e = (fs)->elems.items; \
-	     e && e < (fs)->elems.items + (fs)->elems.n; e++)
+	r = parse_dump(buf, len, &st, ret);
+	list_state_done(&st);
+	return r;
+}
+
+int fw_ipsets_parse_dump_into(const void *buf, size_t len, struct ir_ruleset *rs,
+			      struct fw_ipsets **ret)
+{
+	_cleanup_(fw_ipsets_freep) struct fw_ipsets *l = NULL;
+	struct list_state st = { .direct = true };
+	int r;
+
+	r = parse_dump(buf, len, &st, &l);
+	if (r >= 0)
+		r = ipsets_into(&st, l, rs);
+	list_state_done(&st);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(l);
+	return 0;
+}
+
+/* --- into the IR --- */
 
 static int key_add_port_proto(struct ir_set *s, struct ir_key_part *key, unsigned n,
 			      const struct fw_ipset_elem *e, bool nomatch)
@@ -789,41 +914,38 @@ static int key_add_port_proto(struct ir_set *s, struct ir_key_part *key, unsigne
 	return ir_set_add_elem(s, key, NULL, 0, nomatch);
 }
 
-/* bitmap:port stores bare ports; ip_set_get_ip_port() matches them for TCP and UDP only. */
-static int bitmap_port_to_ir(const struct fw_ipset *fs, struct ir_set *s)
-{
-	struct np_iset ports = { 0 };
-	int k = 0;
-
-	ELEM_FOREACH(e, fs)
-	{
-		if (!e->has_port)
-			continue;
-		k = np_iset_add(&ports, e->port_lo, e->port_hi);
-		if (k < 0)
-			goto out;
-	}
-	np_iset_normalize(&ports);
-	for (size_t i = 0; i < ports.n && k >= 0; i++) {
-		static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
-
-		for (size_t j = 0; j < ELEMENTSOF(protos) && k >= 0; j++) {
-			struct ir_key_part key[2] = {
-				{ .lo = protos[j], .hi = protos[j] },
-				{ .lo = ports.r[i].lo, .hi = ports.r[i].hi },
-			};
-
-			k = ir_set_add_elem(s, key, NULL, 0, false);
-		}
-	}
-out:
-	np_iset_done(&ports);
-	return k;
-}
-
-static int ipset_to_ir(const struct fw_ipset *fs, struct ir_set **ret)
+/* Returns 0 and in *ret a new IR set for fs with its key fields and flags, no elements yet. */
+static int ipset_ir_new(const struct fw_ipset *fs, struct ir_set **ret)
 {
 	_cleanup_(ir_set_freep) struct ir_set *s = NULL;
+	static const enum ir_keytype keys[][4] = {
+		[FW_IPSET_HASH_IP] = { IR_KEY_ADDR },
+		[FW_IPSET_HASH_NET] = { IR_KEY_ADDR },
+		[FW_IPSET_BITMAP_IP] = { IR_KEY_ADDR },
+		[FW_IPSET_HASH_IP_PORT] = { IR_KEY_ADDR, IR_KEY_NUM, IR_KEY_NUM },
+		[FW_IPSET_HASH_NET_PORT] = { IR_KEY_ADDR, IR_KEY_NUM, IR_KEY_NUM },
+		[FW_IPSET_HASH_NET_NET] = { IR_KEY_ADDR, IR_KEY_ADDR },
+		[FW_IPSET_HASH_IP_PORT_IP] = { IR_KEY_ADDR, IR_KEY_NUM, IR_KEY_NUM, IR_KEY_ADDR },
+		[FW_IPSET_HASH_IP_PORT_NET] = { IR_KEY_ADDR, IR_KEY_NUM, IR_KEY_NUM, IR_KEY_ADDR },
+		[FW_IPSET_HASH_NET_PORT_NET] = { IR_KEY_ADDR, IR_KEY_NUM, IR_KEY_NUM, IR_KEY_ADDR },
+		[FW_IPSET_HASH_NET_IFACE] = { IR_KEY_ADDR, IR_KEY_IFNAME },
+		[FW_IPSET_BITMAP_PORT] = { IR_KEY_NUM, IR_KEY_NUM },
+	};
+	static const unsigned nkeys[] = {
+		[FW_IPSET_HASH_IP] = 1,
+		[FW_IPSET_HASH_NET] = 1,
+		[FW_IPSET_BITMAP_IP] = 1,
+		[FW_IPSET_HASH_IP_PORT] = 3,
+		[FW_IPSET_HASH_NET_PORT] = 3,
+		[FW_IPSET_HASH_NET_NET] = 2,
+		[FW_IPSET_HASH_IP_PORT_IP] = 4,
+		[FW_IPSET_HASH_IP_PORT_NET] = 4,
+		[FW_IPSET_HASH_NET_PORT_NET] = 4,
+		[FW_IPSET_HASH_NET_IFACE] = 2,
+		[FW_IPSET_BITMAP_PORT] = 2,
+		[FW_IPSET_LIST_SET] = 0,
+		[FW_IPSET_OTHER] = 0,
+	};
 	int k;
 
 	k = ir_set_new(fs->name, fs->type, &s);
@@ -832,157 +954,148 @@ static int ipset_to_ir(const struct fw_ipset *fs, struct ir_set **ret)
 	s->family = fs->family == NFPROTO_IPV4	 ? AF_INET
 		    : fs->family == NFPROTO_IPV6 ? AF_INET6
 						 : AF_UNSPEC;
-	if (fs->has_timeout)
-		s->flags |= IR_SET_TIMEOUT;
-
-	switch (fs->kind) {
-	case FW_IPSET_HASH_IP:
-	case FW_IPSET_HASH_NET:
-	case FW_IPSET_BITMAP_IP:
-		s->flags |= IR_SET_INTERVAL;
-		k = ir_set_add_key(s, IR_KEY_ADDR);
-		if (k >= 0)
-			k = ir_set_reserve(s, fs->elems.n);
-		ELEM_FOREACH(e, fs)
-		{
-			if (k < 0)
-				break;
-			if (!e->has_addr)
-				return -EBADMSG;
-			k = ir_set_add_elem(s, &(struct ir_key_part){ .lo = e->lo, .hi = e->hi },
-					    NULL, 0, e->nomatch);
-		}
-		break;
-	case FW_IPSET_HASH_IP_PORT:
-	case FW_IPSET_HASH_NET_PORT:
-		s->flags |= IR_SET_INTERVAL;
-		k = ir_set_add_key(s, IR_KEY_ADDR);
-		if (k >= 0)
-			k = ir_set_add_key(s, IR_KEY_NUM);
-		if (k >= 0)
-			k = ir_set_add_key(s, IR_KEY_NUM);
-		if (k >= 0)
-			k = ir_set_reserve(s, fs->elems.n);
-		ELEM_FOREACH(e, fs)
-		{
-			struct ir_key_part key[3] = { { .lo = e->lo, .hi = e->hi } };
-
-			if (k < 0)
-				break;
-			if (!e->has_addr || !e->has_port)
-				return -EBADMSG;
-			k = key_add_port_proto(s, key, 1, e, e->nomatch);
-		}
-		break;
-	case FW_IPSET_HASH_NET_NET:
-		s->flags |= IR_SET_INTERVAL;
-		k = ir_set_add_key(s, IR_KEY_ADDR);
-		if (k >= 0)
-			k = ir_set_add_key(s, IR_KEY_ADDR);
-		if (k >= 0)
-			k = ir_set_reserve(s, fs->elems.n);
-		ELEM_FOREACH(e, fs)
-		{
-			struct ir_key_part key[2] = { { .lo = e->lo, .hi = e->hi },
-						      { .lo = e->lo2, .hi = e->hi2 } };
-
-			if (k < 0)
-				break;
-			if (!e->has_addr || !e->has_addr2)
-				return -EBADMSG;
-			k = ir_set_add_elem(s, key, NULL, 0, e->nomatch);
-		}
-		break;
-	case FW_IPSET_HASH_IP_PORT_IP:
-	case FW_IPSET_HASH_IP_PORT_NET:
-	case FW_IPSET_HASH_NET_PORT_NET:
-		s->flags |= IR_SET_INTERVAL;
-		k = ir_set_add_key(s, IR_KEY_ADDR);
-		if (k >= 0)
-			k = ir_set_add_key(s, IR_KEY_NUM);
-		if (k >= 0)
-			k = ir_set_add_key(s, IR_KEY_NUM);
-		if (k >= 0)
-			k = ir_set_add_key(s, IR_KEY_ADDR);
-		if (k >= 0)
-			k = ir_set_reserve(s, fs->elems.n);
-		ELEM_FOREACH(e, fs)
-		{
-			struct ir_key_part key[4] = { { .lo = e->lo, .hi = e->hi },
-						      { .lo = e->proto, .hi = e->proto },
-						      { .lo = e->port_lo, .hi = e->port_hi },
-						      { .lo = e->lo2, .hi = e->hi2 } };
-
-			if (k < 0)
-				break;
-			if (!e->has_addr || !e->has_port || !e->has_addr2)
-				return -EBADMSG;
-			k = ir_set_add_elem(s, key, NULL, 0, e->nomatch);
-		}
-		break;
-	case FW_IPSET_HASH_NET_IFACE:
-		s->flags |= IR_SET_INTERVAL;
-		k = ir_set_add_key(s, IR_KEY_ADDR);
-		if (k >= 0)
-			k = ir_set_add_key(s, IR_KEY_IFNAME);
-		if (k >= 0)
-			k = ir_set_reserve(s, fs->elems.n);
-		ELEM_FOREACH(e, fs)
-		{
-			struct ir_key_part key[2] = { { .lo = e->lo, .hi = e->hi },
-						      { .ifname = e->iface,
-							.prefix = e->iface_wildcard } };
-
-			if (k < 0)
-				break;
-			if (!e->has_addr || !e->iface)
-				return -EBADMSG;
-			/* hash_netiface*_kadt() looks up physdev entries only for SET targets with
-			 * the physdev flag; the set match never finds them. */
-			if (e->physdev)
-				continue;
-			k = ir_set_add_elem(s, key, NULL, 0, e->nomatch);
-		}
-		break;
-	case FW_IPSET_BITMAP_PORT:
-		s->flags |= IR_SET_INTERVAL;
-		k = ir_set_add_key(s, IR_KEY_NUM);
-		if (k >= 0)
-			k = ir_set_add_key(s, IR_KEY_NUM);
-		if (k >= 0)
-			k = bitmap_port_to_ir(fs, s);
-		break;
-	case FW_IPSET_LIST_SET:
-		ELEM_FOREACH(e, fs)
-		{
-			if (k < 0)
-				break;
-			if (!e->member)
-				return -EBADMSG;
-			k = ir_set_add_member(s, e->member);
-		}
+	if (fs->kind == FW_IPSET_LIST_SET)
 		s->flags |= IR_SET_LIST;
-		break;
-	case FW_IPSET_OTHER:
-		/* No key: the xtables decoder makes every match on this set opaque. */
-		break;
-	}
+	else if (fs->kind != FW_IPSET_OTHER) /* OTHER: no key, every match on it is opaque */
+		s->flags |= IR_SET_INTERVAL;
+	for (unsigned i = 0; i < nkeys[fs->kind] && k >= 0; i++)
+		k = ir_set_add_key(s, keys[fs->kind][i]);
 	if (k < 0)
 		return k;
 	*ret = TAKE_PTR(s);
 	return 0;
 }
 
-int fw_ipsets_to_ir(const struct fw_ipsets *l, struct ir_ruleset *rs)
+/* Adds element e of fs to its IR set s. bitmap:port elements go to *ports first (see
+ * ipset_ir_finish()). Returns 0, -EBADMSG (e lacks a field of the set's type) or -ENOMEM. */
+static int elem_to_ir(const struct fw_ipset *fs, struct ir_set *s, const struct fw_ipset_elem *e,
+		      struct np_iset *ports)
+{
+	switch (fs->kind) {
+	case FW_IPSET_HASH_IP:
+	case FW_IPSET_HASH_NET:
+	case FW_IPSET_BITMAP_IP:
+		if (!e->has_addr)
+			return -EBADMSG;
+		return ir_set_add_elem(s, &(struct ir_key_part){ .lo = e->lo, .hi = e->hi }, NULL,
+				       0, e->nomatch);
+	case FW_IPSET_HASH_IP_PORT:
+	case FW_IPSET_HASH_NET_PORT: {
+		struct ir_key_part key[3] = { { .lo = e->lo, .hi = e->hi } };
+
+		if (!e->has_addr || !e->has_port)
+			return -EBADMSG;
+		return key_add_port_proto(s, key, 1, e, e->nomatch);
+	}
+	case FW_IPSET_HASH_NET_NET: {
+		struct ir_key_part key[2] = { { .lo = e->lo, .hi = e->hi },
+					      { .lo = e->lo2, .hi = e->hi2 } };
+
+		if (!e->has_addr || !e->has_addr2)
+			return -EBADMSG;
+		return ir_set_add_elem(s, key, NULL, 0, e->nomatch);
+	}
+	case FW_IPSET_HASH_IP_PORT_IP:
+	case FW_IPSET_HASH_IP_PORT_NET:
+	case FW_IPSET_HASH_NET_PORT_NET: {
+		struct ir_key_part key[4] = { { .lo = e->lo, .hi = e->hi },
+					      { .lo = e->proto, .hi = e->proto },
+					      { .lo = e->port_lo, .hi = e->port_hi },
+					      { .lo = e->lo2, .hi = e->hi2 } };
+
+		if (!e->has_addr || !e->has_port || !e->has_addr2)
+			return -EBADMSG;
+		return ir_set_add_elem(s, key, NULL, 0, e->nomatch);
+	}
+	case FW_IPSET_HASH_NET_IFACE: {
+		struct ir_key_part key[2] = { { .lo = e->lo, .hi = e->hi },
+					      { .ifname = e->iface, .prefix = e->iface_wildcard } };
+
+		if (!e->has_addr || !e->iface)
+			return -EBADMSG;
+		/* hash_netiface*_kadt() looks up physdev entries only for SET targets with the
+		 * physdev flag; the set match never finds them. */
+		if (e->physdev)
+			return 0;
+		return ir_set_add_elem(s, key, NULL, 0, e->nomatch);
+	}
+	case FW_IPSET_BITMAP_PORT:
+		return e->has_port ? np_iset_add(ports, e->port_lo, e->port_hi) : 0;
+	case FW_IPSET_LIST_SET:
+		if (!e->member)
+			return -EBADMSG;
+		return ir_set_add_member(s, e->member);
+	case FW_IPSET_OTHER:
+		break;
+	}
+	return 0;
+}
+
+/* Completes s after the last element of fs: the timeout flag, and bitmap:port's ports, which
+ * ip_set_get_ip_port() matches for TCP and UDP only (empties *ports). Returns 0 or -ENOMEM. */
+static int ipset_ir_finish(const struct fw_ipset *fs, struct ir_set *s, struct np_iset *ports)
+{
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+	int k = 0;
+
+	if (fs->has_timeout)
+		s->flags |= IR_SET_TIMEOUT;
+	if (fs->kind == FW_IPSET_BITMAP_PORT) {
+		np_iset_normalize(ports);
+		for (size_t i = 0; i < ports->n && k >= 0; i++)
+			for (size_t j = 0; j < ELEMENTSOF(protos) && k >= 0; j++) {
+				struct ir_key_part key[2] = {
+					{ .lo = protos[j], .hi = protos[j] },
+					{ .lo = ports->r[i].lo, .hi = ports->r[i].hi },
+				};
+
+				k = ir_set_add_elem(s, key, NULL, 0, false);
+			}
+	}
+	np_iset_clear(ports);
+	return k;
+}
+
+static int ipset_to_ir(const struct fw_ipset *fs, struct ir_set **ret)
+{
+	_cleanup_(ir_set_freep) struct ir_set *s = NULL;
+	_cleanup_(np_iset_done) struct np_iset ports = { 0 };
+	int k;
+
+	k = ipset_ir_new(fs, &s);
+	if (k >= 0 && s->nkey > 0 && fs->kind != FW_IPSET_BITMAP_PORT)
+		k = ir_set_reserve(s, fs->elems.n);
+	for (size_t i = 0; i < fs->elems.n && k >= 0; i++)
+		k = elem_to_ir(fs, s, &fs->elems.items[i], &ports);
+	if (k >= 0)
+		k = ipset_ir_finish(fs, s, &ports);
+	if (k < 0)
+		return k;
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+/* Records the ipset source info of rs: read, with a note on sets of types not decoded. */
+static int ipsets_source_info(const struct fw_ipsets *l, struct ir_ruleset *rs)
 {
 	unsigned other = 0;
+	char note[96];
+
+	for (size_t i = 0; i < l->n; i++)
+		other += l->sets[i]->kind == FW_IPSET_OTHER;
+	if (!other)
+		return ir_ruleset_set_source_info(rs, _IR_SRC_MAX, true, NULL);
+	snprintf(note, sizeof(note), "%u set(s) of types not decoded (matches opaque)", other);
+	return ir_ruleset_set_source_info(rs, _IR_SRC_MAX, true, note);
+}
+
+int fw_ipsets_to_ir(const struct fw_ipsets *l, struct ir_ruleset *rs)
+{
 	int k;
 
 	for (size_t i = 0; i < l->n; i++) {
 		struct ir_set *s = NULL;
 
-		if (l->sets[i]->kind == FW_IPSET_OTHER)
-			other++;
 		k = ipset_to_ir(l->sets[i], &s);
 		if (k < 0)
 			return k;
@@ -990,12 +1103,5 @@ int fw_ipsets_to_ir(const struct fw_ipsets *l, struct ir_ruleset *rs)
 		if (k < 0)
 			return k;
 	}
-	if (other) {
-		char note[96];
-
-		snprintf(note, sizeof(note), "%u set(s) of types not decoded (matches opaque)",
-			 other);
-		return ir_ruleset_set_source_info(rs, _IR_SRC_MAX, true, note);
-	}
-	return ir_ruleset_set_source_info(rs, _IR_SRC_MAX, true, NULL);
+	return ipsets_source_info(l, rs);
 }

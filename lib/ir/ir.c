@@ -424,12 +424,13 @@ static int rule_unpack(struct ir_rule *r)
 	if (ir_verdict_copy(&r->verdict, &c.verdict) < 0 ||
 	    strdup_or_null(r->comment, &c.comment) < 0)
 		goto oom;
-	/* the packed copies stay in r's allocation, unused, until r is freed */
+	/* the packed copies stay in r's allocation (or its template), unused, until r is freed */
 	r->preds = c.preds;
 	r->stmts = c.stmts;
 	r->verdict = c.verdict;
 	r->comment = c.comment;
 	r->packed = false;
+	r->shared = false;
 	return 0;
 oom:
 	c.text = NULL;
@@ -762,15 +763,13 @@ bool ir_rule_is_opaque(const struct ir_rule *r)
 
 int ir_chain_new(const char *name, struct ir_chain **ret)
 {
-	struct ir_chain *c = calloc(1, sizeof(*c));
+	size_t nl = strlen(name) + 1;
+	/* the name lives behind the chain: one allocation */
+	struct ir_chain *c = calloc(1, sizeof(*c) + nl);
 
 	if (!c)
 		return -ENOMEM;
-	c->name = strdup(name);
-	if (!c->name) {
-		free(c);
-		return -ENOMEM;
-	}
+	c->name = memcpy(c + 1, name, nl);
 	c->hook = IR_HOOK_NONE;
 	c->policy = IR_VERDICT_ACCEPT;
 	*ret = c;
@@ -813,7 +812,8 @@ struct ir_chain *ir_chain_free(struct ir_chain *c)
 	IR_FOREACH(r, &c->rules)
 	ir_rule_free(*r);
 	VEC_DONE(&c->rules);
-	free(c->name);
+	if (c->name != (char *)(c + 1))
+		free(c->name);
 	free(c->device);
 	free(c);
 	return NULL;
@@ -851,6 +851,7 @@ static struct ir_rule *rule_pack(struct packer *k, const struct ir_rule *src, co
 		r->position = 0;
 		r->handle = handle;
 		r->text = NULL;
+		r->shared = false;
 		r->preds.items = preds;
 		r->preds.cap = src->preds.n;
 		r->stmts.items = stmts;
@@ -957,7 +958,7 @@ static int rule_pack_new(const struct ir_rule *src, const char *comment, uint64_
 {
 	struct packer k = { 0 };
 
-	if (src->packed && src->packed_size > 0) {
+	if (src->packed && !src->shared && src->packed_size > 0) {
 		*ret = rule_clone(src, comment, handle);
 		return *ret ? 0 : -ENOMEM;
 	}
@@ -996,6 +997,50 @@ int ir_chain_append_copy(struct ir_chain *c, const struct ir_rule *src, const ch
 	return 0;
 }
 
+int ir_table_add_template(struct ir_table *t, const struct ir_rule *src, struct ir_rule **ret)
+{
+	struct ir_rule *r;
+	int k;
+
+	if (VEC_RESERVE(&t->templates, 1) < 0)
+		return -ENOMEM;
+	k = rule_pack_new(src, src->comment, src->handle, &r);
+	if (k < 0)
+		return k;
+	t->templates.items[t->templates.n++] = r;
+	*ret = r;
+	return 0;
+}
+
+int ir_chain_append_shared(struct ir_chain *c, const struct ir_rule *tmpl, const char *comment,
+			   uint64_t handle)
+{
+	size_t cl = comment ? strlen(comment) + 1 : 0;
+	struct ir_rule *r;
+
+	if (!c->table || !tmpl->packed || tmpl->shared || tmpl->chain)
+		return -EINVAL;
+	if (VEC_RESERVE(&c->rules, 1) < 0)
+		return -ENOMEM;
+	r = malloc(sizeof(*r) + cl);
+	if (!r)
+		return -ENOMEM;
+	*r = *tmpl;
+	r->handle = handle;
+	r->text = NULL;
+	r->comment = NULL;
+	if (comment) {
+		r->comment = (char *)(r + 1);
+		memcpy(r->comment, comment, cl);
+	}
+	r->shared = true;
+	r->packed_size = (uint32_t)(sizeof(*r) + cl);
+	c->rules.items[c->rules.n++] = r;
+	r->chain = c;
+	r->position = c->rules.n;
+	return 0;
+}
+
 int ir_chain_append_packed(struct ir_chain *c, struct ir_rule *scratch)
 {
 	int k;
@@ -1013,20 +1058,28 @@ int ir_chain_append_packed(struct ir_chain *c, struct ir_rule *scratch)
 
 /* --- sets --- */
 
+/* The name and type given to ir_set_new() live behind the set (one allocation); a type set
+ * later by a reader is its own allocation. Returns whether str is one of those. */
+static bool set_str_inline(const struct ir_set *s, const char *str)
+{
+	const char *base = (const char *)(s + 1);
+
+	return str == base || str == base + strlen(base) + 1;
+}
+
 int ir_set_new(const char *name, const char *type, struct ir_set **ret)
 {
-	_cleanup_(ir_set_freep) struct ir_set *s = NULL;
+	size_t nl = strlen(name) + 1, tl = type ? strlen(type) + 1 : 0;
+	struct ir_set *s;
 
-	s = calloc(1, sizeof(*s));
+	s = calloc(1, sizeof(*s) + nl + tl);
 	if (!s)
 		return -ENOMEM;
-	s->name = strdup(name);
-	if (!s->name)
-		return -ENOMEM;
-	if (strdup_or_null(type, &s->type) < 0)
-		return -ENOMEM;
+	s->name = memcpy(s + 1, name, nl);
+	if (type)
+		s->type = memcpy((char *)(s + 1) + nl, type, tl);
 	s->family = AF_UNSPEC;
-	*ret = TAKE_PTR(s);
+	*ret = s;
 	return 0;
 }
 
@@ -1111,8 +1164,10 @@ struct ir_set *ir_set_free(struct ir_set *s)
 	free(*m);
 	VEC_DONE(&s->members);
 	VEC_DONE(&s->member_sets);
-	free(s->name);
-	free(s->type);
+	if (!set_str_inline(s, s->name))
+		free(s->name);
+	if (s->type && !set_str_inline(s, s->type))
+		free(s->type);
 	free(s);
 	return NULL;
 }
@@ -1234,6 +1289,10 @@ struct ir_table *ir_table_free(struct ir_table *t)
 	IR_FOREACH(s, &t->sets)
 	ir_set_free(*s);
 	VEC_DONE(&t->sets);
+	/* after the chains: their shared rules point into the templates */
+	IR_FOREACH(r, &t->templates)
+	ir_rule_free(*r);
+	VEC_DONE(&t->templates);
 	hashmap_done(&t->chain_by_name);
 	hashmap_done(&t->set_by_name);
 	free(t->name);

@@ -579,6 +579,72 @@ START_TEST(ipsets_into_ir)
 }
 END_TEST
 
+/* Straight into the IR: the same IR sets as parsing and converting, sets without their
+ * elements but with their counts, names and indexes; an element lacking a field of its type
+ * fails the read and leaves the ruleset alone. */
+START_TEST(ipsets_read_straight_into_ir)
+{
+	static struct msgbuf mb;
+	struct fw_ipsets *l = parse_dump(), *direct = NULL;
+	struct ir_ruleset *a, *b;
+	struct strbuf sa = { 0 }, sb = { 0 };
+	struct nlmsghdr *nlh;
+	struct nlattr *adt, *d;
+	const char *name;
+
+	ck_assert_int_eq(ir_ruleset_new(&a), 0);
+	ck_assert_int_eq(ir_ruleset_new(&b), 0);
+	ck_assert_int_eq(fw_ipsets_to_ir(l, a), 0);
+	build_dump(&mb);
+	ck_assert_int_eq(fw_ipsets_parse_dump_into(mb.buf, mb.len, b, &direct), 0);
+	ck_assert_int_eq(ir_ruleset_render_json(a, &sa), 0);
+	ck_assert_int_eq(ir_ruleset_render_json(b, &sb), 0);
+	ck_assert_str_eq(strbuf_str(&sa), strbuf_str(&sb));
+	ck_assert_ptr_nonnull(strstr(strbuf_str(&sb), "\"allowed\""));
+	ck_assert(b->ipset_info.read);
+	ck_assert_uint_eq(direct->n, 7);
+	ck_assert_uint_eq(fw_ipsets_find(direct, "nets")->elems.n, 0);
+	ck_assert_uint_eq(fw_ipsets_find(direct, "nets")->n_elems, 2);
+	ck_assert_uint_eq(fw_ipsets_find(l, "nets")->n_elems, 2);
+	ck_assert(fw_ipsets_find(direct, "allowed")->has_timeout);
+	ck_assert(ir_ruleset_find_ipset(b, "allowed")->flags & IR_SET_TIMEOUT);
+	ck_assert_int_eq(fw_ipsets_find(direct, "ports")->kind, FW_IPSET_BITMAP_PORT);
+	ck_assert_int_eq(fw_ipsets_name(direct, 6, &name), 0);
+	ck_assert_str_eq(name, "lst");
+	fw_ipsets_free(direct);
+	direct = NULL;
+	ir_ruleset_free(b);
+
+	/* hash:ip,port element without its port */
+	mb.len = 0;
+	nlh = list_msg(&mb, "ok", "hash:ip", NFPROTO_IPV4, 0);
+	adt = mnl_attr_nest_start(nlh, IPSET_ATTR_ADT);
+	d = mnl_attr_nest_start(nlh, IPSET_ATTR_DATA);
+	put_ip4(nlh, IPSET_ATTR_IP, "10.0.0.1");
+	mnl_attr_nest_end(nlh, d);
+	mnl_attr_nest_end(nlh, adt);
+	msg_end(&mb, nlh);
+	nlh = list_msg(&mb, "noport", "hash:ip,port", NFPROTO_IPV4, 1);
+	adt = mnl_attr_nest_start(nlh, IPSET_ATTR_ADT);
+	d = mnl_attr_nest_start(nlh, IPSET_ATTR_DATA);
+	put_ip4(nlh, IPSET_ATTR_IP, "10.0.0.9");
+	mnl_attr_nest_end(nlh, d);
+	mnl_attr_nest_end(nlh, adt);
+	msg_end(&mb, nlh);
+	ck_assert_int_eq(ir_ruleset_new(&b), 0);
+	ck_assert_int_eq(fw_ipsets_parse_dump_into(mb.buf, mb.len, b, &direct), -EBADMSG);
+	ck_assert_ptr_null(direct);
+	ck_assert_uint_eq(b->ipsets.n, 0);
+	ck_assert(!b->ipset_info.read);
+
+	strbuf_done(&sa);
+	strbuf_done(&sb);
+	ir_ruleset_free(a);
+	ir_ruleset_free(b);
+	fw_ipsets_free(l);
+}
+END_TEST
+
 START_TEST(set_match_by_index)
 {
 	struct fw_ipsets *l = parse_dump();
@@ -1016,6 +1082,7 @@ int main(void)
 	tcase_add_test(tc, ipset_dump_parse);
 	tcase_add_test(tc, ipset_dump_malformed);
 	tcase_add_test(tc, ipsets_into_ir);
+	tcase_add_test(tc, ipsets_read_straight_into_ir);
 	tcase_add_test(tc, set_match_three_dimensions);
 	suite_add_tcase(s, tc);
 
