@@ -5,6 +5,10 @@
  * then the cost of following a stream of pod updates the emulator generates at a given rate.
  *
  * bench-k8s --apiserver URL --token-file F --ca-file F --control URL [--rate N] [--seconds S]
+ *           [--no-model] [--repeat N]
+ *
+ * --repeat N syncs N - 1 more times at the end (a new client and model each time) and prints the
+ * smallest and the median CPU time of the N syncs: on a shared machine single runs vary a lot.
  */
 #include <getopt.h>
 #include <malloc.h>
@@ -79,6 +83,69 @@ static void on_log(void *userdata, int prio, const char *msg)
 		fprintf(stderr, "bench-k8s: %s\n", msg);
 }
 
+/* Follows the pod update stream the emulator generates at `rate` for `seconds`. */
+static int follow(struct k8s_client *c, const char *ctl, unsigned rate, unsigned seconds)
+{
+	struct k8s_stats st0, st1;
+	double cpu1, cpu2, wall1, wall2;
+	char body[128];
+
+	/* let the watches start before the stream begins */
+	k8s_client_run(c, k8s_now_usec() + 1000000, NULL, NULL);
+	snprintf(body, sizeof(body), "{\"count\": %u, \"rate\": %u, \"background\": true}",
+		 rate * seconds, rate);
+	if (control(ctl, "/update-pods", body) < 0) {
+		fprintf(stderr, "bench-k8s: control request failed\n");
+		return -EIO;
+	}
+	k8s_client_stats(c, MODEL_POD, &st0);
+	wall1 = (double)k8s_now_usec() / 1e6;
+	cpu1 = cpu_seconds();
+	k8s_client_run(c, k8s_now_usec() + (uint64_t)seconds * 1000000, NULL, NULL);
+	wall2 = (double)k8s_now_usec() / 1e6;
+	cpu2 = cpu_seconds();
+	k8s_client_stats(c, MODEL_POD, &st1);
+	printf("watch: %llu pod events in %.1f s (%.0f/s asked), client CPU %.3f s = %.1f%% of one "
+	       "core, RSS %.1f MiB\n",
+	       (unsigned long long)(st1.events - st0.events), wall2 - wall1, (double)rate,
+	       cpu2 - cpu1, 100.0 * (cpu2 - cpu1) / (wall2 - wall1), (double)rss_kib() / 1024);
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Syncs n - 1 more times, each with a new client and model; prints min and median CPU. */
+static int resync(const struct k8s_config *cfg, const struct k8s_options *opts, bool no_model,
+		  unsigned n, double *cpu)
+{
+	for (unsigned i = 1; i < n; i++) {
+		_cleanup_(k8s_client_freep) struct k8s_client *c = NULL;
+		_cleanup_(model_freep) struct model *m = NULL;
+		struct k8s_callbacks cb = { .log = on_log };
+		double t0;
+
+		if (model_new(&m) < 0 ||
+		    k8s_client_new(cfg, opts, no_model ? NULL : m, &cb, NULL, &c, NULL) < 0)
+			return 1;
+		t0 = cpu_seconds();
+		k8s_client_start(c);
+		if (k8s_client_run(c, k8s_now_usec() + 300000000ull, synced, c) <= 0) {
+			fprintf(stderr, "bench-k8s: no sync within 300 s\n");
+			return 1;
+		}
+		cpu[i] = cpu_seconds() - t0;
+	}
+	qsort(cpu, n, sizeof(*cpu), cmp_double);
+	printf("initial sync CPU over %u syncs: min %.2f s, median %.2f s, max %.2f s\n", n, cpu[0],
+	       n % 2 ? cpu[n / 2] : (cpu[n / 2 - 1] + cpu[n / 2]) / 2, cpu[n - 1]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -89,6 +156,7 @@ int main(int argc, char **argv)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ "no-model", no_argument, NULL, 'n' },
+		{ "repeat", required_argument, NULL, 'R' },
 		{},
 	};
 	_cleanup_(k8s_config_freep) struct k8s_config *cfg = NULL;
@@ -97,14 +165,15 @@ int main(int argc, char **argv)
 	const char *server = NULL, *token = NULL, *ca = NULL, *ctl = NULL;
 	struct k8s_callbacks cb = { .log = on_log };
 	struct k8s_options opts = { 0 };
-	struct k8s_stats st0, st1;
+	struct k8s_stats st0;
 	struct np_error err = { 0 };
-	unsigned rate = 1000, seconds = 10;
+	unsigned rate = 1000, seconds = 10, repeat = 1;
+	double sync_cpu[64];
 	bool no_model = false;
-	double cpu0, cpu1, cpu2, wall0, wall1, wall2;
+	double cpu0, cpu1, wall0, wall1;
 	const struct model_namespace *const *nss;
 	const struct model_policy *const *pols;
-	char body[128], ebuf[1024];
+	char ebuf[1024];
 	int opt, r;
 
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0)
@@ -129,6 +198,9 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			no_model = true; /* the client's own cost: decode and store, no model */
+			break;
+		case 'R':
+			repeat = (unsigned)atoi(optarg);
 			break;
 		default:
 			return 2;
@@ -158,6 +230,7 @@ int main(int argc, char **argv)
 	}
 	wall1 = (double)k8s_now_usec() / 1e6;
 	cpu1 = cpu_seconds();
+	sync_cpu[0] = cpu1 - cpu0;
 	k8s_client_stats(c, MODEL_POD, &st0);
 	printf("initial sync%s: %zu pods, %zu namespaces, %zu policies in %llu pages, %.1f MB\n",
 	       no_model ? " (without the model)" : "", st0.objects, model_namespaces(m, &nss),
@@ -171,26 +244,12 @@ int main(int argc, char **argv)
 	       (double)model_memory_usage(m) / (1 << 20));
 	fflush(stdout);
 
-	if (rate == 0 || seconds == 0)
-		return 0;
-	/* let the watches start before the stream begins */
-	k8s_client_run(c, k8s_now_usec() + 1000000, NULL, NULL);
-	snprintf(body, sizeof(body), "{\"count\": %u, \"rate\": %u, \"background\": true}",
-		 rate * seconds, rate);
-	if (control(ctl, "/update-pods", body) < 0) {
-		fprintf(stderr, "bench-k8s: control request failed\n");
-		return 1;
+	if (rate > 0 && seconds > 0) {
+		r = follow(c, ctl, rate, seconds);
+		if (r < 0)
+			return 1;
 	}
-	k8s_client_stats(c, MODEL_POD, &st0);
-	wall1 = (double)k8s_now_usec() / 1e6;
-	cpu1 = cpu_seconds();
-	k8s_client_run(c, k8s_now_usec() + (uint64_t)seconds * 1000000, NULL, NULL);
-	wall2 = (double)k8s_now_usec() / 1e6;
-	cpu2 = cpu_seconds();
-	k8s_client_stats(c, MODEL_POD, &st1);
-	printf("watch: %llu pod events in %.1f s (%.0f/s asked), client CPU %.3f s = %.1f%% of one "
-	       "core, RSS %.1f MiB\n",
-	       (unsigned long long)(st1.events - st0.events), wall2 - wall1, (double)rate,
-	       cpu2 - cpu1, 100.0 * (cpu2 - cpu1) / (wall2 - wall1), (double)rss_kib() / 1024);
+	if (repeat > 1)
+		return resync(cfg, &opts, no_model, MIN(repeat, ELEMENTSOF(sync_cpu)), sync_cpu);
 	return 0;
 }

@@ -297,33 +297,47 @@ int k8s_stream_feed(struct k8s_stream *s, const void *data, size_t n, k8s_stream
 			s->scan++;
 			continue;
 		}
-		s->scan++;
-		switch (ch) {
-		case '"':
-			s->in_string = true;
-			break;
-		case '{':
-		case '[':
-			if (++s->depth > 10000)
-				return stream_fail(s, reterr, "event nested too deeply", "");
-			break;
-		case '\n':
-			/* The API server writes each event as one compact JSON document followed by
-			 * a newline (the streaming JSON encoder); a raw newline inside an event
-			 * means the framing is broken: fail now rather than swallow the following
-			 * events into a value that never ends. */
-			return stream_fail(s, reterr, "line break inside an event", "");
-		case '}':
-		case ']':
-			if (--s->depth == 0) {
+		{
+			/* Outside strings: run to the next quote or the end of the value, with the
+			 * position and depth in registers (stores through the char buffer could
+			 * alias the struct's fields). */
+			const char *b = s->buf;
+			size_t i = s->scan, end = s->len;
+			unsigned depth = s->depth;
+			bool closed = false;
+
+			while (i < end) {
+				ch = b[i++];
+				if (ch == '"') {
+					s->in_string = true;
+					break;
+				}
+				if (ch == '{' || ch == '[') {
+					if (++depth > 10000)
+						return stream_fail(s, reterr,
+								   "event nested too deeply", "");
+				} else if (ch == '}' || ch == ']') {
+					if (--depth == 0) {
+						closed = true;
+						break;
+					}
+				} else if (ch == '\n')
+					/* The API server writes each event as one compact JSON
+					 * document followed by a newline (the streaming JSON
+					 * encoder); a raw newline inside an event means the framing
+					 * is broken: fail now rather than swallow the following
+					 * events into a value that never ends. */
+					return stream_fail(s, reterr, "line break inside an event",
+							   "");
+			}
+			s->scan = i;
+			s->depth = depth;
+			if (closed) {
 				s->in_value = false;
 				r = stream_emit(s, s->scan, fn, userdata, reterr);
 				if (r < 0)
 					return r;
 			}
-			break;
-		default:
-			break;
 		}
 	}
 	if (s->in_value && s->len - s->start > s->max_value)
