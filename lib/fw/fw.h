@@ -62,7 +62,7 @@ struct fw_ipset {
 	uint16_t port_from, port_to; /* bitmap:port range */
 	int index; /* the kernel's ip_set_id_t */
 	bool has_timeout; /* elements expire: the dump is a snapshot */
-	VEC(struct fw_ipset_elem) elems; /* empty when read straight into the IR */
+	VEC(struct fw_ipset_elem) elems; /* read straight into the IR: list:set members only */
 	size_t n_elems; /* elements dumped */
 };
 
@@ -84,8 +84,9 @@ int fw_ipsets_read(struct fw_ipsets **ret);
 int fw_ipsets_parse_dump(const void *buf, size_t len, struct fw_ipsets **ret);
 /* Dumps every ipset of the current netns straight into rs, as fw_ipsets_to_ir() would add
  * fw_ipsets_read()'s result (and records the ipset source info), without keeping the elements
- * twice. Returns 0 and in *ret the sets without their elements (names, types, indexes, counts:
- * what the xtables decoders need; free with fw_ipsets_free()), or -errno (rs then unchanged). */
+ * twice. Returns 0 and in *ret the sets without their elements but list:set members (names,
+ * types, indexes, counts, members: what the xtables decoders need; free with fw_ipsets_free()),
+ * or -errno (rs then unchanged). */
 int fw_ipsets_read_into(struct ir_ruleset *rs, struct fw_ipsets **ret);
 /* fw_ipsets_read_into() for a dump in buf, like fw_ipsets_parse_dump(); for tests. */
 int fw_ipsets_parse_dump_into(const void *buf, size_t len, struct ir_ruleset *rs,

@@ -494,8 +494,11 @@ static int parse_elem(struct list_state *st, const struct nlattr *nest)
 	s->n_elems++;
 	if (st->direct) {
 		r = elem_to_ir(s, st->irs.items[st->irs.n - 1], &e, &st->ports);
-		ipset_elem_done(&e);
-		return r;
+		/* list:set members stay: the set match takes its key layout from them */
+		if (r < 0 || s->kind != FW_IPSET_LIST_SET) {
+			ipset_elem_done(&e);
+			return r;
+		}
 	}
 	if (VEC_PUSH(&s->elems, e) < 0) {
 		ipset_elem_done(&e);

@@ -609,6 +609,23 @@ START_TEST(ipsets_read_straight_into_ir)
 	ck_assert(fw_ipsets_find(direct, "allowed")->has_timeout);
 	ck_assert(ir_ruleset_find_ipset(b, "allowed")->flags & IR_SET_TIMEOUT);
 	ck_assert_int_eq(fw_ipsets_find(direct, "ports")->kind, FW_IPSET_BITMAP_PORT);
+	/* list:set members are kept: the set match takes its key layout from them */
+	ck_assert_uint_eq(fw_ipsets_find(direct, "lst")->elems.n, 2);
+	ck_assert_str_eq(fw_ipsets_find(direct, "lst")->elems.items[1].member, "nets");
+	{
+		struct fw_xt_ctx ctx = { .family = NFPROTO_IPV4,
+					 .set_name = fw_ipsets_xt_name,
+					 .userdata = direct };
+		struct xt_set_info_match_v4 v = {
+			.match_set = { .index = 6, .dim = 1, .flags = 0 },
+		};
+		struct ir_rule *r = rule();
+
+		MATCH(&ctx, "set", 4, v, r);
+		ck_assert_int_eq(r->preds.items[0].kind, IR_PRED_LOOKUP);
+		ck_assert_str_eq(r->preds.items[0].ref.name, "lst");
+		ir_rule_free(r);
+	}
 	ck_assert_int_eq(fw_ipsets_name(direct, 6, &name), 0);
 	ck_assert_str_eq(name, "lst");
 	fw_ipsets_free(direct);
