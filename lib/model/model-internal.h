@@ -9,20 +9,28 @@ struct objlist {
 	bool dirty; /* order needs restoring before it is handed out */
 };
 
-/* Shared, reference-counted label arrays: pods of one workload carry identical labels. */
-struct labelset {
-	struct model_labels labels;
-	unsigned refs;
-	char key[]; /* canonical "k=v\\x1f..." form, the hashmap key */
-};
-
-/* The pod table: open addressing on (namespace, name), linear probing, deletion by backward
- * shift (no tombstones). A slot holds a pod's address; pods are 16-byte aligned, so its low
- * 4 bits carry the top 4 bits of the pod's hash and most probes need not read the pod. */
-struct podtable {
+/* A table of objects by their hash (pods by namespace and name, shared data by contents);
+ * see model.c. */
+struct otable {
 	uintptr_t *slots;
 	size_t cap; /* power of two, or 0 */
 	size_t n;
+	size_t hash_off; /* where an object holds its uint32_t hash */
+};
+
+/* Shared, reference-counted read-only data of pods and namespaces: pods of one workload have
+ * equal label arrays, container port arrays and origins. The payload follows the header. */
+enum blob_kind {
+	BLOB_LABELS,
+	BLOB_PORTS,
+	BLOB_ORIGIN,
+};
+
+struct blob {
+	uint32_t hash;
+	uint32_t refs;
+	uint32_t size; /* of the payload */
+	uint8_t kind; /* enum blob_kind */
 };
 
 /* Where the parts of a pod's allocation are: offsets from the struct, and the size. */
@@ -30,25 +38,16 @@ struct pod_layout {
 	size_t ips, name, uid, size;
 };
 
-/* Shared, reference-counted read-only data of pods (container port arrays, origins): the pods
- * of one workload have equal ones. The payload follows the header, the key the payload. */
-struct blob {
-	const char *key; /* canonical form, the hashmap key */
-	unsigned refs;
-	uint32_t size; /* of the payload */
-};
-
 struct model {
 	struct strpool pool;
 	uint64_t gen;
 
 	struct hashmap namespaces; /* name -> struct model_namespace * */
-	struct podtable pods;
+	struct otable pods; /* struct model_pod by (namespace, name) */
 	struct hashmap policies; /* "ns/name" -> struct model_policy * */
 	struct hashmap services; /* "ns/name" -> struct model_service * */
 	struct hashmap daemonsets; /* "ns/name" -> struct model_daemonset * */
-	struct hashmap labelsets; /* canonical key -> struct labelset * */
-	struct hashmap blobs; /* canonical key -> struct blob * */
+	struct otable blobs; /* struct blob by contents */
 
 	struct hashmap pods_by_ns; /* ns -> struct objlist of pods, sorted by name */
 	struct hashmap pods_by_label; /* interned "k=v" -> struct objlist of pods */
@@ -92,8 +91,11 @@ uint32_t model_pod_hash(const char *ns, const char *name);
  * is 0 for a UUID, else the uid's length plus its NUL). Addresses get at least one slot. */
 void model_pod_layout(size_t n_ips, size_t name_len, size_t uid_size, struct pod_layout *ret);
 const char *model_intern(struct model *m, const char *s);
+/* Fills *ret with the model's shared copy of the n labels at v (empty for 0); returns 0 or
+ * -ENOMEM. */
 int model_labelset_get(struct model *m, struct model_label *v, uint32_t n,
 		       struct model_labels *ret);
+/* Drops the reference of *l on its shared array and empties it. */
 void model_labelset_put(struct model *m, struct model_labels *l);
 /* Returns the model's shared copy of the n (> 0) ports at v, or NULL on OOM. */
 struct model_container_port *model_ports_get(struct model *m, const struct model_container_port *v,

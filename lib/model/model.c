@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,141 +20,197 @@ const char *model_string_lookup(const struct model *m, const char *s)
 	return strpool_lookup(&m->pool, s);
 }
 
+/* ---- tables of objects by hash ---- */
+
 /*
- * Keys of shared data (label sets, port arrays, origins): the bytes of interned pointers and
- * numbers, two letters a byte since the hash maps take NUL-terminated keys. Interned strings
- * are equal exactly when their pointers are, so equal keys mean equal data.
+ * Open addressing with linear probing and deletion by backward shift (no tombstones), up to
+ * 7/8 full. A slot holds an object's address; objects are 16-byte aligned, so the low 4 bits
+ * carry the top 4 bits of the object's hash and most probes need not read the object. Each
+ * object holds its 32-bit hash at t->hash_off.
  */
-struct key {
-	char *s;
-	size_t len, cap;
-	char buf[256];
-};
+#define SLOT_TAG ((uintptr_t)15)
 
-/* Starts a key with a tag (not a lowercase letter), which tells kinds of data apart. */
-static void key_init(struct key *k, char tag)
+static void *slot_obj(uintptr_t s)
 {
-	k->s = k->buf;
-	k->len = 1;
-	k->cap = sizeof(k->buf);
-	k->buf[0] = tag;
-	k->buf[1] = 0;
+	return (void *)(s & ~SLOT_TAG);
 }
 
-static void key_done(struct key *k)
+static bool slot_may_be(uintptr_t s, uint32_t h)
 {
-	if (k->s != k->buf)
-		free(k->s);
+	return s && (s & SLOT_TAG) == h >> 28;
 }
 
-static int key_add(struct key *k, const void *p, size_t n)
+static uint32_t obj_hash(const struct otable *t, const void *o)
 {
-	const uint8_t *b = p;
+	uint32_t h;
 
-	if (k->len + 2 * n + 1 > k->cap) {
-		size_t cap = MAX(k->cap * 2, k->len + 2 * n + 1);
-		char *s = k->s == k->buf ? malloc(cap) : realloc(k->s, cap);
+	memcpy(&h, (const char *)o + t->hash_off, sizeof(h));
+	return h;
+}
 
-		if (!s)
-			return -ENOMEM;
-		if (k->s == k->buf)
-			memcpy(s, k->buf, k->len);
-		k->s = s;
-		k->cap = cap;
+static uintptr_t slot_of(const struct otable *t, void *o)
+{
+	assert(((uintptr_t)o & SLOT_TAG) == 0);
+	return (uintptr_t)o | (obj_hash(t, o) >> 28);
+}
+
+static int otable_resize(struct otable *t, size_t ncap)
+{
+	uintptr_t *slots = calloc(ncap, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cap; i++) {
+		size_t j;
+
+		if (!t->slots[i])
+			continue;
+		for (j = obj_hash(t, slot_obj(t->slots[i])) & (ncap - 1); slots[j];
+		     j = (j + 1) & (ncap - 1))
+			;
+		slots[j] = t->slots[i];
 	}
+	free(t->slots);
+	t->slots = slots;
+	t->cap = ncap;
+	return 0;
+}
+
+/* Adds o, which is not in the table; returns 0 or -ENOMEM. */
+static int otable_add(struct otable *t, void *o)
+{
+	size_t i;
+
+	if ((t->n + 1) * 8 > t->cap * 7 && otable_resize(t, t->cap ? t->cap * 2 : 16) < 0)
+		return -ENOMEM;
+	for (i = obj_hash(t, o) & (t->cap - 1); t->slots[i]; i = (i + 1) & (t->cap - 1))
+		;
+	t->slots[i] = slot_of(t, o);
+	t->n++;
+	return 0;
+}
+
+/* Returns the slot of o, which is in the table. */
+static size_t otable_slot(const struct otable *t, const void *o)
+{
+	size_t i = obj_hash(t, o) & (t->cap - 1);
+
+	while (slot_obj(t->slots[i]) != o)
+		i = (i + 1) & (t->cap - 1);
+	return i;
+}
+
+static void otable_remove_at(struct otable *t, size_t i)
+{
+	size_t mask = t->cap - 1, j = i;
+
+	for (;;) {
+		t->slots[i] = 0;
+		for (;;) {
+			size_t k;
+
+			j = (j + 1) & mask;
+			if (!t->slots[j])
+				goto done;
+			k = obj_hash(t, slot_obj(t->slots[j])) & mask;
+			/* The entry at j stays unless its home k lies cyclically outside (i, j]. */
+			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+				continue;
+			break;
+		}
+		t->slots[i] = t->slots[j];
+		i = j;
+	}
+done:
+	t->n--;
+	/* Give memory back after mass deletions; the table is then at most half full. */
+	if (t->cap > 16 && t->n * 4 < t->cap)
+		(void)otable_resize(t, t->cap / 2);
+}
+
+/* murmur3's finaliser: the tables index by the low bits of a hash. */
+static uint32_t hash_fmix(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+static uint64_t hash_word(uint64_t h, uint64_t w)
+{
+	h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
+}
+
+/* ---- shared data: label arrays, port arrays, origins ---- */
+
+/* Hashes an array of pointers (label arrays, origins: interned strings, which are equal
+ * exactly when their pointers are). */
+static uint32_t hash_ptrs(enum blob_kind kind, const void *v, size_t n)
+{
+	uint64_t h = kind;
+
 	for (size_t i = 0; i < n; i++) {
-		k->s[k->len++] = (char)('a' + (b[i] >> 4));
-		k->s[k->len++] = (char)('a' + (b[i] & 15));
+		uintptr_t w;
+
+		memcpy(&w, (const char *)v + i * sizeof(w), sizeof(w));
+		h = hash_word(h, w);
 	}
-	k->s[k->len] = 0;
-	return 0;
+	return hash_fmix((uint32_t)(h ^ (h >> 32)));
 }
 
-static int labels_key(const struct model_label *v, uint32_t n, struct key *k)
+static uint32_t hash_ports(const struct model_container_port *v, size_t n)
 {
-	return key_add(k, v, n * sizeof(*v));
+	uint64_t h = BLOB_PORTS;
+
+	for (size_t i = 0; i < n; i++)
+		h = hash_word(hash_word(h, (uintptr_t)v[i].name),
+			      (uint64_t)v[i].port << 8 | v[i].proto);
+	return hash_fmix((uint32_t)(h ^ (h >> 32)));
 }
 
-int model_labelset_get(struct model *m, struct model_label *v, uint32_t n, struct model_labels *ret)
+static bool blob_equal(const struct blob *b, enum blob_kind kind, const void *payload, size_t size)
 {
-	_cleanup_(key_done) struct key k;
-	struct labelset *ls;
-	int r;
+	const struct model_container_port *x = (const void *)(b + 1), *y = payload;
 
-	key_init(&k, 'L');
-	*ret = (struct model_labels){ 0 };
-	if (n == 0)
-		return 0;
-	r = labels_key(v, n, &k);
-	if (r < 0)
-		return r;
-	ls = hashmap_get(&m->labelsets, k.s);
-	if (!ls) {
-		ls = calloc(1, sizeof(*ls) + k.len + 1);
-		if (!ls)
-			return -ENOMEM;
-		memcpy(ls->key, k.s, k.len + 1);
-		ls->labels.v = malloc(n * sizeof(*v));
-		if (!ls->labels.v) {
-			free(ls);
-			return -ENOMEM;
+	if (b->kind != kind || b->size != size)
+		return false;
+	if (kind != BLOB_PORTS) /* arrays of pointers, no padding */
+		return memcmp(b + 1, payload, size) == 0;
+	for (size_t i = 0; i < size / sizeof(*x); i++)
+		if (x[i].name != y[i].name || x[i].port != y[i].port || x[i].proto != y[i].proto)
+			return false;
+	return true;
+}
+
+/* Returns the shared copy of the payload, taking a reference, or NULL on OOM. */
+static void *blob_get(struct model *m, enum blob_kind kind, const void *payload, size_t size,
+		      uint32_t hash)
+{
+	struct otable *t = &m->blobs;
+	struct blob *b;
+
+	for (size_t i = hash & (t->cap - 1); t->cap && t->slots[i]; i = (i + 1) & (t->cap - 1)) {
+		if (!slot_may_be(t->slots[i], hash))
+			continue;
+		b = slot_obj(t->slots[i]);
+		if (b->hash == hash && blob_equal(b, kind, payload, size)) {
+			b->refs++;
+			return b + 1;
 		}
-		memcpy(ls->labels.v, v, n * sizeof(*v));
-		ls->labels.n = n;
-		if (hashmap_put(&m->labelsets, ls->key, ls) < 0) {
-			free(ls->labels.v);
-			free(ls);
-			return -ENOMEM;
-		}
-		m->bytes += sizeof(*ls) + k.len + 1 + n * sizeof(*v);
 	}
-	ls->refs++;
-	*ret = ls->labels;
-	return 0;
-}
-
-void model_labelset_put(struct model *m, struct model_labels *l)
-{
-	_cleanup_(key_done) struct key k;
-	struct labelset *ls;
-
-	key_init(&k, 'L');
-	if (l->n == 0)
-		return;
-	if (labels_key(l->v, l->n, &k) < 0)
-		return; /* leaks one label set on OOM; never frees memory still in use */
-	ls = hashmap_get(&m->labelsets, k.s);
-	*l = (struct model_labels){ 0 };
-	if (!ls || --ls->refs > 0)
-		return;
-	hashmap_remove(&m->labelsets, ls->key);
-	m->bytes -= sizeof(*ls) + strlen(ls->key) + 1 + ls->labels.n * sizeof(struct model_label);
-	free(ls->labels.v);
-	free(ls);
-}
-
-/* Returns the shared blob with this key and payload, taking a reference. */
-static void *blob_get(struct model *m, const struct key *key, const void *payload, size_t size)
-{
-	struct blob *b = hashmap_get(&m->blobs, key->s);
-
-	if (!b) {
-		size_t total = sizeof(*b) + size + key->len + 1;
-
-		b = malloc(total);
-		if (!b)
-			return NULL;
-		b->refs = 0;
-		b->size = (uint32_t)size;
-		memcpy(b + 1, payload, size);
-		b->key = memcpy((char *)(b + 1) + size, key->s, key->len + 1);
-		if (hashmap_put(&m->blobs, b->key, b) < 0) {
-			free(b);
-			return NULL;
-		}
-		m->bytes += total;
+	if (posix_memalign((void **)&b, 16, sizeof(*b) + size) != 0)
+		return NULL;
+	*b = (struct blob){ .hash = hash, .refs = 1, .size = (uint32_t)size, .kind = kind };
+	memcpy(b + 1, payload, size);
+	if (otable_add(t, b) < 0) {
+		free(b);
+		return NULL;
 	}
-	b->refs++;
+	m->bytes += sizeof(*b) + size;
 	return b + 1;
 }
 
@@ -166,34 +223,40 @@ void model_blob_put(struct model *m, const void *payload)
 	b = (struct blob *)payload - 1;
 	if (--b->refs > 0)
 		return;
-	hashmap_remove(&m->blobs, b->key);
-	m->bytes -= sizeof(*b) + b->size + strlen(b->key) + 1;
+	otable_remove_at(&m->blobs, otable_slot(&m->blobs, b));
+	m->bytes -= sizeof(*b) + b->size;
 	free(b);
+}
+
+int model_labelset_get(struct model *m, struct model_label *v, uint32_t n, struct model_labels *ret)
+{
+	*ret = (struct model_labels){ 0 };
+	if (n == 0)
+		return 0;
+	ret->v = blob_get(m, BLOB_LABELS, v, n * sizeof(*v), hash_ptrs(BLOB_LABELS, v, 2 * n));
+	if (!ret->v)
+		return -ENOMEM;
+	ret->n = n;
+	return 0;
+}
+
+void model_labelset_put(struct model *m, struct model_labels *l)
+{
+	if (l->n > 0)
+		model_blob_put(m, l->v);
+	*l = (struct model_labels){ 0 };
 }
 
 struct model_container_port *model_ports_get(struct model *m, const struct model_container_port *v,
 					     uint16_t n)
 {
-	_cleanup_(key_done) struct key k;
-
 	assert(n > 0);
-	key_init(&k, 'P');
-	for (uint16_t i = 0; i < n; i++)
-		if (key_add(&k, &v[i].name, sizeof(v[i].name)) < 0 ||
-		    key_add(&k, &v[i].port, sizeof(v[i].port)) < 0 ||
-		    key_add(&k, &v[i].proto, sizeof(v[i].proto)) < 0)
-			return NULL;
-	return blob_get(m, &k, v, n * sizeof(*v));
+	return blob_get(m, BLOB_PORTS, v, n * sizeof(*v), hash_ports(v, n));
 }
 
 const struct model_pod_origin *model_origin_get(struct model *m, const struct model_pod_origin *o)
 {
-	_cleanup_(key_done) struct key k;
-
-	key_init(&k, 'O');
-	if (key_add(&k, o, sizeof(*o)) < 0)
-		return NULL;
-	return blob_get(m, &k, o, sizeof(*o));
+	return blob_get(m, BLOB_ORIGIN, o, sizeof(*o), hash_ptrs(BLOB_ORIGIN, o, 3));
 }
 
 const char *model_labels_get(const struct model_labels *l, const char *key)
@@ -310,113 +373,22 @@ uint32_t model_pod_hash(const char *ns, const char *name)
 {
 	uint32_t h = np_hash_bytes(2166136261u, ns, strlen(ns) + 1);
 
-	h = np_hash_bytes(h, name, strlen(name));
-	/* murmur3's finaliser: the table indexes by the low bits, which FNV-1a mixes poorly. */
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h;
-}
-
-#define POD_TAG ((uintptr_t)15)
-
-static struct model_pod *slot_pod(uintptr_t s)
-{
-	return (struct model_pod *)(s & ~POD_TAG);
-}
-
-static uintptr_t slot_of(struct model_pod *p)
-{
-	assert(((uintptr_t)p & POD_TAG) == 0);
-	return (uintptr_t)p | (p->hash >> 28);
+	return hash_fmix(np_hash_bytes(h, name, strlen(name)));
 }
 
 /* Returns the slot of pod ns/name (ns interned) whose hash is h, or SIZE_MAX. */
-static size_t podtable_find(const struct podtable *t, const char *ns, const char *name, uint32_t h)
+static size_t podtable_find(const struct otable *t, const char *ns, const char *name, uint32_t h)
 {
-	size_t mask = t->cap - 1;
-
-	if (t->cap == 0)
-		return SIZE_MAX;
-	for (size_t i = h & mask;; i = (i + 1) & mask) {
-		uintptr_t s = t->slots[i];
+	for (size_t i = h & (t->cap - 1); t->cap && t->slots[i]; i = (i + 1) & (t->cap - 1)) {
 		const struct model_pod *p;
 
-		if (!s)
-			return SIZE_MAX;
-		if ((s & POD_TAG) != h >> 28)
+		if (!slot_may_be(t->slots[i], h))
 			continue;
-		p = slot_pod(s);
+		p = slot_obj(t->slots[i]);
 		if (p->hash == h && p->ns == ns && streq(p->name, name))
 			return i;
 	}
-}
-
-static int podtable_resize(struct podtable *t, size_t ncap)
-{
-	uintptr_t *slots = calloc(ncap, sizeof(*slots));
-
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->cap; i++) {
-		size_t j;
-
-		if (!t->slots[i])
-			continue;
-		for (j = slot_pod(t->slots[i])->hash & (ncap - 1); slots[j];
-		     j = (j + 1) & (ncap - 1))
-			;
-		slots[j] = t->slots[i];
-	}
-	free(t->slots);
-	t->slots = slots;
-	t->cap = ncap;
-	return 0;
-}
-
-/* Adds p, which is not in the table; returns 0 or -ENOMEM. */
-static int podtable_add(struct podtable *t, struct model_pod *p)
-{
-	size_t i;
-
-	/* Up to 7/8 full: the tags keep the longer probe sequences cheap. */
-	if ((t->n + 1) * 8 > t->cap * 7 && podtable_resize(t, t->cap ? t->cap * 2 : 16) < 0)
-		return -ENOMEM;
-	for (i = p->hash & (t->cap - 1); t->slots[i]; i = (i + 1) & (t->cap - 1))
-		;
-	t->slots[i] = slot_of(p);
-	t->n++;
-	return 0;
-}
-
-static void podtable_remove_at(struct podtable *t, size_t i)
-{
-	size_t mask = t->cap - 1, j = i;
-
-	for (;;) {
-		t->slots[i] = 0;
-		for (;;) {
-			size_t k;
-
-			j = (j + 1) & mask;
-			if (!t->slots[j])
-				goto done;
-			k = slot_pod(t->slots[j])->hash & mask;
-			/* The entry at j stays unless its home k lies cyclically outside (i, j]. */
-			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-				continue;
-			break;
-		}
-		t->slots[i] = t->slots[j];
-		i = j;
-	}
-done:
-	t->n--;
-	/* Give memory back after mass deletions; the table is then at most half full. */
-	if (t->cap > 16 && t->n * 4 < t->cap)
-		(void)podtable_resize(t, t->cap / 2);
+	return SIZE_MAX;
 }
 
 /* ---- object lists ---- */
@@ -518,6 +490,8 @@ int model_new(struct model **ret)
 	for (int k = 0; k < _MODEL_KIND_MAX; k++)
 		m->views_dirty[k] = true;
 	m->by_ip_dirty = true;
+	m->pods.hash_off = offsetof(struct model_pod, hash);
+	m->blobs.hash_off = offsetof(struct blob, hash);
 	*ret = m;
 	return 0;
 }
@@ -545,7 +519,7 @@ struct model *model_free(struct model *m)
 	if (!m)
 		return NULL;
 	for (size_t i = 0; i < m->pods.cap; i++)
-		model_pod_free(m, slot_pod(m->pods.slots[i]));
+		model_pod_free(m, slot_obj(m->pods.slots[i]));
 	HASHMAP_FOREACH (e, &m->namespaces)
 		model_namespace_free(m, e->value);
 	HASHMAP_FOREACH (e, &m->policies) {
@@ -566,15 +540,9 @@ struct model *model_free(struct model *m)
 	hashmap_done(&m->policies);
 	hashmap_done(&m->services);
 	hashmap_done(&m->daemonsets);
-	HASHMAP_FOREACH (e, &m->labelsets) {
-		struct labelset *ls = e->value;
-		free(ls->labels.v);
-		free(ls);
-	}
-	hashmap_done(&m->labelsets);
-	HASHMAP_FOREACH (e, &m->blobs)
-		free(e->value);
-	hashmap_done(&m->blobs);
+	/* What pods and namespaces shared is gone with them; policies hold no shared data. */
+	assert(m->blobs.n == 0);
+	free(m->blobs.slots);
 	objlists_free(&m->pods_by_ns);
 	objlists_free(&m->pods_by_label);
 	objlists_free(&m->values_by_key);
@@ -704,7 +672,7 @@ static void unindex_pod(struct model *m, struct model_pod *p)
 static int put_pod(struct model *m, struct model_pod *p)
 {
 	size_t slot = podtable_find(&m->pods, p->ns, p->name, p->hash);
-	struct model_pod *old = slot != SIZE_MAX ? slot_pod(m->pods.slots[slot]) : NULL;
+	struct model_pod *old = slot != SIZE_MAX ? slot_obj(m->pods.slots[slot]) : NULL;
 	int r;
 
 	if (old && pod_alloc_size(old) == pod_alloc_size(p)) {
@@ -778,9 +746,9 @@ slow:
 		/* Same key, same hash: the new pod takes the old one's slot. */
 		unindex_pod(m, old);
 		model_pod_free(m, old);
-		m->pods.slots[slot] = slot_of(p);
+		m->pods.slots[slot] = slot_of(&m->pods, p);
 	} else {
-		r = podtable_add(&m->pods, p);
+		r = otable_add(&m->pods, p);
 		if (r < 0) {
 			model_pod_free(m, p);
 			changed(m, MODEL_POD);
@@ -801,8 +769,8 @@ static int del_pod(struct model *m, const char *ns, const char *name)
 
 	if (slot == SIZE_MAX)
 		return 0;
-	old = slot_pod(m->pods.slots[slot]);
-	podtable_remove_at(&m->pods, slot);
+	old = slot_obj(m->pods.slots[slot]);
+	otable_remove_at(&m->pods, slot);
 	unindex_pod(m, old);
 	model_pod_free(m, old);
 	changed(m, MODEL_POD);
@@ -1250,7 +1218,7 @@ const struct model_pod *model_pod_get(const struct model *m, const char *ns, con
 	if (!ins)
 		return NULL;
 	slot = podtable_find(&m->pods, ins, name, model_pod_hash(ins, name));
-	return slot != SIZE_MAX ? slot_pod(m->pods.slots[slot]) : NULL;
+	return slot != SIZE_MAX ? slot_obj(m->pods.slots[slot]) : NULL;
 }
 
 const struct model_policy *model_policy_get(const struct model *m, const char *ns, const char *name)
@@ -1331,7 +1299,7 @@ static size_t view(const struct model *cm, enum model_kind k, const struct hashm
 			} else {
 				for (size_t i = 0; i < m->pods.cap; i++)
 					if (m->pods.slots[i])
-						l->v.items[l->v.n++] = slot_pod(m->pods.slots[i]);
+						l->v.items[l->v.n++] = slot_obj(m->pods.slots[i]);
 			}
 			np_qsort(l->v.items, l->v.n, sizeof(void *), cmp);
 			m->views_dirty[k] = false;
@@ -1521,17 +1489,16 @@ const struct model_pod *model_pod_by_ip(const struct model *cm, np_u128 ip)
 size_t model_memory_usage(const struct model *m)
 {
 	size_t b = m->pool.bytes + m->bytes;
-	const struct hashmap *maps[] = { &m->namespaces,     &m->policies,	&m->services,
-					 &m->daemonsets,     &m->labelsets,	&m->blobs,
-					 &m->pods_by_ns,     &m->pods_by_label, &m->values_by_key,
-					 &m->policies_by_ns, &m->pool.map };
+	const struct hashmap *maps[] = { &m->namespaces,    &m->policies,	&m->services,
+					 &m->daemonsets,    &m->pods_by_ns,	&m->pods_by_label,
+					 &m->values_by_key, &m->policies_by_ns, &m->pool.map };
 
 	for (size_t i = 0; i < ELEMENTSOF(maps); i++)
 		b += maps[i]->cap * sizeof(struct hashmap_entry);
-	b += m->pods.cap * sizeof(*m->pods.slots);
+	b += (m->pods.cap + m->blobs.cap) * sizeof(uintptr_t);
 	for (size_t i = 0; i < m->pods.cap; i++)
 		if (m->pods.slots[i])
-			b += pod_alloc_size(slot_pod(m->pods.slots[i]));
+			b += pod_alloc_size(slot_obj(m->pods.slots[i]));
 	HASHMAP_FOREACH (e, &m->pods_by_label)
 		b += sizeof(struct objlist) + ((struct objlist *)e->value)->v.cap * sizeof(void *);
 	HASHMAP_FOREACH (e, &m->pods_by_ns)
