@@ -310,16 +310,32 @@ static inline const uint8_t *nla_data(const struct nlattr *a)
 	     a->nla_len <= (size_t)((const uint8_t *)_end_ - (const uint8_t *)a);               \
 	     a = (const struct nlattr *)((const uint8_t *)a + MNL_ALIGN(a->nla_len)))
 
-/* Fills tb (IPSET_ATTR_ADT_MAX + 1 entries, zeroed) with the attributes nested in nest. */
-static void nested_table(const struct nlattr *nest, const struct nlattr **tb)
+/* The attributes nested in an element or a header, by type: only those in seen are set, so
+ * that the table need not be cleared for every element. */
+struct nest_tb {
+	const struct nlattr *a[IPSET_ATTR_ADT_MAX + 1];
+	uint64_t seen;
+};
+_Static_assert(IPSET_ATTR_ADT_MAX < 64, "ipset attribute types fit the seen mask");
+
+static void nested_table(const struct nlattr *nest, struct nest_tb *tb)
 {
+	tb->seen = 0;
 	NLA_FOREACH_NESTED(a, nest)
 	{
 		uint16_t t = nla_kind(a);
 
-		if (t <= IPSET_ATTR_ADT_MAX)
-			tb[t] = a;
+		if (t <= IPSET_ATTR_ADT_MAX) {
+			tb->a[t] = a;
+			tb->seen |= (uint64_t)1 << t;
+		}
 	}
+}
+
+/* Returns the attribute of type t, or NULL. */
+static inline const struct nlattr *tb_get(const struct nest_tb *tb, unsigned t)
+{
+	return tb->seen >> t & 1 ? tb->a[t] : NULL;
 }
 
 /* Parses nested IPSET_ATTR_IP{,_TO}: returns 0 and the address (IPv4 mapped), or -EBADMSG. */
@@ -390,36 +406,39 @@ static void prefix_range(uint8_t fam, np_u128 a, unsigned cidr, np_u128 *lo, np_
 
 static int parse_elem(struct list_state *st, const struct nlattr *nest)
 {
-	const struct nlattr *tb[IPSET_ATTR_ADT_MAX + 1] = { 0 };
+	/* copied rather than zero-initialised: the compiler clears a struct this size with a slow
+	 * string instruction */
+	static const struct fw_ipset_elem elem_zero;
+	struct nest_tb tb;
 	struct fw_ipset *s = st->cur;
-	struct fw_ipset_elem e = { .port_hi = 0 };
+	struct fw_ipset_elem e = elem_zero;
 	uint8_t fam = s->family;
 	int r;
 
-	nested_table(nest, tb);
+	nested_table(nest, &tb);
 
-	if (tb[IPSET_ATTR_IP]) {
+	if (tb_get(&tb, IPSET_ATTR_IP)) {
 		uint8_t f;
 		unsigned cidr = fam == NFPROTO_IPV4 ? 32 : 128;
 
-		r = parse_ipaddr(tb[IPSET_ATTR_IP], &e.lo, &f);
+		r = parse_ipaddr(tb_get(&tb, IPSET_ATTR_IP), &e.lo, &f);
 		if (r < 0)
 			return r;
 		fam = f;
-		if (tb[IPSET_ATTR_CIDR]) {
+		if (tb_get(&tb, IPSET_ATTR_CIDR)) {
 			uint8_t c;
 
-			r = get_u8(tb[IPSET_ATTR_CIDR], &c);
+			r = get_u8(tb_get(&tb, IPSET_ATTR_CIDR), &c);
 			if (r < 0)
 				return r;
 			cidr = c;
 		} else if (s->netmask)
 			cidr = s->netmask;
 		prefix_range(fam, e.lo, cidr, &e.lo, &e.hi);
-		if (tb[IPSET_ATTR_IP_TO]) {
+		if (tb_get(&tb, IPSET_ATTR_IP_TO)) {
 			np_u128 to;
 
-			r = parse_ipaddr(tb[IPSET_ATTR_IP_TO], &to, &f);
+			r = parse_ipaddr(tb_get(&tb, IPSET_ATTR_IP_TO), &to, &f);
 			if (r < 0)
 				return r;
 			if (f != fam || to < e.lo)
@@ -428,27 +447,27 @@ static int parse_elem(struct list_state *st, const struct nlattr *nest)
 		}
 		e.has_addr = true;
 	}
-	if (tb[IPSET_ATTR_IP2]) {
+	if (tb_get(&tb, IPSET_ATTR_IP2)) {
 		uint8_t f, c = fam == NFPROTO_IPV4 ? 32 : 128;
 
-		r = parse_ipaddr(tb[IPSET_ATTR_IP2], &e.lo2, &f);
+		r = parse_ipaddr(tb_get(&tb, IPSET_ATTR_IP2), &e.lo2, &f);
 		if (r < 0)
 			return r;
-		if (tb[IPSET_ATTR_CIDR2]) {
-			r = get_u8(tb[IPSET_ATTR_CIDR2], &c);
+		if (tb_get(&tb, IPSET_ATTR_CIDR2)) {
+			r = get_u8(tb_get(&tb, IPSET_ATTR_CIDR2), &c);
 			if (r < 0)
 				return r;
 		}
 		prefix_range(f, e.lo2, c, &e.lo2, &e.hi2);
 		e.has_addr2 = true;
 	}
-	if (tb[IPSET_ATTR_PORT]) {
-		r = get_be16(tb[IPSET_ATTR_PORT], &e.port_lo);
+	if (tb_get(&tb, IPSET_ATTR_PORT)) {
+		r = get_be16(tb_get(&tb, IPSET_ATTR_PORT), &e.port_lo);
 		if (r < 0)
 			return r;
 		e.port_hi = e.port_lo;
-		if (tb[IPSET_ATTR_PORT_TO]) {
-			r = get_be16(tb[IPSET_ATTR_PORT_TO], &e.port_hi);
+		if (tb_get(&tb, IPSET_ATTR_PORT_TO)) {
+			r = get_be16(tb_get(&tb, IPSET_ATTR_PORT_TO), &e.port_hi);
 			if (r < 0)
 				return r;
 			if (e.port_hi < e.port_lo)
@@ -456,40 +475,40 @@ static int parse_elem(struct list_state *st, const struct nlattr *nest)
 		}
 		e.has_port = true;
 	}
-	if (tb[IPSET_ATTR_PROTO]) {
-		r = get_u8(tb[IPSET_ATTR_PROTO], &e.proto);
+	if (tb_get(&tb, IPSET_ATTR_PROTO)) {
+		r = get_u8(tb_get(&tb, IPSET_ATTR_PROTO), &e.proto);
 		if (r < 0)
 			return r;
 	}
-	if (tb[IPSET_ATTR_CADT_FLAGS]) {
+	if (tb_get(&tb, IPSET_ATTR_CADT_FLAGS)) {
 		uint32_t fl;
 
-		r = get_be32(tb[IPSET_ATTR_CADT_FLAGS], &fl);
+		r = get_be32(tb_get(&tb, IPSET_ATTR_CADT_FLAGS), &fl);
 		if (r < 0)
 			return r;
 		e.nomatch = !!(fl & IPSET_FLAG_NOMATCH);
 		e.physdev = !!(fl & IPSET_FLAG_PHYSDEV);
 		e.iface_wildcard = !!(fl & IPSET_FLAG_IFACE_WILDCARD);
 	}
-	if (tb[IPSET_ATTR_IFACE]) {
-		if (mnl_attr_validate(tb[IPSET_ATTR_IFACE], MNL_TYPE_NUL_STRING) < 0)
+	if (tb_get(&tb, IPSET_ATTR_IFACE)) {
+		if (mnl_attr_validate(tb_get(&tb, IPSET_ATTR_IFACE), MNL_TYPE_NUL_STRING) < 0)
 			return -EBADMSG;
-		e.iface = strdup(mnl_attr_get_str(tb[IPSET_ATTR_IFACE]));
+		e.iface = strdup(mnl_attr_get_str(tb_get(&tb, IPSET_ATTR_IFACE)));
 		if (!e.iface)
 			return -ENOMEM;
 	}
-	if (tb[IPSET_ATTR_NAME]) {
-		if (mnl_attr_validate(tb[IPSET_ATTR_NAME], MNL_TYPE_NUL_STRING) < 0) {
+	if (tb_get(&tb, IPSET_ATTR_NAME)) {
+		if (mnl_attr_validate(tb_get(&tb, IPSET_ATTR_NAME), MNL_TYPE_NUL_STRING) < 0) {
 			ipset_elem_done(&e);
 			return -EBADMSG;
 		}
-		e.member = strdup(mnl_attr_get_str(tb[IPSET_ATTR_NAME]));
+		e.member = strdup(mnl_attr_get_str(tb_get(&tb, IPSET_ATTR_NAME)));
 		if (!e.member) {
 			ipset_elem_done(&e);
 			return -ENOMEM;
 		}
 	}
-	if (tb[IPSET_ATTR_TIMEOUT])
+	if (tb_get(&tb, IPSET_ATTR_TIMEOUT))
 		s->has_timeout = true;
 	s->n_elems++;
 	if (st->direct) {
@@ -509,39 +528,39 @@ static int parse_elem(struct list_state *st, const struct nlattr *nest)
 
 static int parse_header(struct list_state *st, struct fw_ipset *s, const struct nlattr *nest)
 {
-	const struct nlattr *tb[IPSET_ATTR_ADT_MAX + 1] = { 0 };
+	struct nest_tb tb;
 	int r;
 
-	nested_table(nest, tb);
-	if (tb[IPSET_ATTR_NETMASK]) {
-		r = get_u8(tb[IPSET_ATTR_NETMASK], &s->netmask);
+	nested_table(nest, &tb);
+	if (tb_get(&tb, IPSET_ATTR_NETMASK)) {
+		r = get_u8(tb_get(&tb, IPSET_ATTR_NETMASK), &s->netmask);
 		if (r < 0)
 			return r;
 	}
-	if (tb[IPSET_ATTR_PORT]) {
-		r = get_be16(tb[IPSET_ATTR_PORT], &s->port_from);
+	if (tb_get(&tb, IPSET_ATTR_PORT)) {
+		r = get_be16(tb_get(&tb, IPSET_ATTR_PORT), &s->port_from);
 		if (r < 0)
 			return r;
 	}
-	if (tb[IPSET_ATTR_PORT_TO]) {
-		r = get_be16(tb[IPSET_ATTR_PORT_TO], &s->port_to);
+	if (tb_get(&tb, IPSET_ATTR_PORT_TO)) {
+		r = get_be16(tb_get(&tb, IPSET_ATTR_PORT_TO), &s->port_to);
 		if (r < 0)
 			return r;
 	}
-	if (tb[IPSET_ATTR_MARKMASK]) {
+	if (tb_get(&tb, IPSET_ATTR_MARKMASK)) {
 		uint32_t m;
 
-		r = get_be32(tb[IPSET_ATTR_MARKMASK], &m);
+		r = get_be32(tb_get(&tb, IPSET_ATTR_MARKMASK), &m);
 		if (r < 0)
 			return r;
 	}
-	if (tb[IPSET_ATTR_TIMEOUT])
+	if (tb_get(&tb, IPSET_ATTR_TIMEOUT))
 		s->has_timeout = true;
-	if (tb[IPSET_ATTR_ELEMENTS]) {
+	if (tb_get(&tb, IPSET_ATTR_ELEMENTS)) {
 		uint32_t n;
 
 		/* room for the elements the header announces (capped: it is only a hint) */
-		if (get_be32(tb[IPSET_ATTR_ELEMENTS], &n) == 0) {
+		if (get_be32(tb_get(&tb, IPSET_ATTR_ELEMENTS), &n) == 0) {
 			st->hint = MIN(n, 1u << 20);
 			if (!st->direct && VEC_RESERVE(&s->elems, st->hint) < 0)
 				return -ENOMEM;

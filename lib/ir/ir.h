@@ -272,6 +272,9 @@ struct ir_rule {
 	 * text) live in the rule's own allocation. Read it like any rule; change it only through
 	 * the ir_rule_* functions, which give it separate allocations first (ir_rule_unpack()). */
 	bool packed;
+	/* Made by ir_chain_append_shared(): packed, and its predicates, statements and verdict are
+	 * those of a template its table keeps (only the rule, its comment and text are its own). */
+	bool shared;
 	uint32_t packed_size; /* bytes of the packed allocation (internal) */
 };
 
@@ -315,9 +318,9 @@ struct ir_key_part {
 };
 
 struct ir_set_elem {
+	np_u128 data; /* IR_SET_MAP (first: no padding, 64 bytes in all) */
 	struct ir_key_part *key; /* set->nkey parts */
 	struct ir_verdict verdict; /* IR_SET_VMAP */
-	np_u128 data; /* IR_SET_MAP */
 	bool nomatch; /* ipset nomatch: excluded (the most specific entry decides) */
 };
 
@@ -345,6 +348,7 @@ struct ir_table {
 	VEC(struct ir_chain *) chains;
 	VEC(struct ir_set *) sets;
 	struct hashmap chain_by_name, set_by_name;
+	VEC(struct ir_rule *) templates; /* rule bodies shared by rules of this table (internal) */
 };
 
 /* What the readers say about each source: read or not, and why (e.g. "module not loaded"). */
@@ -465,6 +469,18 @@ int ir_chain_append_packed(struct ir_chain *c, struct ir_rule *scratch);
  * (copied; NULL for none) and handle in place of its own. Returns 0 or -ENOMEM. */
 int ir_chain_append_copy(struct ir_chain *c, const struct ir_rule *src, const char *comment,
 			 uint64_t handle);
+/* Keeps in t a packed copy of src (its comment and handle included, not its text) as a
+ * template whose body rules of t may share. Returns 0 and the template (owned by t, freed with
+ * it) in *ret, or -ENOMEM. */
+int ir_table_add_template(struct ir_table *t, const struct ir_rule *src, struct ir_rule **ret);
+/*
+ * Appends to c a rule whose predicates, statements and verdict are those of tmpl, a template of
+ * c's table (ir_table_add_template()), with comment (copied; NULL for none) and handle of its
+ * own: one small allocation for a rule that repeats another. Returns 0, -EINVAL (tmpl is not a
+ * template of c's table) or -ENOMEM.
+ */
+int ir_chain_append_shared(struct ir_chain *c, const struct ir_rule *tmpl, const char *comment,
+			   uint64_t handle);
 
 /* --- rules --- */
 
