@@ -412,8 +412,9 @@ static int objlist_add(struct hashmap *h, const char *key, void *obj, bool *ret_
 	}
 	l->dirty = true;
 	if (l->v.n == l->v.cap) {
-		/* Grow by half: the indexes hold several pointers a pod, doubling wastes more. */
-		size_t cap = l->v.cap < 4 ? 4 : l->v.cap + l->v.cap / 2;
+		/* Grow by half: the indexes hold several pointers a pod, doubling wastes more; and
+		 * from one, as a label of a single pod (a StatefulSet's pod-name) is common. */
+		size_t cap = l->v.cap < 4 ? l->v.cap + 1 : l->v.cap + l->v.cap / 2;
 		void **v = reallocarray(l->v.items, cap, sizeof(*v));
 
 		if (!v)
