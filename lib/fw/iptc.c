@@ -261,33 +261,25 @@ static int entry_target(struct iptc_reader *rd, const struct entry *e, const cha
 				  e->target_size - sizeof(*t), rd->r);
 }
 
-static int key_put(struct iptc_reader *rd, const void *p, size_t n)
+/* An extension (match or target) in the key at w: size, name (NUL-padded: the kernel copies
+ * only the name's bytes, what follows is left from before), revision and blob (unless with_data
+ * is false). Takes at most as many bytes as the extension has in the entry. Returns the end. */
+static uint8_t *key_put_ext(uint8_t *w, uint16_t size, const char *uname, uint8_t rev,
+			    const void *data, size_t len, bool with_data)
 {
-	if (VEC_RESERVE(&rd->key, n) < 0)
-		return -ENOMEM;
-	memcpy(rd->key.items + rd->key.n, p, n);
-	rd->key.n += n;
-	return 0;
-}
+	size_t nl = strnlen(uname, XT_EXTENSION_MAXNAMELEN - 1);
 
-/* An extension (match or target) in the key: size, name (NUL-padded: the kernel copies only the
- * name's bytes, what follows is left from before), revision and blob (unless with_data is
- * false). */
-static int key_put_ext(struct iptc_reader *rd, uint16_t size, const char *uname, uint8_t rev,
-		       const void *data, size_t len, bool with_data)
-{
-	char name[XT_EXTENSION_MAXNAMELEN] = { 0 };
-	int k;
-
-	memcpy(name, uname, strnlen(uname, sizeof(name) - 1));
-	k = key_put(rd, &size, sizeof(size));
-	if (k >= 0)
-		k = key_put(rd, name, sizeof(name));
-	if (k >= 0)
-		k = key_put(rd, &rev, sizeof(rev));
-	if (k >= 0 && with_data)
-		k = key_put(rd, data, len);
-	return k;
+	memcpy(w, &size, sizeof(size));
+	w += sizeof(size);
+	memcpy(w, uname, nl);
+	memset(w + nl, 0, XT_EXTENSION_MAXNAMELEN - nl);
+	w += XT_EXTENSION_MAXNAMELEN;
+	*w++ = rev;
+	if (with_data) {
+		memcpy(w, data, len);
+		w += len;
+	}
+	return w;
 }
 
 /*
@@ -301,15 +293,21 @@ static int entry_key(struct iptc_reader *rd, const void *hdr, size_t hdr_len, co
 {
 	const uint8_t *p = e->elems;
 	const struct xt_entry_target *t = e->target;
-	uint8_t flag = e->is_goto;
+	size_t ll = label ? strlen(label) : 0;
 	bool jump;
-	int verdict, k;
+	int verdict;
+	uint8_t *w;
 
 	rd->key.n = 0;
 	rd->has_comment = false;
 	rd->comment[0] = 0;
-	k = key_put(rd, hdr, hdr_len);
-	for (size_t off = 0; off < e->matches_size && k >= 0;) {
+	/* an extension's piece of the key is no longer than its bytes in the entry */
+	if (VEC_RESERVE(&rd->key, hdr_len + e->matches_size + e->target_size + ll + 2) < 0)
+		return -ENOMEM;
+	w = rd->key.items;
+	memcpy(w, hdr, hdr_len);
+	w += hdr_len;
+	for (size_t off = 0; off < e->matches_size;) {
 		const struct xt_entry_match *m = (const struct xt_entry_match *)(p + off);
 		size_t size;
 
@@ -325,24 +323,21 @@ static int entry_key(struct iptc_reader *rd, const void *hdr, size_t hdr_len, co
 			rd->has_comment = true;
 			continue;
 		}
-		k = key_put_ext(rd, (uint16_t)size, m->u.user.name, m->u.user.revision, m->data,
+		w = key_put_ext(w, (uint16_t)size, m->u.user.name, m->u.user.revision, m->data,
 				size - sizeof(*m), true);
 	}
-	if (k < 0)
-		return k;
 	if (e->target_size < sizeof(*t) + sizeof(int))
 		return 0;
 	/* a jump's verdict is the offset of its target: the label names the chain instead */
 	memcpy(&verdict, t->data, sizeof(verdict));
-	jump = strncmp(t->u.user.name, XT_STANDARD_TARGET, sizeof(XT_STANDARD_TARGET)) == 0 &&
-	       verdict >= 0;
-	k = key_put_ext(rd, (uint16_t)e->target_size, t->u.user.name, t->u.user.revision, t->data,
+	jump = t->u.user.name[0] == 0 && verdict >= 0; /* XT_STANDARD_TARGET is "" */
+	w = key_put_ext(w, (uint16_t)e->target_size, t->u.user.name, t->u.user.revision, t->data,
 			e->target_size - sizeof(*t), !jump);
-	if (k >= 0)
-		k = key_put(rd, label ? label : "", label ? strlen(label) + 1 : 1);
-	if (k >= 0)
-		k = key_put(rd, &flag, 1);
-	return k < 0 ? k : 1;
+	memcpy(w, label ? label : "", ll + 1);
+	w += ll + 1;
+	*w++ = e->is_goto;
+	rd->key.n = (size_t)(w - rd->key.items);
+	return 1;
 }
 
 /*
@@ -353,19 +348,22 @@ static int entry_read(struct iptc_reader *rd, struct ir_chain *c, const void *hd
 		      const struct entry *e, const char *label,
 		      int (*hdr_fn)(struct iptc_reader *rd, const void *hdr))
 {
-	const struct ir_rule *tmpl;
+	const char *comment;
+	struct ir_rule *tmpl;
 	uint64_t h = 0;
 	int k, cached;
 
 	cached = entry_key(rd, hdr, hdr_len, e, label);
 	if (cached < 0)
 		return cached;
+	comment = rd->has_comment ? rd->comment : NULL;
 	if (cached) {
-		h = fw_rcache_hash(NULL, rd->key.items, rd->key.n);
-		tmpl = fw_rcache_get(rd->cache, h, NULL, rd->key.items, rd->key.n);
-		if (tmpl)
-			return ir_chain_append_copy(c, tmpl, rd->has_comment ? rd->comment : NULL,
-						    0);
+		const struct ir_rule *t;
+
+		h = fw_rcache_hash(rd->t, rd->key.items, rd->key.n);
+		t = fw_rcache_get(rd->cache, h, rd->t, rd->key.items, rd->key.n);
+		if (t)
+			return ir_chain_append_shared(c, t, comment, 0);
 	}
 	ir_rule_clear(rd->r);
 	k = hdr_fn(rd, hdr);
@@ -377,14 +375,15 @@ static int entry_read(struct iptc_reader *rd, struct ir_chain *c, const void *hd
 		return k;
 	if (!cached)
 		return ir_chain_append_packed(c, rd->r);
-	k = fw_rcache_put(rd->cache, h, NULL, rd->key.items, rd->key.n, rd->r, &tmpl);
-	if (k == -E2BIG)
-		tmpl = rd->r;
-	else if (k < 0)
-		return k;
-	k = ir_chain_append_copy(c, tmpl, rd->has_comment ? rd->comment : NULL, 0);
+	/* the first of its kind: kept by the table as the body the next ones share */
+	k = ir_table_add_template(rd->t, rd->r, &tmpl);
 	ir_rule_clear(rd->r);
-	return k;
+	if (k < 0)
+		return k;
+	k = fw_rcache_put(rd->cache, h, rd->t, rd->key.items, rd->key.n, tmpl);
+	if (k < 0 && k != -E2BIG)
+		return k;
+	return ir_chain_append_shared(c, tmpl, comment, 0);
 }
 
 static int ip4_hdr(struct iptc_reader *rd, const void *hdr)

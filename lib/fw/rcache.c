@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The rule cache: an open-addressing table (linear probing, at most half full) of entries with
- * the key's hash, tag and bytes and the template rule, a packed IR rule.
+ * the key's hash, tag and bytes and the template rule (kept by its IR table).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,14 +15,44 @@ struct rc_entry {
 	const void *tag;
 	size_t len;
 	uint8_t *key;
-	struct ir_rule *tmpl;
+	const struct ir_rule *tmpl;
+};
+
+/* Key bytes are kept in chunks freed with the cache. */
+struct rc_chunk {
+	struct rc_chunk *next;
+	size_t size, used;
+	uint8_t data[];
 };
 
 struct fw_rcache {
 	struct rc_entry *slots; /* tmpl NULL: free */
 	size_t cap; /* power of two, or 0 */
 	size_t n;
+	struct rc_chunk *keys;
 };
+
+#define RC_CHUNK (64u * 1024u)
+
+/* Returns room for len key bytes, or NULL. */
+static uint8_t *key_room(struct fw_rcache *c, size_t len)
+{
+	struct rc_chunk *k = c->keys;
+
+	if (!k || k->size - k->used < len) {
+		size_t size = MAX((size_t)RC_CHUNK, len);
+
+		k = malloc(sizeof(*k) + size);
+		if (!k)
+			return NULL;
+		k->next = c->keys;
+		k->size = size;
+		k->used = 0;
+		c->keys = k;
+	}
+	k->used += len;
+	return k->data + k->used - len;
+}
 
 int fw_rcache_new(struct fw_rcache **ret)
 {
@@ -38,11 +68,12 @@ struct fw_rcache *fw_rcache_free(struct fw_rcache *c)
 {
 	if (!c)
 		return NULL;
-	for (size_t i = 0; i < c->cap; i++)
-		if (c->slots[i].tmpl) {
-			ir_rule_free(c->slots[i].tmpl);
-			free(c->slots[i].key);
-		}
+	while (c->keys) {
+		struct rc_chunk *next = c->keys->next;
+
+		free(c->keys);
+		c->keys = next;
+	}
 	free(c->slots);
 	free(c);
 	return NULL;
@@ -131,27 +162,20 @@ static int grow(struct fw_rcache *c)
 }
 
 int fw_rcache_put(struct fw_rcache *c, uint64_t h, const void *tag, const void *key, size_t len,
-		  const struct ir_rule *rule, const struct ir_rule **ret)
+		  const struct ir_rule *tmpl)
 {
-	struct rc_entry e = { .hash = h, .tag = tag, .len = len };
-	int r;
+	struct rc_entry e = { .hash = h, .tag = tag, .len = len, .tmpl = tmpl };
 
 	if (len > FW_RCACHE_KEY_MAX)
 		return -E2BIG;
 	if ((c->n + 1) * 2 > c->cap && grow(c) < 0)
 		return -ENOMEM;
-	e.key = malloc(len ? len : 1);
+	e.key = key_room(c, len);
 	if (!e.key)
 		return -ENOMEM;
 	if (len > 0)
 		memcpy(e.key, key, len);
-	r = ir_rule_pack(rule, rule->comment, 0, &e.tmpl);
-	if (r < 0) {
-		free(e.key);
-		return r;
-	}
 	slot_insert(c->slots, c->cap, &e);
 	c->n++;
-	*ret = e.tmpl;
 	return 0;
 }

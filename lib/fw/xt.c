@@ -772,7 +772,10 @@ static int set_lookup(const struct xt_item *x, const struct set_opt *o)
 	if (o->counters || (o->v3_flags & IPSET_FLAG_RETURN_NOMATCH))
 		return match_opaque(x, "%s--match-set %s with counter or return-nomatch options",
 				    inv ? "! " : "", name);
-	if (l)
+	if (l && x->ctx->set_name == fw_ipsets_xt_name && x->ctx->userdata == l &&
+	    o->index < l->n_index)
+		s = l->by_index[o->index]; /* the set that name came from: no lookup by name */
+	else if (l)
 		s = fw_ipsets_find(l, name);
 	if (!s)
 		return match_opaque(x, "%s--match-set %s: set type unknown", inv ? "! " : "", name);
