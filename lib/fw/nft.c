@@ -2940,6 +2940,7 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 	struct raw_rule_attrs ra = { 0 };
 	const struct nfgenmsg *nfg;
 	const struct ir_rule *tmpl;
+	struct ir_rule *kept;
 	const struct nlattr *a, *exprs;
 	const char *comment = NULL;
 	struct nft_table_rec *tr;
@@ -3032,11 +3033,14 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 	if (k < 0)
 		return k;
 	if (!tmpl) {
+		/* the first of its kind: kept by the table as the body the next ones share */
+		k = ir_table_add_template(tr->t, r, &kept);
+		if (k < 0)
+			return k;
+		tmpl = kept;
 		k = fw_rcache_put(p->cache, hash, tr, exprs ? mnl_attr_get_payload(exprs) : NULL,
-				  klen, r, &tmpl);
-		if (k == -E2BIG)
-			tmpl = r;
-		else if (k < 0)
+				  klen, tmpl);
+		if (k < 0 && k != -E2BIG)
 			return k;
 	}
 	if (r->comment && comment) {
@@ -3046,13 +3050,15 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 		k = ir_rule_set_comment(r, comment);
 		if (k >= 0)
 			k = rule_translate(p, tr, r);
+		if (k >= 0)
+			k = ir_chain_append_copy(c, r, r->comment, handle);
 		if (k < 0)
 			return k;
-		tmpl = r;
-		comment = r->comment;
+		p->nrules++;
+		return 0;
 	}
 append:
-	k = ir_chain_append_copy(c, tmpl, comment ? comment : tmpl->comment, handle);
+	k = ir_chain_append_shared(c, tmpl, comment ? comment : tmpl->comment, handle);
 	if (k < 0)
 		return k;
 	p->nrules++;

@@ -6,7 +6,7 @@
  * great deal (Calico's mark checks and per-endpoint boilerplate: about three rules in four are
  * a copy of an earlier one but for their comment), so a reader looks a rule up here first and,
  * when an equal one was translated before, appends a copy of that translation instead of
- * decoding it again.
+ * decoding it again, sharing the first one's translation (ir_chain_append_shared()).
  *
  * A key is a tag (what else the translation depends on, e.g. the table a rule's set references
  * resolve in) and bytes (e.g. a rule's expression attributes, or an x_tables entry without its
@@ -28,7 +28,7 @@ struct fw_rcache;
 
 /* Returns 0 and a new empty cache in *ret (free with fw_rcache_free()), or -ENOMEM. */
 int fw_rcache_new(struct fw_rcache **ret);
-/* Frees c and its templates; accepts NULL; returns NULL. */
+/* Frees c (not the templates); accepts NULL; returns NULL. */
 struct fw_rcache *fw_rcache_free(struct fw_rcache *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct fw_rcache *, fw_rcache_free);
 
@@ -37,10 +37,10 @@ uint64_t fw_rcache_hash(const void *tag, const void *key, size_t len);
 /* Returns the template stored for the key whose hash is h (owned by c), or NULL. */
 const struct ir_rule *fw_rcache_get(const struct fw_rcache *c, uint64_t h, const void *tag,
 				    const void *key, size_t len);
-/* Stores a packed copy of rule, without its handle and text, as the template for the key
- * (which must not be stored yet; key bytes are copied). Returns 0 and the template (owned by c)
- * in *ret, -E2BIG for a key longer than FW_RCACHE_KEY_MAX, or -ENOMEM. */
+/* Stores tmpl (not owned: a template its table keeps, see ir_table_add_template()) for the
+ * key, which must not be stored yet (its bytes are copied). Returns 0, -E2BIG for a key longer
+ * than FW_RCACHE_KEY_MAX (not stored), or -ENOMEM. */
 int fw_rcache_put(struct fw_rcache *c, uint64_t h, const void *tag, const void *key, size_t len,
-		  const struct ir_rule *rule, const struct ir_rule **ret);
+		  const struct ir_rule *tmpl);
 /* Returns the number of templates stored. */
 size_t fw_rcache_size(const struct fw_rcache *c);

@@ -419,6 +419,35 @@ START_TEST(packed_rules)
 		ck_assert(cp->preds.items[1].values.r[1].lo == 8080);
 	}
 
+	/* rules sharing a template of their table: their own comment and handle */
+	{
+		struct ir_rule *tmpl, *sh;
+
+		ck_assert_int_eq(ir_table_add_template(t, r, &tmpl), 0);
+		ck_assert_int_eq(ir_chain_append_shared(c, r, "x", 1), -EINVAL); /* in a chain */
+		ck_assert_int_eq(ir_chain_append_shared(c, tmpl, "third", 9), 0);
+		sh = c->rules.items[3];
+		ck_assert(sh->packed && sh->shared);
+		ck_assert_uint_eq(sh->position, 4);
+		ck_assert_ptr_eq(sh->chain, c);
+		ck_assert_uint_eq(sh->handle, 9);
+		ck_assert_str_eq(sh->comment, "third");
+		ck_assert_ptr_eq(sh->preds.items, tmpl->preds.items);
+		render(sh, &sb);
+		ck_assert_ptr_nonnull(strstr(strbuf_str(&sb), "jump pod-policy comment \"third\""));
+		/* a copy of a shared rule has its own body */
+		ck_assert_int_eq(ir_chain_append_copy(c, sh, NULL, 10), 0);
+		ck_assert(!c->rules.items[4]->shared);
+		ck_assert_ptr_ne(c->rules.items[4]->preds.items, tmpl->preds.items);
+		ck_assert_str_eq(c->rules.items[4]->preds.items[2].ref.name, "allowed");
+		/* changing a shared rule leaves the template alone */
+		ck_assert_int_eq(ir_rule_set_verdict(sh, IR_VERDICT_DROP, NULL), 0);
+		ck_assert(!sh->packed && !sh->shared);
+		ck_assert_int_eq(tmpl->verdict.kind, IR_VERDICT_JUMP);
+		ck_assert_str_eq(sh->preds.items[0].ifnames.items[0].name, "cali");
+		ck_assert_ptr_ne(sh->preds.items, tmpl->preds.items);
+	}
+
 	/* changed through the API: unpacked first, the rest intact */
 	ck_assert_int_eq(ir_rule_set_comment(r, "other"), 0);
 	ck_assert(!r->packed);
@@ -431,8 +460,8 @@ START_TEST(packed_rules)
 	/* the scratch builds the next rule */
 	ck_assert_int_eq(ir_rule_set_verdict(scratch, IR_VERDICT_DROP, NULL), 0);
 	ck_assert_int_eq(ir_chain_append_packed(c, scratch), 0);
-	ck_assert_str_eq(render(c->rules.items[3], &sb), "drop");
-	ck_assert_uint_eq(c->rules.items[3]->position, 4);
+	ck_assert_str_eq(render(c->rules.items[5], &sb), "drop");
+	ck_assert_uint_eq(c->rules.items[5]->position, 6);
 	strbuf_done(&sb);
 	strbuf_done(&want);
 }
