@@ -34,7 +34,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct fw_rcache *, fw_rcache_free);
 
 /* Returns the hash of the key (tag, len bytes at key). */
 uint64_t fw_rcache_hash(const void *tag, const void *key, size_t len);
-/* Returns the template stored for the key whose hash is h (owned by c), or NULL. */
+/* Returns the template stored for the key whose hash is h (owned by its table), or NULL. */
 const struct ir_rule *fw_rcache_get(const struct fw_rcache *c, uint64_t h, const void *tag,
 				    const void *key, size_t len);
 /* Stores tmpl (not owned: a template its table keeps, see ir_table_add_template()) for the
