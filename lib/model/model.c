@@ -541,8 +541,10 @@ struct model *model_free(struct model *m)
 	hashmap_done(&m->policies);
 	hashmap_done(&m->services);
 	hashmap_done(&m->daemonsets);
-	/* What pods and namespaces shared is gone with them; policies hold no shared data. */
-	assert(m->blobs.n == 0);
+	/* What pods and namespaces shared went with them (policies hold no shared data); the
+	 * loop only matters should a reference have been lost. */
+	for (size_t i = 0; i < m->blobs.cap; i++)
+		free(slot_obj(m->blobs.slots[i]));
 	free(m->blobs.slots);
 	objlists_free(&m->pods_by_ns);
 	objlists_free(&m->pods_by_label);
