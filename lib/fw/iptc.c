@@ -376,8 +376,7 @@ static int entry_read(struct iptc_reader *rd, struct ir_chain *c, const void *hd
 	if (!cached)
 		return ir_chain_append_packed(c, rd->r);
 	/* the first of its kind: kept by the table as the body the next ones share */
-	k = ir_table_add_template(rd->t, rd->r, &tmpl);
-	ir_rule_clear(rd->r);
+	k = ir_table_take_template(rd->t, rd->r, &tmpl);
 	if (k < 0)
 		return k;
 	k = fw_rcache_put(rd->cache, h, rd->t, rd->key.items, rd->key.n, tmpl);

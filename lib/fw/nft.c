@@ -3034,7 +3034,7 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 		return k;
 	if (!tmpl) {
 		/* the first of its kind: kept by the table as the body the next ones share */
-		k = ir_table_add_template(tr->t, r, &kept);
+		k = ir_table_take_template(tr->t, r, &kept);
 		if (k < 0)
 			return k;
 		tmpl = kept;
@@ -3043,7 +3043,7 @@ static int parse_rule(struct fw_nft_parser *p, const struct nlmsghdr *nlh)
 		if (k < 0 && k != -E2BIG)
 			return k;
 	}
-	if (r->comment && comment) {
+	if (tmpl->comment && comment) {
 		/* a comment in the userdata and one from the expressions (an xtables comment
 		 * match, which appends itself to the first): translate with the first in place */
 		ir_rule_clear(r);

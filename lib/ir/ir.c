@@ -1012,13 +1012,58 @@ int ir_table_add_template(struct ir_table *t, const struct ir_rule *src, struct 
 	return 0;
 }
 
+int ir_table_take_template(struct ir_table *t, struct ir_rule *scratch, struct ir_rule **ret)
+{
+	struct ir_rule *r = NULL;
+
+	if (scratch->packed)
+		return -EINVAL;
+	if (VEC_RESERVE(&t->templates, 1) < 0)
+		return -ENOMEM;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	/* the arrays at their size; what they point to moves with them */
+	if (scratch->preds.n > 0) {
+		r->preds.items = malloc(scratch->preds.n * sizeof(*r->preds.items));
+		if (!r->preds.items)
+			goto oom;
+		memcpy(r->preds.items, scratch->preds.items,
+		       scratch->preds.n * sizeof(*r->preds.items));
+		r->preds.n = r->preds.cap = scratch->preds.n;
+	}
+	if (scratch->stmts.n > 0) {
+		r->stmts.items = malloc(scratch->stmts.n * sizeof(*r->stmts.items));
+		if (!r->stmts.items)
+			goto oom;
+		memcpy(r->stmts.items, scratch->stmts.items,
+		       scratch->stmts.n * sizeof(*r->stmts.items));
+		r->stmts.n = r->stmts.cap = scratch->stmts.n;
+	}
+	r->verdict = scratch->verdict;
+	r->comment = scratch->comment;
+	r->handle = scratch->handle;
+	scratch->preds.n = scratch->stmts.n = 0;
+	scratch->verdict = (struct ir_verdict){ .kind = IR_VERDICT_CONTINUE };
+	scratch->comment = NULL;
+	scratch->handle = 0;
+	ir_rule_clear(scratch); /* its text */
+	t->templates.items[t->templates.n++] = r;
+	*ret = r;
+	return 0;
+oom:
+	free(r->preds.items);
+	free(r);
+	return -ENOMEM;
+}
+
 int ir_chain_append_shared(struct ir_chain *c, const struct ir_rule *tmpl, const char *comment,
 			   uint64_t handle)
 {
 	size_t cl = comment ? strlen(comment) + 1 : 0;
 	struct ir_rule *r;
 
-	if (!c->table || !tmpl->packed || tmpl->shared || tmpl->chain)
+	if (!c->table || tmpl->shared || tmpl->chain)
 		return -EINVAL;
 	if (VEC_RESERVE(&c->rules, 1) < 0)
 		return -ENOMEM;
@@ -1033,6 +1078,8 @@ int ir_chain_append_shared(struct ir_chain *c, const struct ir_rule *tmpl, const
 		r->comment = (char *)(r + 1);
 		memcpy(r->comment, comment, cl);
 	}
+	/* owns nothing but itself (and a text it may be given): packed */
+	r->packed = true;
 	r->shared = true;
 	r->packed_size = (uint32_t)(sizeof(*r) + cl);
 	c->rules.items[c->rules.n++] = r;

@@ -273,7 +273,8 @@ struct ir_rule {
 	 * the ir_rule_* functions, which give it separate allocations first (ir_rule_unpack()). */
 	bool packed;
 	/* Made by ir_chain_append_shared(): packed, and its predicates, statements and verdict are
-	 * those of a template its table keeps (only the rule, its comment and text are its own). */
+	 * those of a template its table keeps (only the rule, its comment and text are its own;
+	 * ir_ruleset_link() resolving its references writes the same into the template). */
 	bool shared;
 	uint32_t packed_size; /* bytes of the packed allocation (internal) */
 };
@@ -473,11 +474,15 @@ int ir_chain_append_copy(struct ir_chain *c, const struct ir_rule *src, const ch
  * template whose body rules of t may share. Returns 0 and the template (owned by t, freed with
  * it) in *ret, or -ENOMEM. */
 int ir_table_add_template(struct ir_table *t, const struct ir_rule *src, struct ir_rule **ret);
+/* Moves the contents of *scratch (not packed) into a new template of t, its arrays allocated
+ * to their size; *scratch is left empty, keeping its arrays for the next rule. Returns 0 and the
+ * template (owned by t) in *ret, -EINVAL or -ENOMEM (*scratch unchanged). */
+int ir_table_take_template(struct ir_table *t, struct ir_rule *scratch, struct ir_rule **ret);
 /*
  * Appends to c a rule whose predicates, statements and verdict are those of tmpl, a template of
- * c's table (ir_table_add_template()), with comment (copied; NULL for none) and handle of its
- * own: one small allocation for a rule that repeats another. Returns 0, -EINVAL (tmpl is not a
- * template of c's table) or -ENOMEM.
+ * c's table (ir_table_add_template(), ir_table_take_template()), with comment (copied; NULL for
+ * none) and handle of its own: one small allocation for a rule that repeats another. Returns 0,
+ * -EINVAL (tmpl is not a template: in a chain, or shared itself) or -ENOMEM.
  */
 int ir_chain_append_shared(struct ir_chain *c, const struct ir_rule *tmpl, const char *comment,
 			   uint64_t handle);

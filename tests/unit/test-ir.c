@@ -448,6 +448,36 @@ START_TEST(packed_rules)
 		ck_assert_ptr_ne(sh->preds.items, tmpl->preds.items);
 	}
 
+	/* a template taken from a scratch rule: the scratch is emptied, shared rules render alike
+	 */
+	{
+		_cleanup_(ir_rule_freep) struct ir_rule *sc = NULL;
+		struct ir_rule *tmpl;
+		size_t n = c->rules.n;
+
+		ck_assert_int_eq(ir_rule_new(&sc), 0);
+		ck_assert_int_eq(ir_rule_add_ifname(sc, IR_FIELD_OIFNAME, false, "veth+"), 0);
+		ck_assert_int_eq(ir_rule_add_match_range(sc, IR_FIELD_DPORT, false, 53, 53), 0);
+		ck_assert_int_eq(ir_rule_set_verdict(sc, IR_VERDICT_GOTO, "pod-policy"), 0);
+		ck_assert_int_eq(ir_table_take_template(t, sc, &tmpl), 0);
+		ck_assert_uint_eq(sc->preds.n, 0);
+		ck_assert_uint_ge(sc->preds.cap, 2);
+		ck_assert_int_eq(sc->verdict.kind, IR_VERDICT_CONTINUE);
+		ck_assert_ptr_null(sc->verdict.chain);
+		ck_assert_uint_eq(tmpl->preds.n, 2);
+		ck_assert_uint_eq(tmpl->preds.cap, 2);
+		ck_assert_int_eq(ir_chain_append_shared(c, tmpl, "dns", 11), 0);
+		ck_assert_int_eq(ir_chain_append_shared(c, tmpl, NULL, 12), 0);
+		ck_assert_str_eq(render(c->rules.items[n], &sb),
+				 "oifname \"veth*\" th dport 53 goto pod-policy comment \"dns\"");
+		ck_assert_str_eq(render(c->rules.items[n + 1], &sb),
+				 "oifname \"veth*\" th dport 53 goto pod-policy");
+		/* the scratch builds on */
+		ck_assert_int_eq(ir_rule_add_bits(sc, IR_FIELD_CT_STATE, IR_CT_NEW, false), 0);
+		ck_assert_uint_eq(sc->preds.n, 1);
+		ck_assert_uint_eq(tmpl->preds.n, 2);
+	}
+
 	/* changed through the API: unpacked first, the rest intact */
 	ck_assert_int_eq(ir_rule_set_comment(r, "other"), 0);
 	ck_assert(!r->packed);
@@ -460,8 +490,8 @@ START_TEST(packed_rules)
 	/* the scratch builds the next rule */
 	ck_assert_int_eq(ir_rule_set_verdict(scratch, IR_VERDICT_DROP, NULL), 0);
 	ck_assert_int_eq(ir_chain_append_packed(c, scratch), 0);
-	ck_assert_str_eq(render(c->rules.items[5], &sb), "drop");
-	ck_assert_uint_eq(c->rules.items[5]->position, 6);
+	ck_assert_str_eq(render(c->rules.items[7], &sb), "drop");
+	ck_assert_uint_eq(c->rules.items[7]->position, 8);
 	strbuf_done(&sb);
 	strbuf_done(&want);
 }
