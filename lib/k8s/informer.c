@@ -318,12 +318,20 @@ static void log_http_error(struct informer *inf, const char *what, struct k8s_re
 	char buf[512];
 	const char *msg = NULL;
 
+	if (r->abort_error) {
+		/* The answer was abandoned on our side (too large, out of memory): say why, and
+		 * never parse the part received, which may be hundreds of MB of a LIST. */
+		k8s_log(inf->c, LOG_WARNING, "%s %s: HTTP %ld, answer abandoned: %s", what,
+			inf->res->path, code, np_strerror(r->abort_error));
+		return;
+	}
 	if (cc != CURLE_OK && code == 0) {
 		k8s_log(inf->c, LOG_WARNING, "%s %s failed: %s", what, inf->res->path,
 			r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
 		return;
 	}
-	if (r->body.len)
+	/* Only an error's body is a Status (and is kept short by the write callback). */
+	if (r->body.len && code != 200)
 		msg = k8s_status_message(r->body.s, r->body.len, buf, sizeof(buf));
 	k8s_log(inf->c, code == 410 ? LOG_INFO : LOG_WARNING, "%s %s: HTTP %ld%s%s", what,
 		inf->res->path, code, msg ? ": " : "", msg ? msg : "");
@@ -415,6 +423,9 @@ static void list_done(struct k8s_req *r, CURLcode cc, long code)
 		if (e == -EBADMSG)
 			k8s_log(inf->c, LOG_WARNING, "LIST %s: malformed answer: %s",
 				inf->res->path, np_error_format(&err, buf, sizeof(buf)));
+		else
+			k8s_log(inf->c, LOG_WARNING, "LIST %s: cannot apply the answer: %s",
+				inf->res->path, np_strerror(e));
 		/* Items applied so far stay; the list restarts from scratch. */
 		set_str(&inf->cont, NULL);
 		retry_later(inf, -1);
@@ -571,6 +582,8 @@ static void watch_done(struct k8s_req *r, CURLcode cc, long code)
 	}
 	if (r->abort_error) {
 		/* -ENOMEM while applying: re-list to get back in step. */
+		k8s_log(inf->c, LOG_WARNING, "WATCH %s: stream abandoned: %s; re-listing",
+			inf->res->path, np_strerror(r->abort_error));
 		inf->need_list = true;
 		retry_later(inf, -1);
 		return;
