@@ -1100,6 +1100,51 @@ static int load_object(struct model *m, json_t *obj, int fallback, const char *n
 	return 0;
 }
 
+/* jansson goes on after an allocation fails inside its lexer: the token loses bytes, and a
+ * string that lost its closing quote is then copied past the end of its buffer (a heap
+ * overflow), or comes out shortened, or as a bad token. So within a parse the first failed
+ * allocation makes every later one fail: the lexer stops at its next allocation (a string's
+ * copy is allocated before it is made) and the parse ends in an error that the failure count
+ * tells from bad input. */
+static _Thread_local unsigned long json_alloc_failures;
+static _Thread_local unsigned json_parse_depth;
+static _Thread_local bool json_parse_failed;
+static json_malloc_t json_malloc_next;
+
+static void *json_malloc_guarded(size_t n)
+{
+	void *p;
+
+	if (json_parse_depth && json_parse_failed)
+		return NULL;
+	p = json_malloc_next(n);
+	if (!p) {
+		json_alloc_failures++;
+		if (json_parse_depth)
+			json_parse_failed = true;
+	}
+	return p;
+}
+
+unsigned long model_json_parse_begin(void)
+{
+	if (!json_malloc_next) {
+		json_free_t f;
+
+		json_get_alloc_funcs(&json_malloc_next, &f);
+		json_set_alloc_funcs(json_malloc_guarded, f);
+	}
+	json_parse_depth++;
+	return json_alloc_failures;
+}
+
+bool model_json_parse_end(unsigned long mark)
+{
+	if (json_parse_depth && --json_parse_depth == 0)
+		json_parse_failed = false;
+	return json_alloc_failures != mark;
+}
+
 int model_load_buffer(struct model *m, const char *buf, size_t len, const char *name,
 		      struct np_error *reterr)
 {
@@ -1114,15 +1159,25 @@ int model_load_buffer(struct model *m, const char *buf, size_t len, const char *
 	if (i < len && (buf[i] == '{' || buf[i] == '[')) {
 		/* JSON: one value or several concatenated (a stream of objects). */
 		size_t off = i;
+
 		docs = json_array();
 		if (!docs)
-			return -ENOMEM;
+			return np_error_set(reterr, -ENOMEM, name, NULL, NULL, 0,
+					    "out of memory parsing the JSON");
 		while (off < len) {
+			unsigned long mark = model_json_parse_begin();
 			json_error_t je;
 			json_t *v = json_loadb(buf + off, len - off,
 					       JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES |
 						       JSON_ALLOW_NUL,
 					       &je);
+			if (model_json_parse_end(mark)) {
+				json_decref(v);
+				json_decref(docs);
+				return np_error_set(reterr, -ENOMEM, name, NULL, NULL, 0,
+						    "out of memory parsing the JSON (%zu bytes)",
+						    len);
+			}
 			if (!v) {
 				json_decref(docs);
 				return np_error_set(reterr, -EBADMSG, name, NULL, NULL,
@@ -1135,7 +1190,15 @@ int model_load_buffer(struct model *m, const char *buf, size_t len, const char *
 				off++;
 		}
 	} else {
+		unsigned long mark = model_json_parse_begin();
+
 		r = model_yaml_parse(buf, len, name, &docs, reterr);
+		if (model_json_parse_end(mark)) {
+			if (r >= 0)
+				json_decref(docs);
+			return np_error_set(reterr, -ENOMEM, name, NULL, NULL, 0,
+					    "out of memory parsing the YAML (%zu bytes)", len);
+		}
 		if (r < 0)
 			return r;
 	}
@@ -1160,6 +1223,9 @@ int model_load_buffer(struct model *m, const char *buf, size_t len, const char *
 	}
 	r = (int)MIN(skipped, (size_t)INT32_MAX);
 out:
+	if (r == -ENOMEM && reterr && !reterr->message[0])
+		np_error_set(reterr, -ENOMEM, name, NULL, NULL, 0,
+			     "out of memory loading the objects");
 	json_decref(docs);
 	/* A load is a bulk change: the indexes give back what their growth reserved. */
 	objlists_fit(&m->pods_by_ns);

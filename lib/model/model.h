@@ -275,6 +275,14 @@ int model_new(struct model **ret);
 struct model *model_free(struct model *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct model *, model_free);
 
+/* Brackets a jansson parse (json_loadb and the like): inside it, the first allocation that
+ * fails makes every later one fail too, so that jansson, which goes on after a failed
+ * allocation in its lexer, stops instead of overrunning or shortening a string. begin returns
+ * a mark; end returns whether an allocation failed since: the parse's result must then be
+ * treated as out of memory, whatever jansson said. */
+unsigned long model_json_parse_begin(void);
+bool model_json_parse_end(unsigned long mark);
+
 /*
  * Loads a file of Kubernetes objects into m, merging with what is there (a later object with
  * the same kind/namespace/name replaces the earlier one). JSON or YAML is told by content;

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -508,6 +511,45 @@ START_TEST(yaml_scalars_and_fuzzy_input)
 }
 END_TEST
 
+static size_t json_fail_from;
+
+static void *json_malloc_small(size_t n)
+{
+	return n >= json_fail_from ? NULL : malloc(n);
+}
+
+START_TEST(json_out_of_memory)
+{
+	/* jansson's lexer drops the bytes it cannot store and goes on: a long string then comes
+	 * out shortened or as a bad token. Either must be an out-of-memory error, not a load. */
+	_cleanup_(model_freep) struct model *m = NULL;
+	struct np_error e = { 0 };
+	const struct model_pod *const *pods;
+	size_t n = 100000;
+	char *doc = malloc(n + 1024), *p;
+	int r;
+
+	ck_assert_ptr_nonnull(doc);
+	p = doc + sprintf(doc, "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+			       "\"a\",\"namespace\":\"x\",\"annotations\":{\"blob\":\"");
+	memset(p, 'b', n);
+	p += n;
+	p += sprintf(p, "\"}},\"spec\":{\"nodeName\":\"n\"},\"status\":{\"podIP\":\"10.0.0.1\"}}");
+	ck_assert_int_eq(model_new(&m), 0);
+	json_fail_from = 32768;
+	json_set_alloc_funcs(json_malloc_small, free);
+	r = model_load_buffer(m, doc, (size_t)(p - doc), "big", &e);
+	json_set_alloc_funcs(malloc, free);
+	ck_assert_int_eq(r, -ENOMEM);
+	ck_assert_msg(strstr(e.message, "out of memory"), "%s", e.message);
+	ck_assert_uint_eq(model_pods(m, &pods), 0);
+	/* With memory, the same document loads. */
+	ck_assert_int_eq(model_load_buffer(m, doc, (size_t)(p - doc), "big", &e), 0);
+	ck_assert_uint_eq(model_pods(m, &pods), 1);
+	free(doc);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("model");
@@ -529,6 +571,7 @@ int main(void)
 	tcase_add_test(tc, policy_validation);
 	tcase_add_test(tc, policy_defaults);
 	tcase_add_test(tc, yaml_scalars_and_fuzzy_input);
+	tcase_add_test(tc, json_out_of_memory);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_tap(sr, "-");
