@@ -225,10 +225,19 @@ static int stream_emit(struct k8s_stream *s, size_t end, k8s_stream_value_fn fn,
 	size_t n;
 	int r = 0;
 
+	unsigned long mark;
+
 	p = s->buf + s->start;
 	n = strip_managed_fields(s->buf + s->start, end - s->start);
+	mark = model_json_parse_begin();
 	v = json_loadb(p, n, JSON_ALLOW_NUL, &jerr);
 	s->start = end;
+	if (model_json_parse_end(mark)) {
+		/* Whatever jansson made of it, it is not the event (see model.h). */
+		json_decref(v);
+		return np_error_set(reterr, -ENOMEM, "watch stream", NULL, NULL, 0,
+				    "out of memory parsing an event of %zu bytes", n);
+	}
 	if (!v)
 		return stream_fail(s, reterr, "event is not valid JSON: ", jerr.text);
 	if (!json_is_object(v)) {
@@ -418,6 +427,7 @@ int k8s_list_parse(char *buf, size_t len, k8s_list_item_fn fn, void *userdata,
 			have_items = true;
 			i = skip_ws(buf, i + 1, len);
 			while (i < len && buf[i] != ']') {
+				unsigned long mark = model_json_parse_begin();
 				json_error_t jerr;
 				json_t *item;
 
@@ -433,6 +443,14 @@ int k8s_list_parse(char *buf, size_t len, k8s_list_item_fn fn, void *userdata,
 						return list_fail(reterr, "item does not end", i);
 					item = json_loadb(buf + i, vend - i, JSON_DECODE_ANY,
 							  &jerr);
+				}
+				if (model_json_parse_end(mark)) {
+					json_decref(item);
+					return np_error_set(reterr, -ENOMEM, "list", NULL, "items",
+							    0,
+							    "out of memory parsing the item at "
+							    "byte %zu",
+							    i);
 				}
 				if (!item)
 					return np_error_set(
@@ -460,7 +478,15 @@ int k8s_list_parse(char *buf, size_t len, k8s_list_item_fn fn, void *userdata,
 				return list_fail(reterr, "items is not an array", i);
 			have_items = have_items || items;
 			if (meta && !metadata) {
+				unsigned long mark = model_json_parse_begin();
+
 				metadata = json_loadb(buf + i, vend - i, 0, NULL);
+				if (model_json_parse_end(mark)) {
+					json_decref(metadata);
+					return np_error_set(reterr, -ENOMEM, "list", NULL,
+							    "metadata", 0,
+							    "out of memory parsing the metadata");
+				}
 				if (!json_is_object(metadata))
 					return list_fail(reterr, "metadata is not an object", i);
 			}

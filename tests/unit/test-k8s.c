@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of lib/k8s: watch stream splitting and decoding, kubeconfig, backoff. */
 #include <check.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -46,6 +48,56 @@ static void check_three(json_t *values)
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(values, 2), "type")),
 			 "BOOKMARK");
 }
+
+static size_t json_fail_from;
+
+static void *json_malloc_small(size_t n)
+{
+	return n >= json_fail_from ? NULL : malloc(n);
+}
+
+START_TEST(stream_and_list_out_of_memory)
+{
+	/* An event or a list item with a string jansson cannot hold: out of memory, never a
+	 * malformed stream, a shortened value or a crash (see model_json_parse_begin()). */
+	size_t n = 100000;
+	char *ev = malloc(n + 256), *list = malloc(n + 256), *p;
+	struct collect c = { json_array(), 0 };
+	struct np_error e = { 0 };
+	struct k8s_stream s;
+	json_t *md = NULL;
+
+	ck_assert_ptr_nonnull(ev);
+	ck_assert_ptr_nonnull(list);
+	p = ev + sprintf(ev, "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\","
+			     "\"annotations\":{\"blob\":\"");
+	memset(p, 'b', n);
+	strcpy(p + n, "\"}}}}\n");
+	p = list + sprintf(list,
+			   "{\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[{\"metadata\":"
+			   "{\"name\":\"a\",\"annotations\":{\"blob\":\"");
+	memset(p, 'b', n);
+	strcpy(p + n, "\"}}}]}");
+	json_fail_from = 32768;
+	json_set_alloc_funcs(json_malloc_small, free);
+	k8s_stream_init(&s, 0);
+	ck_assert_int_eq(k8s_stream_feed(&s, ev, strlen(ev), collect_cb, &c, &e), -ENOMEM);
+	ck_assert_msg(strstr(e.message, "out of memory"), "%s", e.message);
+	k8s_stream_done(&s);
+	ck_assert_int_eq(k8s_list_parse(list, strlen(list), NULL, NULL, &md, &e), -ENOMEM);
+	ck_assert_msg(strstr(e.message, "out of memory"), "%s", e.message);
+	json_set_alloc_funcs(malloc, free);
+	ck_assert_uint_eq(json_array_size(c.values), 0);
+	/* With memory, both are read. */
+	k8s_stream_init(&s, 0);
+	ck_assert_int_eq(k8s_stream_feed(&s, ev, strlen(ev), collect_cb, &c, &e), 0);
+	k8s_stream_done(&s);
+	ck_assert_uint_eq(json_array_size(c.values), 1);
+	json_decref(c.values);
+	free(ev);
+	free(list);
+}
+END_TEST
 
 START_TEST(stream_many_events_in_one_chunk)
 {
@@ -872,6 +924,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, stream_many_events_in_one_chunk);
+	tcase_add_test(tc, stream_and_list_out_of_memory);
 	tcase_add_test(tc, stream_split_at_every_boundary);
 	tcase_add_test(tc, stream_byte_by_byte);
 	tcase_add_test(tc, stream_very_long_line);
