@@ -233,6 +233,11 @@ uint64_t k8s_client_connections(const struct k8s_client *c)
 	return c->connections;
 }
 
+size_t k8s_client_sockets(const struct k8s_client *c)
+{
+	return c->fds.n;
+}
+
 /* libcurl asks OpenSSL to free a connection's read buffer whenever it has been drained
  * (SSL_MODE_RELEASE_BUFFERS): on a watch stream that is a 16 KB malloc and free for every
  * event, and each large malloc makes glibc consolidate its small free chunks. Keeping the

@@ -274,9 +274,11 @@ int k8s_client_stats(const struct k8s_client *c, enum model_kind kind, struct k8
 size_t k8s_client_foreach(const struct k8s_client *c, enum model_kind kind,
 			  void (*fn)(void *userdata, const char *key, const char *rv),
 			  void *userdata);
-/* Returns how many TCP connections the client has opened so far (with HTTP/2 every request
- * shares one; with HTTP/1.1 each open watch holds its own). */
+/* Returns how many TCP connections the client has opened so far, attempts that failed
+ * included (with HTTP/2 every request shares one; with HTTP/1.1 each open watch holds its own). */
 uint64_t k8s_client_connections(const struct k8s_client *c);
+/* Returns how many sockets the client watches right now (one per connection in use). */
+size_t k8s_client_sockets(const struct k8s_client *c);
 /* Returns the current monotonic time in usec (the clock of the loop interface). */
 uint64_t k8s_now_usec(void);
 

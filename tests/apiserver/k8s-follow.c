@@ -6,7 +6,8 @@
  *
  *   dump                 the informers' objects (key -> resourceVersion), the model's objects
  *                        (pods with uid and labels), the counters (with the HTTP version of
- *                        each informer's last answer) and the TCP connections opened
+ *                        each informer's last answer), the TCP connections opened and the
+ *                        sockets in use
  *   delete NS NAME UID   DELETE the pod with a uid precondition; answers {"delete": result}
  *   event NS JSON        POST the Event; answers {"event": result}
  *
@@ -164,6 +165,7 @@ static void dump(struct k8s_client *c, struct model *m)
 	json_object_set_new(out, "reachable", json_boolean(k8s_client_reachable(c)));
 	json_object_set_new(out, "connections",
 			    json_integer((json_int_t)k8s_client_connections(c)));
+	json_object_set_new(out, "sockets", json_integer((json_int_t)k8s_client_sockets(c)));
 	json_dumpf(out, stdout, JSON_COMPACT);
 	fputc('\n', stdout);
 	fflush(stdout);
