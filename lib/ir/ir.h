@@ -21,8 +21,9 @@
  *
  * Ownership: the ruleset owns its tables and ipsets, a table its chains and sets, a chain its
  * rules, a rule its predicates and statements. Every string is a private copy. Readers pack
- * each rule into one allocation (ir_chain_append_packed()) and a set's element keys into the
- * set's pool: the IR is read-only outside the ir_* functions. Back pointers
+ * each rule into one allocation (ir_chain_append_packed()), let a rule that repeats another
+ * share the body of a template its table keeps (ir_chain_append_shared()), and keep a set's
+ * element keys in the set's pool: the IR is read-only outside the ir_* functions. Back pointers
  * (rule->chain, chain->table, table->ruleset, set->table) are set when an object is added.
  * References by name (jump targets, set lookups, list:set members) are resolved into pointers
  * by ir_ruleset_link(), which the evaluator calls; readers may leave them unresolved.
