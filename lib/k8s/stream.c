@@ -137,36 +137,40 @@ static size_t value_end(const char *b, size_t i, size_t n)
 }
 
 /*
- * Finds the managedFields member whose name starts at p[ks] (p[ks] is the opening quote of
- * "managedFields"), and the range [*ret_start, *ret_end) to cut: the member and one comma.
- * `lo` is the lowest index that may be looked at backwards. Returns false when this is no such
- * member: the quote is escaped (inside a string), no ':' follows (a string value), the value is
- * not an array (a label or annotation named managedFields), or neither comma exists (the only
- * member of its object, left alone).
+ * Looks at the managedFields member whose name would start at p[ks] (p[ks] is the opening quote
+ * of "managedFields"). Returns 1 and the range [*ret_start, *ret_end) to cut: the member and one
+ * comma. Returns 0 when this is no such member, with *ret_end where to search on: the quote is
+ * escaped (inside a string), no ':' follows (a string value), the value is not an array (a label
+ * or annotation named managedFields), or neither comma exists (the only member of its object,
+ * left alone; the search goes on after its value, so no byte is scanned twice). Returns -1 when
+ * the array does not end: nothing after it can be cut. `lo` is the lowest index that may be
+ * looked at backwards.
  *
  * Server-side-apply bookkeeping is often half of an object and nothing here reads it (kubectl
  * hides it too), so not decoding it saves a good part of the parse. In valid JSON an unescaped
  * quote followed by managedFields": opens a member name.
  */
-static bool managed_fields_range(const char *p, size_t lo, size_t ks, size_t n, size_t *ret_start,
-				 size_t *ret_end)
+static int managed_fields_range(const char *p, size_t lo, size_t ks, size_t n, size_t *ret_start,
+				size_t *ret_end)
 {
 	const size_t kl = sizeof(MANAGED_FIELDS_KEY) - 1;
 	size_t i, ve, cut_start, cut_end, bs = 0;
 
+	*ret_end = ks + 1;
 	while (ks - bs > lo && p[ks - 1 - bs] == '\\')
 		bs++;
 	if (bs % 2 == 1)
-		return false; /* an escaped quote inside a string */
+		return 0; /* an escaped quote inside a string */
 	i = skip_ws(p, ks + kl, n);
 	if (i >= n || p[i] != ':')
-		return false;
+		return 0;
 	i = skip_ws(p, i + 1, n);
 	if (i >= n || p[i] != '[')
-		return false;
+		return 0;
 	ve = value_end(p, i, n);
 	if (ve == 0)
-		return false;
+		return -1;
+	*ret_end = ve;
 	cut_start = ks;
 	cut_end = skip_ws(p, ve, n);
 	if (cut_end < n && p[cut_end] == ',') {
@@ -179,12 +183,12 @@ static bool managed_fields_range(const char *p, size_t lo, size_t ks, size_t n, 
 				  p[j - 1] == '\t'))
 			j--;
 		if (j == lo || p[j - 1] != ',')
-			return false; /* neither comma: the only member, leave it */
+			return 0; /* neither comma: the only member, leave it */
 		cut_start = j - 1;
 	}
 	*ret_start = cut_start;
 	*ret_end = cut_end;
-	return true;
+	return 1;
 }
 
 /* Drops every managedFields member from p (one watch event, or a whole List page) in one pass:
@@ -193,6 +197,7 @@ static size_t strip_managed_fields(char *p, size_t n)
 {
 	const size_t kl = sizeof(MANAGED_FIELDS_KEY) - 1;
 	size_t rd = 0, wr = 0, at = 0;
+	int r;
 
 	/* p[rd..n) is untouched input, p[0..wr) the output; wr <= rd. at: where to search. */
 	while (at < n) {
@@ -202,8 +207,11 @@ static size_t strip_managed_fields(char *p, size_t n)
 		if (!k)
 			break;
 		ks = (size_t)(k - p);
-		if (!managed_fields_range(p, rd, ks, n, &cut_start, &cut_end)) {
-			at = ks + 1;
+		r = managed_fields_range(p, rd, ks, n, &cut_start, &cut_end);
+		if (r < 0)
+			break;
+		if (r == 0) {
+			at = cut_end;
 			continue;
 		}
 		if (wr != rd)

@@ -407,6 +407,44 @@ START_TEST(managed_fields_not_a_label)
 }
 END_TEST
 
+/* Text built to make a careless managedFields cut scan the rest of the page once per match. */
+START_TEST(managed_fields_linear)
+{
+	const char rep[] = "{\"managedFields\":[";
+	const size_t n = 400000, rl = sizeof(rep) - 1;
+	_cleanup_(freep) char *page = malloc(n * rl + 64), *ev = malloc(1000 * (rl + 2) + 64);
+	struct np_error err = { 0 };
+	json_t *items = json_array(), *md = NULL;
+	struct collect c = { json_array(), 0 };
+	struct k8s_stream s;
+	size_t len;
+
+	/* a page of arrays that never end: the cut gives up at the first one */
+	ck_assert_ptr_nonnull(page);
+	len = (size_t)sprintf(page, "{\"items\":[");
+	for (size_t i = 0; i < n; i++, len += rl)
+		memcpy(page + len, rep, rl);
+	ck_assert_int_eq(k8s_list_parse(page, len, count_item, items, &md, &err), -EBADMSG);
+	ck_assert_uint_eq(json_array_size(items), 0);
+
+	/* an event of nested arrays (as deep as jansson takes), each the only member of its
+	 * object: left as they are, each byte scanned once */
+	ck_assert_ptr_nonnull(ev);
+	len = (size_t)sprintf(ev, "{\"type\":\"ADDED\",\"object\":");
+	for (size_t i = 0; i < 1000; i++, len += rl)
+		memcpy(ev + len, rep, rl);
+	for (size_t i = 0; i < 1000; i++, len += 2)
+		memcpy(ev + len, "]}", 2);
+	len += (size_t)sprintf(ev + len, "}\n");
+	k8s_stream_init(&s, 0);
+	ck_assert_int_eq(k8s_stream_feed(&s, ev, len, collect_cb, &c, &err), 0);
+	ck_assert_uint_eq(json_array_size(c.values), 1);
+	k8s_stream_done(&s);
+	json_decref(c.values);
+	json_decref(items);
+}
+END_TEST
+
 START_TEST(watch_event_types)
 {
 	struct np_error err = { 0 };
@@ -918,7 +956,7 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("k8s");
-	TCase *tc = tcase_create("k8s");
+	TCase *tc = tcase_create("k8s"), *linear = tcase_create("linear");
 	SRunner *sr;
 	int failed;
 
@@ -951,6 +989,10 @@ int main(void)
 	tcase_add_test(tc, retry_after);
 	tcase_add_test(tc, resources);
 	suite_add_tcase(s, tc);
+	/* a cut that scans the rest of the page per match takes half a minute here */
+	tcase_set_timeout(linear, 10);
+	tcase_add_test(linear, managed_fields_linear);
+	suite_add_tcase(s, linear);
 	sr = srunner_create(s);
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
