@@ -129,7 +129,7 @@ static void cuts_sort(struct cuts *c)
 	size_t w = 0;
 
 	if (c->n > 1)
-		np_qsort(c->v, c->n, sizeof(*c->v), np_u128_cmp);
+		eval_sort_u128(c->v, c->n);
 	for (size_t i = 0; i < c->n; i++)
 		if (w == 0 || c->v[w - 1] != c->v[i])
 			c->v[w++] = c->v[i];
@@ -183,6 +183,17 @@ struct atoms {
 	size_t n;
 };
 
+struct pair_class {
+	struct audit_packet p;
+	enum eval_verdict v;
+	char *reason; /* unknown verdicts */
+};
+
+struct pair_classes {
+	struct pair_class *items;
+	size_t n, cap;
+};
+
 struct pod_state {
 	const struct model_pod *pod;
 	const struct policy_expect *exp;
@@ -230,6 +241,7 @@ struct audit {
 	size_t n_route_starts;
 	struct eval_result res;
 	struct known pair_known; /* of the pair being checked */
+	struct pair_classes pair_sub; /* the pair check's classes of one piece of ports */
 	struct np_iset pair_sets[6], scratch; /* the pair check's working sets */
 	struct np_iset all_ports; /* 0-65535 */
 	struct eval_boundaries bounds;
@@ -488,19 +500,7 @@ static void atoms_done(struct atoms *at)
 struct sig {
 	uint64_t h1, h2;
 	uint32_t last; /* last test recorded + 1 (0: none) */
-	uint32_t iv; /* interval index */
 };
-
-static int sig_cmp(const void *x, const void *y)
-{
-	const struct sig *a = x, *b = y;
-
-	if (a->h1 != b->h1)
-		return a->h1 < b->h1 ? -1 : 1;
-	if (a->h2 != b->h2)
-		return a->h2 < b->h2 ? -1 : 1;
-	return a->iv < b->iv ? -1 : a->iv > b->iv;
-}
 
 /* Marks every interval of iv that [lo, hi] covers as a member of test t. */
 static void sig_mark(const struct np_iset *iv, struct sig *sig, np_u128 lo, np_u128 hi, uint32_t t)
@@ -535,6 +535,11 @@ static int atoms_build(const struct cuts *cuts, const struct np_iset *universe,
 {
 	struct np_iset iv = { 0 };
 	struct sig *sig = NULL;
+	struct sig_slot {
+		uint64_t h1, h2;
+		uint32_t atom;
+		bool used;
+	} *tab = NULL;
 	uint32_t base = tests ? tests->n_tests : 0;
 	int r = -ENOMEM;
 
@@ -555,25 +560,42 @@ static int atoms_build(const struct cuts *cuts, const struct np_iset *universe,
 		for (size_t i = 0; extra[k] && i < extra[k]->n; i++)
 			sig_mark(&iv, sig, extra[k]->r[i].lo, extra[k]->r[i].hi,
 				 base + (uint32_t)k);
-	for (size_t i = 0; i < iv.n; i++)
-		sig[i].iv = (uint32_t)i;
-	np_qsort(sig, iv.n, sizeof(*sig), sig_cmp);
-	ret->v = calloc(iv.n, sizeof(*ret->v));
-	if (!ret->v)
-		goto out;
-	for (size_t i = 0; i < iv.n; i++) {
-		if (i == 0 || sig[i].h1 != sig[i - 1].h1 || sig[i].h2 != sig[i - 1].h2)
-			ret->n++;
-		if (np_iset_add(&ret->v[ret->n - 1], iv.r[sig[i].iv].lo, iv.r[sig[i].iv].hi) < 0)
+	/* Group the intervals by signature through a hash table, in interval order: each atom
+	 * gets its intervals ascending, so it is canonical once adjacent ones are joined. */
+	{
+		size_t cap = 16;
+
+		while (cap < 2 * iv.n)
+			cap *= 2;
+		tab = calloc(cap, sizeof(*tab));
+		ret->v = calloc(iv.n, sizeof(*ret->v));
+		if (!tab || !ret->v)
 			goto out;
+		for (size_t i = 0; i < iv.n; i++) {
+			size_t h = (size_t)(sig[i].h1 ^ (sig[i].h2 * 0x9e3779b97f4a7c15ull)) &
+				   (cap - 1);
+			struct np_iset *at;
+
+			while (tab[h].used && (tab[h].h1 != sig[i].h1 || tab[h].h2 != sig[i].h2))
+				h = (h + 1) & (cap - 1);
+			if (!tab[h].used)
+				tab[h] = (struct sig_slot){ .h1 = sig[i].h1,
+							    .h2 = sig[i].h2,
+							    .atom = (uint32_t)ret->n++,
+							    .used = true };
+			at = &ret->v[tab[h].atom];
+			if (at->n > 0 && at->r[at->n - 1].hi + 1 == iv.r[i].lo)
+				at->r[at->n - 1].hi = iv.r[i].hi;
+			else if (np_iset_add(at, iv.r[i].lo, iv.r[i].hi) < 0)
+				goto out;
+		}
 	}
-	for (size_t i = 0; i < ret->n; i++)
-		np_iset_normalize(&ret->v[i]);
 	r = 0;
 out:
 	if (r < 0)
 		atoms_done(ret);
 	free(sig);
+	free(tab);
 	np_iset_done(&iv);
 	return r;
 }
@@ -1064,21 +1086,57 @@ static int iset_apply(struct audit *a, struct np_iset *s, const struct np_iset *
 static int allowed_ports(const struct policy_dir *d, np_u128 addr, int pi, struct np_iset *ret)
 {
 	np_iset_clear(ret);
+	/* the segments are sorted and disjoint: append, joining adjacent ones */
 	for (size_t i = 0; i < d->n_segs[pi]; i++) {
 		const struct policy_seg *g = &d->segs[pi][i];
 
-		if (np_iset_contains(&g->addrs, addr) && np_iset_add(ret, g->lo, g->hi) < 0)
+		if (!np_iset_contains(&g->addrs, addr))
+			continue;
+		if (ret->n > 0 && ret->r[ret->n - 1].hi + 1 == g->lo)
+			ret->r[ret->n - 1].hi = g->hi;
+		else if (np_iset_add(ret, g->lo, g->hi) < 0)
 			return -ENOMEM;
 	}
-	np_iset_normalize(ret);
 	return 0;
 }
 
-struct pair_class {
-	struct audit_packet p;
-	enum eval_verdict v;
-	char *reason; /* unknown verdicts */
-};
+static bool iset_full_ports(const struct np_iset *s)
+{
+	return s->n == 1 && s->r[0].lo == 0 && s->r[0].hi == 65535;
+}
+
+/* Sets left to the expected atom `atom` of a pair: the ports both sides allow (0), only the
+ * egress (1), only the ingress (2), neither (3). Returns 0 or -ENOMEM. */
+static int pair_atom(struct audit *a, int atom, const struct np_iset *egp,
+		     const struct np_iset *inp, struct np_iset *left)
+{
+	bool e_ok = atom == 0 || atom == 1, i_ok = atom == 0 || atom == 2;
+	int r;
+
+	np_iset_clear(left);
+	/* the usual cases without set operations: a side allowing every port or none */
+	if ((iset_full_ports(egp) && !e_ok) || (egp->n == 0 && e_ok) ||
+	    (iset_full_ports(inp) && !i_ok) || (inp->n == 0 && i_ok))
+		return 0;
+	if (iset_full_ports(egp) || egp->n == 0) {
+		if (i_ok)
+			return np_iset_copy(inp, left);
+		if ((r = np_iset_copy(&a->all_ports, left)) < 0)
+			return r;
+		return iset_apply(a, left, inp, true);
+	}
+	if (iset_full_ports(inp) || inp->n == 0) {
+		if (e_ok)
+			return np_iset_copy(egp, left);
+		if ((r = np_iset_copy(&a->all_ports, left)) < 0)
+			return r;
+		return iset_apply(a, left, egp, true);
+	}
+	if ((r = np_iset_copy(&a->all_ports, left)) < 0 ||
+	    (r = iset_apply(a, left, egp, !e_ok)) < 0)
+		return r;
+	return iset_apply(a, left, inp, !i_ok);
+}
 
 /* Adds the classes of one piece of destination ports (sub: one per source port region) of the
  * pair src -> dst to the findings. */
@@ -1145,7 +1203,7 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 		       *sleft = &a->pair_sets[2], *v = &a->pair_sets[3], *egp = &a->pair_sets[4],
 		       *inp = &a->pair_sets[5];
 	struct known_verdict scratch = { 0 };
-	VEC(struct pair_class) sub = { 0 };
+	struct pair_classes *subv = &a->pair_sub;
 	int r = 0;
 
 	known_reset(known); /* same addresses and interfaces for every protocol of the pair */
@@ -1159,10 +1217,7 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 		for (int atom = 0; atom < 4 && r >= 0; atom++) {
 			bool e_ok = atom == 0 || atom == 1, i_ok = atom == 0 || atom == 2;
 
-			/* left = (e_ok ? egp : not egp) and (i_ok ? inp : not inp) */
-			if ((r = np_iset_copy(&a->all_ports, left)) < 0 ||
-			    (r = iset_apply(a, left, egp, !e_ok)) < 0 ||
-			    (r = iset_apply(a, left, inp, !i_ok)) < 0)
+			if ((r = pair_atom(a, atom, egp, inp, left)) < 0)
 				break;
 			while (left->n > 0) {
 				uint16_t dport = atom_port(left, dst->pod, protos[pi], false);
@@ -1196,7 +1251,7 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 						r = -ENOMEM;
 						goto fail;
 					}
-					if (VEC_PUSH(&sub, c) < 0) {
+					if (VEC_PUSH(subv, c) < 0) {
 						free(c.reason);
 						r = -ENOMEM;
 						goto fail;
@@ -1223,10 +1278,10 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 						goto fail;
 				}
 				r = pair_classes(a, src, dst, fi, narrowed ? piece : left,
-						 sub.items, sub.n, e_ok, i_ok);
-				VEC_FOREACH (c, &sub)
+						 subv->items, subv->n, e_ok, i_ok);
+				VEC_FOREACH (c, subv)
 					free(c->reason);
-				sub.n = 0;
+				subv->n = 0;
 				if (r < 0)
 					goto fail;
 				if (!narrowed)
@@ -1237,9 +1292,9 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 		}
 	}
 fail:
-	VEC_FOREACH (c, &sub)
+	VEC_FOREACH (c, subv)
 		free(c->reason);
-	VEC_DONE(&sub);
+	subv->n = 0;
 	np_iset_done(&scratch.dports);
 	return r;
 }
@@ -1752,6 +1807,7 @@ static void audit_done(struct audit *a)
 	free(a->pods);
 	eval_result_done(&a->res);
 	known_done(&a->pair_known);
+	free(a->pair_sub.items);
 	for (size_t i = 0; i < ELEMENTSOF(a->pair_sets); i++)
 		np_iset_done(&a->pair_sets[i]);
 	np_iset_done(&a->scratch);

@@ -135,8 +135,6 @@ static inline bool device_applies(const struct ir_chain *c, const char *iif, con
 enum ir_hook eval_path_main_hook(enum eval_path p);
 /* qsort comparison of np_u128 values. */
 int eval_cmp_u128(const void *a, const void *b);
-/* Sorts n values ascending (an inlined quicksort: cut point lists reach 10^5 values). */
-void eval_sort_u128(np_u128 *a, size_t n);
 
 /* Whether the one-field address set behind ref holds the address the field names (saddr or
  * daddr of a packet of family): 1, 0, or -1 when it cannot be told (another key layout, an

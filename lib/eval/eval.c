@@ -984,7 +984,7 @@ int eval_region_ports(const struct eval_region *rg, bool sport, struct np_iset *
 	struct np_iset tmp = { 0 }, one = { 0 };
 	int r = -ENOMEM;
 
-	np_iset_done(ret);
+	np_iset_clear(ret);
 	if (np_iset_add(ret, sport ? rg->sport_lo : rg->dport_lo,
 			sport ? rg->sport_hi : rg->dport_hi) < 0)
 		return -ENOMEM;
@@ -995,16 +995,20 @@ int eval_region_ports(const struct eval_region *rg, bool sport, struct np_iset *
 		if (t->field != (sport ? EVAL_REGION_SPORT : EVAL_REGION_DPORT))
 			continue;
 		if (!v) {
-			np_iset_done(&one);
+			np_iset_clear(&one);
 			if (np_iset_add(&one, t->lo, t->hi) < 0)
 				goto out;
 			v = &one;
 		}
 		if ((t->in ? np_iset_intersect(ret, v, &tmp) : np_iset_subtract(ret, v, &tmp)) < 0)
 			goto out;
-		np_iset_done(ret);
-		*ret = tmp;
-		tmp = (struct np_iset){ 0 };
+		/* swap: both keep their room for the next test */
+		{
+			struct np_iset x = *ret;
+
+			*ret = tmp;
+			tmp = x;
+		}
 	}
 	r = 0;
 out:

@@ -293,3 +293,6 @@ void eval_change_done(struct eval_change *c);
  * name rules in findings, never 0: equal hashes mean the same ruleset. rs need not be
  * prepared. */
 uint64_t eval_ruleset_hash(const struct ir_ruleset *rs);
+/* Sorts the n values at a ascending in place (an inlined quicksort, several times faster than
+ * qsort() on the 10^4-10^5 cut points of a class split). */
+void eval_sort_u128(np_u128 *a, size_t n);
