@@ -86,7 +86,8 @@ int fw_ipsets_parse_dump(const void *buf, size_t len, struct fw_ipsets **ret);
  * fw_ipsets_read()'s result (and records the ipset source info), without keeping the elements
  * twice. Returns 0 and in *ret the sets without their elements but list:set members (names,
  * types, indexes, counts, members: what the xtables decoders need; free with fw_ipsets_free()),
- * or -errno (rs then unchanged). */
+ * or -errno (a failed dump leaves rs unchanged; when adding the sets to rs fails, rs may hold
+ * some of them: discard it). */
 int fw_ipsets_read_into(struct ir_ruleset *rs, struct fw_ipsets **ret);
 /* fw_ipsets_read_into() for a dump in buf, like fw_ipsets_parse_dump(); for tests. */
 int fw_ipsets_parse_dump_into(const void *buf, size_t len, struct ir_ruleset *rs,
