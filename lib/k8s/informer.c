@@ -368,6 +368,42 @@ static void list_finish(struct informer *inf, const char *rv)
 	informer_watch(inf);
 }
 
+/* A re-list: an object the informer holds at the same resourceVersion is not decoded again
+ * (what apply_object() would find after decoding it, found in the text). Returns 1 to skip. */
+static int list_peek(void *userdata, const struct k8s_raw *ns, const struct k8s_raw *name,
+		     const struct k8s_raw *rv)
+{
+	struct informer *inf = userdata;
+	struct informer_entry *e;
+	size_t nsl = 0;
+	char key[512];
+
+	if (inf->c->opts.keep_objects || name->len == 0)
+		return 0;
+	if (inf->res->namespaced) {
+		if (!ns->p || ns->len == 0)
+			return 0;
+		nsl = ns->len + 1;
+	}
+	if (nsl + name->len + 1 > sizeof(key))
+		return 0;
+	if (nsl) {
+		memcpy(key, ns->p, ns->len);
+		key[ns->len] = '/';
+	}
+	memcpy(key + nsl, name->p, name->len);
+	key[nsl + name->len] = 0;
+	if (strlen(key) != nsl + name->len)
+		return 0; /* a NUL byte in the text: let jansson judge it */
+	e = hashmap_get(&inf->store, key);
+	if (!e || e->invalid || !e->rv || strlen(e->rv) != rv->len ||
+	    memcmp(e->rv, rv->p, rv->len) != 0)
+		return 0;
+	e->gen = inf->list_gen;
+	inf->stats.unchanged++;
+	return 1;
+}
+
 static int list_item(void *userdata, json_t *item)
 {
 	struct informer *inf = userdata;
@@ -409,8 +445,10 @@ static void list_done(struct k8s_req *r, CURLcode cc, long code)
 	{
 		char empty[1] = "";
 
-		e = k8s_list_parse(r->body.s ? r->body.s : empty, r->body.len, list_item, inf, &md,
-				   &err);
+		/* A re-list (there was a complete list before) finds most objects unchanged. */
+		e = k8s_list_parse_peek(r->body.s ? r->body.s : empty, r->body.len,
+					inf->synced && inf->count > 0 ? list_peek : NULL, list_item,
+					inf, &md, &err);
 	}
 	/* Keep the buffer for the next page: growing it again would copy each page twice. */
 	strbuf_done(&inf->spare);

@@ -159,6 +159,23 @@ typedef int (*k8s_list_item_fn)(void *userdata, json_t *item);
 int k8s_list_parse(char *buf, size_t len, k8s_list_item_fn fn, void *userdata,
 		   json_t **ret_metadata, struct np_error *reterr);
 
+/* Bytes of a JSON string's contents as they are in the text (no escapes in them). */
+struct k8s_raw {
+	const char *p;
+	size_t len;
+};
+
+/* Called before an item is decoded with its metadata.namespace (p NULL when absent), .name and
+ * .resourceVersion as they are in the text; return > 0 to skip the item undecoded (fn is not
+ * called for it). Items whose fields are missing or escaped are decoded without asking. */
+typedef int (*k8s_list_peek_fn)(void *userdata, const struct k8s_raw *ns,
+				const struct k8s_raw *name, const struct k8s_raw *rv);
+
+/* As k8s_list_parse(), with peek (may be NULL) asked first for each item: a re-list skips the
+ * objects the owner holds unchanged without decoding them. */
+int k8s_list_parse_peek(char *buf, size_t len, k8s_list_peek_fn peek, k8s_list_item_fn fn,
+			void *userdata, json_t **ret_metadata, struct np_error *reterr);
+
 /* Decodes a watch event {"type": ..., "object": {...}}: the type and the borrowed object.
  * Returns 0, or -EBADMSG with *reterr. */
 int k8s_watch_event_parse(json_t *ev, enum k8s_watch_type *ret_type, json_t **ret_object,
@@ -226,6 +243,7 @@ struct k8s_options {
 
 struct k8s_stats {
 	uint64_t lists, relists, pages, watches, events, bookmarks, errors, malformed;
+	uint64_t unchanged; /* list items skipped undecoded: held at the same resourceVersion */
 	uint64_t bytes;
 	bool synced;
 	char resource_version[64];

@@ -405,8 +405,86 @@ static int list_fail(struct np_error *reterr, const char *what, size_t at)
 	return np_error_set(reterr, -EBADMSG, "list", NULL, NULL, 0, "%s at byte %zu", what, at);
 }
 
+/* The raw contents of a string value at b[i] ('"' there): false if it has escapes (the raw
+ * bytes would not be the value) or does not end. */
+static bool raw_string(const char *b, size_t i, size_t n, struct k8s_raw *ret)
+{
+	const char *q;
+
+	if (i >= n || b[i] != '"')
+		return false;
+	q = memchr(b + i + 1, '"', n - i - 1);
+	if (!q || memchr(b + i + 1, '\\', (size_t)(q - b) - i - 1))
+		return false;
+	*ret = (struct k8s_raw){ b + i + 1, (size_t)(q - b) - i - 1 };
+	return true;
+}
+
+/* Finds metadata.namespace, .name and .resourceVersion of the object at b[i] without decoding
+ * it; returns false when one of them is not a plain string (the object is then decoded). */
+static bool item_peek(const char *b, size_t i, size_t n, struct k8s_raw *ns, struct k8s_raw *name,
+		      struct k8s_raw *rv)
+{
+	bool in_md = false;
+
+	*ns = *name = *rv = (struct k8s_raw){ NULL, 0 };
+	if (i >= n || b[i] != '{')
+		return false;
+	i = skip_ws(b, i + 1, n);
+	for (;;) {
+		size_t kend, vend;
+		struct k8s_raw key;
+
+		if (i < n && b[i] == '}') {
+			if (!in_md)
+				return false; /* no metadata */
+			return name->p && rv->p;
+		}
+		if (!raw_string(b, i, n, &key))
+			return false;
+		kend = i + key.len + 2;
+		i = skip_ws(b, kend, n);
+		if (i >= n || b[i] != ':')
+			return false;
+		i = skip_ws(b, i + 1, n);
+		if (!in_md && key.len == 8 && memcmp(key.p, "metadata", 8) == 0) {
+			if (i >= n || b[i] != '{')
+				return false;
+			in_md = true;
+			i = skip_ws(b, i + 1, n);
+			continue;
+		}
+		if (in_md && ((key.len == 4 && memcmp(key.p, "name", 4) == 0) ||
+			      (key.len == 9 && memcmp(key.p, "namespace", 9) == 0) ||
+			      (key.len == 15 && memcmp(key.p, "resourceVersion", 15) == 0))) {
+			struct k8s_raw *dst = key.len == 4 ? name : key.len == 9 ? ns : rv;
+
+			if (dst->p || !raw_string(b, i, n, dst))
+				return false; /* twice, or not a plain string */
+			vend = i + dst->len + 2;
+		} else {
+			vend = value_end(b, i, n);
+			if (vend == 0)
+				return false;
+		}
+		i = skip_ws(b, vend, n);
+		if (i < n && b[i] == ',')
+			i = skip_ws(b, i + 1, n);
+		else if (!(i < n && b[i] == '}'))
+			return false;
+		if (in_md && i < n && b[i] == '}')
+			return name->p && rv->p; /* the end of metadata: enough */
+	}
+}
+
 int k8s_list_parse(char *buf, size_t len, k8s_list_item_fn fn, void *userdata,
 		   json_t **ret_metadata, struct np_error *reterr)
+{
+	return k8s_list_parse_peek(buf, len, NULL, fn, userdata, ret_metadata, reterr);
+}
+
+int k8s_list_parse_peek(char *buf, size_t len, k8s_list_peek_fn peek, k8s_list_item_fn fn,
+			void *userdata, json_t **ret_metadata, struct np_error *reterr)
 {
 	_cleanup_(json_decrefp) json_t *metadata = NULL;
 	bool have_items = false;
@@ -435,10 +513,25 @@ int k8s_list_parse(char *buf, size_t len, k8s_list_item_fn fn, void *userdata,
 			have_items = true;
 			i = skip_ws(buf, i + 1, len);
 			while (i < len && buf[i] != ']') {
-				unsigned long mark = model_json_parse_begin();
+				struct k8s_raw pns, pname, prv;
+				unsigned long mark;
 				json_error_t jerr;
 				json_t *item;
 
+				if (peek && item_peek(buf, i, len, &pns, &pname, &prv) &&
+				    peek(userdata, &pns, &pname, &prv) > 0) {
+					/* The owner has it at this resourceVersion: not decoded. */
+					vend = value_end(buf, i, len);
+					if (vend == 0)
+						return list_fail(reterr, "item does not end", i);
+					i = skip_ws(buf, vend, len);
+					if (i < len && buf[i] == ',')
+						i = skip_ws(buf, i + 1, len);
+					else if (i >= len || buf[i] != ']')
+						return list_fail(reterr, "expected ',' or ']'", i);
+					continue;
+				}
+				mark = model_json_parse_begin();
 				if (buf[i] == '{') {
 					/* An object (every real item): jansson finds its end, so
 					 * the bytes are read once. */

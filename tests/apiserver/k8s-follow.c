@@ -111,15 +111,16 @@ static void dump(struct k8s_client *c, struct model *m)
 		if (k8s_client_stats(c, (enum model_kind)k, &st) == 0)
 			json_object_set_new(
 				stats, kind_names[k],
-				json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:i}",
+				json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s, "
+					  "s:i}",
 					  "lists", (json_int_t)st.lists, "relists",
 					  (json_int_t)st.relists, "pages", (json_int_t)st.pages,
 					  "watches", (json_int_t)st.watches, "events",
 					  (json_int_t)st.events, "bookmarks",
 					  (json_int_t)st.bookmarks, "errors", (json_int_t)st.errors,
-					  "malformed", (json_int_t)st.malformed, "synced",
-					  st.synced, "rv", st.resource_version, "http",
-					  (int)st.http_version));
+					  "malformed", (json_int_t)st.malformed, "unchanged",
+					  (json_int_t)st.unchanged, "synced", st.synced, "rv",
+					  st.resource_version, "http", (int)st.http_version));
 	}
 	o = json_object();
 	n = model_namespaces(m, &nss);

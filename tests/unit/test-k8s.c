@@ -445,6 +445,88 @@ START_TEST(managed_fields_linear)
 }
 END_TEST
 
+struct peeked {
+	json_t *asked; /* "ns|name|rv" for each item the peek saw */
+	json_t *items; /* the items decoded */
+};
+
+static int peek_cb(void *userdata, const struct k8s_raw *ns, const struct k8s_raw *name,
+		   const struct k8s_raw *rv)
+{
+	struct peeked *p = userdata;
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%.*s|%.*s|%.*s", ns->p ? (int)ns->len : 1, ns->p ? ns->p : "-",
+		 (int)name->len, name->p, (int)rv->len, rv->p);
+	json_array_append_new(p->asked, json_string(buf));
+	return strneq(name->p, "skip", 4) ? 1 : 0;
+}
+
+static int peeked_item(void *userdata, json_t *item)
+{
+	struct peeked *p = userdata;
+
+	json_array_append(p->items, item);
+	return 0;
+}
+
+/* A re-list asks about each item's metadata before decoding it. */
+START_TEST(list_peek)
+{
+	static const char body[] =
+		"{\"metadata\":{\"resourceVersion\":\"9\"},\"items\":["
+		"{\"metadata\":{\"name\":\"skip-1\",\"namespace\":\"a\",\"resourceVersion\":\"5\","
+		"\"labels\":{\"x\":\"}\"},\"managedFields\":[{}]},\"spec\":{\"s\":[1,{\"t\":\"]\"}]"
+		"}},"
+		"{\"kind\":\"Pod\",\"metadata\":{\"resourceVersion\":\"6\",\"name\":\"keep-1\"}},"
+		/* an escaped name is not asked about: the raw bytes are not the name */
+		"{\"metadata\":{\"name\":\"skip\\u002d2\",\"resourceVersion\":\"7\"}},"
+		/* no resourceVersion: not asked */
+		"{\"metadata\":{\"name\":\"skip-3\"}},"
+		/* skipped, and then the page goes on */
+		"{\"metadata\":{\"name\":\"skip-4\",\"resourceVersion\":\"8\"}},"
+		"{\"metadata\":{\"name\":\"keep-2\",\"resourceVersion\":\"9\"}}]}";
+	struct peeked p = { json_array(), json_array() };
+	struct np_error err = { 0 };
+	_cleanup_(freep) char *copy = strdup(body);
+	json_t *md = NULL;
+	char buf[512];
+
+	ck_assert_int_eq(
+		k8s_list_parse_peek(copy, strlen(copy), peek_cb, peeked_item, &p, &md, &err), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(md, "resourceVersion")), "9");
+	json_decref(md);
+	ck_assert_uint_eq(json_array_size(p.asked), 4);
+	ck_assert_str_eq(json_string_value(json_array_get(p.asked, 0)), "a|skip-1|5");
+	ck_assert_str_eq(json_string_value(json_array_get(p.asked, 1)), "-|keep-1|6");
+	ck_assert_str_eq(json_string_value(json_array_get(p.asked, 2)), "-|skip-4|8");
+	ck_assert_str_eq(json_string_value(json_array_get(p.asked, 3)), "-|keep-2|9");
+	ck_assert_uint_eq(json_array_size(p.items), 4);
+	ck_assert_str_eq(item_json(p.items, 0, buf, sizeof(buf)),
+			 "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"keep-1\",\"resourceVersion\":"
+			 "\"6\"}}");
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 json_object_get(json_array_get(p.items, 1), "metadata"), "name")),
+			 "skip-2");
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 json_object_get(json_array_get(p.items, 3), "metadata"), "name")),
+			 "keep-2");
+	/* a skipped item that does not end is still an error */
+	ck_assert_int_eq(lp("{\"items\":[{\"metadata\":{\"name\":\"skip\",\"resourceVersion\":"
+			    "\"1\"}, \"x\": [}]}",
+			    p.items, &md, &err),
+			 -EBADMSG);
+	free(copy);
+	copy = strdup("{\"items\":[{\"metadata\":{\"name\":\"skip\",\"resourceVersion\":\"1\"},"
+		      "\"x\":[");
+	ck_assert_int_eq(
+		k8s_list_parse_peek(copy, strlen(copy), peek_cb, peeked_item, &p, &md, &err),
+		-EBADMSG);
+	json_decref(p.asked);
+	json_decref(p.items);
+}
+END_TEST
+
 START_TEST(watch_event_types)
 {
 	struct np_error err = { 0 };
@@ -972,6 +1054,7 @@ int main(void)
 	tcase_add_test(tc, list_item_by_item);
 	tcase_add_test(tc, managed_fields_dropped);
 	tcase_add_test(tc, managed_fields_not_a_label);
+	tcase_add_test(tc, list_peek);
 	tcase_add_test(tc, watch_event_types);
 	tcase_add_test(tc, kubeconfig_current_context);
 	tcase_add_test(tc, kubeconfig_other_context);
