@@ -254,6 +254,39 @@ static void walk_verdict(struct walk *w, const struct ir_verdict *v)
 		walk_chain(w, v->target);
 }
 
+/* Whether the template's interfaces may select element e of a verdict map keyed by one
+ * interface name (`oifname vmap { "cali1" : jump ... }`); other maps: always. */
+static bool vmap_elem_may_fit(const struct walk *w, const struct ir_setref *ref,
+			      const struct ir_set_elem *e)
+{
+	const struct eval_template *t = w->t;
+	const struct ir_set *s = ref->set;
+	bool in;
+	const char *one;
+	const char *const *list;
+	size_t n;
+
+	if (ref->nkey != 1 || s->nkey != 1 || s->keytype[0] != IR_KEY_IFNAME ||
+	    (ref->key[0] != IR_FIELD_IIFNAME && ref->key[0] != IR_FIELD_OIFNAME) ||
+	    !e->key[0].ifname)
+		return true;
+	in = ref->key[0] == IR_FIELD_IIFNAME;
+	one = in ? t->iif : t->oif;
+	list = in ? t->iifs : t->oifs;
+	n = one ? 1 : in ? t->n_iifs : t->n_oifs;
+	if (n == 0)
+		return true; /* any interface */
+	for (size_t i = 0; i < n; i++) {
+		const char *name = one ? one : list[i];
+
+		if (e->key[0].prefix
+			    ? strncmp(name, e->key[0].ifname, strlen(e->key[0].ifname)) == 0
+			    : strcmp(name, e->key[0].ifname) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void walk_rule(struct walk *w, const struct ir_rule *r)
 {
 	EVAL_FOREACH(p, &r->preds)
@@ -298,7 +331,8 @@ static void walk_rule(struct walk *w, const struct ir_rule *r)
 		if (seen(&w->seen_set[s->ref.set->id], w->ct_any))
 			continue;
 		EVAL_FOREACH(e, &s->ref.set->elems)
-		walk_verdict(w, &e->verdict);
+		if (vmap_elem_may_fit(w, &s->ref, e))
+			walk_verdict(w, &e->verdict);
 	}
 	walk_verdict(w, &r->verdict);
 }

@@ -33,6 +33,13 @@ struct set_index {
 		int32_t best; /* as best[seg] */
 	} * slots; /* every value exact: open addressing on the value */
 	size_t mask; /* slots capacity - 1 */
+	/* One-field interface name sets whose elements are all exact names (verdict maps keyed by
+	 * iifname/oifname): open addressing on the name, to the first element with it. */
+	struct name_slot {
+		const char *name; /* the element's; NULL: empty slot */
+		uint32_t elem;
+	} * names;
+	size_t names_mask;
 };
 
 enum {

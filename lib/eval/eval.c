@@ -196,6 +196,7 @@ static void set_index_done(struct set_index *x)
 	free(x->elems);
 	free(x->best);
 	free(x->slots);
+	free(x->names);
 	*x = (struct set_index){ 0 };
 }
 
@@ -280,6 +281,47 @@ static inline long set_index_segment(const struct set_index *x, np_u128 v, int32
 	return g;
 }
 
+static inline size_t ifname_hash(const char *name, size_t mask)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < IFNAMSIZ && name[i]; i++)
+		h = (h ^ (uint8_t)name[i]) * 0x100000001b3ull;
+	return (size_t)(h ^ (h >> 29)) & mask;
+}
+
+/* A one-field interface name set: a hash on the names when every element is an exact name
+ * (else the linear scan stays). */
+static int set_index_names(const struct ir_set *s, struct set_index *ret)
+{
+	struct set_index x = { .set = s, .field = -1 };
+	size_t cap = 16;
+
+	EVAL_FOREACH(e, &s->elems)
+	if (e->key[0].prefix || !e->key[0].ifname) {
+		*ret = x;
+		return 0;
+	}
+	while (cap < 2 * s->elems.n)
+		cap *= 2;
+	x.names = calloc(cap, sizeof(*x.names));
+	if (!x.names)
+		return -ENOMEM;
+	x.names_mask = cap - 1;
+	for (size_t i = 0; i < s->elems.n; i++) {
+		const char *name = s->elems.items[i].key[0].ifname;
+		size_t h = ifname_hash(name, x.names_mask);
+
+		while (x.names[h].name && strncmp(x.names[h].name, name, IFNAMSIZ) != 0)
+			h = (h + 1) & x.names_mask;
+		if (x.names[h].name)
+			continue; /* the first element of a name decides */
+		x.names[h] = (struct name_slot){ .name = name, .elem = (uint32_t)i };
+	}
+	*ret = x;
+	return 0;
+}
+
 static int set_index_build(const struct ir_set *s, struct set_index *ret)
 {
 	struct set_index x = { .set = s, .field = -1 };
@@ -291,6 +333,8 @@ static int set_index_build(const struct ir_set *s, struct set_index *ret)
 			x.field = (int)i;
 			break;
 		}
+	if (x.field < 0 && n > 0 && s->nkey == 1)
+		return set_index_names(s, ret);
 	if (x.field < 0 || n == 0) {
 		*ret = x;
 		return 0;
@@ -433,15 +477,6 @@ static void prefilter_build(const struct ir_rule *r, struct prefilter *pf)
 	default:
 		return;
 	}
-}
-
-static inline size_t ifname_hash(const char *name, size_t mask)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < IFNAMSIZ && name[i]; i++)
-		h = (h ^ (uint8_t)name[i]) * 0x100000001b3ull;
-	return (size_t)(h ^ (h >> 29)) & mask;
 }
 
 /* Whether the rule at pf can be part of a dispatch run on field (0: any field). */
@@ -631,6 +666,7 @@ size_t eval_ctx_memory(const struct eval_ctx *ctx)
 		     (sizeof(*x->seg_lo) + sizeof(*x->off) + (x->best ? sizeof(*x->best) : 0));
 		m += x->nseg ? x->off[x->nseg] * sizeof(*x->elems) : 0;
 		m += x->slots ? (x->mask + 1) * sizeof(*x->slots) : 0;
+		m += x->names ? (x->names_mask + 1) * sizeof(*x->names) : 0;
 	}
 	m += ctx->rs->n_rules * sizeof(*ctx->pf) + ctx->rs->n_chains * sizeof(*ctx->chain_first);
 	m += ctx->rs->n_rules * sizeof(*ctx->rule_run);
@@ -1085,6 +1121,15 @@ static bool set_find(const struct eval_ctx *ctx, const struct ir_set *s, const s
 	long g;
 
 	*ret = NULL;
+	if (x && x->set == s && x->names) {
+		for (size_t h = ifname_hash(k->name[0], x->names_mask); x->names[h].name;
+		     h = (h + 1) & x->names_mask)
+			if (strncmp(x->names[h].name, k->name[0], IFNAMSIZ) == 0) {
+				*ret = &s->elems.items[x->names[h].elem];
+				return !(*ret)->nomatch;
+			}
+		return false;
+	}
 	if (!x || x->set != s || x->field < 0) {
 		EVAL_FOREACH(e, &s->elems)
 		if (elem_match(s, e, k)) {

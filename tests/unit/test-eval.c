@@ -1073,6 +1073,50 @@ static const char *change_of(int v, struct eval_change *ch)
 	return buf;
 }
 
+/* A verdict map keyed by interface: looked up by name, and a boundary walk follows only the
+ * elements the template's interface can select. */
+START_TEST(interface_verdict_map)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = cni_ruleset(V_SAME);
+	_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
+	struct eval_result res = { 0 };
+	struct eval_boundaries b = { 0 };
+	struct eval_template tm = { .family = AF_INET,
+				    .path = EVAL_PATH_FORWARD,
+				    .iif = "eth0",
+				    .oif = "veth7",
+				    .l4proto = IPPROTO_TCP };
+	struct eval_packet p;
+
+	ck_assert_int_eq(eval_prepare(rs, &ctx), 0);
+	for (int i = 5; i < 10; i++) {
+		char ifn[IFNAMSIZ], cn[32];
+
+		snprintf(ifn, sizeof(ifn), "veth%d", i);
+		snprintf(cn, sizeof(cn), "to-veth%d", i);
+		ck_assert_int_eq(eval_packet(ctx,
+					     pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "10.0.0.2",
+						 IPPROTO_TCP, 443, "eth0", ifn),
+					     true, &res),
+				 0);
+		ck_assert_int_eq(res.verdict, EVAL_ACCEPT);
+		if (i >= 6 && i <= 8)
+			ck_assert_str_eq(decided(&res)->chain->name, cn);
+		else
+			ck_assert_ptr_null(decided(&res)->rule); /* the base chain's policy */
+	}
+	/* veth7's chain only: its port, not the others' */
+	ck_assert_int_eq(eval_collect_boundaries(ctx, &tm, &b), 0);
+	ck_assert_uint_eq(b.dport.n, 2);
+	ck_assert(b.dport.items[0] == 443 && b.dport.items[1] == 444);
+	tm.oif = "veth9";
+	ck_assert_int_eq(eval_collect_boundaries(ctx, &tm, &b), 0);
+	ck_assert_uint_eq(b.dport.n, 0);
+	eval_boundaries_done(&b);
+	eval_result_done(&res);
+}
+END_TEST
+
 START_TEST(ruleset_change_scope)
 {
 	struct eval_change ch = { 0 };
@@ -2072,6 +2116,7 @@ int main(void)
 	tcase_add_test(tc, interface_wildcards);
 	tcase_add_test(tc, interface_dispatch_runs);
 	tcase_add_test(tc, ruleset_change_scope);
+	tcase_add_test(tc, interface_verdict_map);
 	tcase_add_test(tc, netdev_chains_follow_their_device);
 	tcase_add_test(tc, jump_loop_is_guarded);
 	tcase_add_test(tc, deep_legacy_chains_are_fine);
