@@ -101,6 +101,15 @@ int hashmap_put(struct hashmap *m, const char *key, void *value)
 	return 0;
 }
 
+size_t hashmap_size(const struct hashmap *m)
+{
+	size_t n = 0;
+
+	HASHMAP_FOREACH (e, m)
+		n++;
+	return n;
+}
+
 void *hashmap_remove(struct hashmap *m, const char *key)
 {
 	struct hashmap_entry *e = find(m, key, np_hash_str(key));

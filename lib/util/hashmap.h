@@ -16,7 +16,7 @@ struct hashmap {
 		uint32_t hash;
 	} * slots;
 	size_t cap; /* power of two, or 0 */
-	size_t n;
+	size_t n; /* slots in use, removed entries (tombstones) included: not the entry count */
 };
 
 /* Returns the FNV-1a hash of s. */
@@ -32,6 +32,8 @@ void *hashmap_get(const struct hashmap *m, const char *key);
 int hashmap_put(struct hashmap *m, const char *key, void *value);
 /* Removes key; returns the value it had, or NULL. */
 void *hashmap_remove(struct hashmap *m, const char *key);
+/* Returns the number of entries (m->n counts removed ones too). */
+size_t hashmap_size(const struct hashmap *m);
 /* Frees the table (not keys or values). */
 void hashmap_done(struct hashmap *m);
 

@@ -119,8 +119,12 @@ START_TEST(hashmap_and_pool)
 		ck_assert_int_eq(hashmap_put(&m, k, (void *)(long)(i + 1)), 0);
 	}
 	ck_assert_ptr_eq(hashmap_get(&m, "k500"), (void *)501L);
+	ck_assert_uint_eq(hashmap_size(&m), 1000);
 	ck_assert_ptr_eq(hashmap_remove(&m, "k500"), (void *)501L);
 	ck_assert_ptr_null(hashmap_get(&m, "k500"));
+	/* the removed entry is no entry, though its slot stays used */
+	ck_assert_uint_eq(hashmap_size(&m), 999);
+	ck_assert_uint_eq(m.n, 1000);
 	ck_assert_int_eq(hashmap_put(&m, strpool_intern(&p, "k500"), (void *)7L), 0);
 	ck_assert_ptr_eq(hashmap_get(&m, "k500"), (void *)7L);
 	a = strpool_intern(&p, "same");
