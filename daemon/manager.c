@@ -55,7 +55,7 @@ static void notify_status(struct manager *m)
 		snprintf(buf, sizeof(buf), "STATUS=Degraded: %s", m->degraded_reason);
 	else
 		snprintf(buf, sizeof(buf), "STATUS=%u findings on %u pods; last audit %.1f ms%s",
-			 (unsigned)m->findings.n, m->last_pods, m->last_duration_ms,
+			 (unsigned)hashmap_size(&m->findings), m->last_pods, m->last_duration_ms,
 			 m->reachable ? ""
 				      : "; API server unreachable, using the last known state");
 	sd_notify(0, buf);
@@ -207,6 +207,9 @@ static const struct k8s_callbacks k8s_cb = {
 
 /* ---- the node's rules and routes ---- */
 
+/* The sources the poll reads: those that send no events. */
+#define POLL_SOURCES ((1u << IR_SRC_IPTABLES_LEGACY) | EVAL_HASH_IPSETS)
+
 /* Reads the ruleset; returns 1 if it differs from the current one (then it is installed), 0
  * if equal, or -errno (the current one stays, marked stale). */
 static int fw_refresh(struct manager *m)
@@ -225,6 +228,8 @@ static int fw_refresh(struct manager *m)
 	}
 	m->fw_error = 0;
 	m->fw_read_at = now_real();
+	/* what the poll compares its reads with: the part of the ruleset it reads */
+	m->poll_hash = eval_ruleset_hash_sources(rs, POLL_SOURCES);
 	h = eval_ruleset_hash(rs);
 	if (h && h == m->fw_hash && m->eval)
 		return 0;
@@ -350,9 +355,9 @@ static int on_poll(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct manager *m = userdata;
 
-	/* iptables-legacy and ipsets send no events: compare the ruleset read now with the
-	 * current one (native nftables changes are caught by the monitor as well). */
-	manager_schedule(m, CHANGE_FW);
+	/* iptables-legacy and ipsets send no events: compare them with the last poll's, and
+	 * re-read everything when they changed (native nftables changes come from the monitor). */
+	manager_schedule(m, CHANGE_POLL);
 	ratelimit_flush(m);
 	sd_event_source_set_time_relative(s, m->cfg.poll_usec);
 	sd_event_source_set_enabled(s, SD_EVENT_ON);
@@ -784,11 +789,43 @@ static void observe_duration(struct manager *m, double ms)
 	m->metrics.audit_seconds_sum += ms / 1000.0;
 }
 
+/* The poll: reads iptables-legacy and ipsets only (native nftables changes arrive as events
+ * while the monitor runs) and returns 1 when they differ from those of the last full read, 0
+ * when not, or -errno. */
+static int poll_legacy(struct manager *m)
+{
+	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
+	struct fw_read_opts o = { .skip_nft = true };
+	uint64_t h;
+	int r;
+
+	m->metrics.fw_reads++;
+	r = fw_read_all(&o, &rs, NULL);
+	if (r < 0) {
+		m->metrics.fw_read_failures++;
+		return r;
+	}
+	h = eval_ruleset_hash_sources(rs, POLL_SOURCES);
+	return h != m->poll_hash;
+}
+
 int manager_audit_now(struct manager *m, unsigned what)
 {
 	_cleanup_(audit_report_freep) struct audit_report *rep = NULL;
 	char reason[512];
 	int r;
+
+	if (what & CHANGE_POLL) {
+		/* Only a poll, the nftables monitor running and a ruleset already read: read the
+		 * sources without events alone, and everything only when they changed. */
+		if (!(what & ~CHANGE_POLL) && m->nft_source && m->eval && !m->fw_error &&
+		    m->audited_full) {
+			r = poll_legacy(m);
+			if (r == 0)
+				return 0;
+		}
+		what = (what & ~CHANGE_POLL) | CHANGE_FW;
+	}
 
 	if (what & (CHANGE_ROUTES | CHANGE_FULL) || !m->rt) {
 		r = routes_refresh(m);
@@ -895,7 +932,8 @@ int manager_audit_now(struct manager *m, unsigned what)
 				post_event(m, t);
 		}
 		log_info("First audit complete: %u pods, %lu classes, %zu findings, %.1f ms",
-			 m->last_pods, m->last_classes, m->findings.n, m->last_duration_ms);
+			 m->last_pods, m->last_classes, hashmap_size(&m->findings),
+			 m->last_duration_ms);
 	}
 	run_lint(m);
 	set_degraded(m, NULL);
@@ -1104,7 +1142,7 @@ int manager_status_json(struct manager *m, struct strbuf *out)
 			m->last_incremental ? "true" : "false",
 			(unsigned long long)m->metrics.audits_total,
 			(unsigned long long)m->metrics.audits_incremental,
-			(unsigned long long)m->metrics.audits_failed, m->findings.n);
+			(unsigned long long)m->metrics.audits_failed, hashmap_size(&m->findings));
 	for (int k = 0; r >= 0 && k < _AUDIT_KIND_MAX; k++)
 		r = strbuf_printf(out, ",\"%s\":%u", audit_kind_to_string((enum audit_kind)k),
 				  by_kind[k]);

@@ -16,6 +16,7 @@ enum {
 	CHANGE_MODEL = 1 << 1, /* objects changed in the API */
 	CHANGE_ROUTES = 1 << 2, /* routes or links changed */
 	CHANGE_FULL = 1 << 3, /* re-read everything (lost events, timer, SIGHUP) */
+	CHANGE_POLL = 1 << 4, /* the poll: iptables-legacy or ipsets may have changed */
 };
 
 /* A finding the agent currently reports, with its history. */
@@ -76,6 +77,7 @@ struct manager {
 	struct eval_ctx *eval;
 	struct fw_rtable *rt;
 	uint64_t fw_hash;
+	uint64_t poll_hash; /* of the iptables-legacy and ipset part of the last full read */
 	uint64_t fw_read_at; /* CLOCK_REALTIME usec */
 	int fw_error; /* last read error, 0 when the ruleset is current */
 	int nft_fd, rtnl_fd;

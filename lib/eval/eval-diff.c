@@ -164,18 +164,24 @@ static uint64_t hash_rule(const struct ir_rule *r)
 
 static uint64_t hash_set(const struct ir_set *set);
 
-uint64_t eval_ruleset_hash(const struct ir_ruleset *rs)
+uint64_t eval_ruleset_hash_sources(const struct ir_ruleset *rs, unsigned sources)
 {
 	uint64_t h = FNV64_INIT;
 
 	for (int i = 0; i < _IR_SRC_MAX; i++) {
+		if (!(sources & (1u << i)))
+			continue;
 		h = fnv64(h, &rs->sources[i].read, sizeof(rs->sources[i].read));
 		h = hash_str(h, rs->sources[i].note);
 	}
-	h = fnv64(h, &rs->ipset_info.read, sizeof(rs->ipset_info.read));
-	h = hash_str(h, rs->ipset_info.note);
+	if (sources & EVAL_HASH_IPSETS) {
+		h = fnv64(h, &rs->ipset_info.read, sizeof(rs->ipset_info.read));
+		h = hash_str(h, rs->ipset_info.note);
+	}
 	EVAL_FOREACH(sp, &rs->ipsets)
 	{
+		if (!(sources & EVAL_HASH_IPSETS))
+			break;
 		h = hash_str(h, (*sp)->name);
 		h = fnv64(h, (uint64_t[]){ hash_set(*sp) }, sizeof(uint64_t));
 	}
@@ -183,6 +189,8 @@ uint64_t eval_ruleset_hash(const struct ir_ruleset *rs)
 	{
 		const struct ir_table *t = *tp;
 
+		if (!(sources & (1u << t->source)))
+			continue;
 		h = fnv64(h, &t->source, sizeof(t->source));
 		h = fnv64(h, &t->family, sizeof(t->family));
 		h = hash_str(h, t->name);
@@ -238,6 +246,11 @@ static uint64_t hash_set(const struct ir_set *set)
 	EVAL_FOREACH(m, &set->members)
 	h = hash_str(h, *m);
 	return h;
+}
+
+uint64_t eval_ruleset_hash(const struct ir_ruleset *rs)
+{
+	return eval_ruleset_hash_sources(rs, EVAL_HASH_ALL);
 }
 
 static int sum_set(struct summary *s, const struct ir_set *set)

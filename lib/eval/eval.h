@@ -293,6 +293,13 @@ void eval_change_done(struct eval_change *c);
  * name rules in findings, never 0: equal hashes mean the same ruleset. rs need not be
  * prepared. */
 uint64_t eval_ruleset_hash(const struct ir_ruleset *rs);
+/* Bits of eval_ruleset_hash_sources(): 1 << IR_SRC_* for the tables (and source info) of a
+ * source, EVAL_HASH_IPSETS for the ipsets. */
+#define EVAL_HASH_IPSETS (1u << _IR_SRC_MAX)
+#define EVAL_HASH_ALL (EVAL_HASH_IPSETS | ((1u << _IR_SRC_MAX) - 1))
+/* Like eval_ruleset_hash(), over the parts of rs that sources names only: equal for a full
+ * read and a read of those sources alone when they are the same. */
+uint64_t eval_ruleset_hash_sources(const struct ir_ruleset *rs, unsigned sources);
 /* Sorts the n values at a ascending in place (an inlined quicksort, several times faster than
  * qsort() on the 10^4-10^5 cut points of a class split). */
 void eval_sort_u128(np_u128 *a, size_t n);

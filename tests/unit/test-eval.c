@@ -1063,6 +1063,12 @@ static const char *change_of(int v, struct eval_change *ch)
 	ck_assert_int_eq(eval_prepare(b, &cb), 0);
 	/* the ruleset hash tells the same ruleset from a changed one */
 	ck_assert_int_eq(eval_ruleset_hash(a) == eval_ruleset_hash(b), v == V_SAME);
+	/* and its iptables-legacy and ipset part from a change elsewhere (the nftables map) */
+	ck_assert_int_eq(
+		eval_ruleset_hash_sources(a, (1u << IR_SRC_IPTABLES_LEGACY) | EVAL_HASH_IPSETS) ==
+			eval_ruleset_hash_sources(b, (1u << IR_SRC_IPTABLES_LEGACY) |
+							     EVAL_HASH_IPSETS),
+		v == V_SAME || v == V_VMAP);
 	ck_assert_int_eq(eval_changed_interfaces(ca, cb, ch), 0);
 	buf[0] = 0;
 	if (ch->all)
