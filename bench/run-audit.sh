@@ -2,7 +2,8 @@
 # Audit benchmark at the medium scale: a namespace with 110 pod interfaces and /32 routes, the
 # Calico-style ruleset of bench/gen-ruleset.py (iptables-legacy + ipsets) and the cluster it
 # enforces (bench/gen-audit.py), audited by bench-audit inside the namespace.
-# Run by bench/run with BUILD and DATA set; SCALE=small|medium|large (default medium).
+# Run by bench/run with BUILD and DATA set; SCALE=small|medium|large (default medium); NFT=1
+# loads the native nftables form of the ruleset instead.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${BUILD:?}" && pwd)
@@ -37,7 +38,12 @@ for i in range(n):
              f"route add {ip}/32 dev {h} scope link"]
 subprocess.run(["ip", "-n", ns, "-batch", "-"], input="\n".join(cmds) + "\n", text=True, check=True)
 PY
-ip netns exec "$ns" ipset restore <"$data/ipsets"
-ip netns exec "$ns" iptables-legacy-restore <"$data/iptables.rules"
+if [ -n "${NFT:-}" ]; then
+	# the same policies as native nftables (calico.nft: per-pod chains behind verdict maps)
+	ip netns exec "$ns" nft -f "$data/calico.nft"
+else
+	ip netns exec "$ns" ipset restore <"$data/ipsets"
+	ip netns exec "$ns" iptables-legacy-restore <"$data/iptables.rules"
+fi
 echo "== audit, $scale: $(cat "$data/summary.json")"
 ip netns exec "$ns" ${PERF:-} taskset -c ${CPU:-0} "$build/bench/bench-audit" "$data/cluster.json" node-1 "${REPEAT:-11}"
