@@ -777,6 +777,54 @@ static void set_degraded(struct manager *m, const char *reason)
 
 static void run_lint(struct manager *m);
 
+/* Lints the cluster at most every LINT_INTERVAL_USEC: a lint reads every policy against its
+ * namespace's pods, which under pod churn (an audit per debounce) would cost more than the
+ * incremental audits. A lint put off runs from a timer, so the last state is always linted. */
+#define LINT_INTERVAL_USEC (5 * 1000000ull)
+
+static int on_lint_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct manager *m = userdata;
+
+	sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	if (m->audited_full && !m->degraded) {
+		run_lint(m);
+		m->lint_at = now_mono();
+		notify_status(m);
+	}
+	return 0;
+}
+
+static void lint_after_audit(struct manager *m)
+{
+	uint64_t now = now_mono();
+	int r;
+
+	if (!m->lint_at || now - m->lint_at >= LINT_INTERVAL_USEC || !m->event) {
+		run_lint(m);
+		m->lint_at = now;
+		if (m->lint_timer)
+			sd_event_source_set_enabled(m->lint_timer, SD_EVENT_OFF);
+		return;
+	}
+	if (m->lint_timer) {
+		int on = SD_EVENT_OFF;
+
+		if (sd_event_source_get_enabled(m->lint_timer, &on) >= 0 && on != SD_EVENT_OFF)
+			return; /* already put off */
+		r = sd_event_source_set_time(m->lint_timer, m->lint_at + LINT_INTERVAL_USEC);
+		if (r >= 0)
+			r = sd_event_source_set_enabled(m->lint_timer, SD_EVENT_ONESHOT);
+	} else
+		r = sd_event_add_time(m->event, &m->lint_timer, CLOCK_MONOTONIC,
+				      m->lint_at + LINT_INTERVAL_USEC, 0, on_lint_timer, m);
+	if (r < 0) {
+		/* no timer: lint now rather than never */
+		run_lint(m);
+		m->lint_at = now;
+	}
+}
+
 static void observe_duration(struct manager *m, double ms)
 {
 	static const double bounds_ms[AUDIT_BUCKETS] = { 1,   2.5, 5,	10,   25,   50,
@@ -935,7 +983,7 @@ int manager_audit_now(struct manager *m, unsigned what)
 			 m->last_pods, m->last_classes, hashmap_size(&m->findings),
 			 m->last_duration_ms);
 	}
-	run_lint(m);
+	lint_after_audit(m);
 	set_degraded(m, NULL);
 	remediation_after_audit(m->rem); /* after a complete audit and lint */
 	if (!m->ready_sent) {
@@ -1741,6 +1789,7 @@ struct manager *manager_free(struct manager *m)
 	sd_event_source_disable_unref(m->nft_source);
 	sd_event_source_disable_unref(m->rtnl_source);
 	sd_event_source_disable_unref(m->poll_timer);
+	sd_event_source_disable_unref(m->lint_timer);
 	sd_event_source_disable_unref(m->full_timer);
 	sd_event_source_disable_unref(m->debounce);
 	if (m->nft_fd >= 0)

@@ -82,6 +82,8 @@ struct manager {
 	int fw_error; /* last read error, 0 when the ruleset is current */
 	int nft_fd, rtnl_fd;
 	sd_event_source *nft_source, *rtnl_source, *poll_timer, *full_timer, *debounce;
+	sd_event_source *lint_timer; /* a lint put off by LINT_INTERVAL_USEC */
+	uint64_t lint_at; /* CLOCK_MONOTONIC usec of the last lint, 0 before the first */
 	unsigned pending;
 
 	/* What the ruleset changes since the last audit can touch (valid: a diff was made for
