@@ -207,19 +207,20 @@ static const struct k8s_callbacks k8s_cb = {
 
 /* ---- the node's rules and routes ---- */
 
-/* The sources the poll reads: those that send no events. */
-#define POLL_SOURCES ((1u << IR_SRC_IPTABLES_LEGACY) | EVAL_HASH_IPSETS)
-
 /* Reads the ruleset; returns 1 if it differs from the current one (then it is installed), 0
  * if equal, or -errno (the current one stays, marked stale). */
 static int fw_refresh(struct manager *m)
 {
 	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
 	_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
-	uint64_t h;
+	uint64_t h, poll_hash;
 	int r;
 
 	m->metrics.fw_reads++;
+	/* What the poll compares with, taken before the read: a change between the two makes the
+	 * next poll read again rather than be missed. 0 (never a fingerprint): read again. */
+	if (fw_legacy_fingerprint(&poll_hash) < 0)
+		poll_hash = 0;
 	r = fw_read_all(NULL, &rs, NULL);
 	if (r < 0) {
 		m->metrics.fw_read_failures++;
@@ -228,8 +229,7 @@ static int fw_refresh(struct manager *m)
 	}
 	m->fw_error = 0;
 	m->fw_read_at = now_real();
-	/* what the poll compares its reads with: the part of the ruleset it reads */
-	m->poll_hash = eval_ruleset_hash_sources(rs, POLL_SOURCES);
+	m->poll_hash = poll_hash;
 	h = eval_ruleset_hash(rs);
 	if (h && h == m->fw_hash && m->eval)
 		return 0;
@@ -837,23 +837,19 @@ static void observe_duration(struct manager *m, double ms)
 	m->metrics.audit_seconds_sum += ms / 1000.0;
 }
 
-/* The poll: reads iptables-legacy and ipsets only (native nftables changes arrive as events
- * while the monitor runs) and returns 1 when they differ from those of the last full read, 0
- * when not, or -errno. */
+/* The poll: a fingerprint of iptables-legacy and the ipsets, compared with the one taken
+ * before the last full read (native nftables changes arrive as events while the monitor
+ * runs). Returns 1 when they may differ, 0 when not. */
 static int poll_legacy(struct manager *m)
 {
-	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
-	struct fw_read_opts o = { .skip_nft = true };
 	uint64_t h;
-	int r;
+	int r = fw_legacy_fingerprint(&h);
 
-	m->metrics.fw_reads++;
-	r = fw_read_all(&o, &rs, NULL);
 	if (r < 0) {
-		m->metrics.fw_read_failures++;
-		return r;
+		log_debug("Failed to fingerprint iptables-legacy and ipsets (%s), reading all",
+			  np_strerror(r));
+		return 1;
 	}
-	h = eval_ruleset_hash_sources(rs, POLL_SOURCES);
 	return h != m->poll_hash;
 }
 

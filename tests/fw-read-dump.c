@@ -63,6 +63,17 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && streq(argv[1], "--route"))
 		return route_main(argc, argv);
+	if (argc > 1 && streq(argv[1], "--fingerprint")) {
+		uint64_t h;
+
+		r = fw_legacy_fingerprint(&h);
+		if (r < 0) {
+			fprintf(stderr, "fw_legacy_fingerprint: %s\n", np_strerror(r));
+			return 1;
+		}
+		printf("%016llx\n", (unsigned long long)h);
+		return 0;
+	}
 	r = fw_read_all(NULL, &rs, &st);
 	if (r < 0) {
 		fprintf(stderr, "fw_read_all: %s\n", np_strerror(r));

@@ -78,6 +78,9 @@ struct fw_ipsets {
 /* Dumps every ipset of the current netns with its elements. Returns 0 and *ret (free with
  * fw_ipsets_free()), or -errno (never an empty result on failure). */
 int fw_ipsets_read(struct fw_ipsets **ret);
+/* Hashes the ipset dump as the kernel sends it (every set, header and elements) into *ret
+ * without decoding it: equal values mean equal ipsets. Returns 0 or -errno. */
+int fw_ipsets_fingerprint(uint64_t *ret);
 /* Parses IPSET_CMD_LIST reply messages in buf (as received, 4-byte aligned); for tests and
  * fuzzing. Returns 0
  * and *ret, -EBADMSG for malformed input, or -ENOMEM. */
@@ -125,6 +128,12 @@ int fw_iptc_tables(int family, char ***ret);
  * a table: discard it). */
 int fw_iptc_read(struct ir_ruleset *rs, int family, const struct fw_ipsets *ipsets,
 		 struct strbuf *note);
+
+/* Returns 0 and in *ret a hash (never 0) of the sources that send no events: the
+ * iptables-legacy tables of both families as the kernel hands them out, each rule without its
+ * counters, and the ipset dump; equal values mean they did not change (the cheap check of a
+ * poll). -errno when a table or the ipsets cannot be read. */
+int fw_legacy_fingerprint(uint64_t *ret);
 
 /* --- everything --- */
 

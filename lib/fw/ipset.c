@@ -820,6 +820,57 @@ static int ipsets_read(struct list_state *st, struct fw_ipsets **ret)
 	}
 }
 
+static uint64_t fnv64_bytes(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+/* Hashes each dump message's payload (after the netlink header, whose sequence and port vary
+ * from one dump to the next). */
+static int fingerprint_cb(const struct nlmsghdr *nlh, void *data)
+{
+	uint64_t *h = data;
+
+	*h = fnv64_bytes(*h, (const char *)nlh + sizeof(*nlh), nlh->nlmsg_len - sizeof(*nlh));
+	return MNL_CB_OK;
+}
+
+int fw_ipsets_fingerprint(uint64_t *ret)
+{
+	_cleanup_(ipset_nl_done) struct ipset_nl n = { 0 };
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int r;
+
+	r = ipset_nl_open(&n);
+	if (r < 0)
+		return r;
+	for (int attempt = 0, negotiated = 0;; attempt++) {
+		uint64_t h = 14695981039346656037ull;
+
+		r = ipset_talk(&n, ipset_msg(&n, buf, IPSET_CMD_LIST, NLM_F_DUMP), fingerprint_cb,
+			       &h);
+		if (r == -IPSET_ERR_PROTOCOL && !negotiated) {
+			r = ipset_negotiate(&n);
+			if (r < 0)
+				return r;
+			negotiated = 1;
+			continue;
+		}
+		if (r == -EINTR && attempt < 8)
+			continue;
+		if (r < 0)
+			return r;
+		*ret = h;
+		return 0;
+	}
+}
+
 int fw_ipsets_read(struct fw_ipsets **ret)
 {
 	struct list_state st = { 0 };

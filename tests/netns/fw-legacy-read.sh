@@ -12,7 +12,7 @@ set -u
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "netns tests need root"
-for t in ip ipset iptables-legacy-restore ip6tables-legacy-restore setpriv python3; do
+for t in ip ipset iptables-legacy iptables-legacy-restore ip6tables-legacy-restore setpriv python3 ping; do
 	command -v "$t" >/dev/null || fail "missing tool $t"
 done
 : "${BUILD:?BUILD must point at the build directory}"
@@ -283,6 +283,24 @@ for l in lo cali12345 eth9 wg0; do
 	grep -q "^link $idx $l\$" "$tmp/route.out" || fail "link map lacks $idx $l"
 done
 echo "ok: route lookups and link map agree with ip route get"
+
+# --- 3b. the poll's fingerprint: counters do not change it, a rule or an element does ---
+fp() { ip netns exec "$ns-node" "$dump" --fingerprint || fail "fw-read-dump --fingerprint"; }
+f0=$(fp)
+ip netns exec "$ns-node" iptables-legacy -I OUTPUT -o lo -j ACCEPT || fail "iptables-legacy -I"
+f1=$(fp)
+[ "$f1" != "$f0" ] || fail "fingerprint unchanged by a new rule"
+ip netns exec "$ns-node" ping -c 2 -i 0.2 -W 1 127.0.0.1 >/dev/null 2>&1
+pk=$(ip netns exec "$ns-node" iptables-legacy -L OUTPUT -v -n -x | awk 'NR == 3 {print $1}')
+[ "${pk:-0}" -gt 0 ] || fail "the rule counted no packet ($pk)"
+[ "$(fp)" = "$f1" ] || fail "fingerprint changed with the counters alone"
+ip netns exec "$ns-node" iptables-legacy -D OUTPUT -o lo -j ACCEPT || fail "iptables-legacy -D"
+[ "$(fp)" = "$f0" ] || fail "fingerprint not back after the rule went"
+ip netns exec "$ns-node" ipset create np-fp-test hash:ip || fail "ipset create"
+[ "$(fp)" != "$f0" ] || fail "fingerprint unchanged by a new ipset"
+ip netns exec "$ns-node" ipset destroy np-fp-test
+[ "$(fp)" = "$f0" ] || fail "fingerprint not back after the ipset went"
+echo "ok: the fingerprint ignores counters and sees rules and sets ($f0)"
 
 # --- 4. a read that cannot succeed is an error, not an empty ruleset ---
 if ip netns exec "$ns-node" setpriv --inh-caps=-all --bounding-set=-all \
