@@ -1348,17 +1348,6 @@ static const char *proto_name(uint8_t proto)
 	return np_proto_name(proto) ?: "?";
 }
 
-static uint64_t fnv64(const char *s)
-{
-	uint64_t h = 14695981039346656037ull;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 static int finding_from_group(struct audit *a, struct group *g, struct audit_finding **ret)
 {
 	struct audit_finding *f = calloc(1, sizeof(*f));
@@ -1511,7 +1500,8 @@ static int finding_from_group(struct audit *a, struct group *g, struct audit_fin
 		    f->kind == AUDIT_UNVERIFIABLE && f->reason ? "|" : "",
 		    f->kind == AUDIT_UNVERIFIABLE && f->reason ? f->reason : "") < 0)
 		goto fail;
-	snprintf(f->id, sizeof(f->id), "%016llx", (unsigned long long)fnv64(strbuf_str(&sb)));
+	snprintf(f->id, sizeof(f->id), "%016llx",
+		 (unsigned long long)np_hash64_bytes(NP_HASH64_INIT, strbuf_str(&sb), sb.len));
 	*ret = f;
 	return 0;
 fail:
@@ -1672,71 +1662,64 @@ static int pod_route(struct audit *a, struct pod_state *ps, int family)
 	return 0;
 }
 
-static uint64_t fnv64_add(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 /* The fingerprint of what the checks depend on besides the ruleset: the model (its
  * generation), the node, the local pods with their addresses and interfaces, the uplinks and
  * their routes, the addresses that are no off-node peers. */
 static uint64_t audit_fingerprint(const struct audit *a)
 {
-	uint64_t h = 14695981039346656037ull;
+	uint64_t h = NP_HASH64_INIT;
 
-	h = fnv64_add(h, &a->env->model, sizeof(a->env->model));
-	h = fnv64_add(h, &a->env->engine, sizeof(a->env->engine));
-	h = fnv64_add(h, a->env->node, strlen(a->env->node) + 1);
-	h = fnv64_add(h, &a->n_pods, sizeof(a->n_pods));
+	h = np_hash64_bytes(h, &a->env->model, sizeof(a->env->model));
+	h = np_hash64_bytes(h, &a->env->engine, sizeof(a->env->engine));
+	h = np_hash64_bytes(h, a->env->node, strlen(a->env->node) + 1);
+	h = np_hash64_bytes(h, &a->n_pods, sizeof(a->n_pods));
 	for (size_t i = 0; i < a->n_pods; i++) {
 		const struct pod_state *ps = &a->pods[i];
 
-		h = fnv64_add(h, &ps->pod, sizeof(ps->pod));
-		h = fnv64_add(h, ps->pod->ns, strlen(ps->pod->ns) + 1);
-		h = fnv64_add(h, ps->pod->name, strlen(ps->pod->name) + 1);
-		h = fnv64_add(h, ps->veth, sizeof(ps->veth));
-		h = fnv64_add(h, ps->veth_index, sizeof(ps->veth_index));
-		h = fnv64_add(h, ps->ip, sizeof(ps->ip));
-		h = fnv64_add(h, ps->has, sizeof(ps->has));
+		h = np_hash64_bytes(h, &ps->pod, sizeof(ps->pod));
+		h = np_hash64_bytes(h, ps->pod->ns, strlen(ps->pod->ns) + 1);
+		h = np_hash64_bytes(h, ps->pod->name, strlen(ps->pod->name) + 1);
+		h = np_hash64_bytes(h, ps->veth, sizeof(ps->veth));
+		h = np_hash64_bytes(h, ps->veth_index, sizeof(ps->veth_index));
+		h = np_hash64_bytes(h, ps->ip, sizeof(ps->ip));
+		h = np_hash64_bytes(h, ps->has, sizeof(ps->has));
 	}
 	for (size_t i = 0; i < a->n_uplinks; i++)
-		h = fnv64_add(h, a->uplinks[i], strlen(a->uplinks[i]) + 1);
+		h = np_hash64_bytes(h, a->uplinks[i], strlen(a->uplinks[i]) + 1);
 	for (int fi = 0; fi < 2; fi++) {
 		for (size_t i = 0; i < a->n_route_sets[fi]; i++)
-			h = fnv64_add(h, a->route_sets[fi][i].r,
-				      a->route_sets[fi][i].n * sizeof(*a->route_sets[fi][i].r));
-		h = fnv64_add(h, a->excluded[fi].r, a->excluded[fi].n * sizeof(*a->excluded[fi].r));
+			h = np_hash64_bytes(h, a->route_sets[fi][i].r,
+					    a->route_sets[fi][i].n *
+						    sizeof(*a->route_sets[fi][i].r));
+		h = np_hash64_bytes(h, a->excluded[fi].r,
+				    a->excluded[fi].n * sizeof(*a->excluded[fi].r));
 	}
 	return h;
 }
 
 static uint64_t iset_hash(uint64_t h, const struct np_iset *s)
 {
-	return fnv64_add(fnv64_add(h, &s->n, sizeof(s->n)), s->r, s->n * sizeof(*s->r));
+	return np_hash64_bytes(np_hash64_bytes(h, &s->n, sizeof(s->n)), s->r, s->n * sizeof(*s->r));
 }
 
 /* The hash of what a pod's checks take from its compiled expectation: per direction whether
  * it is isolated, the node addresses always allowed in, and the allowed ports and peers. */
 static uint64_t expect_hash(const struct policy_expect *e)
 {
-	uint64_t h = 14695981039346656037ull;
+	uint64_t h = NP_HASH64_INIT;
 
 	for (int dir = 0; dir < 2; dir++) {
 		const struct policy_dir *d = e->dir[dir];
 
-		h = fnv64_add(h, &d->isolated, sizeof(d->isolated));
+		h = np_hash64_bytes(h, &d->isolated, sizeof(d->isolated));
 		h = iset_hash(h, &d->local_node);
 		for (int pi = 0; pi < _POLICY_PROTO_MAX; pi++) {
-			h = fnv64_add(h, &d->n_segs[pi], sizeof(d->n_segs[pi]));
+			h = np_hash64_bytes(h, &d->n_segs[pi], sizeof(d->n_segs[pi]));
 			for (size_t i = 0; i < d->n_segs[pi]; i++) {
-				h = fnv64_add(h, &d->segs[pi][i].lo, sizeof(d->segs[pi][i].lo));
-				h = fnv64_add(h, &d->segs[pi][i].hi, sizeof(d->segs[pi][i].hi));
+				h = np_hash64_bytes(h, &d->segs[pi][i].lo,
+						    sizeof(d->segs[pi][i].lo));
+				h = np_hash64_bytes(h, &d->segs[pi][i].hi,
+						    sizeof(d->segs[pi][i].hi));
 				h = iset_hash(h, &d->segs[pi][i].addrs);
 			}
 		}

@@ -24,19 +24,6 @@
 #include "eval-internal.h"
 #include "util/hashmap.h"
 
-static uint64_t fnv64(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
-#define FNV64_INIT 14695981039346656037ull
-
 struct chain_sum {
 	char *key;
 	const struct ir_chain *c;
@@ -87,76 +74,76 @@ static char *set_key(const struct ir_set *set)
 
 static uint64_t hash_str(uint64_t h, const char *str)
 {
-	return str ? fnv64(h, str, strlen(str) + 1) : fnv64(h, "", 1);
+	return str ? np_hash64_bytes(h, str, strlen(str) + 1) : np_hash64_bytes(h, "", 1);
 }
 
 static uint64_t hash_iset(uint64_t h, const struct np_iset *v)
 {
-	h = fnv64(h, &v->n, sizeof(v->n));
-	return fnv64(h, v->r, v->n * sizeof(*v->r));
+	h = np_hash64_bytes(h, &v->n, sizeof(v->n));
+	return np_hash64_bytes(h, v->r, v->n * sizeof(*v->r));
 }
 
 static uint64_t hash_verdict(uint64_t h, const struct ir_verdict *v)
 {
-	h = fnv64(h, &v->kind, sizeof(v->kind));
+	h = np_hash64_bytes(h, &v->kind, sizeof(v->kind));
 	h = hash_str(h, v->chain);
-	h = fnv64(h, &v->queue_num, sizeof(v->queue_num));
-	h = fnv64(h, &v->queue_last, sizeof(v->queue_last));
-	h = fnv64(h, &v->queue_bypass, sizeof(v->queue_bypass));
-	return fnv64(h, &v->queue_fanout, sizeof(v->queue_fanout));
+	h = np_hash64_bytes(h, &v->queue_num, sizeof(v->queue_num));
+	h = np_hash64_bytes(h, &v->queue_last, sizeof(v->queue_last));
+	h = np_hash64_bytes(h, &v->queue_bypass, sizeof(v->queue_bypass));
+	return np_hash64_bytes(h, &v->queue_fanout, sizeof(v->queue_fanout));
 }
 
 static uint64_t hash_ref(uint64_t h, const struct ir_setref *ref)
 {
-	h = fnv64(h, &ref->nkey, sizeof(ref->nkey));
-	h = fnv64(h, ref->key, ref->nkey * sizeof(ref->key[0]));
+	h = np_hash64_bytes(h, &ref->nkey, sizeof(ref->nkey));
+	h = np_hash64_bytes(h, ref->key, ref->nkey * sizeof(ref->key[0]));
 	h = hash_str(h, ref->name);
-	return fnv64(h, &ref->ipset, sizeof(ref->ipset));
+	return np_hash64_bytes(h, &ref->ipset, sizeof(ref->ipset));
 }
 
 /* A hash of everything in r that decides what it does (not its handle or position). */
 static uint64_t hash_rule(const struct ir_rule *r)
 {
-	uint64_t h = FNV64_INIT;
+	uint64_t h = NP_HASH64_INIT;
 
 	EVAL_FOREACH(p, &r->preds)
 	{
-		h = fnv64(h, &p->kind, sizeof(p->kind));
-		h = fnv64(h, &p->negate, sizeof(p->negate));
-		h = fnv64(h, &p->field, sizeof(p->field));
-		h = fnv64(h, &p->masked, sizeof(p->masked));
-		h = fnv64(h, &p->mask, sizeof(p->mask));
+		h = np_hash64_bytes(h, &p->kind, sizeof(p->kind));
+		h = np_hash64_bytes(h, &p->negate, sizeof(p->negate));
+		h = np_hash64_bytes(h, &p->field, sizeof(p->field));
+		h = np_hash64_bytes(h, &p->masked, sizeof(p->masked));
+		h = np_hash64_bytes(h, &p->mask, sizeof(p->mask));
 		h = hash_iset(h, &p->values);
-		h = fnv64(h, &p->ifnames.n, sizeof(p->ifnames.n));
+		h = np_hash64_bytes(h, &p->ifnames.n, sizeof(p->ifnames.n));
 		EVAL_FOREACH(n, &p->ifnames)
 		{
 			h = hash_str(h, n->name);
-			h = fnv64(h, &n->prefix, sizeof(n->prefix));
+			h = np_hash64_bytes(h, &n->prefix, sizeof(n->prefix));
 		}
-		h = fnv64(h, &p->bits, sizeof(p->bits));
+		h = np_hash64_bytes(h, &p->bits, sizeof(p->bits));
 		if (p->kind == IR_PRED_LOOKUP)
 			h = hash_ref(h, &p->ref);
 		h = hash_str(h, p->text);
 	}
-	h = fnv64(h, "|", 1);
+	h = np_hash64_bytes(h, "|", 1);
 	EVAL_FOREACH(st, &r->stmts)
 	{
-		h = fnv64(h, &st->kind, sizeof(st->kind));
-		h = fnv64(h, &st->after, sizeof(st->after));
-		h = fnv64(h, &st->mark_dst, sizeof(st->mark_dst));
-		h = fnv64(h, &st->mark_src, sizeof(st->mark_src));
-		h = fnv64(h, &st->mark_clear, sizeof(st->mark_clear));
-		h = fnv64(h, &st->mark_src_mask, sizeof(st->mark_src_mask));
-		h = fnv64(h, &st->mark_xor, sizeof(st->mark_xor));
+		h = np_hash64_bytes(h, &st->kind, sizeof(st->kind));
+		h = np_hash64_bytes(h, &st->after, sizeof(st->after));
+		h = np_hash64_bytes(h, &st->mark_dst, sizeof(st->mark_dst));
+		h = np_hash64_bytes(h, &st->mark_src, sizeof(st->mark_src));
+		h = np_hash64_bytes(h, &st->mark_clear, sizeof(st->mark_clear));
+		h = np_hash64_bytes(h, &st->mark_src_mask, sizeof(st->mark_src_mask));
+		h = np_hash64_bytes(h, &st->mark_xor, sizeof(st->mark_xor));
 		if (st->kind == IR_STMT_VMAP)
 			h = hash_ref(h, &st->ref);
-		h = fnv64(h, &st->nat, sizeof(st->nat));
-		h = fnv64(h, &st->nat_has_addr, sizeof(st->nat_has_addr));
-		h = fnv64(h, &st->nat_has_port, sizeof(st->nat_has_port));
-		h = fnv64(h, &st->nat_addr_lo, sizeof(st->nat_addr_lo));
-		h = fnv64(h, &st->nat_addr_hi, sizeof(st->nat_addr_hi));
-		h = fnv64(h, &st->nat_port_lo, sizeof(st->nat_port_lo));
-		h = fnv64(h, &st->nat_port_hi, sizeof(st->nat_port_hi));
+		h = np_hash64_bytes(h, &st->nat, sizeof(st->nat));
+		h = np_hash64_bytes(h, &st->nat_has_addr, sizeof(st->nat_has_addr));
+		h = np_hash64_bytes(h, &st->nat_has_port, sizeof(st->nat_has_port));
+		h = np_hash64_bytes(h, &st->nat_addr_lo, sizeof(st->nat_addr_lo));
+		h = np_hash64_bytes(h, &st->nat_addr_hi, sizeof(st->nat_addr_hi));
+		h = np_hash64_bytes(h, &st->nat_port_lo, sizeof(st->nat_port_lo));
+		h = np_hash64_bytes(h, &st->nat_port_hi, sizeof(st->nat_port_hi));
 		h = hash_str(h, st->text);
 	}
 	return hash_verdict(h, &r->verdict);
@@ -166,16 +153,16 @@ static uint64_t hash_set(const struct ir_set *set);
 
 uint64_t eval_ruleset_hash_sources(const struct ir_ruleset *rs, unsigned sources)
 {
-	uint64_t h = FNV64_INIT;
+	uint64_t h = NP_HASH64_INIT;
 
 	for (int i = 0; i < _IR_SRC_MAX; i++) {
 		if (!(sources & (1u << i)))
 			continue;
-		h = fnv64(h, &rs->sources[i].read, sizeof(rs->sources[i].read));
+		h = np_hash64_bytes(h, &rs->sources[i].read, sizeof(rs->sources[i].read));
 		h = hash_str(h, rs->sources[i].note);
 	}
 	if (sources & EVAL_HASH_IPSETS) {
-		h = fnv64(h, &rs->ipset_info.read, sizeof(rs->ipset_info.read));
+		h = np_hash64_bytes(h, &rs->ipset_info.read, sizeof(rs->ipset_info.read));
 		h = hash_str(h, rs->ipset_info.note);
 	}
 	EVAL_FOREACH(sp, &rs->ipsets)
@@ -183,7 +170,7 @@ uint64_t eval_ruleset_hash_sources(const struct ir_ruleset *rs, unsigned sources
 		if (!(sources & EVAL_HASH_IPSETS))
 			break;
 		h = hash_str(h, (*sp)->name);
-		h = fnv64(h, (uint64_t[]){ hash_set(*sp) }, sizeof(uint64_t));
+		h = np_hash64_bytes(h, (uint64_t[]){ hash_set(*sp) }, sizeof(uint64_t));
 	}
 	EVAL_FOREACH(tp, &rs->tables)
 	{
@@ -191,31 +178,32 @@ uint64_t eval_ruleset_hash_sources(const struct ir_ruleset *rs, unsigned sources
 
 		if (!(sources & (1u << t->source)))
 			continue;
-		h = fnv64(h, &t->source, sizeof(t->source));
-		h = fnv64(h, &t->family, sizeof(t->family));
+		h = np_hash64_bytes(h, &t->source, sizeof(t->source));
+		h = np_hash64_bytes(h, &t->family, sizeof(t->family));
 		h = hash_str(h, t->name);
 		EVAL_FOREACH(sp, &t->sets)
 		{
 			h = hash_str(h, (*sp)->name);
-			h = fnv64(h, (uint64_t[]){ hash_set(*sp) }, sizeof(uint64_t));
+			h = np_hash64_bytes(h, (uint64_t[]){ hash_set(*sp) }, sizeof(uint64_t));
 		}
 		EVAL_FOREACH(cp, &t->chains)
 		{
 			const struct ir_chain *c = *cp;
 
 			h = hash_str(h, c->name);
-			h = fnv64(h, &c->base, sizeof(c->base));
-			h = fnv64(h, &c->type, sizeof(c->type));
-			h = fnv64(h, &c->hook, sizeof(c->hook));
-			h = fnv64(h, &c->priority, sizeof(c->priority));
-			h = fnv64(h, &c->policy, sizeof(c->policy));
+			h = np_hash64_bytes(h, &c->base, sizeof(c->base));
+			h = np_hash64_bytes(h, &c->type, sizeof(c->type));
+			h = np_hash64_bytes(h, &c->hook, sizeof(c->hook));
+			h = np_hash64_bytes(h, &c->priority, sizeof(c->priority));
+			h = np_hash64_bytes(h, &c->policy, sizeof(c->policy));
 			h = hash_str(h, c->device);
-			h = fnv64(h, &c->rules.n, sizeof(c->rules.n));
+			h = np_hash64_bytes(h, &c->rules.n, sizeof(c->rules.n));
 			/* handles too: findings name the rule by its handle */
 			EVAL_FOREACH(rp, &c->rules)
 			{
-				h = fnv64(h, (uint64_t[]){ hash_rule(*rp) }, sizeof(uint64_t));
-				h = fnv64(h, &(*rp)->handle, sizeof((*rp)->handle));
+				h = np_hash64_bytes(h, (uint64_t[]){ hash_rule(*rp) },
+						    sizeof(uint64_t));
+				h = np_hash64_bytes(h, &(*rp)->handle, sizeof((*rp)->handle));
 			}
 		}
 	}
@@ -224,24 +212,24 @@ uint64_t eval_ruleset_hash_sources(const struct ir_ruleset *rs, unsigned sources
 
 static uint64_t hash_set(const struct ir_set *set)
 {
-	uint64_t h = FNV64_INIT;
+	uint64_t h = NP_HASH64_INIT;
 
 	h = hash_str(h, set->type);
-	h = fnv64(h, &set->flags, sizeof(set->flags));
-	h = fnv64(h, &set->nkey, sizeof(set->nkey));
-	h = fnv64(h, set->keytype, set->nkey * sizeof(set->keytype[0]));
-	h = fnv64(h, &set->family, sizeof(set->family));
+	h = np_hash64_bytes(h, &set->flags, sizeof(set->flags));
+	h = np_hash64_bytes(h, &set->nkey, sizeof(set->nkey));
+	h = np_hash64_bytes(h, set->keytype, set->nkey * sizeof(set->keytype[0]));
+	h = np_hash64_bytes(h, &set->family, sizeof(set->family));
 	EVAL_FOREACH(e, &set->elems)
 	{
 		for (unsigned k = 0; k < set->nkey; k++) {
-			h = fnv64(h, &e->key[k].lo, sizeof(e->key[k].lo));
-			h = fnv64(h, &e->key[k].hi, sizeof(e->key[k].hi));
+			h = np_hash64_bytes(h, &e->key[k].lo, sizeof(e->key[k].lo));
+			h = np_hash64_bytes(h, &e->key[k].hi, sizeof(e->key[k].hi));
 			h = hash_str(h, e->key[k].ifname);
-			h = fnv64(h, &e->key[k].prefix, sizeof(e->key[k].prefix));
+			h = np_hash64_bytes(h, &e->key[k].prefix, sizeof(e->key[k].prefix));
 		}
 		h = hash_verdict(h, &e->verdict);
-		h = fnv64(h, &e->data, sizeof(e->data));
-		h = fnv64(h, &e->nomatch, sizeof(e->nomatch));
+		h = np_hash64_bytes(h, &e->data, sizeof(e->data));
+		h = np_hash64_bytes(h, &e->nomatch, sizeof(e->nomatch));
 	}
 	EVAL_FOREACH(m, &set->members)
 	h = hash_str(h, *m);
@@ -269,7 +257,7 @@ static int sum_set(struct summary *s, const struct ir_set *set)
 static int sum_chain(struct summary *s, const struct ir_chain *c)
 {
 	struct chain_sum *x;
-	uint64_t h = FNV64_INIT;
+	uint64_t h = NP_HASH64_INIT;
 
 	if (c->id >= s->n_chains)
 		return -EINVAL;
@@ -280,14 +268,14 @@ static int sum_chain(struct summary *s, const struct ir_chain *c)
 		x->key = NULL;
 		return -ENOMEM;
 	}
-	h = fnv64(h, &c->base, sizeof(c->base));
+	h = np_hash64_bytes(h, &c->base, sizeof(c->base));
 	if (c->base) {
-		h = fnv64(h, &c->type, sizeof(c->type));
-		h = fnv64(h, &c->hook, sizeof(c->hook));
-		h = fnv64(h, &c->priority, sizeof(c->priority));
-		h = fnv64(h, &c->policy, sizeof(c->policy));
+		h = np_hash64_bytes(h, &c->type, sizeof(c->type));
+		h = np_hash64_bytes(h, &c->hook, sizeof(c->hook));
+		h = np_hash64_bytes(h, &c->priority, sizeof(c->priority));
+		h = np_hash64_bytes(h, &c->policy, sizeof(c->policy));
 		if (c->device)
-			h = fnv64(h, c->device, strlen(c->device));
+			h = np_hash64_bytes(h, c->device, strlen(c->device));
 	}
 	x->head = h;
 	x->rules = calloc(c->rules.n ? c->rules.n : 1, sizeof(*x->rules));

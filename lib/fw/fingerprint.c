@@ -17,17 +17,7 @@
 #include <linux/netfilter_ipv6/ip6_tables.h>
 
 #include "fw.h"
-
-static uint64_t fnv64(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
+#include "util/hashmap.h"
 
 /* Hashes one table of family into *h: its layout (hooks, size) and every entry without its
  * counters. Returns 0, -ENOENT (no such table), -EAGAIN (it changed while read) or -errno. */
@@ -57,12 +47,12 @@ static int table_fingerprint(int fd, int family, const char *name, uint64_t *h)
 		r = -errno;
 		goto out;
 	}
-	*h = fnv64(*h, name, strlen(name) + 1);
-	*h = fnv64(*h, &info.valid_hooks, sizeof(info.valid_hooks));
-	*h = fnv64(*h, info.hook_entry, sizeof(info.hook_entry));
-	*h = fnv64(*h, info.underflow, sizeof(info.underflow));
-	*h = fnv64(*h, &info.num_entries, sizeof(info.num_entries));
-	*h = fnv64(*h, &info.size, sizeof(info.size));
+	*h = np_hash64_bytes(*h, name, strlen(name) + 1);
+	*h = np_hash64_bytes(*h, &info.valid_hooks, sizeof(info.valid_hooks));
+	*h = np_hash64_bytes(*h, info.hook_entry, sizeof(info.hook_entry));
+	*h = np_hash64_bytes(*h, info.underflow, sizeof(info.underflow));
+	*h = np_hash64_bytes(*h, &info.num_entries, sizeof(info.num_entries));
+	*h = np_hash64_bytes(*h, &info.size, sizeof(info.size));
 	p = (unsigned char *)e->entrytable;
 	for (size_t off = 0; off < info.size;) {
 		/* target_offset and next_offset are at the same place in both entry types */
@@ -74,8 +64,8 @@ static int table_fingerprint(int fd, int family, const char *name, uint64_t *h)
 			r = -EAGAIN; /* not a table we can walk: changed under us */
 			goto out;
 		}
-		*h = fnv64(*h, p + off, cut);
-		*h = fnv64(*h, p + off + after, next - after);
+		*h = np_hash64_bytes(*h, p + off, cut);
+		*h = np_hash64_bytes(*h, p + off + after, next - after);
 		off += next;
 	}
 out:
@@ -100,7 +90,7 @@ static int family_fingerprint(int family, uint64_t *h)
 	if (r < 0)
 		return r;
 	if (!names || !names[0]) {
-		*h = fnv64(*h, "-", 1); /* no table (or no module): nothing to hash */
+		*h = np_hash64_bytes(*h, "-", 1); /* no table (or no module): nothing to hash */
 		names_free(names);
 		return 0;
 	}
@@ -135,7 +125,7 @@ static int family_fingerprint(int family, uint64_t *h)
 
 int fw_legacy_fingerprint(uint64_t *ret)
 {
-	uint64_t h = 14695981039346656037ull, sets = 0;
+	uint64_t h = NP_HASH64_INIT, sets = 0;
 	int r;
 
 	if ((r = family_fingerprint(AF_INET, &h)) < 0 || (r = family_fingerprint(AF_INET6, &h)) < 0)
@@ -145,7 +135,7 @@ int fw_legacy_fingerprint(uint64_t *ret)
 		sets = 1; /* no ipset support: nothing to hash, like the reader says */
 	else if (r < 0)
 		return r;
-	h = fnv64(h, &sets, sizeof(sets));
+	h = np_hash64_bytes(h, &sets, sizeof(sets));
 	*ret = h ? h : 1;
 	return 0;
 }

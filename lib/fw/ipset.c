@@ -820,24 +820,13 @@ static int ipsets_read(struct list_state *st, struct fw_ipsets **ret)
 	}
 }
 
-static uint64_t fnv64_bytes(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 /* Hashes each dump message's payload (after the netlink header, whose sequence and port vary
  * from one dump to the next). */
 static int fingerprint_cb(const struct nlmsghdr *nlh, void *data)
 {
 	uint64_t *h = data;
 
-	*h = fnv64_bytes(*h, (const char *)nlh + sizeof(*nlh), nlh->nlmsg_len - sizeof(*nlh));
+	*h = np_hash64_bytes(*h, (const char *)nlh + sizeof(*nlh), nlh->nlmsg_len - sizeof(*nlh));
 	return MNL_CB_OK;
 }
 
@@ -851,7 +840,7 @@ int fw_ipsets_fingerprint(uint64_t *ret)
 	if (r < 0)
 		return r;
 	for (int attempt = 0, negotiated = 0;; attempt++) {
-		uint64_t h = 14695981039346656037ull;
+		uint64_t h = NP_HASH64_INIT;
 
 		r = ipset_talk(&n, ipset_msg(&n, buf, IPSET_CMD_LIST, NLM_F_DUMP), fingerprint_cb,
 			       &h);

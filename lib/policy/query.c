@@ -78,35 +78,24 @@ bool policy_dir_equal(const struct policy_dir *a, const struct policy_dir *b)
 	return true;
 }
 
-static uint64_t fnv64(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= c[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 uint64_t policy_dir_hash(const struct policy_dir *d)
 {
-	uint64_t h = 14695981039346656037ull;
+	uint64_t h = NP_HASH64_INIT;
 
 	for (int x = 0; x < _POLICY_PROTO_MAX; x++) {
 		uint64_t n = d->n_segs[x];
 
-		h = fnv64(h, &n, sizeof(n));
+		h = np_hash64_bytes(h, &n, sizeof(n));
 		for (size_t i = 0; i < d->n_segs[x]; i++) {
 			const struct policy_seg *s = &d->segs[x][i];
 			uint64_t m = s->addrs.n;
 			uint16_t lohi[2] = { s->lo, s->hi };
 
-			h = fnv64(h, lohi, sizeof(lohi));
-			h = fnv64(h, &m, sizeof(m));
+			h = np_hash64_bytes(h, lohi, sizeof(lohi));
+			h = np_hash64_bytes(h, &m, sizeof(m));
 			for (size_t k = 0; k < s->addrs.n; k++) {
 				np_u128 r[2] = { s->addrs.r[k].lo, s->addrs.r[k].hi };
-				h = fnv64(h, r, sizeof(r));
+				h = np_hash64_bytes(h, r, sizeof(r));
 			}
 		}
 	}
@@ -117,7 +106,7 @@ uint64_t policy_expect_hash(const struct policy_expect *x)
 {
 	uint64_t h[2] = { policy_dir_hash(x->dir[NP_INGRESS]), policy_dir_hash(x->dir[NP_EGRESS]) };
 
-	return fnv64(14695981039346656037ull, h, sizeof(h));
+	return np_hash64_bytes(NP_HASH64_INIT, h, sizeof(h));
 }
 
 bool policy_expect_equal(const struct policy_expect *a, const struct policy_expect *b)

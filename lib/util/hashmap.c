@@ -7,6 +7,17 @@
 
 const char hashmap_tombstone[] = "";
 
+uint64_t np_hash64_bytes(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
 uint32_t np_hash_bytes(uint32_t h, const void *p, size_t n)
 {
 	const unsigned char *c = p;

@@ -23,6 +23,10 @@ struct hashmap {
 uint32_t np_hash_str(const char *s);
 /* Returns the FNV-1a hash of n bytes at p, continuing from h (start with 2166136261u). */
 uint32_t np_hash_bytes(uint32_t h, const void *p, size_t n);
+/* The 64-bit FNV-1a: returns the hash of n bytes at p continuing from h (start with
+ * NP_HASH64_INIT). */
+#define NP_HASH64_INIT 14695981039346656037ull
+uint64_t np_hash64_bytes(uint64_t h, const void *p, size_t n);
 
 /* Returns the entry for key (owned by the map, valid until it changes), or NULL. */
 struct hashmap_entry *hashmap_find(const struct hashmap *m, const char *key);
