@@ -49,19 +49,7 @@ np_in node ip addr add 192.168.0.10/24 dev eth0
 np_in node ip link set eth0 up
 np_in node ip link set eth0p up
 np_in node ip route add default via 192.168.0.1 dev eth0
-"$NP_PYTHON" - "$NP_NS-node" "$n_local" <<'PY' || np_die "cannot create the pod interfaces"
-import subprocess, sys, ipaddress
-ns, n = sys.argv[1], int(sys.argv[2])
-def ifname(i):
-    return "cali%011x" % (0x1a2b3c4d5e + i * 0x9e3779b1 % (1 << 40))
-cmds = []
-for i in range(n):
-    h = ifname(i)
-    ip = ipaddress.IPv4Address("10.244.0.2") + i
-    cmds += [f"link add {h} type veth peer name p{i}", f"link set {h} up", f"link set p{i} up",
-             f"route add {ip}/32 dev {h} scope link"]
-subprocess.run(["ip", "-n", ns, "-batch", "-"], input="\n".join(cmds) + "\n", text=True, check=True)
-PY
+"$NP_PYTHON" "$top/bench/pod-links.py" "$NP_NS-node" "$n_local" || np_die "cannot create the pod interfaces"
 
 ag_journald
 ag_emulator

@@ -25,19 +25,7 @@ ip -n "$ns" addr add 192.168.0.10/24 dev eth0
 ip -n "$ns" link set eth0 up
 ip -n "$ns" link set eth0p up
 ip -n "$ns" route add default via 192.168.0.1 dev eth0
-python3 - "$ns" "$n" <<'PY'
-import subprocess, sys, ipaddress
-ns, n = sys.argv[1], int(sys.argv[2])
-def ifname(i):
-    return "cali%011x" % (0x1a2b3c4d5e + i * 0x9e3779b1 % (1 << 40))
-cmds = []
-for i in range(n):
-    h = ifname(i)
-    ip = ipaddress.IPv4Address("10.244.0.2") + i
-    cmds += [f"link add {h} type veth peer name p{i}", f"link set {h} up", f"link set p{i} up",
-             f"route add {ip}/32 dev {h} scope link"]
-subprocess.run(["ip", "-n", ns, "-batch", "-"], input="\n".join(cmds) + "\n", text=True, check=True)
-PY
+python3 "$top/bench/pod-links.py" "$ns" "$n"
 if [ -n "${NFT:-}" ]; then
 	# the same policies as native nftables (calico.nft: per-pod chains behind verdict maps)
 	ip netns exec "$ns" nft -f "$data/calico.nft"
