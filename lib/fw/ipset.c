@@ -794,8 +794,10 @@ static int ipsets_read_once(struct ipset_nl *n, struct list_state *st, struct fw
 	return 0;
 }
 
-/* Reads every set, retrying an interrupted dump; st->direct chooses the IR sets too. */
-static int ipsets_read(struct list_state *st, struct fw_ipsets **ret)
+/* Opens an ipset socket and runs once(n, data) until it is neither refused for the protocol
+ * (then the version is negotiated: asking in ours first saves a round trip) nor an interrupted
+ * dump (-EINTR, up to 8 retries). Returns once's result or -errno. */
+static int ipset_dump_retrying(int (*once)(struct ipset_nl *n, void *data), void *data)
 {
 	_cleanup_(ipset_nl_done) struct ipset_nl n = { 0 };
 	int r;
@@ -803,11 +805,8 @@ static int ipsets_read(struct list_state *st, struct fw_ipsets **ret)
 	r = ipset_nl_open(&n);
 	if (r < 0)
 		return r;
-	/* Ask in our protocol first: a kernel that speaks another refuses with
-	 * IPSET_ERR_PROTOCOL, and only then is the version negotiated (one round trip less). */
 	for (int attempt = 0, negotiated = 0;; attempt++) {
-		list_state_done(st);
-		r = ipsets_read_once(&n, st, ret);
+		r = once(&n, data);
 		if (r == -IPSET_ERR_PROTOCOL && !negotiated) {
 			r = ipset_negotiate(&n);
 			if (r < 0)
@@ -820,6 +819,25 @@ static int ipsets_read(struct list_state *st, struct fw_ipsets **ret)
 	}
 }
 
+struct read_args {
+	struct list_state *st;
+	struct fw_ipsets **ret;
+};
+
+static int read_once(struct ipset_nl *n, void *data)
+{
+	struct read_args *a = data;
+
+	list_state_done(a->st);
+	return ipsets_read_once(n, a->st, a->ret);
+}
+
+/* Reads every set, retrying an interrupted dump; st->direct chooses the IR sets too. */
+static int ipsets_read(struct list_state *st, struct fw_ipsets **ret)
+{
+	return ipset_dump_retrying(read_once, &(struct read_args){ st, ret });
+}
+
 /* Hashes each dump message's payload (after the netlink header, whose sequence and port vary
  * from one dump to the next). */
 static int fingerprint_cb(const struct nlmsghdr *nlh, void *data)
@@ -830,34 +848,24 @@ static int fingerprint_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+static int fingerprint_once(struct ipset_nl *n, void *data)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	uint64_t *h = data;
+
+	*h = NP_HASH64_INIT;
+	return ipset_talk(n, ipset_msg(n, buf, IPSET_CMD_LIST, NLM_F_DUMP), fingerprint_cb, h);
+}
+
 int fw_ipsets_fingerprint(uint64_t *ret)
 {
-	_cleanup_(ipset_nl_done) struct ipset_nl n = { 0 };
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	int r;
+	uint64_t h;
+	int r = ipset_dump_retrying(fingerprint_once, &h);
 
-	r = ipset_nl_open(&n);
 	if (r < 0)
 		return r;
-	for (int attempt = 0, negotiated = 0;; attempt++) {
-		uint64_t h = NP_HASH64_INIT;
-
-		r = ipset_talk(&n, ipset_msg(&n, buf, IPSET_CMD_LIST, NLM_F_DUMP), fingerprint_cb,
-			       &h);
-		if (r == -IPSET_ERR_PROTOCOL && !negotiated) {
-			r = ipset_negotiate(&n);
-			if (r < 0)
-				return r;
-			negotiated = 1;
-			continue;
-		}
-		if (r == -EINTR && attempt < 8)
-			continue;
-		if (r < 0)
-			return r;
-		*ret = h;
-		return 0;
-	}
+	*ret = h;
+	return 0;
 }
 
 int fw_ipsets_read(struct fw_ipsets **ret)
