@@ -218,9 +218,10 @@ static int fw_refresh(struct manager *m)
 	int r;
 
 	m->metrics.fw_reads++;
-	/* What the poll compares with, taken before the read: a change between the two makes the
-	 * next poll read again rather than be missed. 0 (never a fingerprint): read again. */
-	if (fw_legacy_fingerprint(&poll_hash) < 0)
+	/* What the poll compares with (only while the nftables monitor runs), taken before the
+	 * read: a change between the two makes the next poll read again rather than be missed.
+	 * 0 (never a fingerprint): read again. */
+	if (!m->nft_source || fw_legacy_fingerprint(&poll_hash) < 0)
 		poll_hash = 0;
 	r = fw_read_all(NULL, &rs, NULL);
 	if (r < 0) {
