@@ -17,8 +17,10 @@
  * usage: bench-fw-read [ITERATIONS]   (default 21; medians of CPU time (user + system, so the
  * kernel's side of the dumps counts) in ms, which is steadier than wall time on a busy machine)
  *        bench-fw-read --dump        (the ruleset read, as JSON and text: to compare versions)
- *        bench-fw-read --profile N [all|iptc|ipsets|ipsets-read|nft|floor|floor-iptc|floor-ipset]
- * (one part alone, N times, with its user and system time: for `perf record`)
+ *        bench-fw-read --profile N [all|iptc|ipsets|ipsets-read|nft|floor|floor-iptc|floor-ipset|
+ *                                   fingerprint|fingerprint-ipsets]
+ * (one part alone, N times, with its user and system time: for `perf record`; fingerprint is
+ * the agent's poll of the sources without events, fw_legacy_fingerprint())
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -327,7 +329,15 @@ static int profile(int reps, const char *what)
 			floor_iptc();
 		else if (streq(what, "floor-ipset"))
 			floor_ipset(&n);
-		else if (streq(what, "ipsets-read"))
+		else if (streq(what, "fingerprint")) {
+			uint64_t h;
+
+			check(fw_legacy_fingerprint(&h), "fw_legacy_fingerprint");
+		} else if (streq(what, "fingerprint-ipsets")) {
+			uint64_t h;
+
+			check(fw_ipsets_fingerprint(&h), "fw_ipsets_fingerprint");
+		} else if (streq(what, "ipsets-read"))
 			check(fw_ipsets_read(&l), "fw_ipsets_read");
 		else if (streq(what, "floor")) {
 			floor_iptc();
@@ -350,7 +360,8 @@ static int profile(int reps, const char *what)
 		} else {
 			fprintf(stderr,
 				"bench-fw-read: --profile "
-				"all|iptc|ipsets|ipsets-read|nft|floor|floor-iptc|floor-ipset\n");
+				"all|iptc|ipsets|ipsets-read|nft|floor|floor-iptc|floor-ipset|"
+				"fingerprint|fingerprint-ipsets\n");
 			return 2;
 		}
 		t_read += now_ms() - t;

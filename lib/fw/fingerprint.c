@@ -64,8 +64,8 @@ static int table_fingerprint(int fd, int family, const char *name, uint64_t *h)
 			r = -EAGAIN; /* not a table we can walk: changed under us */
 			goto out;
 		}
-		*h = np_hash64_bytes(*h, p + off, cut);
-		*h = np_hash64_bytes(*h, p + off + after, next - after);
+		*h = np_hash64_block(*h, p + off, cut);
+		*h = np_hash64_block(*h, p + off + after, next - after);
 		off += next;
 	}
 out:

@@ -844,7 +844,7 @@ static int fingerprint_cb(const struct nlmsghdr *nlh, void *data)
 {
 	uint64_t *h = data;
 
-	*h = np_hash64_bytes(*h, (const char *)nlh + sizeof(*nlh), nlh->nlmsg_len - sizeof(*nlh));
+	*h = np_hash64_block(*h, (const char *)nlh + sizeof(*nlh), nlh->nlmsg_len - sizeof(*nlh));
 	return MNL_CB_OK;
 }
 

@@ -18,6 +18,37 @@ uint64_t np_hash64_bytes(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+/* The 128-bit product of a and b folded to 64 bits. */
+static inline uint64_t fold_mul(uint64_t a, uint64_t b)
+{
+	unsigned __int128 r = (unsigned __int128)a * b;
+
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+uint64_t np_hash64_block(uint64_t h, const void *p, size_t n)
+{
+	/* Each 16-byte block is mixed on its own (the products of consecutive blocks do not wait
+	 * for each other), then folded into the state by an odd multiplier, so blocks count in
+	 * order. The length goes into the last step. */
+	static const uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull,
+			      k2 = 0x8ebc6af09c88c6e3ull;
+	const unsigned char *b = p;
+	uint64_t w0, w1, t0 = 0, t1 = 0;
+	size_t len = n;
+
+	for (; n >= 16; b += 16, n -= 16) {
+		memcpy(&w0, b, 8);
+		memcpy(&w1, b + 8, 8);
+		h = (h ^ fold_mul(w0 ^ k0, w1 ^ k1)) * k2;
+	}
+	memcpy(&t0, b, n < 8 ? n : 8);
+	if (n > 8)
+		memcpy(&t1, b + 8, n - 8);
+	h = (h ^ fold_mul(t0 ^ k0 ^ len, t1 ^ k1)) * k2;
+	return h ^ (h >> 29);
+}
+
 uint32_t np_hash_bytes(uint32_t h, const void *p, size_t n)
 {
 	const unsigned char *c = p;

@@ -27,6 +27,10 @@ uint32_t np_hash_bytes(uint32_t h, const void *p, size_t n);
  * NP_HASH64_INIT). */
 #define NP_HASH64_INIT 14695981039346656037ull
 uint64_t np_hash64_bytes(uint64_t h, const void *p, size_t n);
+/* Returns a 64-bit hash of n bytes at p continuing from h (any start value), 16 bytes a step:
+ * for change detection over megabytes (the rule and set dumps of the poll). Its values are not
+ * kept anywhere, so it may change between versions; np_hash64_bytes() is the stable one. */
+uint64_t np_hash64_block(uint64_t h, const void *p, size_t n);
 
 /* Returns the entry for key (owned by the map, valid until it changes), or NULL. */
 struct hashmap_entry *hashmap_find(const struct hashmap *m, const char *key);

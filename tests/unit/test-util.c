@@ -137,6 +137,43 @@ START_TEST(hashmap_and_pool)
 }
 END_TEST
 
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+START_TEST(hash64_block_sees_every_byte)
+{
+	/* one bit changed anywhere, or one byte more or less, gives another hash */
+	unsigned char buf[100];
+	uint64_t h[100 * 8 + 100 + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i * 7);
+	h[n++] = np_hash64_block(1, buf, sizeof(buf));
+	ck_assert_uint_eq(np_hash64_block(1, buf, sizeof(buf)), h[0]);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		for (int bit = 0; bit < 8; bit++) {
+			buf[i] ^= (unsigned char)(1u << bit);
+			h[n++] = np_hash64_block(1, buf, sizeof(buf));
+			buf[i] ^= (unsigned char)(1u << bit);
+		}
+	for (size_t len = 0; len < sizeof(buf); len++)
+		h[n++] = np_hash64_block(1, buf, len);
+	ck_assert_uint_eq(n, sizeof(h) / sizeof(h[0]));
+	qsort(h, n, sizeof(h[0]), u64_cmp);
+	for (size_t i = 1; i < n; i++)
+		ck_assert_uint_ne(h[i - 1], h[i]);
+	/* the start value counts; zeros are not absorbed */
+	memset(buf, 0, sizeof(buf));
+	ck_assert_uint_ne(np_hash64_block(1, buf, 32), np_hash64_block(2, buf, 32));
+	ck_assert_uint_ne(np_hash64_block(1, buf, 32), np_hash64_block(1, buf, 48));
+}
+END_TEST
+
 START_TEST(strbuf_json)
 {
 	struct strbuf sb = { 0 };
@@ -166,6 +203,7 @@ int main(void)
 	tcase_add_test(tc, cidr_parse_and_format);
 	tcase_add_test(tc, hashmap_and_pool);
 	tcase_add_test(tc, strbuf_json);
+	tcase_add_test(tc, hash64_block_sees_every_byte);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_tap(sr, "-");
