@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Kubernetes JSON objects -> model objects. Unknown fields are ignored; a field the model
- * needs with the wrong type or an invalid value rejects the object with an error that names
- * the object and the field (the API server would have rejected it too, or the object is
+ * Kubernetes JSON objects (and Pods in protobuf) -> model objects. Unknown fields are ignored; a
+ * field the model needs with the wrong type or an invalid value rejects the object with an error
+ * that names the object and the field (the API server would have rejected it too, or the object is
  * half-filled and using it would give a wrong answer).
  */
 #include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "k8s-pod.pb-c.h"
 #include "model-internal.h"
 
 #define FAIL(e, field, ...) np_error_set(e, -EINVAL, NULL, NULL, field, 0, __VA_ARGS__)
@@ -177,23 +181,6 @@ static int decode_string_map(struct model *m, json_t *o, const char *path,
 	*ret_v = TAKE_PTR(v);
 	*ret_n = n;
 	return 0;
-}
-
-static int decode_labels(struct model *m, json_t *md, const char *path, struct model_labels *ret,
-			 struct np_error *e)
-{
-	_cleanup_(freep) struct model_label *v = NULL;
-	json_t *o;
-	uint32_t n;
-	int r;
-
-	r = get(md, "labels", JSON_OBJECT, path, &o, e);
-	if (r < 0)
-		return r;
-	r = decode_string_map(m, o, path, &v, &n, e);
-	if (r < 0)
-		return r;
-	return model_labelset_get(m, v, n, ret);
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -403,127 +390,6 @@ int model_decode_namespace(struct model *m, json_t *o, struct model_namespace **
 	return 0;
 }
 
-static int decode_pod_ports(struct model *m, json_t *spec, struct model_container_port **ret,
-			    uint16_t *ret_n, struct np_error *e)
-{
-	_cleanup_(freep) struct model_container_port *v = NULL;
-	size_t n = 0, cap = 0, i, j;
-	json_t *containers, *c, *ports, *p;
-	char path[128];
-	int r;
-
-	r = get(spec, "containers", JSON_ARRAY, "spec.containers", &containers, e);
-	if (r < 0)
-		return r;
-	json_array_foreach(containers, i, c)
-	{
-		snprintf(path, sizeof(path), "spec.containers[%zu]", i);
-		if (!json_is_object(c))
-			return FAIL(e, path, "must be an object, got %s", type_name(c));
-		snprintf(path, sizeof(path), "spec.containers[%zu].ports", i);
-		r = get(c, "ports", JSON_ARRAY, path, &ports, e);
-		if (r < 0)
-			return r;
-		cap += json_array_size(ports);
-	}
-	if (cap == 0)
-		return 0;
-	if (cap > UINT16_MAX)
-		return FAIL(e, "spec.containers", "too many container ports (%zu)", cap);
-	v = calloc(cap, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	json_array_foreach(containers, i, c)
-	{
-		ports = json_object_get(c, "ports");
-		json_array_foreach(ports, j, p)
-		{
-			const char *name, *proto;
-			long long port;
-
-			snprintf(path, sizeof(path), "spec.containers[%zu].ports[%zu]", i, j);
-			if (!json_is_object(p))
-				return FAIL(e, path, "must be an object, got %s", type_name(p));
-			r = get_int(p, "containerPort", path, 1, 65535, &port, e);
-			if (r < 0)
-				return r;
-			if (r == 0)
-				return FAIL(e, path, "'containerPort' is required");
-			r = get_str(p, "name", path, &name, e);
-			if (r < 0)
-				return r;
-			r = get_str(p, "protocol", path, &proto, e);
-			if (r < 0)
-				return r;
-			r = proto ? np_proto_from_name(proto) : NP_PROTO_TCP;
-			if (r < 0)
-				return FAIL(e, path, "protocol must be TCP, UDP or SCTP, not '%s'",
-					    proto);
-			v[n].proto = (uint8_t)r;
-			v[n].port = (uint16_t)port;
-			v[n].name = name && *name ? model_intern(m, name) : NULL;
-			if (name && *name && !v[n].name)
-				return -ENOMEM;
-			n++;
-		}
-	}
-	*ret = TAKE_PTR(v);
-	*ret_n = (uint16_t)n;
-	return 0;
-}
-
-static int decode_pod_ips(json_t *status, np_u128 ips[static 2], uint8_t *n_ips, struct np_error *e)
-{
-	json_t *list, *x;
-	const char *ip;
-	size_t i;
-	int r;
-
-	r = get(status, "podIPs", JSON_ARRAY, "status.podIPs", &list, e);
-	if (r < 0)
-		return r;
-	json_array_foreach(list, i, x)
-	{
-		char path[64];
-		np_u128 v;
-		int fam;
-
-		snprintf(path, sizeof(path), "status.podIPs[%zu].ip", i);
-		if (!json_is_object(x))
-			return FAIL(e, path, "must be an object, got %s", type_name(x));
-		r = get_str(x, "ip", path, &ip, e);
-		if (r < 0)
-			return r;
-		if (!ip)
-			return FAIL(e, path, "is required");
-		fam = np_addr_parse(ip, &v);
-		if (fam < 0)
-			return FAIL(e, path, "'%s' is not an IP address", ip);
-		/* At most one address per family (the API validates this). */
-		for (unsigned k = 0; k < *n_ips; k++)
-			if (np_addr_family(ips[k]) == fam)
-				return FAIL(e, path, "a second %s address '%s'",
-					    fam == AF_INET ? "IPv4" : "IPv6", ip);
-		if (*n_ips == 2)
-			return FAIL(e, path, "more than two addresses");
-		ips[(*n_ips)++] = v;
-	}
-	r = get_str(status, "podIP", "status.podIP", &ip, e);
-	if (r < 0)
-		return r;
-	if (ip && *ip) {
-		np_u128 v;
-
-		if (np_addr_parse(ip, &v) < 0)
-			return FAIL(e, "status.podIP", "'%s' is not an IP address", ip);
-		if (*n_ips == 0)
-			ips[(*n_ips)++] = v;
-		else if (ips[0] != v)
-			return FAIL(e, "status.podIP", "'%s' differs from status.podIPs[0]", ip);
-	}
-	return 0;
-}
-
 /* Stores a UUID as the API server writes it (lowercase 8-4-4-4-12 hex) in ret; returns false
  * for anything else, which is then kept as a string. */
 static bool uuid_parse(const char *s, uint8_t ret[static 16])
@@ -554,134 +420,264 @@ static bool uuid_parse(const char *s, uint8_t ret[static 16])
 	return s[36] == 0;
 }
 
-int model_decode_pod(struct model *m, json_t *o, struct model_pod **ret, struct np_error *e)
+/*
+ * Pods. Both encodings the API server speaks, JSON (a jansson tree) and protobuf (a Pod
+ * message), are first read into a struct pod_src: the fields the model uses, as borrowed
+ * strings and numbers, with the JSON type checks done on the way. pod_build() then validates
+ * the values and makes the model pod, so the two encodings give the same pod and the same
+ * errors for the same object.
+ */
+
+struct pod_port_src {
+	const char *name, *proto; /* NULL when absent */
+	long long port;
+	bool has_port;
+	uint32_t container, index; /* where it is, for error messages */
+};
+
+struct pod_label_src {
+	const char *key, *value;
+};
+
+#define POD_SRC_INLINE 16
+
+struct pod_src {
+	const char *name, *ns, *uid, *node, *phase, *pod_ip, *image; /* NULL when absent */
+	const char *owner_kind, *owner_name; /* of the last controller ownerReference */
+	bool terminating, host_network, ready;
+	unsigned long restarts;
+	/* status.podIPs[].ip (NULL: the entry has no ip); a third entry is always an error, so
+	 * no more are kept */
+	const char *pod_ips[3];
+	size_t n_pod_ips;
+	struct pod_port_src *ports;
+	size_t n_ports, cap_ports;
+	struct pod_label_src *labels;
+	size_t n_labels, cap_labels;
+	struct pod_port_src ports_inline[POD_SRC_INLINE];
+	struct pod_label_src labels_inline[POD_SRC_INLINE];
+};
+
+static void pod_src_init(struct pod_src *s)
+{
+	memset(s, 0, offsetof(struct pod_src, ports_inline));
+	s->ports = s->ports_inline;
+	s->cap_ports = POD_SRC_INLINE;
+	s->labels = s->labels_inline;
+	s->cap_labels = POD_SRC_INLINE;
+}
+
+static void pod_src_done(struct pod_src *s)
+{
+	if (s->ports != s->ports_inline)
+		free(s->ports);
+	if (s->labels != s->labels_inline)
+		free(s->labels);
+}
+
+/* Makes room for n ports and n labels in total. */
+static int pod_src_reserve(struct pod_src *s, size_t n_ports, size_t n_labels)
+{
+	if (n_ports > s->cap_ports) {
+		struct pod_port_src *v = calloc(n_ports, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		memcpy(v, s->ports, s->n_ports * sizeof(*v));
+		if (s->ports != s->ports_inline)
+			free(s->ports);
+		s->ports = v;
+		s->cap_ports = n_ports;
+	}
+	if (n_labels > s->cap_labels) {
+		struct pod_label_src *v = calloc(n_labels, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		memcpy(v, s->labels, s->n_labels * sizeof(*v));
+		if (s->labels != s->labels_inline)
+			free(s->labels);
+		s->labels = v;
+		s->cap_labels = n_labels;
+	}
+	return 0;
+}
+
+static int port_path_fail(struct np_error *e, const struct pod_port_src *p, const char *fmt, ...)
+	_printf_(3, 4);
+static int port_path_fail(struct np_error *e, const struct pod_port_src *p, const char *fmt, ...)
+{
+	char path[96], msg[256];
+	va_list ap;
+
+	/* Formatted only here: a pod without errors never prints its port paths. */
+	snprintf(path, sizeof(path), "spec.containers[%" PRIu32 "].ports[%" PRIu32 "]",
+		 p->container, p->index);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return FAIL(e, path, "%s", msg);
+}
+
+static int pod_build_ports(struct model *m, const struct pod_src *s,
+			   struct model_container_port **ret, uint16_t *ret_n, struct np_error *e)
+{
+	_cleanup_(freep) struct model_container_port *v = NULL;
+
+	if (s->n_ports == 0)
+		return 0;
+	if (s->n_ports > UINT16_MAX)
+		return FAIL(e, "spec.containers", "too many container ports (%zu)", s->n_ports);
+	v = calloc(s->n_ports, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_ports; i++) {
+		const struct pod_port_src *p = &s->ports[i];
+		int r;
+
+		if (!p->has_port)
+			return port_path_fail(e, p, "'containerPort' is required");
+		if (p->port < 1 || p->port > 65535)
+			return port_path_fail(e, p, "must be between 1 and 65535, got %lld",
+					      p->port);
+		r = p->proto ? np_proto_from_name(p->proto) : NP_PROTO_TCP;
+		if (r < 0)
+			return port_path_fail(e, p, "protocol must be TCP, UDP or SCTP, not '%s'",
+					      p->proto);
+		v[i].proto = (uint8_t)r;
+		v[i].port = (uint16_t)p->port;
+		v[i].name = p->name && *p->name ? model_intern(m, p->name) : NULL;
+		if (p->name && *p->name && !v[i].name)
+			return -ENOMEM;
+	}
+	*ret = TAKE_PTR(v);
+	*ret_n = (uint16_t)s->n_ports;
+	return 0;
+}
+
+static int pod_build_ips(const struct pod_src *s, np_u128 ips[static 2], uint8_t *n_ips,
+			 struct np_error *e)
+{
+	for (size_t i = 0; i < s->n_pod_ips; i++) {
+		const char *ip = s->pod_ips[i];
+		char path[64];
+		np_u128 v;
+		int fam;
+
+		snprintf(path, sizeof(path), "status.podIPs[%zu].ip", i);
+		if (!ip)
+			return FAIL(e, path, "is required");
+		fam = np_addr_parse(ip, &v);
+		if (fam < 0)
+			return FAIL(e, path, "'%s' is not an IP address", ip);
+		/* At most one address per family (the API validates this). */
+		for (unsigned k = 0; k < *n_ips; k++)
+			if (np_addr_family(ips[k]) == fam)
+				return FAIL(e, path, "a second %s address '%s'",
+					    fam == AF_INET ? "IPv4" : "IPv6", ip);
+		if (*n_ips == 2)
+			return FAIL(e, path, "more than two addresses");
+		ips[(*n_ips)++] = v;
+	}
+	if (s->pod_ip && *s->pod_ip) {
+		np_u128 v;
+
+		if (np_addr_parse(s->pod_ip, &v) < 0)
+			return FAIL(e, "status.podIP", "'%s' is not an IP address", s->pod_ip);
+		if (*n_ips == 0)
+			ips[(*n_ips)++] = v;
+		else if (ips[0] != v)
+			return FAIL(e, "status.podIP", "'%s' differs from status.podIPs[0]",
+				    s->pod_ip);
+	}
+	return 0;
+}
+
+static int pod_build_labels(struct model *m, const struct pod_src *s, struct model_labels *ret)
+{
+	_cleanup_(freep) struct model_label *v = NULL;
+	uint32_t n = 0;
+
+	if (s->n_labels > UINT32_MAX)
+		return -ENOMEM;
+	if (s->n_labels > 0) {
+		v = calloc(s->n_labels, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->n_labels; i++) {
+		const char *k = model_intern(m, s->labels[i].key);
+		const char *val = model_intern(m, s->labels[i].value);
+		uint32_t j;
+
+		if (!k || !val)
+			return -ENOMEM;
+		/* A protobuf map may repeat a key: the last one wins, as in a decoded map. */
+		for (j = 0; j < n && v[j].key != k; j++)
+			;
+		v[j] = (struct model_label){ k, val };
+		if (j == n)
+			n++;
+	}
+	np_qsort(v, n, sizeof(*v), label_cmp);
+	return model_labelset_get(m, v, n, ret);
+}
+
+/* Validates s and makes the model pod. Returns 0 and *ret, or -EINVAL with *e, or -ENOMEM. */
+static int pod_build(struct model *m, const struct pod_src *s, struct model_pod **ret,
+		     struct np_error *e)
 {
 	_cleanup_(freep) struct model_container_port *ports = NULL;
 	struct model_pod tmp = { 0 }, *p;
-	const char *name, *uid, *node, *phase, *s;
-	json_t *md, *spec, *status, *x;
 	struct model_pod_origin origin = { 0 };
 	np_u128 ips[2] = { 0 };
 	struct pod_layout lay;
-	size_t i, len_name;
+	const char *uid = s->uid ? s->uid : "";
+	size_t len_name;
 	int r;
 
-	r = object_meta(o, &md, &name, e);
-	if (r < 0)
-		return r;
-	r = object_namespace(m, md, &tmp.ns, e);
-	if (r < 0)
-		return r;
-	r = get_str(md, "uid", "metadata.uid", &uid, e);
-	if (r < 0)
-		return r;
-	r = get(md, "deletionTimestamp", JSON_STRING, "metadata.deletionTimestamp", &x, e);
-	if (r < 0)
-		return r;
-	tmp.terminating = r > 0;
-	r = get(md, "ownerReferences", JSON_ARRAY, "metadata.ownerReferences", &x, e);
-	if (r < 0)
-		return r;
-	{
-		json_t *ref;
-		json_array_foreach(x, i, ref)
-		{
-			bool controller = false;
-			const char *kind = NULL, *oname = NULL;
-
-			if (!json_is_object(ref))
-				continue;
-			if (get_bool(ref, "controller", "metadata.ownerReferences", &controller,
-				     e) < 0 ||
-			    get_str(ref, "kind", "metadata.ownerReferences", &kind, e) < 0 ||
-			    get_str(ref, "name", "metadata.ownerReferences", &oname, e) < 0)
-				return -EINVAL;
-			if (controller && kind && oname) {
-				origin.owner_kind = model_intern(m, kind);
-				origin.owner_name = model_intern(m, oname);
-				if (!origin.owner_kind || !origin.owner_name)
-					return -ENOMEM;
-			}
-		}
+	if (!s->name || !*s->name)
+		return FAIL(e, "metadata.name", "is required");
+	tmp.ns = model_intern(m, s->ns && *s->ns ? s->ns : "default");
+	if (!tmp.ns)
+		return -ENOMEM;
+	tmp.terminating = s->terminating;
+	if (s->owner_kind && s->owner_name) {
+		origin.owner_kind = model_intern(m, s->owner_kind);
+		origin.owner_name = model_intern(m, s->owner_name);
+		if (!origin.owner_kind || !origin.owner_name)
+			return -ENOMEM;
 	}
-
-	r = get(o, "spec", JSON_OBJECT, "spec", &spec, e);
-	if (r < 0)
-		return r;
-	r = get_str(spec, "nodeName", "spec.nodeName", &node, e);
-	if (r < 0)
-		return r;
-	if (node && *node) {
-		tmp.node = model_intern(m, node);
+	if (s->node && *s->node) {
+		tmp.node = model_intern(m, s->node);
 		if (!tmp.node)
 			return -ENOMEM;
 	}
-	r = get_bool(spec, "hostNetwork", "spec.hostNetwork", &tmp.host_network, e);
+	tmp.host_network = s->host_network;
+	r = pod_build_ports(m, s, &ports, &tmp.n_ports, e);
 	if (r < 0)
 		return r;
-	r = decode_pod_ports(m, spec, &ports, &tmp.n_ports, e);
-	if (r < 0)
-		return r;
-	{
-		json_t *cs = json_object_get(spec, "containers"), *c0 = json_array_get(cs, 0);
-		if (get_str(c0, "image", "spec.containers[0].image", &s, e) < 0)
-			return -EINVAL;
-		if (s) {
-			origin.image = model_intern(m, s);
-			if (!origin.image)
-				return -ENOMEM;
-		}
+	if (s->image) {
+		origin.image = model_intern(m, s->image);
+		if (!origin.image)
+			return -ENOMEM;
 	}
-
-	r = get(o, "status", JSON_OBJECT, "status", &status, e);
+	tmp.phase = !s->phase			   ? MODEL_POD_PENDING
+		    : streq(s->phase, "Pending")   ? MODEL_POD_PENDING
+		    : streq(s->phase, "Running")   ? MODEL_POD_RUNNING
+		    : streq(s->phase, "Succeeded") ? MODEL_POD_SUCCEEDED
+		    : streq(s->phase, "Failed")	   ? MODEL_POD_FAILED
+						   : MODEL_POD_UNKNOWN;
+	r = pod_build_ips(s, ips, &tmp.n_ips, e);
 	if (r < 0)
 		return r;
-	r = get_str(status, "phase", "status.phase", &phase, e);
-	if (r < 0)
-		return r;
-	tmp.phase = !phase			? MODEL_POD_PENDING
-		    : streq(phase, "Pending")	? MODEL_POD_PENDING
-		    : streq(phase, "Running")	? MODEL_POD_RUNNING
-		    : streq(phase, "Succeeded") ? MODEL_POD_SUCCEEDED
-		    : streq(phase, "Failed")	? MODEL_POD_FAILED
-						: MODEL_POD_UNKNOWN;
-	r = decode_pod_ips(status, ips, &tmp.n_ips, e);
-	if (r < 0)
-		return r;
-	r = get(status, "conditions", JSON_ARRAY, "status.conditions", &x, e);
-	if (r < 0)
-		return r;
-	{
-		json_t *c;
-		json_array_foreach(x, i, c)
-		{
-			const char *type = json_string_value(json_object_get(c, "type"));
-			const char *st = json_string_value(json_object_get(c, "status"));
-			if (type && st && streq(type, "Ready"))
-				tmp.ready = streq(st, "True");
-		}
-	}
-	r = get(status, "containerStatuses", JSON_ARRAY, "status.containerStatuses", &x, e);
-	if (r < 0)
-		return r;
-	{
-		json_t *c;
-		unsigned long total = 0;
-		json_array_foreach(x, i, c)
-		{
-			json_t *rc = json_object_get(c, "restartCount");
-			if (json_is_integer(rc) && json_integer_value(rc) > 0)
-				total += (unsigned long)json_integer_value(rc);
-		}
-		tmp.restarts = total > UINT16_MAX ? UINT16_MAX : (uint16_t)total;
-	}
+	tmp.ready = s->ready;
+	tmp.restarts = s->restarts > UINT16_MAX ? UINT16_MAX : (uint16_t)s->restarts;
 
 	/* One allocation (see model_pod_layout()): the pod, its addresses, its name and, unless
 	 * it is a UUID, its uid. Ports are shared with pods that declare the same. */
-	if (!uid)
-		uid = "";
 	tmp.uid_is_uuid = uuid_parse(uid, tmp.uuid);
-	len_name = strlen(name);
+	len_name = strlen(s->name);
 	model_pod_layout(tmp.n_ips, len_name, tmp.uid_is_uuid ? 0 : strlen(uid) + 1, &lay);
 	if (tmp.n_ports && !(tmp.ports = model_ports_get(m, ports, tmp.n_ports)))
 		return -ENOMEM;
@@ -691,20 +687,437 @@ int model_decode_pod(struct model *m, json_t *o, struct model_pod **ret, struct 
 		model_blob_put(m, tmp.origin);
 		return -ENOMEM;
 	}
-	tmp.hash = model_pod_hash(tmp.ns, name);
+	tmp.hash = model_pod_hash(tmp.ns, s->name);
 	*p = tmp;
 	p->ips = (np_u128 *)((char *)p + lay.ips);
 	memcpy(p->ips, ips, MAX(tmp.n_ips, 1) * sizeof(*ips));
-	p->name = memcpy((char *)p + lay.name, name, len_name + 1);
+	p->name = memcpy((char *)p + lay.name, s->name, len_name + 1);
 	if (!tmp.uid_is_uuid)
 		strcpy((char *)p + lay.uid, uid);
-	r = decode_labels(m, md, "metadata.labels", &p->labels, e);
+	r = pod_build_labels(m, s, &p->labels);
 	if (r < 0) {
 		model_pod_free(m, p);
 		return r;
 	}
 	*ret = p;
 	return 0;
+}
+
+/* A member of a JSON object that is present, not null and not of type t (JSON_TRUE: a
+ * boolean): fails with its path, formatted here only. */
+static int json_type_fail(struct np_error *e, json_t *v, json_type t, const char *fmt, ...)
+	_printf_(4, 5);
+static int json_type_fail(struct np_error *e, json_t *v, json_type t, const char *fmt, ...)
+{
+	char path[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	return FAIL(e, path, "must be %s, got %s",
+		    t == JSON_OBJECT	? "an object"
+		    : t == JSON_ARRAY	? "a list"
+		    : t == JSON_STRING	? "a string"
+		    : t == JSON_INTEGER ? "an integer"
+					: "a boolean",
+		    type_name(v));
+}
+
+static bool json_wrong_type(json_t *v, json_type t)
+{
+	return v && !json_is_null(v) && json_typeof(v) != t &&
+	       !(t == JSON_TRUE && json_is_boolean(v));
+}
+
+static int pod_src_json_ports(json_t *spec, struct pod_src *s, struct np_error *e)
+{
+	json_t *containers, *c, *ports, *p;
+	size_t cap = 0, i, j;
+	int r;
+
+	r = get(spec, "containers", JSON_ARRAY, "spec.containers", &containers, e);
+	if (r < 0)
+		return r;
+	json_array_foreach(containers, i, c)
+	{
+		if (!json_is_object(c))
+			return json_type_fail(e, c, JSON_OBJECT, "spec.containers[%zu]", i);
+		ports = json_object_get(c, "ports");
+		if (json_wrong_type(ports, JSON_ARRAY))
+			return json_type_fail(e, ports, JSON_ARRAY, "spec.containers[%zu].ports",
+					      i);
+		cap += json_array_size(ports);
+	}
+	if (cap == 0)
+		return 0;
+	if (cap > UINT16_MAX)
+		return FAIL(e, "spec.containers", "too many container ports (%zu)", cap);
+	r = pod_src_reserve(s, cap, 0);
+	if (r < 0)
+		return r;
+	json_array_foreach(containers, i, c)
+	{
+		ports = json_object_get(c, "ports");
+		json_array_foreach(ports, j, p)
+		{
+			struct pod_port_src *d = &s->ports[s->n_ports++];
+			json_t *v;
+
+			*d = (struct pod_port_src){ .container = (uint32_t)i,
+						    .index = (uint32_t)j };
+			if (!json_is_object(p))
+				return port_path_fail(e, d, "must be an object, got %s",
+						      type_name(p));
+			v = json_object_get(p, "containerPort");
+			if (json_wrong_type(v, JSON_INTEGER))
+				return json_type_fail(
+					e, v, JSON_INTEGER,
+					"spec.containers[%zu].ports[%zu].containerPort", i, j);
+			if (json_is_integer(v)) {
+				d->has_port = true;
+				d->port = json_integer_value(v);
+			}
+			v = json_object_get(p, "name");
+			if (json_wrong_type(v, JSON_STRING))
+				return json_type_fail(e, v, JSON_STRING,
+						      "spec.containers[%zu].ports[%zu].name", i, j);
+			d->name = json_string_value(v);
+			v = json_object_get(p, "protocol");
+			if (json_wrong_type(v, JSON_STRING))
+				return json_type_fail(e, v, JSON_STRING,
+						      "spec.containers[%zu].ports[%zu].protocol", i,
+						      j);
+			d->proto = json_string_value(v);
+		}
+	}
+	return 0;
+}
+
+/* Reads the pod fields of a JSON object into s (strings borrowed from o). Returns 0, or
+ * -EINVAL with *e for a member of the wrong type, or -ENOMEM. */
+static int pod_src_from_json(json_t *o, struct pod_src *s, struct np_error *e)
+{
+	json_t *md, *spec, *status, *x, *y;
+	const char *k;
+	size_t i;
+	int r;
+
+	r = object_meta(o, &md, &s->name, e);
+	if (r < 0)
+		return r;
+	r = get_str(md, "namespace", "metadata.namespace", &s->ns, e);
+	if (r < 0)
+		return r;
+	r = get_str(md, "uid", "metadata.uid", &s->uid, e);
+	if (r < 0)
+		return r;
+	r = get(md, "deletionTimestamp", JSON_STRING, "metadata.deletionTimestamp", &x, e);
+	if (r < 0)
+		return r;
+	s->terminating = r > 0;
+	r = get(md, "ownerReferences", JSON_ARRAY, "metadata.ownerReferences", &x, e);
+	if (r < 0)
+		return r;
+	json_array_foreach(x, i, y)
+	{
+		bool controller = false;
+		const char *kind = NULL, *oname = NULL;
+
+		if (!json_is_object(y))
+			continue;
+		if (get_bool(y, "controller", "metadata.ownerReferences", &controller, e) < 0 ||
+		    get_str(y, "kind", "metadata.ownerReferences", &kind, e) < 0 ||
+		    get_str(y, "name", "metadata.ownerReferences", &oname, e) < 0)
+			return -EINVAL;
+		if (controller && kind && oname) {
+			s->owner_kind = kind;
+			s->owner_name = oname;
+		}
+	}
+	r = get(md, "labels", JSON_OBJECT, "metadata.labels", &x, e);
+	if (r < 0)
+		return r;
+	r = pod_src_reserve(s, 0, json_object_size(x));
+	if (r < 0)
+		return r;
+	json_object_foreach(x, k, y)
+	{
+		if (!json_is_string(y))
+			return json_type_fail(e, y, JSON_STRING, "metadata.labels.%s", k);
+		s->labels[s->n_labels++] = (struct pod_label_src){ k, json_string_value(y) };
+	}
+
+	r = get(o, "spec", JSON_OBJECT, "spec", &spec, e);
+	if (r < 0)
+		return r;
+	r = get_str(spec, "nodeName", "spec.nodeName", &s->node, e);
+	if (r < 0)
+		return r;
+	r = get_bool(spec, "hostNetwork", "spec.hostNetwork", &s->host_network, e);
+	if (r < 0)
+		return r;
+	r = pod_src_json_ports(spec, s, e);
+	if (r < 0)
+		return r;
+	x = json_array_get(json_object_get(spec, "containers"), 0);
+	if (get_str(x, "image", "spec.containers[0].image", &s->image, e) < 0)
+		return -EINVAL;
+
+	r = get(o, "status", JSON_OBJECT, "status", &status, e);
+	if (r < 0)
+		return r;
+	r = get_str(status, "phase", "status.phase", &s->phase, e);
+	if (r < 0)
+		return r;
+	r = get(status, "podIPs", JSON_ARRAY, "status.podIPs", &x, e);
+	if (r < 0)
+		return r;
+	json_array_foreach(x, i, y)
+	{
+		json_t *ip;
+
+		if (i == ELEMENTSOF(s->pod_ips))
+			break; /* the third already fails */
+		if (!json_is_object(y))
+			return json_type_fail(e, y, JSON_OBJECT, "status.podIPs[%zu].ip", i);
+		ip = json_object_get(y, "ip");
+		if (json_wrong_type(ip, JSON_STRING))
+			return json_type_fail(e, ip, JSON_STRING, "status.podIPs[%zu].ip", i);
+		s->pod_ips[s->n_pod_ips++] = json_string_value(ip);
+	}
+	r = get_str(status, "podIP", "status.podIP", &s->pod_ip, e);
+	if (r < 0)
+		return r;
+	r = get(status, "conditions", JSON_ARRAY, "status.conditions", &x, e);
+	if (r < 0)
+		return r;
+	json_array_foreach(x, i, y)
+	{
+		const char *type = json_string_value(json_object_get(y, "type"));
+		const char *st = json_string_value(json_object_get(y, "status"));
+
+		if (type && st && streq(type, "Ready"))
+			s->ready = streq(st, "True");
+	}
+	r = get(status, "containerStatuses", JSON_ARRAY, "status.containerStatuses", &x, e);
+	if (r < 0)
+		return r;
+	json_array_foreach(x, i, y)
+	{
+		json_t *rc = json_object_get(y, "restartCount");
+
+		if (json_is_integer(rc) && json_integer_value(rc) > 0)
+			s->restarts += (unsigned long)json_integer_value(rc);
+	}
+	return 0;
+}
+
+int model_decode_pod(struct model *m, json_t *o, struct model_pod **ret, struct np_error *e)
+{
+	struct pod_src s;
+	int r;
+
+	pod_src_init(&s);
+	r = pod_src_from_json(o, &s, e);
+	if (r >= 0)
+		r = pod_build(m, &s, ret, e);
+	pod_src_done(&s);
+	return r;
+}
+
+/* ---- pods in protobuf ---- */
+
+/* protobuf-c allocates every message and string of a decoded Pod separately: they come from
+ * an arena that lives for one decode (the first block on the stack), and go all at once. */
+struct pb_arena_block {
+	struct pb_arena_block *next;
+	max_align_t data[];
+};
+
+struct pb_arena {
+	char *cur, *end;
+	struct pb_arena_block *blocks;
+	bool failed;
+	max_align_t first[8192 / sizeof(max_align_t)];
+};
+
+static void *pb_arena_alloc(void *data, size_t size)
+{
+	struct pb_arena *a = data;
+	const size_t align = sizeof(max_align_t);
+	struct pb_arena_block *b;
+	size_t bs;
+	void *p;
+
+	if (size > SIZE_MAX / 2)
+		goto fail;
+	size = (size + align - 1) / align * align;
+	if (size <= (size_t)(a->end - a->cur)) {
+		p = a->cur;
+		a->cur += size;
+		return p;
+	}
+	bs = MAX(size, (size_t)65536);
+	b = malloc(sizeof(*b) + bs);
+	if (!b)
+		goto fail;
+	b->next = a->blocks;
+	a->blocks = b;
+	if (size == bs)
+		return b->data; /* a large allocation gets its own block; the current one goes on */
+	a->cur = (char *)b->data + size;
+	a->end = (char *)b->data + bs;
+	return b->data;
+fail:
+	a->failed = true;
+	return NULL;
+}
+
+static void pb_arena_free(void *data, void *p)
+{
+	/* Everything goes at once in pb_arena_done(). */
+}
+
+static void pb_arena_init(struct pb_arena *a)
+{
+	a->cur = (char *)a->first;
+	a->end = (char *)a->first + sizeof(a->first);
+	a->blocks = NULL;
+	a->failed = false;
+}
+
+static void pb_arena_done(struct pb_arena *a)
+{
+	while (a->blocks) {
+		struct pb_arena_block *b = a->blocks;
+
+		a->blocks = b->next;
+		free(b);
+	}
+}
+
+/* An empty string in protobuf is what the JSON encoding omits (omitempty): read it as absent. */
+static const char *pb_str(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+static int pod_src_from_pb(const K8s__Pod *pod, struct pod_src *s)
+{
+	const K8s__ObjectMeta *md = pod->metadata;
+	const K8s__PodSpec *spec = pod->spec;
+	const K8s__PodStatus *st = pod->status;
+	size_t n_ports = 0;
+	int r;
+
+	if (md) {
+		s->name = pb_str(md->name);
+		s->ns = pb_str(md->namespace_);
+		s->uid = pb_str(md->uid);
+		s->terminating = md->deletiontimestamp != NULL;
+		for (size_t i = 0; i < md->n_ownerreferences; i++) {
+			const K8s__OwnerReference *ref = md->ownerreferences[i];
+
+			if (ref->has_controller && ref->controller && ref->kind && ref->name) {
+				s->owner_kind = ref->kind;
+				s->owner_name = ref->name;
+			}
+		}
+		r = pod_src_reserve(s, 0, md->n_labels);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < md->n_labels; i++) {
+			const K8s__ObjectMeta__LabelsEntry *l = md->labels[i];
+
+			s->labels[s->n_labels++] =
+				(struct pod_label_src){ l->key ? l->key : "",
+							l->value ? l->value : "" };
+		}
+	}
+	if (spec) {
+		s->node = pb_str(spec->nodename);
+		s->host_network = spec->has_hostnetwork && spec->hostnetwork;
+		for (size_t i = 0; i < spec->n_containers; i++)
+			n_ports += spec->containers[i]->n_ports;
+		if (n_ports > UINT16_MAX)
+			n_ports = UINT16_MAX + 1; /* enough to fail in pod_build() */
+		r = pod_src_reserve(s, n_ports, 0);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < spec->n_containers && s->n_ports < n_ports; i++) {
+			const K8s__Container *c = spec->containers[i];
+
+			for (size_t j = 0; j < c->n_ports && s->n_ports < n_ports; j++) {
+				const K8s__ContainerPort *p = c->ports[j];
+
+				s->ports[s->n_ports++] = (struct pod_port_src){
+					.name = pb_str(p->name),
+					.proto = pb_str(p->protocol),
+					.port = p->containerport,
+					.has_port = p->has_containerport,
+					.container = (uint32_t)i,
+					.index = (uint32_t)j,
+				};
+			}
+		}
+		if (spec->n_containers > 0)
+			s->image = pb_str(spec->containers[0]->image);
+	}
+	if (st) {
+		s->phase = pb_str(st->phase);
+		s->pod_ip = pb_str(st->podip);
+		for (size_t i = 0; i < st->n_podips && i < ELEMENTSOF(s->pod_ips); i++)
+			s->pod_ips[s->n_pod_ips++] = st->podips[i]->ip;
+		for (size_t i = 0; i < st->n_conditions; i++) {
+			const K8s__PodCondition *c = st->conditions[i];
+
+			if (c->type && c->status && streq(c->type, "Ready"))
+				s->ready = streq(c->status, "True");
+		}
+		for (size_t i = 0; i < st->n_containerstatuses; i++) {
+			const K8s__ContainerStatus *c = st->containerstatuses[i];
+
+			if (c->has_restartcount && c->restartcount > 0)
+				s->restarts += (unsigned long)c->restartcount;
+		}
+	}
+	return 0;
+}
+
+int model_decode_pod_protobuf(struct model *m, const void *buf, size_t len, struct model_pod **ret,
+			      struct np_error *e)
+{
+	struct pb_arena a;
+	ProtobufCAllocator alloc = { pb_arena_alloc, pb_arena_free, &a };
+	struct pod_src s;
+	K8s__Pod *pod;
+	int r;
+
+	pb_arena_init(&a);
+	pod_src_init(&s);
+	pod = k8s__pod__unpack(&alloc, len, buf);
+	if (!pod)
+		r = a.failed ? -ENOMEM
+			     : np_error_set(e, -EBADMSG, NULL, NULL, NULL, 0,
+					    "not a valid protobuf Pod (%zu bytes)", len);
+	else {
+		r = pod_src_from_pb(pod, &s);
+		if (r >= 0)
+			r = pod_build(m, &s, ret, e);
+		if (r == -EINVAL && e) {
+			/* Name the object the field belongs to, as model_apply_json() does. */
+			if (s.name)
+				snprintf(e->object, sizeof(e->object), "Pod %s/%s",
+					 s.ns ? s.ns : "default", s.name);
+			else
+				snprintf(e->object, sizeof(e->object),
+					 "Pod (without metadata.name)");
+		}
+	}
+	pod_src_done(&s);
+	pb_arena_done(&a);
+	return r;
 }
 
 static void ipblock_free(struct model_ipblock *b)

@@ -76,6 +76,13 @@ struct model {
 int model_decode_namespace(struct model *m, json_t *o, struct model_namespace **ret,
 			   struct np_error *e);
 int model_decode_pod(struct model *m, json_t *o, struct model_pod **ret, struct np_error *e);
+/* decode.c: a core/v1 Pod message in protobuf (k8s-pod.proto) -> model pod, with the same
+ * validation as the JSON decode. Returns 0 and a new pod, or -EBADMSG (not a Pod message) or
+ * -EINVAL (a field the model rejects) with *e, or -ENOMEM. */
+int model_decode_pod_protobuf(struct model *m, const void *buf, size_t len, struct model_pod **ret,
+			      struct np_error *e);
+/* model.c: adds or replaces pod p (takes ownership, also on failure). Returns 0 or -ENOMEM. */
+int model_pod_put(struct model *m, struct model_pod *p);
 int model_decode_policy(struct model *m, json_t *o, struct model_policy **ret, struct np_error *e);
 int model_decode_service(struct model *m, json_t *o, struct model_service **ret,
 			 struct np_error *e);

@@ -763,6 +763,22 @@ slow:
 	return r;
 }
 
+int model_pod_put(struct model *m, struct model_pod *p)
+{
+	return put_pod(m, p) < 0 ? -ENOMEM : 0;
+}
+
+int model_apply_pod_protobuf(struct model *m, const void *buf, size_t len, struct np_error *reterr)
+{
+	struct model_pod *p;
+	int r;
+
+	r = model_decode_pod_protobuf(m, buf, len, &p, reterr);
+	if (r < 0)
+		return r;
+	return model_pod_put(m, p) < 0 ? -ENOMEM : 1;
+}
+
 static int del_pod(struct model *m, const char *ns, const char *name)
 {
 	const char *ins = strpool_lookup(&m->pool, ns);

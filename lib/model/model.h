@@ -306,6 +306,12 @@ int model_load_buffer(struct model *m, const char *buf, size_t len, const char *
 int model_apply_json(struct model *m, json_t *obj, enum model_kind kind, bool deleted,
 		     struct np_error *reterr);
 
+/* Applies a core/v1 Pod in the API server's protobuf encoding (the Pod message itself, as a
+ * PodList's item holds it) as added/modified. Decodes to the same pod as the JSON of the same
+ * object. Returns 1 (the model changed), or -EBADMSG (not a Pod message) or -EINVAL (a value
+ * the model rejects) with *reterr (the model is unchanged), or -ENOMEM. */
+int model_apply_pod_protobuf(struct model *m, const void *buf, size_t len, struct np_error *reterr);
+
 /* Returns the diagnostics collected by loads (owned by m) and their count in *ret_n. */
 const struct np_error *model_diagnostics(const struct model *m, size_t *ret_n);
 
