@@ -71,6 +71,7 @@ int config_init(struct config *c)
 	*c = (struct config){
 		.socket_mode = 0660,
 		.poll_usec = 2 * 1000000ull,
+		.poll_cpu_ppm = 4000, /* 0.4 % of a core */
 		.full_usec = 300 * 1000000ull,
 		.debounce_usec = 50000,
 		.events = false,
@@ -103,6 +104,9 @@ void config_done(struct config *c)
 	free(c->metrics_listen);
 	free(c->cni_conf_dir);
 	free(c->state_file);
+	for (size_t i = 0; i < c->n_flags; i++)
+		free(c->flags[i]);
+	free(c->flags);
 	*c = (struct config){ 0 };
 }
 
@@ -239,6 +243,24 @@ int config_set(struct config *c, const char *key, const char *v, struct np_error
 					    "'%s' is not off, dry-run or restart-cni", v);
 		return 0;
 	}
+	if (streq(key, "poll-cpu-budget")) {
+		char *end;
+		double pct;
+
+		errno = 0;
+		pct = strtod(v, &end);
+		if (end != v && *end == '%')
+			end++;
+		if (errno || end == v || *end || !(pct >= 0 && pct <= 100))
+			return np_error_set(e, -EINVAL, NULL, NULL, key, 0,
+					    "'%s' is not a percentage of a core from 0 to 100 "
+					    "(e.g. 0.4%%; 0: no limit)",
+					    v);
+		c->poll_cpu_ppm = (unsigned)(pct * 10000 + 0.5);
+		if (pct > 0 && c->poll_cpu_ppm == 0)
+			c->poll_cpu_ppm = 1;
+		return 0;
+	}
 	if (streq(key, "events")) {
 		if (parse_bool(v, &c->events) < 0)
 			return np_error_set(e, -EINVAL, NULL, NULL, key, 0, "'%s' is not yes or no",
@@ -265,6 +287,41 @@ int config_set(struct config *c, const char *key, const char *v, struct np_error
 		return 0;
 	}
 	return np_error_set(e, -EINVAL, NULL, NULL, key, 0, "unknown setting");
+}
+
+int config_set_flag(struct config *c, const char *key, const char *v, struct np_error *e)
+{
+	char **f;
+	int r = config_set(c, key, v, e);
+
+	if (r < 0)
+		return r;
+	f = reallocarray(c->flags, c->n_flags + 3, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	c->flags = f;
+	f[c->n_flags] = strdup(key);
+	f[c->n_flags + 1] = strdup(v ? v : "");
+	f[c->n_flags + 2] = NULL;
+	if (!f[c->n_flags] || !f[c->n_flags + 1]) {
+		free(f[c->n_flags]);
+		free(f[c->n_flags + 1]);
+		f[c->n_flags] = NULL;
+		return -ENOMEM;
+	}
+	c->n_flags += 2;
+	return 0;
+}
+
+int config_apply_flags(struct config *c, const struct config *from, struct np_error *e)
+{
+	for (size_t i = 0; i + 1 < from->n_flags; i += 2) {
+		int r = config_set(c, from->flags[i], from->flags[i + 1], e);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 struct ini_ctx {

@@ -29,6 +29,9 @@ struct config {
 	size_t n_socket_allow_uids;
 	char *metrics_listen; /* "ADDR:PORT", or NULL: off */
 	uint64_t poll_usec; /* iptables-legacy and ipset change check */
+	/* poll-cpu-budget: the most of a core (parts per million) the poll's own checks may use
+	 * on average; a check that costs more stretches the interval. 0: no limit. */
+	unsigned poll_cpu_ppm;
 	uint64_t full_usec; /* full re-audit safety net */
 	uint64_t debounce_usec;
 	bool events; /* Kubernetes Events for new drift */
@@ -43,6 +46,10 @@ struct config {
 	uint64_t remediate_cooldown_usec; /* at most one restart per this interval */
 	unsigned remediate_daily_budget; /* and at most this many per 24 hours */
 	uint64_t remediate_grace_usec; /* an agent not Ready for less is restarting itself */
+	/* The command line's settings as key, value pairs (NULL-terminated): they override the
+	 * file, at start and again after each reload. */
+	char **flags;
+	size_t n_flags;
 };
 
 /* Fills c with the defaults; returns 0 or -ENOMEM. */
@@ -51,6 +58,12 @@ int config_init(struct config *c);
 void config_done(struct config *c);
 /* Applies one setting; returns 0, -EINVAL (unknown key or bad value, *reterr filled) or -ENOMEM. */
 int config_set(struct config *c, const char *key, const char *value, struct np_error *reterr);
+/* Applies one setting from the command line and remembers it for config_apply_flags(); returns
+ * as config_set(). */
+int config_set_flag(struct config *c, const char *key, const char *value, struct np_error *reterr);
+/* Applies the command-line settings remembered in from to c (after a reload of the file);
+ * returns 0 or as config_set(). */
+int config_apply_flags(struct config *c, const struct config *from, struct np_error *reterr);
 /* Reads a config file into c. A missing file is not an error when `optional`. Returns 0 or a
  * negative errno with *reterr (file, line, key). */
 int config_load_file(struct config *c, const char *path, bool optional, struct np_error *reterr);

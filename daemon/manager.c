@@ -45,6 +45,44 @@ static uint64_t now_real(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+static uint64_t thread_cpu_nsec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* The poll's interval: poll-interval, or longer when one check (smoothed) costs more CPU than
+ * poll-cpu-budget allows at that rate, but never more than ten times poll-interval. */
+static uint64_t poll_interval(const struct manager *m)
+{
+	uint64_t base = m->cfg.poll_usec, need;
+
+	if (!m->cfg.poll_cpu_ppm || !m->poll_cost_nsec)
+		return base;
+	need = m->poll_cost_nsec * 1000 / m->cfg.poll_cpu_ppm; /* usec */
+	return need < base ? base : need > 10 * base ? 10 * base : need;
+}
+
+/* Counts the CPU of one poll that found nothing new and sets the interval from it. */
+static void poll_account(struct manager *m, uint64_t cpu_nsec)
+{
+	uint64_t was = m->poll_interval_usec ? m->poll_interval_usec : m->cfg.poll_usec, now;
+
+	m->polls++;
+	m->poll_cost_nsec = m->poll_cost_nsec ? (3 * m->poll_cost_nsec + cpu_nsec) / 4 : cpu_nsec;
+	now = poll_interval(m);
+	m->poll_interval_usec = now;
+	/* say so when the interval moves by more than a quarter, not on every wobble */
+	if (now * 4 > was * 5 || now * 5 < was * 4)
+		log_info("A check of iptables-legacy and ipsets costs %.1f ms of CPU: checking "
+			 "every "
+			 "%.1f s (poll-interval %.1f s, poll-cpu-budget %.2f%%)",
+			 m->poll_cost_nsec / 1e6, now / 1e6, m->cfg.poll_usec / 1e6,
+			 m->cfg.poll_cpu_ppm / 1e4);
+}
+
 static void notify_status(struct manager *m)
 {
 	char buf[512];
@@ -361,7 +399,7 @@ static int on_poll(sd_event_source *s, uint64_t usec, void *userdata)
 	 * re-read everything when they changed (native nftables changes come from the monitor). */
 	manager_schedule(m, CHANGE_POLL);
 	ratelimit_flush(m);
-	sd_event_source_set_time_relative(s, m->cfg.poll_usec);
+	sd_event_source_set_time_relative(s, poll_interval(m));
 	sd_event_source_set_enabled(s, SD_EVENT_ON);
 	return 0;
 }
@@ -859,6 +897,8 @@ int manager_audit_now(struct manager *m, unsigned what)
 {
 	_cleanup_(audit_report_freep) struct audit_report *rep = NULL;
 	char reason[512];
+	/* a poll alone: its CPU counts against poll-cpu-budget when it finds nothing new */
+	uint64_t poll_t0 = what == CHANGE_POLL ? thread_cpu_nsec() : 0;
 	int r;
 
 	if (what & CHANGE_POLL) {
@@ -867,8 +907,10 @@ int manager_audit_now(struct manager *m, unsigned what)
 		if (!(what & ~CHANGE_POLL) && m->nft_source && m->eval && !m->fw_error &&
 		    m->audited_full) {
 			r = poll_legacy(m);
-			if (r == 0)
+			if (r == 0) {
+				poll_account(m, thread_cpu_nsec() - poll_t0);
 				return 0;
+			}
 		}
 		what = (what & ~CHANGE_POLL) | CHANGE_FW;
 	}
@@ -893,8 +935,11 @@ int manager_audit_now(struct manager *m, unsigned what)
 			return r;
 		}
 		if (r == 0 && !(what & (CHANGE_MODEL | CHANGE_ROUTES | CHANGE_FULL)) &&
-		    m->audited_full)
+		    m->audited_full) {
+			if (poll_t0) /* a poll without the nftables monitor: a full read */
+				poll_account(m, thread_cpu_nsec() - poll_t0);
 			return 0; /* the poll found nothing new */
+		}
 	}
 	if (!m->synced)
 		return 0; /* findings need the cluster's state */
@@ -1182,6 +1227,14 @@ int manager_status_json(struct manager *m, struct strbuf *out)
 		if (r >= 0)
 			r = strbuf_printf(out, "},\"ipsets\":%u", st.ipsets);
 	}
+	if (r >= 0)
+		r = strbuf_printf(
+			out,
+			",\"poll\":{\"interval_ms\":%llu,\"configured_interval_ms\":%llu,"
+			"\"cpu_budget_percent\":%g,\"check_cpu_ms\":%.3f,\"checks\":%llu}",
+			(unsigned long long)poll_interval(m) / 1000,
+			(unsigned long long)m->cfg.poll_usec / 1000, m->cfg.poll_cpu_ppm / 1e4,
+			m->poll_cost_nsec / 1e6, (unsigned long long)m->polls);
 	if (r >= 0)
 		r = strbuf_printf(
 			out,
@@ -1474,6 +1527,16 @@ int manager_metrics_text(struct manager *m, struct strbuf *out)
 			"# TYPE npaudit_apiserver_reachable gauge\nnpaudit_apiserver_reachable %d\n"
 			"# HELP npaudit_degraded Whether audits are incomplete (see /v1/status).\n"
 			"# TYPE npaudit_degraded gauge\nnpaudit_degraded %d\n"
+			"# HELP npaudit_poll_interval_seconds The interval of the check of "
+			"iptables-legacy and ipsets now (poll-interval, or longer within "
+			"poll-cpu-budget).\n"
+			"# TYPE npaudit_poll_interval_seconds gauge\nnpaudit_poll_interval_seconds "
+			"%g\n"
+			"# HELP npaudit_poll_check_cpu_seconds CPU time of one check of "
+			"iptables-legacy and ipsets that found nothing new (smoothed).\n"
+			"# TYPE npaudit_poll_check_cpu_seconds "
+			"gauge\nnpaudit_poll_check_cpu_seconds "
+			"%g\n"
 			"# HELP npaudit_ruleset_reads_total Reads of the packet filter.\n"
 			"# TYPE npaudit_ruleset_reads_total counter\nnpaudit_ruleset_reads_total "
 			"%llu\n"
@@ -1503,6 +1566,7 @@ int manager_metrics_text(struct manager *m, struct strbuf *out)
 			(unsigned long long)m->metrics.audits_failed,
 			(unsigned long long)m->metrics.classes_total, m->last_classes,
 			m->last_audit_at / 1e6, m->reachable ? 1 : 0, m->degraded ? 1 : 0,
+			poll_interval(m) / 1e6, m->poll_cost_nsec / 1e9,
 			(unsigned long long)m->metrics.fw_reads,
 			(unsigned long long)m->metrics.fw_read_failures,
 			(unsigned long long)m->metrics.nft_events,
@@ -1723,6 +1787,8 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 		if (config_init(&c) < 0)
 			return 0;
 		r = config_load_file(&c, m->config_path, true, &e);
+		if (r >= 0) /* the command line still overrides the file */
+			r = config_apply_flags(&c, &m->cfg, &e);
 		if (r < 0) {
 			log_error("Reload failed, keeping the running settings: %s",
 				  np_error_format(&e, buf, sizeof(buf)));
@@ -1731,6 +1797,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 		}
 		/* What can change at run time; credentials, node and sockets need a restart. */
 		m->cfg.poll_usec = c.poll_usec;
+		m->cfg.poll_cpu_ppm = c.poll_cpu_ppm;
 		m->cfg.full_usec = c.full_usec;
 		m->cfg.debounce_usec = c.debounce_usec;
 		m->cfg.events = c.events;

@@ -78,6 +78,9 @@ struct manager {
 	struct fw_rtable *rt;
 	uint64_t fw_hash;
 	uint64_t poll_hash; /* of the iptables-legacy and ipset part of the last full read */
+	uint64_t poll_cost_nsec; /* CPU of one poll that found nothing new, smoothed; 0: none yet */
+	uint64_t poll_interval_usec; /* the poll's interval now (see poll_interval()) */
+	uint64_t polls; /* polls that found nothing new */
 	uint64_t fw_read_at; /* CLOCK_REALTIME usec */
 	int fw_error; /* last read error, 0 when the ruleset is current */
 	int nft_fd, rtnl_fd;

@@ -38,6 +38,9 @@ static void help(FILE *f)
 		"                               are served; others get 403\n"
 		"      --metrics-listen ADDR:PORT  Prometheus metrics listener (default off)\n"
 		"      --poll-interval DURATION iptables-legacy/ipset change check (default 2s)\n"
+		"      --poll-cpu-budget PERCENT  the most of a core the check may use; a "
+		"costlier\n"
+		"                               check is made less often (default 0.4%%, 0: off)\n"
 		"      --full-audit-interval DURATION  safety-net full audit (default 5min)\n"
 		"      --debounce DURATION      wait after a change before auditing (default "
 		"50ms)\n"
@@ -102,6 +105,7 @@ int main(int argc, char **argv)
 		{ "socket-mode", required_argument, NULL, 'M' },
 		{ "metrics-listen", required_argument, NULL, 'm' },
 		{ "poll-interval", required_argument, NULL, 'p' },
+		{ "poll-cpu-budget", required_argument, NULL, 'P' },
 		{ "full-audit-interval", required_argument, NULL, 'f' },
 		{ "debounce", required_argument, NULL, 'd' },
 		{ "events", no_argument, NULL, 'e' },
@@ -132,6 +136,7 @@ int main(int argc, char **argv)
 		['M'] = "socket-mode",
 		['m'] = "metrics-listen",
 		['p'] = "poll-interval",
+		['P'] = "poll-cpu-budget",
 		['f'] = "full-audit-interval",
 		['d'] = "debounce",
 		['l'] = "log-level",
@@ -183,20 +188,20 @@ int main(int argc, char **argv)
 			config_done(&cfg);
 			return 0;
 		case OPT_NODE:
-			r = config_set(&cfg, "node", optarg, &e);
+			r = config_set_flag(&cfg, "node", optarg, &e);
 			break;
 		case 'e':
-			cfg.events = true;
+			r = config_set_flag(&cfg, "events", "yes", &e);
 			break;
 		case OPT_NO_EVENTS:
-			cfg.events = false;
+			r = config_set_flag(&cfg, "events", "no", &e);
 			break;
 		case OPT_KEEP_CAPS:
 			keep_caps = true;
 			break;
 		default:
 			if (c > 0 && c < 128 && keys[c]) {
-				r = config_set(&cfg, keys[c], optarg, &e);
+				r = config_set_flag(&cfg, keys[c], optarg, &e);
 				break;
 			}
 			help(stderr);

@@ -172,6 +172,17 @@ sys.exit(0 if all(ok) and len(ok) == 300 else 1)
 PY
 "$NPAUDIT" status --probe --socket "$AG_SOCK" || np_fail "not ready after the client storm"
 
+# after the SIGHUP above: the command line still overrides the (empty) file
+echo "--- the poll: every poll-interval while its checks are cheap"
+"$NPAUDIT" status --json --socket "$AG_SOCK" | "$NP_PYTHON" -c '
+import json, sys
+p = json.load(sys.stdin)["ruleset"]["poll"]
+assert p["configured_interval_ms"] == 500 and p["interval_ms"] == 500, p
+assert p["cpu_budget_percent"] == 0.4 and p["checks"] >= 1 and 0 < p["check_cpu_ms"] < 20, p' ||
+	np_fail "poll status: $("$NPAUDIT" status --json --socket "$AG_SOCK")"
+curl -sf --unix-socket "$AG_SOCK" http://npauditd/metrics | grep -q '^npaudit_poll_interval_seconds 0.5$' ||
+	np_fail "npaudit_poll_interval_seconds is not 0.5"
+
 echo "--- SIGTERM: a clean stop"
 kill -TERM "$AG_PID"
 for _ in $(seq 1 50); do
@@ -185,4 +196,23 @@ rc=$?
 [ -e "$AG_SOCK" ] && np_fail "socket left behind"
 "$NPAUDIT" status --socket "$AG_SOCK" 2>"$NP_TMP/err" && np_fail "status succeeded without an agent"
 grep -q "not running" "$NP_TMP/err" || np_fail "status did not say the agent is not running: $(cat "$NP_TMP/err")"
+
+echo "--- a check costlier than poll-cpu-budget allows stretches the poll (at most 10x)"
+"$NPAUDITD" --poll-cpu-budget 101 --help >/dev/null 2>&1 && np_fail "a budget over 100% was taken"
+ag_start_agent --poll-cpu-budget 0.0001%
+ag_wait_ready
+ok=0
+for _ in $(seq 1 30); do
+	"$NPAUDIT" status --json --socket "$AG_SOCK" >"$NP_TMP/poll.json"
+	"$NP_PYTHON" -c '
+import json, sys
+p = json.load(open(sys.argv[1]))["ruleset"]["poll"]
+sys.exit(0 if p["checks"] >= 1 and p["interval_ms"] == 5000 else 1)' "$NP_TMP/poll.json" && { ok=1; break; }
+	sleep 0.2
+done
+[ "$ok" = 1 ] || np_fail "the poll was not stretched to 10x: $(cat "$NP_TMP/poll.json")"
+journalctl -o cat --no-pager --since "@${AG_T0%.*}" SYSLOG_IDENTIFIER=npauditd 2>/dev/null |
+	grep -q "checking every 5.0 s" || np_fail "the stretched poll was not logged"
+kill -TERM "$AG_PID"
+wait "$AG_PID" || np_fail "npauditd exited with $?"
 np_finish
