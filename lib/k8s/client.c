@@ -338,7 +338,11 @@ static int req_headers(struct k8s_req *r)
 	char *auth = NULL;
 	const char *tok = c->token ? c->token : c->cfg->token;
 
-	t = curl_slist_append(l, "Accept: application/json");
+	/* What client-go asks for built-in types: protobuf, or JSON from a server (or a proxy)
+	 * that does not speak it; the answer's Content-Type says which it is. */
+	t = curl_slist_append(l, r->accept_protobuf ? "Accept: " K8S_PROTOBUF_CONTENT_TYPE
+						      ", application/json"
+						    : "Accept: application/json");
 	if (!t)
 		goto oom;
 	l = t;
@@ -899,9 +903,12 @@ struct k8s_client *k8s_client_free(struct k8s_client *c)
 
 const char *k8s_status_message(const char *body, size_t len, char *buf, size_t size)
 {
-	json_t *j = json_loadb(body, len, 0, NULL);
+	json_t *j;
 	const char *msg;
 
+	if (len >= 4 && memcmp(body, "k8s", 4) == 0)
+		return k8s_pb_status_message(body, len, buf, size);
+	j = json_loadb(body, len, 0, NULL);
 	if (!j)
 		return NULL;
 	msg = json_string_value(json_object_get(j, "message"));

@@ -19,6 +19,7 @@ struct k8s_req {
 	struct strbuf body; /* buffered response (non-streaming, or a streaming error body) */
 	size_t body_max;
 	bool streaming;
+	bool accept_protobuf; /* a LIST of a built-in type: protobuf preferred, JSON accepted */
 	struct k8s_stream stream;
 	int64_t retry_after_usec; /* -1: none */
 	int abort_error; /* set when the write callback aborted the transfer */

@@ -176,6 +176,41 @@ typedef int (*k8s_list_peek_fn)(void *userdata, const struct k8s_raw *ns,
 int k8s_list_parse_peek(char *buf, size_t len, k8s_list_peek_fn peek, k8s_list_item_fn fn,
 			void *userdata, json_t **ret_metadata, struct np_error *reterr);
 
+/* ---- List answers in protobuf ---- */
+
+/* The media type of the API server's protobuf encoding (built-in types only). */
+#define K8S_PROTOBUF_CONTENT_TYPE "application/vnd.kubernetes.protobuf"
+
+/* An object's metadata.name, .namespace and .resourceVersion as bytes of the answer (not
+ * NUL-terminated; p NULL when absent). */
+struct k8s_pb_meta {
+	struct k8s_raw name, ns, rv;
+};
+
+/* A List's metadata.resourceVersion and .continue as bytes of the answer (len 0 when absent). */
+struct k8s_pb_list_meta {
+	struct k8s_raw rv, cont;
+};
+
+/* Called for every item of a protobuf List with the item's message bytes (borrowed) and its
+ * metadata, or md NULL when the item's metadata does not read (the caller reports the item).
+ * Return < 0 to stop. */
+typedef int (*k8s_pb_item_fn)(void *userdata, const void *item, size_t len,
+			      const struct k8s_pb_meta *md);
+
+/* Reads a List answer in protobuf ("k8s\0", runtime.Unknown, then the List whose kind must be
+ * list_kind, e.g. "PodList", when the envelope names one) item by item without decoding the
+ * items. Returns 0 and the List's metadata in *ret_meta (pointing into buf), or -EBADMSG with
+ * *reterr when the envelope or the List's framing is malformed, or fn's negative return. */
+int k8s_pb_list_parse(const void *buf, size_t len, const char *list_kind, k8s_pb_item_fn fn,
+		      void *userdata, struct k8s_pb_list_meta *ret_meta, struct np_error *reterr);
+/* Finds the metadata of an object message (field 1, ObjectMeta) without decoding the rest.
+ * Returns 0 and *ret, or -EBADMSG. */
+int k8s_pb_object_meta(const void *obj, size_t len, struct k8s_pb_meta *ret);
+/* Returns the message of a meta/v1 Status in protobuf (an error answer to a protobuf request)
+ * copied into buf, or NULL. */
+const char *k8s_pb_status_message(const void *body, size_t len, char *buf, size_t size);
+
 /* Decodes a watch event {"type": ..., "object": {...}}: the type and the borrowed object.
  * Returns 0, or -EBADMSG with *reterr. */
 int k8s_watch_event_parse(json_t *ev, enum k8s_watch_type *ret_type, json_t **ret_object,
@@ -215,7 +250,8 @@ enum k8s_event {
 struct k8s_callbacks {
 	/* An object was added/modified/deleted (after the model was updated); obj is borrowed and
 	 * carries kind and apiVersion. For deletes of objects that vanished during a disconnect,
-	 * obj has only metadata. */
+	 * and for pods listed in protobuf (see k8s_options.json_only), obj has only metadata
+	 * (namespace, name, resourceVersion). */
 	void (*object)(void *userdata, enum model_kind kind, enum k8s_event event, json_t *obj);
 	/* The first complete LIST of kind has been applied (once per informer). */
 	void (*synced)(void *userdata, enum model_kind kind);
@@ -239,11 +275,13 @@ struct k8s_options {
 	unsigned max_failures; /* list_only: give up after this many consecutive failures; 0: never
 				*/
 	bool keep_objects; /* hand list items to callbacks.object as ADDED (cluster-dump) */
+	bool json_only; /* list pods in JSON too (by default they are asked for in protobuf) */
 };
 
 struct k8s_stats {
 	uint64_t lists, relists, pages, watches, events, bookmarks, errors, malformed;
 	uint64_t unchanged; /* list items skipped undecoded: held at the same resourceVersion */
+	uint64_t protobuf_pages; /* list pages answered in protobuf */
 	uint64_t bytes;
 	bool synced;
 	char resource_version[64];

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * List answers in the API server's protobuf encoding (Content-Type
+ * application/vnd.kubernetes.protobuf), read without decoding the items: the envelope is the
+ * four bytes "k8s\0" and a runtime.Unknown (k8s.io/apimachinery pkg/runtime/generated.proto:
+ * typeMeta = 1 {apiVersion = 1, kind = 2}, raw = 2, contentEncoding = 3, contentType = 4), whose
+ * raw is the List message (core/v1 generated.proto, PodList: metadata = 1, items = 2; meta/v1
+ * ListMeta: resourceVersion = 2, continue = 3). Each item's ObjectMeta (metadata = 1 of every
+ * object; name = 1, namespace = 3, resourceVersion = 6) is peeked for the informer's store and
+ * the item's bytes go to the model's decoder. Errors come as a meta/v1 Status (message = 3,
+ * code = 6) in the same envelope. Fields this reader does not know are skipped, as protobuf
+ * requires.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "k8s.h"
+
+static const char pb_magic[4] = { 'k', '8', 's', 0 };
+
+enum {
+	PB_VARINT = 0,
+	PB_FIXED64 = 1,
+	PB_BYTES = 2,
+	PB_FIXED32 = 5,
+};
+
+struct pb_reader {
+	const uint8_t *p, *end;
+};
+
+struct pb_field {
+	uint32_t number;
+	unsigned wire;
+	uint64_t num; /* PB_VARINT */
+	struct k8s_raw bytes; /* PB_BYTES */
+};
+
+static int pb_varint(struct pb_reader *r, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		uint8_t b;
+
+		if (r->p >= r->end)
+			return -EBADMSG;
+		b = *r->p++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*ret = v;
+			return 0;
+		}
+	}
+	return -EBADMSG; /* more than ten bytes */
+}
+
+/* Reads the next field of the message in r. Returns 1 and *f, 0 at the end, or -EBADMSG. */
+static int pb_next(struct pb_reader *r, struct pb_field *f)
+{
+	uint64_t tag, n;
+
+	if (r->p >= r->end)
+		return 0;
+	if (pb_varint(r, &tag) < 0 || (tag >> 3) == 0 || (tag >> 3) > UINT32_MAX)
+		return -EBADMSG;
+	f->number = (uint32_t)(tag >> 3);
+	f->wire = (unsigned)(tag & 7);
+	switch (f->wire) {
+	case PB_VARINT:
+		return pb_varint(r, &f->num) < 0 ? -EBADMSG : 1;
+	case PB_FIXED64:
+		n = 8;
+		break;
+	case PB_FIXED32:
+		n = 4;
+		break;
+	case PB_BYTES:
+		if (pb_varint(r, &n) < 0)
+			return -EBADMSG;
+		if (n > (uint64_t)(r->end - r->p))
+			return -EBADMSG;
+		f->bytes = (struct k8s_raw){ (const char *)r->p, (size_t)n };
+		r->p += n;
+		return 1;
+	default:
+		return -EBADMSG; /* groups (3, 4) are not used by the API; 6, 7 do not exist */
+	}
+	if (n > (uint64_t)(r->end - r->p))
+		return -EBADMSG;
+	r->p += n;
+	return 1;
+}
+
+static struct pb_reader pb_sub(struct k8s_raw b)
+{
+	return (struct pb_reader){ (const uint8_t *)b.p, (const uint8_t *)b.p + b.len };
+}
+
+static bool raw_eq(struct k8s_raw a, const char *s)
+{
+	size_t n = strlen(s);
+
+	return a.len == n && memcmp(a.p, s, n) == 0;
+}
+
+static int pb_fail(struct np_error *reterr, const char *what, size_t at)
+{
+	return np_error_set(reterr, -EBADMSG, "list", NULL, NULL, 0, "protobuf: %s at byte %zu",
+			    what, at);
+}
+
+/* The envelope: returns 0 with the raw message, its kind and its apiVersion, or -EBADMSG. */
+static int pb_unwrap(const void *buf, size_t len, struct k8s_raw *ret_raw, struct k8s_raw *ret_kind,
+		     struct k8s_raw *ret_encoding, struct np_error *reterr)
+{
+	struct pb_reader r;
+	struct pb_field f;
+	int e;
+
+	*ret_raw = *ret_kind = *ret_encoding = (struct k8s_raw){ "", 0 };
+	if (len < sizeof(pb_magic) || memcmp(buf, pb_magic, sizeof(pb_magic)) != 0)
+		return pb_fail(reterr, "no \"k8s\\0\" prefix", 0);
+	r = (struct pb_reader){ (const uint8_t *)buf + sizeof(pb_magic),
+				(const uint8_t *)buf + len };
+	while ((e = pb_next(&r, &f)) > 0) {
+		if (f.number == 1 && f.wire == PB_BYTES) {
+			struct pb_reader t = pb_sub(f.bytes);
+			struct pb_field g;
+
+			while ((e = pb_next(&t, &g)) > 0)
+				if (g.number == 2 && g.wire == PB_BYTES)
+					*ret_kind = g.bytes;
+			if (e < 0)
+				return pb_fail(reterr, "malformed typeMeta",
+					       (size_t)(t.p - (const uint8_t *)buf));
+		} else if (f.number == 2 && f.wire == PB_BYTES)
+			*ret_raw = f.bytes;
+		else if (f.number == 3 && f.wire == PB_BYTES)
+			*ret_encoding = f.bytes;
+		else if (f.number <= 4 && f.wire != PB_BYTES)
+			return pb_fail(reterr, "envelope field of the wrong wire type",
+				       (size_t)(r.p - (const uint8_t *)buf));
+	}
+	if (e < 0)
+		return pb_fail(reterr, "malformed envelope", (size_t)(r.p - (const uint8_t *)buf));
+	return 0;
+}
+
+int k8s_pb_object_meta(const void *obj, size_t len, struct k8s_pb_meta *ret)
+{
+	struct pb_reader r = { obj, (const uint8_t *)obj + len };
+	struct pb_field f;
+	int e;
+
+	*ret = (struct k8s_pb_meta){ 0 };
+	while ((e = pb_next(&r, &f)) > 0) {
+		struct pb_reader m;
+		struct pb_field g;
+
+		if (f.number != 1)
+			continue;
+		if (f.wire != PB_BYTES)
+			return -EBADMSG;
+		/* A message field that occurs twice is merged: the later values win. */
+		m = pb_sub(f.bytes);
+		while ((e = pb_next(&m, &g)) > 0) {
+			struct k8s_raw *dst = g.number == 1   ? &ret->name
+					      : g.number == 3 ? &ret->ns
+					      : g.number == 6 ? &ret->rv
+							      : NULL;
+
+			if (!dst)
+				continue;
+			if (g.wire != PB_BYTES)
+				return -EBADMSG;
+			*dst = g.bytes;
+		}
+		if (e < 0)
+			return -EBADMSG;
+	}
+	return e < 0 ? -EBADMSG : 0;
+}
+
+int k8s_pb_list_parse(const void *buf, size_t len, const char *list_kind, k8s_pb_item_fn fn,
+		      void *userdata, struct k8s_pb_list_meta *ret_meta, struct np_error *reterr)
+{
+	struct k8s_raw raw, kind, encoding;
+	struct k8s_pb_list_meta lm = { { "", 0 }, { "", 0 } };
+	struct pb_reader r;
+	struct pb_field f;
+	int e;
+
+	e = pb_unwrap(buf, len, &raw, &kind, &encoding, reterr);
+	if (e < 0)
+		return e;
+	if (encoding.len > 0)
+		return np_error_set(reterr, -EBADMSG, "list", NULL, NULL, 0,
+				    "protobuf: unsupported contentEncoding '%.*s'",
+				    (int)MIN(encoding.len, (size_t)40), encoding.p);
+	if (list_kind && kind.len > 0 && !raw_eq(kind, list_kind))
+		return np_error_set(reterr, -EBADMSG, "list", NULL, NULL, 0,
+				    "protobuf: a %.*s, not a %s", (int)MIN(kind.len, (size_t)40),
+				    kind.p, list_kind);
+	r = pb_sub(raw);
+	while ((e = pb_next(&r, &f)) > 0) {
+		size_t at = (size_t)((const uint8_t *)f.bytes.p - (const uint8_t *)buf);
+
+		if (f.number == 1) {
+			struct pb_reader m;
+			struct pb_field g;
+
+			if (f.wire != PB_BYTES)
+				return pb_fail(reterr, "List metadata is not a message", at);
+			m = pb_sub(f.bytes);
+			while ((e = pb_next(&m, &g)) > 0) {
+				if (g.number != 2 && g.number != 3)
+					continue;
+				if (g.wire != PB_BYTES)
+					return pb_fail(reterr, "ListMeta field is not a string",
+						       at);
+				if (g.number == 2)
+					lm.rv = g.bytes;
+				else
+					lm.cont = g.bytes;
+			}
+			if (e < 0)
+				return pb_fail(reterr, "malformed ListMeta", at);
+		} else if (f.number == 2) {
+			struct k8s_pb_meta md;
+			bool ok;
+
+			if (f.wire != PB_BYTES)
+				return pb_fail(reterr, "List item is not a message", at);
+			/* An item whose metadata does not read is the item's problem: the
+			 * owner reports it and goes on with the next. */
+			ok = k8s_pb_object_meta(f.bytes.p, f.bytes.len, &md) >= 0;
+			e = fn ? fn(userdata, f.bytes.p, f.bytes.len, ok ? &md : NULL) : 0;
+			if (e < 0)
+				return e;
+		}
+	}
+	if (e < 0)
+		return pb_fail(reterr, "malformed List", (size_t)(r.p - (const uint8_t *)buf));
+	*ret_meta = lm;
+	return 0;
+}
+
+const char *k8s_pb_status_message(const void *body, size_t len, char *buf, size_t size)
+{
+	struct k8s_raw raw, kind, encoding, msg = { NULL, 0 };
+	struct pb_reader r;
+	struct pb_field f;
+
+	if (pb_unwrap(body, len, &raw, &kind, &encoding, NULL) < 0 || encoding.len > 0)
+		return NULL;
+	r = pb_sub(raw);
+	while (pb_next(&r, &f) > 0)
+		if (f.number == 3 && f.wire == PB_BYTES)
+			msg = f.bytes;
+	if (!msg.p || size == 0)
+		return NULL;
+	snprintf(buf, size, "%.*s", (int)MIN(msg.len, (size_t)INT_MAX), msg.p);
+	return buf;
+}
