@@ -13,7 +13,10 @@ client-go expects it:
     compaction;
   * WATCH as a chunked stream of {"type","object"} lines: ADDED/MODIFIED/DELETED, BOOKMARK
     (allowWatchBookmarks), ERROR with a 410 Status after compaction, timeoutSeconds;
-  * pod DELETE with DeleteOptions preconditions (409 Conflict on a uid mismatch), Event POST.
+  * pod DELETE with DeleteOptions preconditions (409 Conflict on a uid mismatch), Event POST;
+  * pod LISTs in protobuf (application/vnd.kubernetes.protobuf: "k8s\0", runtime.Unknown, the
+    PodList message) when the Accept header asks for it, errors then as protobuf Status; JSON
+    otherwise, and always with the json_only fault.
 
 A second, plain HTTP listener on 127.0.0.1 is the control channel for tests: load and change the
 cluster, compact history, rotate the token, drop connections, stop the API listener for a while
@@ -25,6 +28,7 @@ Usage: emulator.py --cert C --key K --token T --ports-file F [--bookmark-interva
 import argparse
 import base64
 import bisect
+import calendar
 import json
 import random
 import socket
@@ -47,6 +51,168 @@ RESOURCES = {
     "daemonsets": ("DaemonSet", "apps/v1", "/apis/apps/v1", True),
 }
 KIND_TO_RES = {v[0]: k for k, v in RESOURCES.items()}
+
+
+# ---- the protobuf encoding (Accept: application/vnd.kubernetes.protobuf) ----
+#
+# What the API server sends for built-in types when the client asks for it: "k8s\0", then a
+# runtime.Unknown {typeMeta = 1 {apiVersion = 1, kind = 2}, raw = 2, contentEncoding = 3,
+# contentType = 4} whose raw is the object or List message (field numbers of k8s.io/api
+# core/v1 generated.proto and k8s.io/apimachinery meta/v1 generated.proto). Pods are encoded
+# from their JSON with the schema below; a JSON member of the wrong type gets a wire type that
+# contradicts the schema, so that a decoder rejects the object as the JSON decoder does.
+
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+
+
+def pb_varint(n):
+    n &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def pb_key(num, wire):
+    return pb_varint(num << 3 | wire)
+
+
+def pb_bytes(num, b):
+    return pb_key(num, 2) + pb_varint(len(b)) + b
+
+
+def pb_str(num, s):
+    return pb_bytes(num, s.encode())
+
+
+def pb_uint(num, n):
+    return pb_key(num, 0) + pb_varint(n)
+
+
+def _time_seconds(s):
+    try:
+        return calendar.timegm(time.strptime(s[:19], "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return 0
+
+
+# json member: (field number, type[, sub-schema]); types: s string, i integer, b bool,
+# m message, map string->string, t meta/v1 Time, fv1 FieldsV1 (raw JSON), qmap
+# string->Quantity; an "r" prefix marks a repeated field.
+PB_OWNER = {"kind": (1, "s"), "name": (3, "s"), "uid": (4, "s"), "apiVersion": (5, "s"),
+            "controller": (6, "b"), "blockOwnerDeletion": (7, "b")}
+PB_MANAGED = {"manager": (1, "s"), "operation": (2, "s"), "apiVersion": (3, "s"),
+              "time": (4, "t"), "fieldsType": (6, "s"), "fieldsV1": (7, "fv1"),
+              "subresource": (8, "s")}
+PB_OBJMETA = {"name": (1, "s"), "generateName": (2, "s"), "namespace": (3, "s"),
+              "selfLink": (4, "s"), "uid": (5, "s"), "resourceVersion": (6, "s"),
+              "generation": (7, "i"), "creationTimestamp": (8, "t"),
+              "deletionTimestamp": (9, "t"), "deletionGracePeriodSeconds": (10, "i"),
+              "labels": (11, "map"), "annotations": (12, "map"),
+              "ownerReferences": (13, "rm", PB_OWNER), "finalizers": (14, "rs"),
+              "managedFields": (17, "rm", PB_MANAGED)}
+PB_PORT = {"name": (1, "s"), "hostPort": (2, "i"), "containerPort": (3, "i"),
+           "protocol": (4, "s"), "hostIP": (5, "s")}
+PB_RESOURCES = {"limits": (1, "qmap"), "requests": (2, "qmap")}
+PB_CONTAINER = {"name": (1, "s"), "image": (2, "s"), "command": (3, "rs"), "args": (4, "rs"),
+                "workingDir": (5, "s"), "ports": (6, "rm", PB_PORT),
+                "resources": (8, "m", PB_RESOURCES), "terminationMessagePath": (13, "s"),
+                "imagePullPolicy": (14, "s"), "terminationMessagePolicy": (20, "s")}
+PB_PODSPEC = {"containers": (2, "rm", PB_CONTAINER), "restartPolicy": (3, "s"),
+              "terminationGracePeriodSeconds": (4, "i"), "dnsPolicy": (6, "s"),
+              "nodeSelector": (7, "map"), "serviceAccountName": (8, "s"),
+              "serviceAccount": (9, "s"), "nodeName": (10, "s"), "hostNetwork": (11, "b"),
+              "hostname": (16, "s"), "subdomain": (17, "s"), "schedulerName": (19, "s"),
+              "initContainers": (20, "rm", PB_CONTAINER), "priorityClassName": (24, "s"),
+              "priority": (25, "i")}
+PB_CONDITION = {"type": (1, "s"), "status": (2, "s"), "lastProbeTime": (3, "t"),
+                "lastTransitionTime": (4, "t"), "reason": (5, "s"), "message": (6, "s")}
+PB_CSTATUS = {"name": (1, "s"), "ready": (4, "b"), "restartCount": (5, "i"), "image": (6, "s"),
+              "imageID": (7, "s"), "containerID": (8, "s"), "started": (9, "b")}
+PB_PODSTATUS = {"phase": (1, "s"), "conditions": (2, "rm", PB_CONDITION), "message": (3, "s"),
+                "reason": (4, "s"), "hostIP": (5, "s"), "podIP": (6, "s"), "startTime": (7, "t"),
+                "containerStatuses": (8, "rm", PB_CSTATUS), "qosClass": (9, "s"),
+                "initContainerStatuses": (10, "rm", PB_CSTATUS),
+                "nominatedNodeName": (11, "s"), "podIPs": (12, "rm", {"ip": (1, "s")})}
+PB_POD = {"metadata": (1, "m", PB_OBJMETA), "spec": (2, "m", PB_PODSPEC),
+          "status": (3, "m", PB_PODSTATUS)}
+
+
+def pb_wrong(num, v):
+    """A value of the wrong JSON type: a wire type the schema's decoder refuses."""
+    if isinstance(v, str):
+        return pb_str(num, v)
+    if isinstance(v, (dict, list, float)):
+        return pb_bytes(num, json.dumps(v).encode())
+    return pb_uint(num, int(v))
+
+
+def pb_value(num, t, sub, v):
+    if t == "s":
+        return pb_str(num, v) if isinstance(v, str) else pb_uint(num, 0)
+    if t == "i":
+        return pb_uint(num, v) if isinstance(v, int) and not isinstance(v, bool) else \
+            pb_str(num, json.dumps(v))
+    if t == "b":
+        return pb_uint(num, int(v)) if isinstance(v, bool) else pb_str(num, json.dumps(v))
+    if t == "t":
+        return pb_bytes(num, pb_uint(1, _time_seconds(v))) if isinstance(v, str) else \
+            pb_uint(num, 0)
+    if t == "fv1":
+        return pb_bytes(num, pb_bytes(1, json.dumps(v, separators=(",", ":")).encode()))
+    if t in ("map", "qmap"):
+        if not isinstance(v, dict):
+            return pb_uint(num, 0)
+        out = b""
+        for k, x in v.items():
+            if not isinstance(x, str):
+                entry = pb_str(1, k) + pb_wrong(2, x) if t == "map" else pb_uint(2, 0)
+            elif t == "map":
+                entry = pb_str(1, k) + pb_str(2, x)
+            else:
+                entry = pb_str(1, k) + pb_bytes(2, pb_str(1, x))
+            out += pb_bytes(num, entry)
+        return out
+    # m
+    return pb_bytes(num, pb_message(sub, v)) if isinstance(v, dict) else pb_uint(num, 0)
+
+
+def pb_message(schema, obj):
+    out = []
+    for k, v in obj.items():
+        f = schema.get(k)
+        if f is None or v is None:
+            continue  # not in the schema (the real server would send it), or null: absent
+        num, t = f[0], f[1]
+        sub = f[2] if len(f) > 2 else None
+        if t.startswith("r"):
+            if not isinstance(v, list):
+                out.append(pb_uint(num, 0))  # a repeated message as a number: refused
+                continue
+            for x in v:
+                out.append(pb_value(num, t[1:], sub, x))
+        elif isinstance(v, list):
+            out.append(pb_uint(num, 0) if t != "i" and t != "b" else pb_str(num, "[]"))
+        else:
+            out.append(pb_value(num, t, sub, v))
+    return b"".join(out)
+
+
+def pb_envelope(kind, raw, api="v1"):
+    return (b"k8s\x00" + pb_bytes(1, pb_str(1, api) + pb_str(2, kind)) + pb_bytes(2, raw) +
+            pb_str(3, "") + pb_str(4, ""))
+
+
+def pb_status(st):
+    raw = (pb_bytes(1, b"") + pb_str(2, st["status"]) + pb_str(3, st["message"]) +
+           pb_str(4, st["reason"]) + pb_uint(6, st["code"]))
+    return pb_envelope("Status", raw)
+
 
 
 def status(code, reason, message):
@@ -174,10 +340,16 @@ def fields_match(reqs, obj):
 # ---- the store: MVCC history like etcd ----
 
 class Version:
-    __slots__ = ("rv", "obj", "data")
+    __slots__ = ("rv", "obj", "data", "pb")
 
     def __init__(self, rv, obj, data):
         self.rv, self.obj, self.data = rv, obj, data  # obj/data None: deleted
+        self.pb = None  # the protobuf encoding, made when first asked for
+
+    def protobuf(self):
+        if self.pb is None:
+            self.pb = pb_message(PB_POD, self.obj)
+        return self.pb
 
 
 class Store:
@@ -412,6 +584,7 @@ class Faults:
         self.error_event = 0  # next N watch streams with events end with an ERROR (500) event
         self.tiny_chunks = False  # write watch events in tiny pieces
         self.watch_gone_http = False  # answer an expired watch with HTTP 410, not an ERROR event
+        self.json_only = False  # answer in JSON whatever the client accepts
 
     def take_status(self, kind):
         with self.lock:
@@ -594,7 +767,25 @@ class ApiHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def send_status(self, code, reason, message, headers=None):
+        if getattr(self, "reply_pb", False):
+            self.send_protobuf(code, pb_status(status(code, reason, message)), headers)
+            return
         self.send_json(code, status(code, reason, message), headers)
+
+    def send_protobuf(self, code, body, headers=None):
+        self.send_response(code)
+        self.send_header("Content-Type", PROTOBUF)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def wants_protobuf(self, res):
+        """Pods in protobuf when the client accepts it (client-go's choice for built-in
+        types); everything else, and everything with the json_only fault, in JSON."""
+        return (res == "pods" and PROTOBUF in self.headers.get("Accept", "") and
+                not self.emu.faults.json_only)
 
     def authorized(self):
         auth = self.headers.get("Authorization", "")
@@ -648,6 +839,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
     def do_GET(self):
+        self.reply_pb = False
         p = self.parse()
         if not self.authorized():
             return
@@ -686,6 +878,7 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def list(self, res, ns, q, lsel, fsel):
         self.emu.count("list", self.path)
+        pb = self.reply_pb = self.wants_protobuf(res)
         store = self.emu.store
         kind, api, _, _ = RESOURCES[res]
         limit = int(q.get("limit") or 0)
@@ -723,7 +916,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                 v = store.at(res, key, snap)
                 if v is None or not self.match(res, ns, v.obj, lsel, fsel):
                     continue
-                items.append(v.data)
+                items.append(v.protobuf() if pb else v.data)
                 last = key
                 if limit and len(items) >= limit:
                     break
@@ -738,6 +931,14 @@ class ApiHandler(BaseHTTPRequestHandler):
         if more:
             md["continue"] = base64.urlsafe_b64encode(
                 json.dumps({"rv": snap, "start": last}).encode()).decode()
+        if pb:
+            lm = pb_str(2, md["resourceVersion"])
+            if more:
+                lm += pb_str(3, md["continue"])
+            raw = pb_bytes(1, lm) + b"".join(pb_bytes(2, x) for x in items)
+            self.emu.count("list_protobuf", self.path)
+            self.send_protobuf(200, pb_envelope(kind + "List", raw))
+            return
         body = (b'{"kind":"' + kind.encode() + b'List","apiVersion":"' + api.encode() +
                 b'","metadata":' + json.dumps(md).encode() + b',"items":[' +
                 b",".join(items) + b"]}")
@@ -1037,6 +1238,8 @@ class ControlHandler(BaseHTTPRequestHandler):
                         f.tiny_chunks = bool(req["tiny_chunks"])
                     if "watch_gone_http" in req:
                         f.watch_gone_http = bool(req["watch_gone_http"])
+                    if "json_only" in req:
+                        f.json_only = bool(req["json_only"])
                     if req.get("clear"):
                         f.status, f.stall, f.malformed, f.cut = [], None, 0, 0
                         f.error_event = 0

@@ -89,6 +89,28 @@ static json_t *labels_json(const struct model_labels *l)
 	return o;
 }
 
+/* Everything else the model holds of a pod, as one string: two clients that decoded the same
+ * objects (in JSON and in protobuf, say) must print the same. */
+static const char *pod_detail(const struct model_pod *p, char *buf, size_t size)
+{
+	size_t n = 0;
+	char a[64];
+
+#define ADD(...) n += (size_t)snprintf(buf + n, n < size ? size - n : 0, __VA_ARGS__)
+	ADD("node=%s phase=%u ready=%d restarts=%u hostnet=%d term=%d", p->node ? p->node : "-",
+	    (unsigned)p->phase, p->ready, (unsigned)p->restarts, p->host_network, p->terminating);
+	for (unsigned i = 0; i < p->n_ips; i++)
+		ADD(" ip=%s", np_addr_format(p->ips[i], a, sizeof(a)));
+	for (unsigned i = 0; i < p->n_ports; i++)
+		ADD(" port=%s/%u/%u", p->ports[i].name ? p->ports[i].name : "-",
+		    (unsigned)p->ports[i].port, (unsigned)p->ports[i].proto);
+	ADD(" owner=%s/%s image=%s", p->origin->owner_kind ? p->origin->owner_kind : "-",
+	    p->origin->owner_name ? p->origin->owner_name : "-",
+	    p->origin->image ? p->origin->image : "-");
+#undef ADD
+	return buf;
+}
+
 static void dump(struct k8s_client *c, struct model *m)
 {
 	json_t *out = json_object(), *inf = json_object(), *mod = json_object(),
@@ -111,15 +133,16 @@ static void dump(struct k8s_client *c, struct model *m)
 		if (k8s_client_stats(c, (enum model_kind)k, &st) == 0)
 			json_object_set_new(
 				stats, kind_names[k],
-				json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s, "
-					  "s:i}",
+				json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, "
+					  "s:s, s:i}",
 					  "lists", (json_int_t)st.lists, "relists",
 					  (json_int_t)st.relists, "pages", (json_int_t)st.pages,
 					  "watches", (json_int_t)st.watches, "events",
 					  (json_int_t)st.events, "bookmarks",
 					  (json_int_t)st.bookmarks, "errors", (json_int_t)st.errors,
 					  "malformed", (json_int_t)st.malformed, "unchanged",
-					  (json_int_t)st.unchanged, "synced", st.synced, "rv",
+					  (json_int_t)st.unchanged, "protobuf_pages",
+					  (json_int_t)st.protobuf_pages, "synced", st.synced, "rv",
 					  st.resource_version, "http", (int)st.http_version));
 	}
 	o = json_object();
@@ -131,10 +154,13 @@ static void dump(struct k8s_client *c, struct model *m)
 	o = json_object();
 	n = model_pods(m, &pods);
 	for (size_t i = 0; i < n; i++) {
+		char detail[2048];
+
 		snprintf(key, sizeof(key), "%s/%s", pods[i]->ns, pods[i]->name);
 		json_object_set_new(o, key,
-				    json_pack("{s:s, s:o}", "uid", model_pod_uid(pods[i], uid),
-					      "labels", labels_json(&pods[i]->labels)));
+				    json_pack("{s:s, s:o, s:s}", "uid", model_pod_uid(pods[i], uid),
+					      "labels", labels_json(&pods[i]->labels), "detail",
+					      pod_detail(pods[i], detail, sizeof(detail))));
 	}
 	json_object_set_new(mod, "pods", o);
 	o = json_object();
@@ -224,6 +250,7 @@ int main(int argc, char **argv)
 		{ "token-reload-ms", required_argument, NULL, 'r' },
 		{ "field-selector", required_argument, NULL, 'f' },
 		{ "label-selector", required_argument, NULL, 'l' },
+		{ "json-only", no_argument, NULL, 'J' },
 		{},
 	};
 	_cleanup_(k8s_config_freep) struct k8s_config *cfg = NULL;
@@ -269,6 +296,9 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			opts.label_selector[MODEL_POD] = optarg;
+			break;
+		case 'J':
+			opts.json_only = true;
 			break;
 		default:
 			return 2;
