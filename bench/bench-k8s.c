@@ -5,11 +5,12 @@
  * then the cost of following a stream of pod updates the emulator generates at a given rate.
  *
  * bench-k8s --apiserver URL --token-file F --ca-file F --control URL [--rate N] [--seconds S]
- *           [--no-model] [--repeat N] [--relist]
+ *           [--no-model] [--repeat N] [--relist] [--json]
  *
  * --relist: after the watch, the API server goes away, 100 pods change, history is compacted
  * and the server comes back: the informers get 410 Gone and list everything again, most of it
  * unchanged; prints the CPU time of that re-list.
+ * --json lists pods in JSON as well (by default the client asks for protobuf).
  * --repeat N syncs N - 1 more times at the end (a new client and model each time) and prints the
  * smallest and the median CPU time of the N syncs: on a shared machine single runs vary a lot.
  */
@@ -204,6 +205,7 @@ int main(int argc, char **argv)
 		{ "no-model", no_argument, NULL, 'n' },
 		{ "repeat", required_argument, NULL, 'R' },
 		{ "relist", no_argument, NULL, 'L' },
+		{ "json", no_argument, NULL, 'J' },
 		{},
 	};
 	_cleanup_(k8s_config_freep) struct k8s_config *cfg = NULL;
@@ -252,6 +254,9 @@ int main(int argc, char **argv)
 		case 'L':
 			relist = true;
 			break;
+		case 'J':
+			opts.json_only = true;
+			break;
 		default:
 			return 2;
 		}
@@ -282,9 +287,11 @@ int main(int argc, char **argv)
 	cpu1 = cpu_seconds();
 	sync_cpu[0] = cpu1 - cpu0;
 	k8s_client_stats(c, MODEL_POD, &st0);
-	printf("initial sync%s: %zu pods, %zu namespaces, %zu policies in %llu pages, %.1f MB\n",
+	printf("initial sync%s: %zu pods, %zu namespaces, %zu policies in %llu pages (%llu in "
+	       "protobuf), %.1f MB\n",
 	       no_model ? " (without the model)" : "", st0.objects, model_namespaces(m, &nss),
-	       model_policies(m, &pols), (unsigned long long)st0.pages, (double)st0.bytes / 1e6);
+	       model_policies(m, &pols), (unsigned long long)st0.pages,
+	       (unsigned long long)st0.protobuf_pages, (double)st0.bytes / 1e6);
 	printf("  wall %.2f s, client CPU %.2f s, peak RSS %.1f MiB; HTTP/%u.%u, %llu "
 	       "connections\n",
 	       wall1 - wall0, cpu1 - cpu0, (double)peak_rss_kib() / 1024, st0.http_version / 10,

@@ -1107,9 +1107,10 @@ int model_decode_pod_protobuf(struct model *m, const void *buf, size_t len, stru
 			r = pod_build(m, &s, ret, e);
 		if (r == -EINVAL && e) {
 			/* Name the object the field belongs to, as model_apply_json() does. */
-			if (s.name)
-				snprintf(e->object, sizeof(e->object), "Pod %s/%s",
-					 s.ns ? s.ns : "default", s.name);
+			if (s.name && s.ns)
+				snprintf(e->object, sizeof(e->object), "Pod %s/%s", s.ns, s.name);
+			else if (s.name)
+				snprintf(e->object, sizeof(e->object), "Pod %s", s.name);
 			else
 				snprintf(e->object, sizeof(e->object),
 					 "Pod (without metadata.name)");

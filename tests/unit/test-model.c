@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "k8s-pod.pb-c.h"
 #include "model/model.h"
 
 static struct model *load(const char *file, int expect_skipped)
@@ -550,6 +551,375 @@ START_TEST(json_out_of_memory)
 }
 END_TEST
 
+/* ---- pods in protobuf: the same model pod as from JSON ---- */
+
+/* Builds the protobuf encoding of a JSON pod (the fields k8s-pod.proto has) with protobuf-c;
+ * returns a malloc'ed buffer. Structures come from a bump arena freed by the caller. */
+static char pb_pool[1 << 18];
+static size_t pb_pool_used;
+
+static void *pb_new(size_t size)
+{
+	void *p = pb_pool + pb_pool_used;
+
+	size = (size + 15) & ~(size_t)15;
+	ck_assert_uint_le(pb_pool_used + size, sizeof(pb_pool));
+	pb_pool_used += size;
+	memset(p, 0, size);
+	return p;
+}
+
+static char *pb_s(json_t *o, const char *key)
+{
+	return (char *)json_string_value(json_object_get(o, key));
+}
+
+#define PB_ARRAY(T, n) ((T **)pb_new((n) * sizeof(T *) + 1))
+
+static uint8_t *pod_to_pb(json_t *o, size_t *ret_len)
+{
+	K8s__Pod *pod = pb_new(sizeof(*pod));
+	json_t *md = json_object_get(o, "metadata"), *spec = json_object_get(o, "spec");
+	json_t *st = json_object_get(o, "status"), *x, *y, *z;
+	const char *k;
+	size_t i, j;
+	uint8_t *buf;
+
+	pb_pool_used = 0;
+	pod = pb_new(sizeof(*pod));
+	k8s__pod__init(pod);
+	if (md) {
+		K8s__ObjectMeta *m = pb_new(sizeof(*m));
+
+		k8s__object_meta__init(m);
+		m->name = pb_s(md, "name");
+		m->namespace_ = pb_s(md, "namespace");
+		m->uid = pb_s(md, "uid");
+		m->resourceversion = pb_s(md, "resourceVersion");
+		if (json_object_get(md, "deletionTimestamp")) {
+			m->deletiontimestamp = pb_new(sizeof(K8s__Time));
+			k8s__time__init(m->deletiontimestamp);
+			m->deletiontimestamp->has_seconds = true;
+			m->deletiontimestamp->seconds = 1767225600;
+		}
+		x = json_object_get(md, "labels");
+		m->labels = PB_ARRAY(K8s__ObjectMeta__LabelsEntry, json_object_size(x));
+		json_object_foreach(x, k, y)
+		{
+			K8s__ObjectMeta__LabelsEntry *l = pb_new(sizeof(*l));
+
+			k8s__object_meta__labels_entry__init(l);
+			l->key = (char *)k;
+			l->value = (char *)json_string_value(y);
+			m->labels[m->n_labels++] = l;
+		}
+		x = json_object_get(md, "ownerReferences");
+		m->ownerreferences = PB_ARRAY(K8s__OwnerReference, json_array_size(x));
+		json_array_foreach(x, i, y)
+		{
+			K8s__OwnerReference *r = pb_new(sizeof(*r));
+
+			k8s__owner_reference__init(r);
+			r->kind = pb_s(y, "kind");
+			r->name = pb_s(y, "name");
+			r->uid = pb_s(y, "uid");
+			r->apiversion = pb_s(y, "apiVersion");
+			if (json_is_boolean(json_object_get(y, "controller"))) {
+				r->has_controller = true;
+				r->controller = json_is_true(json_object_get(y, "controller"));
+			}
+			m->ownerreferences[m->n_ownerreferences++] = r;
+		}
+		pod->metadata = m;
+	}
+	if (spec) {
+		K8s__PodSpec *s = pb_new(sizeof(*s));
+
+		k8s__pod_spec__init(s);
+		s->nodename = pb_s(spec, "nodeName");
+		if (json_is_boolean(json_object_get(spec, "hostNetwork"))) {
+			s->has_hostnetwork = true;
+			s->hostnetwork = json_is_true(json_object_get(spec, "hostNetwork"));
+		}
+		x = json_object_get(spec, "containers");
+		s->containers = PB_ARRAY(K8s__Container, json_array_size(x));
+		json_array_foreach(x, i, y)
+		{
+			K8s__Container *c = pb_new(sizeof(*c));
+
+			k8s__container__init(c);
+			c->name = pb_s(y, "name");
+			c->image = pb_s(y, "image");
+			z = json_object_get(y, "ports");
+			c->ports = PB_ARRAY(K8s__ContainerPort, json_array_size(z));
+			for (j = 0; j < json_array_size(z); j++) {
+				json_t *p = json_array_get(z, j);
+				K8s__ContainerPort *cp = pb_new(sizeof(*cp));
+
+				k8s__container_port__init(cp);
+				cp->name = pb_s(p, "name");
+				cp->protocol = pb_s(p, "protocol");
+				if (json_is_integer(json_object_get(p, "containerPort"))) {
+					cp->has_containerport = true;
+					cp->containerport = (int32_t)json_integer_value(
+						json_object_get(p, "containerPort"));
+				}
+				c->ports[c->n_ports++] = cp;
+			}
+			s->containers[s->n_containers++] = c;
+		}
+		pod->spec = s;
+	}
+	if (st) {
+		K8s__PodStatus *s = pb_new(sizeof(*s));
+
+		k8s__pod_status__init(s);
+		s->phase = pb_s(st, "phase");
+		s->podip = pb_s(st, "podIP");
+		x = json_object_get(st, "podIPs");
+		s->podips = PB_ARRAY(K8s__PodIP, json_array_size(x));
+		json_array_foreach(x, i, y)
+		{
+			K8s__PodIP *ip = pb_new(sizeof(*ip));
+
+			k8s__pod_ip__init(ip);
+			ip->ip = pb_s(y, "ip");
+			s->podips[s->n_podips++] = ip;
+		}
+		x = json_object_get(st, "conditions");
+		s->conditions = PB_ARRAY(K8s__PodCondition, json_array_size(x));
+		json_array_foreach(x, i, y)
+		{
+			K8s__PodCondition *c = pb_new(sizeof(*c));
+
+			k8s__pod_condition__init(c);
+			c->type = pb_s(y, "type");
+			c->status = pb_s(y, "status");
+			s->conditions[s->n_conditions++] = c;
+		}
+		x = json_object_get(st, "containerStatuses");
+		s->containerstatuses = PB_ARRAY(K8s__ContainerStatus, json_array_size(x));
+		json_array_foreach(x, i, y)
+		{
+			K8s__ContainerStatus *c = pb_new(sizeof(*c));
+
+			k8s__container_status__init(c);
+			c->name = pb_s(y, "name");
+			if (json_is_integer(json_object_get(y, "restartCount"))) {
+				c->has_restartcount = true;
+				c->restartcount = (int32_t)json_integer_value(
+					json_object_get(y, "restartCount"));
+			}
+			s->containerstatuses[s->n_containerstatuses++] = c;
+		}
+		pod->status = s;
+	}
+	*ret_len = k8s__pod__get_packed_size(pod);
+	buf = malloc(*ret_len + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(k8s__pod__pack(pod, buf), *ret_len);
+	return buf;
+}
+
+static void pods_equal(const struct model_pod *a, const struct model_pod *b)
+{
+	char ua[MODEL_UID_BUF], ub[MODEL_UID_BUF];
+
+	ck_assert_str_eq(a->ns, b->ns);
+	ck_assert_str_eq(a->name, b->name);
+	ck_assert_str_eq(a->node ? a->node : "-", b->node ? b->node : "-");
+	ck_assert_str_eq(model_pod_uid(a, ua), model_pod_uid(b, ub));
+	ck_assert_uint_eq(a->labels.n, b->labels.n);
+	for (uint32_t i = 0; i < a->labels.n; i++) {
+		ck_assert_str_eq(a->labels.v[i].key, b->labels.v[i].key);
+		ck_assert_str_eq(a->labels.v[i].value, b->labels.v[i].value);
+	}
+	ck_assert_uint_eq(a->n_ips, b->n_ips);
+	for (unsigned i = 0; i < a->n_ips; i++)
+		ck_assert(a->ips[i] == b->ips[i]);
+	ck_assert_uint_eq(a->n_ports, b->n_ports);
+	for (unsigned i = 0; i < a->n_ports; i++) {
+		ck_assert_str_eq(a->ports[i].name ? a->ports[i].name : "-",
+				 b->ports[i].name ? b->ports[i].name : "-");
+		ck_assert_uint_eq(a->ports[i].port, b->ports[i].port);
+		ck_assert_uint_eq(a->ports[i].proto, b->ports[i].proto);
+	}
+	ck_assert_str_eq(a->origin->owner_kind ? a->origin->owner_kind : "-",
+			 b->origin->owner_kind ? b->origin->owner_kind : "-");
+	ck_assert_str_eq(a->origin->owner_name ? a->origin->owner_name : "-",
+			 b->origin->owner_name ? b->origin->owner_name : "-");
+	ck_assert_str_eq(a->origin->image ? a->origin->image : "-",
+			 b->origin->image ? b->origin->image : "-");
+	ck_assert_int_eq(a->phase, b->phase);
+	ck_assert_int_eq(a->ready, b->ready);
+	ck_assert_int_eq(a->restarts, b->restarts);
+	ck_assert_int_eq(a->host_network, b->host_network);
+	ck_assert_int_eq(a->terminating, b->terminating);
+}
+
+/* Decodes the JSON pod and its protobuf encoding into two models: both succeed with equal
+ * pods, or both fail on the same field with the same message. Returns the JSON result. */
+static int json_pb_same(const char *text, const char *ns, const char *name)
+{
+	_cleanup_(model_freep) struct model *mj = NULL, *mp = NULL;
+	struct np_error ej = { 0 }, ep = { 0 };
+	json_error_t jerr;
+	json_t *o = json_loads(text, 0, &jerr);
+	uint8_t *buf;
+	size_t len;
+	int rj, rp;
+
+	ck_assert_msg(o, "%s: %s", text, jerr.text);
+	ck_assert_int_eq(model_new(&mj), 0);
+	ck_assert_int_eq(model_new(&mp), 0);
+	buf = pod_to_pb(o, &len);
+	rj = model_apply_json(mj, o, MODEL_POD, false, &ej);
+	rp = model_apply_pod_protobuf(mp, buf, len, &ep);
+	free(buf);
+	json_decref(o);
+	ck_assert_msg(rj == rp, "%s: JSON %d (%s: %s), protobuf %d (%s: %s)", text, rj, ej.field,
+		      ej.message, rp, ep.field, ep.message);
+	if (rj < 0) {
+		ck_assert_str_eq(ej.field, ep.field);
+		ck_assert_str_eq(ej.message, ep.message);
+		ck_assert_str_eq(ej.object, ep.object);
+		ck_assert_ptr_null(model_pod_get(mp, ns, name));
+		return rj;
+	}
+	ck_assert_ptr_nonnull(model_pod_get(mj, ns, name));
+	pods_equal(model_pod_get(mj, ns, name), model_pod_get(mp, ns, name));
+	return rj;
+}
+
+START_TEST(pod_protobuf_equals_json)
+{
+	static const char *const valid[][3] = {
+		/* dual-stack, named ports in two containers, the controller reference, ready,
+		 * restarts */
+		{ "{\"metadata\":{\"name\":\"p\",\"namespace\":\"n\",\"uid\":"
+		  "\"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\",\"labels\":{\"app\":\"web\",\"t\":\"\"}"
+		  ","
+		  "\"ownerReferences\":[{\"kind\":\"Node\",\"name\":\"x\"},{\"kind\":"
+		  "\"ReplicaSet\","
+		  "\"name\":\"rs\",\"controller\":true}]},\"spec\":{\"nodeName\":\"node-1\","
+		  "\"containers\":[{\"name\":\"a\",\"image\":\"img:1\",\"ports\":[{\"name\":"
+		  "\"http\","
+		  "\"containerPort\":80},{\"containerPort\":53,\"protocol\":\"UDP\"}]},{\"name\":"
+		  "\"b\",\"image\":\"img:2\",\"ports\":[{\"name\":\"s\",\"containerPort\":9,"
+		  "\"protocol\":\"SCTP\"}]}]},\"status\":{\"phase\":\"Running\",\"podIP\":"
+		  "\"10.0.0.7\",\"podIPs\":[{\"ip\":\"10.0.0.7\"},{\"ip\":\"fd00::7\"}],"
+		  "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],\"containerStatuses\":"
+		  "[{\"name\":\"a\",\"restartCount\":3},{\"name\":\"b\",\"restartCount\":2}]}}",
+		  "n", "p" },
+		/* IPv6 first, then IPv4 */
+		{ "{\"metadata\":{\"name\":\"v6\",\"namespace\":\"n\"},\"status\":{\"podIPs\":[{"
+		  "\"ip\":\"fd00::1\"},{\"ip\":\"10.1.1.1\"}]}}",
+		  "n", "v6" },
+		/* host network, terminating, only podIP, not ready */
+		{ "{\"metadata\":{\"name\":\"h\",\"namespace\":\"kube-system\","
+		  "\"deletionTimestamp\":"
+		  "\"2026-01-01T00:00:00Z\",\"uid\":\"not-a-uuid\"},\"spec\":{\"hostNetwork\":true,"
+		  "\"nodeName\":\"node-2\",\"containers\":[{\"name\":\"c\"}]},\"status\":{"
+		  "\"phase\":"
+		  "\"Failed\",\"podIP\":\"192.168.0.2\",\"conditions\":[{\"type\":\"Ready\","
+		  "\"status\":\"False\"}]}}",
+		  "kube-system", "h" },
+		/* missing fields: no namespace (default), no spec, no status */
+		{ "{\"metadata\":{\"name\":\"bare\"}}", "default", "bare" },
+		{ "{\"metadata\":{\"name\":\"e\",\"namespace\":\"n\"},\"spec\":{},\"status\":{}}",
+		  "n", "e" },
+		/* empty strings, as the protobuf encoder of the API server always writes them */
+		{ "{\"metadata\":{\"name\":\"z\",\"namespace\":\"n\",\"uid\":\"\"},\"spec\":{"
+		  "\"nodeName\":\"\",\"containers\":[{\"name\":\"c\",\"ports\":[{\"name\":\"\","
+		  "\"containerPort\":8080}]}]},\"status\":{\"podIP\":\"\"}}",
+		  "n", "z" },
+		{ "{\"metadata\":{\"name\":\"ph\",\"namespace\":\"n\"},\"status\":{\"phase\":"
+		  "\"Evicted\"}}",
+		  "n", "ph" },
+	};
+	static const char *const invalid[] = {
+		"{\"metadata\":{\"namespace\":\"n\"}}",
+		"{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"ports\":[{"
+		"\"containerPort\":0}]}]}}",
+		"{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":\"a\"},{"
+		"\"ports\":"
+		"[{\"containerPort\":80},{\"containerPort\":70000}]}]}}",
+		"{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"ports\":[{"
+		"\"containerPort\":80,\"protocol\":\"ICMP\"}]}]}}",
+		"{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"ports\":[{\"name\":"
+		"\"x\"}]}]}}",
+		"{\"metadata\":{\"name\":\"p\"},\"status\":{\"podIP\":\"10.0.0.300\"}}",
+		"{\"metadata\":{\"name\":\"p\"},\"status\":{\"podIPs\":[{\"ip\":\"10.0.0.1\"},{"
+		"\"ip\":"
+		"\"10.0.0.2\"}]}}",
+		"{\"metadata\":{\"name\":\"p\"},\"status\":{\"podIPs\":[{\"ip\":\"10.0.0.1\"},{"
+		"\"ip\":"
+		"\"fd00::1\"},{\"ip\":\"fd00::2\"},{\"ip\":\"10.0.0.4\"}]}}",
+		"{\"metadata\":{\"name\":\"p\"},\"status\":{\"podIP\":\"10.0.0.2\",\"podIPs\":[{"
+		"\"ip\":\"10.0.0.1\"}]}}",
+		"{\"metadata\":{\"name\":\"p\"},\"status\":{\"podIPs\":[{}]}}",
+		"{\"metadata\":{\"name\":\"p\"},\"status\":{\"podIPs\":[{\"ip\":\"\"}]}}",
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(valid); i++)
+		ck_assert_int_eq(json_pb_same(valid[i][0], valid[i][1], valid[i][2]), 1);
+	for (size_t i = 0; i < ELEMENTSOF(invalid); i++)
+		ck_assert_int_eq(json_pb_same(invalid[i], "default", "p"), -EINVAL);
+}
+END_TEST
+
+START_TEST(pod_protobuf_many_labels_and_ports)
+{
+	json_t *o =
+		json_pack("{s:{s:s,s:s,s:{}},s:{s:[{s:s,s:[]}]}}", "metadata", "name", "big",
+			  "namespace", "n", "labels", "spec", "containers", "name", "c", "ports");
+	json_t *labels = json_object_get(json_object_get(o, "metadata"), "labels");
+	json_t *ports = json_object_get(
+		json_array_get(json_object_get(json_object_get(o, "spec"), "containers"), 0),
+		"ports");
+	char *text, k[32];
+
+	/* more than the decoder keeps inline */
+	for (int i = 0; i < 40; i++) {
+		snprintf(k, sizeof(k), "key-%02d", 39 - i);
+		json_object_set_new(labels, k, json_string(k + 4));
+		json_array_append_new(ports, json_pack("{s:i, s:s}", "containerPort", 1000 + i,
+						       "protocol", i % 2 ? "UDP" : "TCP"));
+	}
+	text = json_dumps(o, 0);
+	ck_assert_int_eq(json_pb_same(text, "n", "big"), 1);
+	free(text);
+	json_decref(o);
+}
+END_TEST
+
+START_TEST(pod_protobuf_malformed)
+{
+	_cleanup_(model_freep) struct model *m = NULL;
+	struct np_error e = { 0 };
+	/* metadata (1) holding name (1) = "p", then the label map entry as a number */
+	static const uint8_t wrong_wire[] = { 0x0a, 0x05, 0x0a, 0x01, 'p', 0x58, 0x01 };
+	static const uint8_t truncated[] = { 0x0a, 0x09, 0x0a, 0x01, 'p' };
+	/* a label map given twice with the same key: the last value wins */
+	static const uint8_t dup_label[] = { 0x0a, 0x16, 0x0a, 0x01, 'p', 0x1a, 0x01, 'n',
+					     0x5a, 0x06, 0x0a, 0x01, 'a', 0x12, 0x01, '1',
+					     0x5a, 0x06, 0x0a, 0x01, 'a', 0x12, 0x01, '2' };
+
+	ck_assert_int_eq(model_new(&m), 0);
+	ck_assert_int_eq(model_apply_pod_protobuf(m, wrong_wire, sizeof(wrong_wire), &e), -EBADMSG);
+	ck_assert_msg(strstr(e.message, "not a valid protobuf Pod"), "%s", e.message);
+	ck_assert_int_eq(model_apply_pod_protobuf(m, truncated, sizeof(truncated), &e), -EBADMSG);
+	ck_assert_int_eq(model_apply_pod_protobuf(m, "\xff\xff\xff", 3, &e), -EBADMSG);
+	ck_assert_ptr_null(model_pod_get(m, "default", "p"));
+	ck_assert_int_eq(model_apply_pod_protobuf(m, dup_label, sizeof(dup_label), &e), 1);
+	ck_assert_uint_eq(model_pod_get(m, "n", "p")->labels.n, 1);
+	ck_assert_str_eq(model_labels_get(&model_pod_get(m, "n", "p")->labels, "a"), "2");
+	/* an empty message is a pod without a name */
+	ck_assert_int_eq(model_apply_pod_protobuf(m, "", 0, &e), -EINVAL);
+	ck_assert_str_eq(e.field, "metadata.name");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("model");
@@ -567,6 +937,9 @@ int main(void)
 	tcase_add_test(tc, apply_update_delete);
 	tcase_add_test(tc, status_update_keeps_indexes);
 	tcase_add_test(tc, pod_uids);
+	tcase_add_test(tc, pod_protobuf_equals_json);
+	tcase_add_test(tc, pod_protobuf_many_labels_and_ports);
+	tcase_add_test(tc, pod_protobuf_malformed);
 	tcase_add_test(tc, pod_table_keys_and_churn);
 	tcase_add_test(tc, policy_validation);
 	tcase_add_test(tc, policy_defaults);
