@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests of lib/k8s: watch stream splitting and decoding, kubeconfig, backoff. */
+/* Unit tests of lib/k8s: watch stream splitting and decoding, protobuf List answers, kubeconfig,
+ * backoff. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -1035,6 +1036,184 @@ START_TEST(resources)
 }
 END_TEST
 
+/* ---- List answers in protobuf ---- */
+
+struct pbw {
+	uint8_t b[4096];
+	size_t n;
+};
+
+static void pbw_raw(struct pbw *w, const void *p, size_t n)
+{
+	ck_assert_uint_le(w->n + n, sizeof(w->b));
+	memcpy(w->b + w->n, p, n);
+	w->n += n;
+}
+
+static void pbw_varint(struct pbw *w, uint64_t v)
+{
+	do {
+		uint8_t c = (uint8_t)(v & 0x7f);
+
+		v >>= 7;
+		if (v)
+			c |= 0x80;
+		pbw_raw(w, &c, 1);
+	} while (v);
+}
+
+static void pbw_bytes(struct pbw *w, unsigned field, const void *p, size_t n)
+{
+	pbw_varint(w, (uint64_t)field << 3 | 2);
+	pbw_varint(w, n);
+	pbw_raw(w, p, n);
+}
+
+static void pbw_str(struct pbw *w, unsigned field, const char *s)
+{
+	pbw_bytes(w, field, s, strlen(s));
+}
+
+static void pbw_msg(struct pbw *w, unsigned field, const struct pbw *m)
+{
+	pbw_bytes(w, field, m->b, m->n);
+}
+
+/* A Pod message with metadata name, namespace and resourceVersion, and an unknown field. */
+static void pb_pod(struct pbw *w, const char *ns, const char *name, const char *rv)
+{
+	struct pbw md = { .n = 0 }, spec = { .n = 0 };
+
+	pbw_str(&md, 1, name);
+	pbw_str(&md, 3, ns);
+	pbw_str(&md, 6, rv);
+	pbw_varint(&md, 7 << 3 | 0); /* generation = 5 */
+	pbw_varint(&md, 5);
+	pbw_str(&spec, 10, "node-1");
+	w->n = 0;
+	pbw_msg(w, 1, &md);
+	pbw_msg(w, 2, &spec);
+}
+
+/* "k8s\0" + Unknown{typeMeta{v1, kind}, raw, contentEncoding, contentType} */
+static void pb_envelope(struct pbw *w, const char *kind, const struct pbw *raw, const char *enc)
+{
+	struct pbw tm = { .n = 0 };
+
+	pbw_str(&tm, 1, "v1");
+	pbw_str(&tm, 2, kind);
+	w->n = 0;
+	pbw_raw(w, "k8s", 4);
+	pbw_msg(w, 1, &tm);
+	pbw_msg(w, 2, raw);
+	pbw_str(w, 3, enc);
+	pbw_str(w, 4, "");
+}
+
+struct pb_seen {
+	char names[8][64];
+	int n, bad;
+};
+
+static int pb_item_cb(void *userdata, const void *item, size_t len, const struct k8s_pb_meta *md)
+{
+	struct pb_seen *s = userdata;
+
+	if (!md) {
+		s->bad++;
+		return 0;
+	}
+	ck_assert_int_lt(s->n, 8);
+	snprintf(s->names[s->n++], 64, "%.*s/%.*s@%.*s", (int)md->ns.len, md->ns.p,
+		 (int)md->name.len, md->name.p, (int)md->rv.len, md->rv.p);
+	return 0;
+}
+
+START_TEST(protobuf_list)
+{
+	struct pbw pod, list = { .n = 0 }, lm = { .n = 0 }, page, bad = { .n = 0 };
+	struct k8s_pb_list_meta meta;
+	struct np_error err = { 0 };
+	struct pb_seen seen = { .n = 0 };
+	char buf[256];
+
+	pbw_str(&lm, 2, "1234");
+	pbw_str(&lm, 3, "next-page");
+	pbw_msg(&list, 1, &lm);
+	pb_pod(&pod, "ns-a", "p1", "11");
+	pbw_msg(&list, 2, &pod);
+	/* an item whose metadata is a number: reported, the others go on */
+	pbw_varint(&bad, 1 << 3 | 0);
+	pbw_varint(&bad, 7);
+	pbw_msg(&list, 2, &bad);
+	pb_pod(&pod, "ns-b", "p2", "12");
+	pbw_msg(&list, 2, &pod);
+	pb_envelope(&page, "PodList", &list, "");
+	ck_assert_int_eq(
+		k8s_pb_list_parse(page.b, page.n, "PodList", pb_item_cb, &seen, &meta, &err), 0);
+	ck_assert_int_eq(seen.n, 2);
+	ck_assert_int_eq(seen.bad, 1);
+	ck_assert_str_eq(seen.names[0], "ns-a/p1@11");
+	ck_assert_str_eq(seen.names[1], "ns-b/p2@12");
+	ck_assert_uint_eq(meta.rv.len, 4);
+	ck_assert(memcmp(meta.rv.p, "1234", 4) == 0);
+	ck_assert_uint_eq(meta.cont.len, 9);
+	ck_assert(memcmp(meta.cont.p, "next-page", 9) == 0);
+
+	/* every truncation of the page is refused or read consistently, never overread */
+	for (size_t n = 0; n < page.n; n++) {
+		uint8_t *copy = malloc(n + 1);
+
+		memcpy(copy, page.b, n);
+		seen = (struct pb_seen){ .n = 0 };
+		(void)k8s_pb_list_parse(copy, n, "PodList", pb_item_cb, &seen, &meta, &err);
+		free(copy);
+	}
+	page.n -= 3;
+	ck_assert_int_eq(k8s_pb_list_parse(page.b, page.n, "PodList", NULL, NULL, &meta, &err),
+			 -EBADMSG);
+	ck_assert_msg(strstr(err.message, "protobuf"), "%s", err.message);
+	/* not a PodList, compressed, no magic */
+	pb_envelope(&page, "ServiceList", &list, "");
+	ck_assert_int_eq(k8s_pb_list_parse(page.b, page.n, "PodList", NULL, NULL, &meta, &err),
+			 -EBADMSG);
+	ck_assert_msg(strstr(err.message, "ServiceList"), "%s", err.message);
+	pb_envelope(&page, "PodList", &list, "gzip");
+	ck_assert_int_eq(k8s_pb_list_parse(page.b, page.n, "PodList", NULL, NULL, &meta, &err),
+			 -EBADMSG);
+	ck_assert_msg(strstr(err.message, "gzip"), "%s", err.message);
+	ck_assert_int_eq(
+		k8s_pb_list_parse("{\"items\":[]}", 12, "PodList", NULL, NULL, &meta, &err),
+		-EBADMSG);
+	/* a group wire type inside the List */
+	list.n = 0;
+	pbw_varint(&list, 2 << 3 | 3);
+	pb_envelope(&page, "PodList", &list, "");
+	ck_assert_int_eq(k8s_pb_list_parse(page.b, page.n, "PodList", NULL, NULL, &meta, &err),
+			 -EBADMSG);
+	/* an empty List: no items, no metadata */
+	list.n = 0;
+	pb_envelope(&page, "PodList", &list, "");
+	seen = (struct pb_seen){ .n = 0 };
+	ck_assert_int_eq(
+		k8s_pb_list_parse(page.b, page.n, "PodList", pb_item_cb, &seen, &meta, &err), 0);
+	ck_assert_int_eq(seen.n, 0);
+	ck_assert_uint_eq(meta.rv.len, 0);
+
+	/* an error answer: a Status */
+	list.n = 0;
+	pbw_str(&list, 2, "Failure");
+	pbw_str(&list, 3, "too old resource version");
+	pbw_str(&list, 4, "Expired");
+	pbw_varint(&list, 6 << 3 | 0);
+	pbw_varint(&list, 410);
+	pb_envelope(&page, "Status", &list, "");
+	ck_assert_str_eq(k8s_pb_status_message(page.b, page.n, buf, sizeof(buf)),
+			 "too old resource version");
+	ck_assert_ptr_null(k8s_pb_status_message(page.b, 3, buf, sizeof(buf)));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("k8s");
@@ -1071,6 +1250,7 @@ int main(void)
 	tcase_add_test(tc, backoff_jitter_spreads);
 	tcase_add_test(tc, retry_after);
 	tcase_add_test(tc, resources);
+	tcase_add_test(tc, protobuf_list);
 	suite_add_tcase(s, tc);
 	/* a cut that scans the rest of the page per match takes half a minute here */
 	tcase_set_timeout(linear, 10);
