@@ -208,6 +208,11 @@ for i, name in enumerate(ifnames):
 if not targets:
     sys.exit("driver: no pod chain with a drop rule")
 s0 = get("/v1/status")
+# The poll's interval in use: poll-interval, or longer when one check costs more than
+# poll-cpu-budget allows (ruleset.poll in /v1/status).
+poll_conf = poll_ms
+if mode != "nftables":
+    poll_ms = max(poll_ms, s0["ruleset"].get("poll", {}).get("interval_ms", poll_ms))
 base = len(live())
 if base:
     print(f"  {base} findings on the faithful ruleset before the mutations:")
@@ -275,7 +280,10 @@ elapsed = time.monotonic() - t_start
 s1 = get("/v1/status")
 if n == 0:
     sys.exit(0)
-label = "nftables" if mode == "nftables" else f"iptables-legacy (poll {poll_ms} ms)"
+label = "nftables" if mode == "nftables" else (
+    f"iptables-legacy (poll {poll_ms} ms" +
+    (f", poll-interval {poll_conf} ms stretched within poll-cpu-budget, one check "
+     f"{s1['ruleset']['poll']['check_cpu_ms']:.1f} ms of CPU)" if poll_ms != poll_conf else ")"))
 since = "the kernel's nftables event" if mode == "nftables" else "the command's return"
 goal = 250 if mode == "nftables" else poll_ms + 250
 kinds = sorted({e[4] for e in events})

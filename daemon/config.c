@@ -71,7 +71,7 @@ int config_init(struct config *c)
 	*c = (struct config){
 		.socket_mode = 0660,
 		.poll_usec = 2 * 1000000ull,
-		.poll_cpu_ppm = 4000, /* 0.4 % of a core */
+		.poll_cpu_ppm = 3000, /* 0.3 % of a core */
 		.full_usec = 300 * 1000000ull,
 		.debounce_usec = 50000,
 		.events = false,

@@ -40,7 +40,7 @@ static void help(FILE *f)
 		"      --poll-interval DURATION iptables-legacy/ipset change check (default 2s)\n"
 		"      --poll-cpu-budget PERCENT  the most of a core the check may use; a "
 		"costlier\n"
-		"                               check is made less often (default 0.4%%, 0: off)\n"
+		"                               check is made less often (default 0.3%%, 0: off)\n"
 		"      --full-audit-interval DURATION  safety-net full audit (default 5min)\n"
 		"      --debounce DURATION      wait after a change before auditing (default "
 		"50ms)\n"

@@ -178,7 +178,7 @@ echo "--- the poll: every poll-interval while its checks are cheap"
 import json, sys
 p = json.load(sys.stdin)["ruleset"]["poll"]
 assert p["configured_interval_ms"] == 500 and p["interval_ms"] == 500, p
-assert p["cpu_budget_percent"] == 0.4 and p["checks"] >= 1 and 0 < p["check_cpu_ms"] < 20, p' ||
+assert p["cpu_budget_percent"] == 0.3 and p["checks"] >= 1 and 0 < p["check_cpu_ms"] < 20, p' ||
 	np_fail "poll status: $("$NPAUDIT" status --json --socket "$AG_SOCK")"
 curl -sf --unix-socket "$AG_SOCK" http://npauditd/metrics | grep -q '^npaudit_poll_interval_seconds 0.5$' ||
 	np_fail "npaudit_poll_interval_seconds is not 0.5"
