@@ -4,6 +4,7 @@
  * cluster dump. Exit 0: no findings; 1: findings; 2: usage or input error (also when part of
  * the input was skipped: the audit then could not tell for everything).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,18 +17,27 @@
 
 static void usage_audit(FILE *f)
 {
-	fprintf(f, "Usage: npaudit audit --state FILE... [--node NODE] [--pod NS/NAME] [--json]\n\n"
-		   "Audits the live packet filter of this network namespace against the\n"
-		   "NetworkPolicies of a cluster dump, for the pods of NODE (default: $NODE_NAME,\n"
-		   "else the host name). Exit 0: no findings, 1: findings, 2: error.\n");
+	fprintf(f,
+		"Usage: npaudit audit --state FILE... [--node NODE] [--pod NS/NAME] [--json]\n"
+		"                     [--threads N]\n\n"
+		"Audits the live packet filter of this network namespace against the\n"
+		"NetworkPolicies of a cluster dump, for the pods of NODE (default: $NODE_NAME,\n"
+		"else the host name). Exit 0: no findings, 1: findings, 2: error.\n\n"
+		"  --threads N  threads for the checks (default 0: one per CPU, at most %d;\n"
+		"               one for fewer than 16 pods); the result is the same for any\n",
+		AUDIT_THREADS_MAX);
 }
 
 static int cmd_audit(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "state", required_argument, NULL, 's' }, { "node", required_argument, NULL, 'n' },
-		{ "pod", required_argument, NULL, 'p' },   { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },	   {},
+		{ "state", required_argument, NULL, 's' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "pod", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
 	};
 	_cleanup_(model_freep) struct model *m = NULL;
 	_cleanup_(policy_engine_freep) struct policy_engine *e = NULL;
@@ -40,6 +50,7 @@ static int cmd_audit(int argc, char **argv)
 	const char *node = NULL, *pod = NULL;
 	char host[256];
 	bool json = false, partial = false;
+	unsigned threads = 0;
 	int c, r;
 
 	optind = 0;
@@ -58,6 +69,20 @@ static int cmd_audit(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 't': {
+			char *end;
+			unsigned long n;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || n > AUDIT_THREADS_MAX) {
+				VEC_DONE(&states);
+				return cli_fail("--threads: '%s' is not a number from 0 to %d",
+						optarg, AUDIT_THREADS_MAX);
+			}
+			threads = (unsigned)n;
+			break;
+		}
 		case 'h':
 			usage_audit(stdout);
 			VEC_DONE(&states);
@@ -98,7 +123,7 @@ static int cmd_audit(int argc, char **argv)
 		struct audit_env env = {
 			.model = m, .engine = e, .node = node, .eval = ctx, .routes = rt
 		};
-		struct audit_options ao = { .pod = pod };
+		struct audit_options ao = { .pod = pod, .threads = threads };
 
 		r = audit_run(&env, &ao, &rep);
 	}
@@ -133,7 +158,8 @@ static int cmd_audit(int argc, char **argv)
 }
 
 const struct cli_command cli_audit_commands[] = {
-	{ "audit", cmd_audit, "--state FILE... [--node NODE] [--pod NS/NAME] [--json]",
+	{ "audit", cmd_audit,
+	  "--state FILE... [--node NODE] [--pod NS/NAME] [--json] [--threads N]",
 	  "audit this namespace's live rules against the policies, per pod" },
 	{},
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "audit/audit.h"
 #include "config.h"
 #include "log.h"
 
@@ -196,6 +197,7 @@ int config_set(struct config *c, const char *key, const char *v, struct np_error
 		unsigned min, max;
 	} uints[] = {
 		{ "remediate-audits", offsetof(struct config, remediate_audits), 1, 1000 },
+		{ "audit-threads", offsetof(struct config, audit_threads), 0, AUDIT_THREADS_MAX },
 		{ "remediate-daily-budget", offsetof(struct config, remediate_daily_budget), 0,
 		  100 },
 	};

@@ -33,6 +33,7 @@ struct config {
 	 * on average; a check that costs more stretches the interval. 0: no limit. */
 	unsigned poll_cpu_ppm;
 	uint64_t full_usec; /* full re-audit safety net */
+	unsigned audit_threads; /* threads for an audit's checks; 0: one per CPU */
 	uint64_t debounce_usec;
 	bool events; /* Kubernetes Events for new drift */
 	int log_level;

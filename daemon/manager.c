@@ -959,6 +959,7 @@ int manager_audit_now(struct manager *m, unsigned what)
 				!(what & CHANGE_FULL) && m->audited_full && !m->fw_change.all,
 			.changed_ifaces = (const char *const *)m->fw_change.ifnames,
 			.n_changed_ifaces = m->fw_change.n,
+			.threads = m->cfg.audit_threads,
 		};
 
 		r = audit_run(&env, &o, &rep);
@@ -1799,6 +1800,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 		m->cfg.poll_usec = c.poll_usec;
 		m->cfg.poll_cpu_ppm = c.poll_cpu_ppm;
 		m->cfg.full_usec = c.full_usec;
+		m->cfg.audit_threads = c.audit_threads;
 		m->cfg.debounce_usec = c.debounce_usec;
 		m->cfg.events = c.events;
 		m->cfg.log_level = c.log_level;

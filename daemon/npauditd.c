@@ -42,6 +42,8 @@ static void help(FILE *f)
 		"costlier\n"
 		"                               check is made less often (default 0.3%%, 0: off)\n"
 		"      --full-audit-interval DURATION  safety-net full audit (default 5min)\n"
+		"      --audit-threads N        threads for an audit's checks (default 0: one per\n"
+		"                               CPU the agent may use)\n"
 		"      --debounce DURATION      wait after a change before auditing (default "
 		"50ms)\n"
 		"      --events / --no-events   Kubernetes Events on pods with new drift (default "
@@ -107,6 +109,7 @@ int main(int argc, char **argv)
 		{ "poll-interval", required_argument, NULL, 'p' },
 		{ "poll-cpu-budget", required_argument, NULL, 'P' },
 		{ "full-audit-interval", required_argument, NULL, 'f' },
+		{ "audit-threads", required_argument, NULL, 'A' },
 		{ "debounce", required_argument, NULL, 'd' },
 		{ "events", no_argument, NULL, 'e' },
 		{ "no-events", no_argument, NULL, OPT_NO_EVENTS },
@@ -138,6 +141,7 @@ int main(int argc, char **argv)
 		['p'] = "poll-interval",
 		['P'] = "poll-cpu-budget",
 		['f'] = "full-audit-interval",
+		['A'] = "audit-threads",
 		['d'] = "debounce",
 		['l'] = "log-level",
 		['n'] = "cni-conf-dir",

@@ -3,6 +3,8 @@
 #include <assert.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +245,8 @@ struct audit {
 	struct known pair_known; /* of the pair being checked */
 	struct pair_classes pair_sub; /* the pair check's classes of one piece of ports */
 	struct np_iset pair_sets[6], scratch; /* the pair check's working sets */
+	bool pair_saw[2]; /* the pair being checked: a drop seen by [0] the source's egress,
+			   * [1] the destination's ingress */
 	struct np_iset all_ports; /* 0-65535 */
 	struct eval_boundaries bounds;
 	struct pod_state *pods;
@@ -1158,9 +1162,9 @@ static int pair_classes(struct audit *a, struct pod_state *src, struct pod_state
 		 * that dropped it), and the other way round. */
 		if (sub[i].v == EVAL_DROP) {
 			if (i_ok)
-				src->saw_drop[NP_EGRESS] = true;
+				a->pair_saw[0] = true;
 			if (e_ok)
-				dst->saw_drop[NP_INGRESS] = true;
+				a->pair_saw[1] = true;
 		}
 		if (!classify(expected, sub[i].v, &kind))
 			continue;
@@ -1760,6 +1764,249 @@ static int memo_replay(struct audit *a, const struct check_memo *m)
 	return 0;
 }
 
+/* ---- the checks, on one thread or several ---- */
+
+/* What one round of checks (the off-node ones, or the pairs) shares. */
+struct phase {
+	struct audit *a;
+	bool pairs;
+	struct pod_state *target; /* only this pod's checks, or NULL */
+	struct audit_cache *cache;
+	bool replay;
+	const bool *dirty; /* with replay: the pods whose checks run again */
+	unsigned threads; /* audit_options.threads */
+};
+
+/* One thread's share: the pods i with i % nt == t, checked with a copy of the audit that has
+ * its own working state, groups and counters. */
+struct worker {
+	const struct phase *ph;
+	struct audit w;
+	struct audit_report rep;
+	unsigned t, nt;
+	size_t *end; /* [i]: w.groups.n after pod i's checks */
+	bool *saw; /* [2 * i + dir]: a drop its pair checks saw in pod i's traffic */
+	int r;
+};
+
+/* Pod i's off-node checks, both directions. Returns 0 or -ENOMEM. */
+static int offnode_item(struct audit *a, const struct phase *ph, size_t i)
+{
+	struct pod_state *ps = &a->pods[i];
+	bool run = !ph->replay || ph->dirty[i];
+	int r;
+
+	if (ph->target && ps != ph->target)
+		return 0;
+	if (run)
+		a->report->pods_audited++;
+	for (int dir = 0; dir < 2; dir++) {
+		struct check_memo *m = ph->cache ? &ph->cache->off[2 * i + dir] : NULL;
+		size_t n0 = a->groups.n;
+
+		if (!run) {
+			if ((r = memo_replay(a, m)) < 0)
+				return r;
+			ps->saw_drop[dir] |= m->saw_a;
+			a->report->checks_reused++;
+			continue;
+		}
+		for (int fi = 0; fi < 2; fi++)
+			if (ps->has[fi] && (r = check_offnode(a, ps, (enum np_dir)dir,
+							      fi ? AF_INET6 : AF_INET)) < 0)
+				return r;
+		a->report->checks_run++;
+		/* the pairs come after every off-node check: the drops are this one's */
+		if (m && (r = memo_take(a, n0, m)) < 0)
+			return r;
+		if (m)
+			m->saw_a = ps->saw_drop[dir];
+	}
+	return 0;
+}
+
+/* The pairs from pod i to every other. Returns 0 or -ENOMEM. */
+static int pairs_item(struct audit *a, const struct phase *ph, size_t i, bool *saw)
+{
+	for (size_t j = 0; j < a->n_pods; j++) {
+		struct pod_state *src = &a->pods[i], *dst = &a->pods[j];
+		struct check_memo *m = ph->cache ? &ph->cache->pair[i * a->n_pods + j] : NULL;
+		size_t n0 = a->groups.n;
+		int r;
+
+		if (i == j || (ph->target && src != ph->target && dst != ph->target))
+			continue;
+		if (ph->replay && !ph->dirty[i] && !ph->dirty[j]) {
+			if ((r = memo_replay(a, m)) < 0)
+				return r;
+			saw[2 * i + NP_EGRESS] |= m->saw_a;
+			saw[2 * j + NP_INGRESS] |= m->saw_b;
+			a->report->checks_reused++;
+			continue;
+		}
+		a->pair_saw[0] = a->pair_saw[1] = false;
+		for (int fi = 0; fi < 2; fi++) {
+			if (!src->has[fi] || !dst->has[fi])
+				continue;
+			r = check_pair(a, src, dst, fi ? AF_INET6 : AF_INET);
+			if (r < 0)
+				return r;
+		}
+		a->report->checks_run++;
+		if (m && (r = memo_take(a, n0, m)) < 0)
+			return r;
+		if (m) {
+			m->saw_a = a->pair_saw[0];
+			m->saw_b = a->pair_saw[1];
+		}
+		saw[2 * i + NP_EGRESS] |= a->pair_saw[0];
+		saw[2 * j + NP_INGRESS] |= a->pair_saw[1];
+	}
+	return 0;
+}
+
+static void *worker_main(void *p)
+{
+	struct worker *k = p;
+
+	for (size_t i = k->t; i < k->w.n_pods; i += k->nt) {
+		k->r = k->ph->pairs ? pairs_item(&k->w, k->ph, i, k->saw)
+				    : offnode_item(&k->w, k->ph, i);
+		if (k->r < 0)
+			break;
+		k->end[i] = k->w.groups.n;
+	}
+	return NULL;
+}
+
+/* Frees what a worker's copy of the audit owns (not what it shares with the audit). */
+static void worker_done(struct worker *k)
+{
+	struct audit *w = &k->w;
+
+	VEC_FOREACH (g, &w->groups)
+		group_done(g);
+	VEC_DONE(&w->groups);
+	eval_result_done(&w->res);
+	known_done(&w->pair_known);
+	free(w->pair_sub.items);
+	for (size_t i = 0; i < ELEMENTSOF(w->pair_sets); i++)
+		np_iset_done(&w->pair_sets[i]);
+	np_iset_done(&w->scratch);
+	eval_boundaries_done(&w->bounds);
+	free(k->end);
+	free(k->saw);
+}
+
+/* The number of threads for n pods: opts' number, or one per CPU this process may use (at
+ * most AUDIT_THREADS_MAX); one for few pods. */
+static unsigned threads_for(unsigned want, size_t n)
+{
+	cpu_set_t set;
+	unsigned t = want;
+
+	if (t == 0) {
+		t = sched_getaffinity(0, sizeof(set), &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
+		if (n < 16)
+			t = 1;
+	}
+	t = MIN(t, AUDIT_THREADS_MAX);
+	return MAX(1u, MIN(t, (unsigned)MAX(n, (size_t)1)));
+}
+
+/*
+ * Runs one round of checks over every pod, on ph->threads threads. Each thread works on its
+ * own copy of the audit's working state; the groups they found are then put together in pod
+ * order, as one thread would have found them, and so are the drops and counters. Returns 0 or
+ * -ENOMEM (or the error of pthread_create()).
+ */
+static int phase_run(const struct phase *ph)
+{
+	struct audit *a = ph->a;
+	unsigned nt = threads_for(ph->threads, a->n_pods);
+	_cleanup_(freep) struct worker *k = calloc(nt, sizeof(*k));
+	_cleanup_(freep) size_t *cursor = calloc(nt, sizeof(*cursor));
+	unsigned started = 0;
+	int r = 0;
+
+	if (!k || !cursor)
+		return -ENOMEM;
+	for (unsigned t = 0; t < nt; t++) {
+		struct audit *w = &k[t].w;
+
+		k[t].ph = ph;
+		k[t].t = t;
+		k[t].nt = nt;
+		*w = *a; /* shares what the checks only read */
+		w->groups = (typeof(w->groups)){ 0 };
+		w->res = (struct eval_result){ 0 };
+		w->pair_known = (struct known){ 0 };
+		w->pair_sub = (struct pair_classes){ 0 };
+		memset(w->pair_sets, 0, sizeof(w->pair_sets));
+		w->scratch = (struct np_iset){ 0 };
+		w->bounds = (struct eval_boundaries){ 0 };
+		w->report = &k[t].rep;
+		k[t].end = calloc(a->n_pods + 1, sizeof(*k[t].end));
+		k[t].saw = calloc(2 * a->n_pods + 1, sizeof(*k[t].saw));
+		if (!k[t].end || !k[t].saw)
+			r = -ENOMEM;
+	}
+	if (r >= 0 && nt == 1)
+		worker_main(&k[0]);
+	else if (r >= 0) {
+		pthread_t *th = calloc(nt, sizeof(*th));
+
+		if (!th)
+			r = -ENOMEM;
+		for (; r >= 0 && started < nt; started++) {
+			int e = pthread_create(&th[started], NULL, worker_main, &k[started]);
+
+			if (e) {
+				r = -e;
+				break;
+			}
+		}
+		for (unsigned t = 0; t < started; t++)
+			pthread_join(th[t], NULL);
+		free(th);
+	}
+	if (r < 0)
+		goto out;
+	for (unsigned t = 0; t < nt; t++)
+		if (k[t].r < 0) {
+			r = k[t].r;
+			goto out;
+		}
+	/* the groups in pod order, moved from the threads */
+	for (size_t i = 0; i < a->n_pods; i++) {
+		struct worker *x = &k[i % nt];
+
+		for (size_t g = cursor[i % nt]; g < x->end[i]; g++)
+			if (VEC_PUSH(&a->groups, x->w.groups.items[g]) < 0) {
+				r = -ENOMEM;
+				goto out;
+			} else
+				x->w.groups.items[g] = (struct group){ 0 };
+		cursor[i % nt] = x->end[i];
+	}
+	for (unsigned t = 0; t < nt; t++) {
+		struct audit_report *rp = &k[t].rep;
+
+		a->report->pods_audited += rp->pods_audited;
+		a->report->classes_evaluated += rp->classes_evaluated;
+		a->report->packets_evaluated += rp->packets_evaluated;
+		a->report->checks_run += rp->checks_run;
+		a->report->checks_reused += rp->checks_reused;
+		for (size_t i = 0; ph->pairs && i < a->n_pods; i++)
+			for (int d = 0; d < 2; d++)
+				a->pods[i].saw_drop[d] |= k[t].saw[2 * i + d];
+	}
+out:
+	for (unsigned t = 0; t < nt; t++)
+		worker_done(&k[t]);
+	return r;
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -2013,74 +2260,21 @@ int audit_run(const struct audit_env *env, const struct audit_options *opts,
 	}
 	rep->incremental = replay;
 
-	for (size_t i = 0; i < a.n_pods; i++) {
-		struct pod_state *ps = &a.pods[i];
-		bool run = !replay || dirty[i];
+	{
+		struct phase ph = { .a = &a,
+				    .target = target,
+				    .cache = cache,
+				    .replay = replay,
+				    .dirty = dirty,
+				    .threads = opts->threads };
 
-		if (target && ps != target)
-			continue;
-		if (run)
-			rep->pods_audited++;
-		for (int dir = 0; dir < 2; dir++) {
-			struct check_memo *m = cache ? &cache->off[2 * i + dir] : NULL;
-			size_t n0 = a.groups.n;
-
-			if (!run) {
-				if ((r = memo_replay(&a, m)) < 0)
-					goto out;
-				ps->saw_drop[dir] |= m->saw_a;
-				rep->checks_reused++;
-				continue;
-			}
-			for (int fi = 0; fi < 2; fi++)
-				if (ps->has[fi] && (r = check_offnode(&a, ps, (enum np_dir)dir,
-								      fi ? AF_INET6 : AF_INET)) < 0)
-					goto out;
-			rep->checks_run++;
-			/* the pairs come after every off-node check: the drops are this one's */
-			if (m && (r = memo_take(&a, n0, m)) < 0)
-				goto out;
-			if (m)
-				m->saw_a = ps->saw_drop[dir];
-		}
+		/* every pod's off-node checks, then the pairs: a pair's drops add to those */
+		if ((r = phase_run(&ph)) < 0)
+			goto out;
+		ph.pairs = true;
+		if (!opts->skip_pairs && (r = phase_run(&ph)) < 0)
+			goto out;
 	}
-	if (!opts->skip_pairs)
-		for (size_t i = 0; i < a.n_pods; i++)
-			for (size_t j = 0; j < a.n_pods; j++) {
-				struct pod_state *src = &a.pods[i], *dst = &a.pods[j];
-				struct check_memo *m =
-					cache ? &cache->pair[i * a.n_pods + j] : NULL;
-				bool sa = src->saw_drop[NP_EGRESS], sb = dst->saw_drop[NP_INGRESS];
-				size_t n0 = a.groups.n;
-
-				if (i == j || (target && src != target && dst != target))
-					continue;
-				if (replay && !dirty[i] && !dirty[j]) {
-					if ((r = memo_replay(&a, m)) < 0)
-						goto out;
-					src->saw_drop[NP_EGRESS] |= m->saw_a;
-					dst->saw_drop[NP_INGRESS] |= m->saw_b;
-					rep->checks_reused++;
-					continue;
-				}
-				src->saw_drop[NP_EGRESS] = dst->saw_drop[NP_INGRESS] = false;
-				for (int fi = 0; fi < 2; fi++) {
-					if (!src->has[fi] || !dst->has[fi])
-						continue;
-					r = check_pair(&a, src, dst, fi ? AF_INET6 : AF_INET);
-					if (r < 0)
-						goto out;
-				}
-				rep->checks_run++;
-				if (m && (r = memo_take(&a, n0, m)) < 0)
-					goto out;
-				if (m) {
-					m->saw_a = src->saw_drop[NP_EGRESS];
-					m->saw_b = dst->saw_drop[NP_INGRESS];
-				}
-				src->saw_drop[NP_EGRESS] |= sa;
-				dst->saw_drop[NP_INGRESS] |= sb;
-			}
 	if (cache)
 		cache->valid = true;
 	r = finalize(&a);

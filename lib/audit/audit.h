@@ -138,7 +138,12 @@ struct audit_options {
 	bool incremental; /* only the checks of changed pods run, if the cache allows */
 	const char *const *changed_ifaces;
 	size_t n_changed_ifaces;
+	/* Threads for the checks: 0 for one per CPU the process may run on (one when the node
+	 * has fewer than 16 pods), at most AUDIT_THREADS_MAX. The report is the same for any. */
+	unsigned threads;
 };
+
+#define AUDIT_THREADS_MAX 16
 
 /* Runs the audit. Returns 0 and a new report in *ret (free with audit_report_free()), -ENOENT
  * when opts->pod is not a pod of env->node, or -ENOMEM. */

@@ -216,6 +216,190 @@ static char *findings_json(const struct audit_report *rep)
 
 /* An audit after a ruleset change re-runs only the checks of the pods the change touches and
  * reports exactly what a full audit reports. */
+/* 24 pods on the node in three apps: "db" pods take TCP 5432 from "api" pods only, "api" pods
+ * are isolated for egress and may reach db and DNS; "web" is open. The rules: a per-pod
+ * dispatch where db-3 and db-5 lost their chains' allow rule, api-2's egress is open, and web-4
+ * drops everything. */
+static void many_pods(struct fixture *f)
+{
+	struct strbuf y = { 0 };
+	struct np_error err = { 0 };
+	static const char *const apps[] = { "db", "api", "web" };
+	struct ir_table *t;
+	struct ir_chain *fwd;
+	struct ir_rule *r;
+
+	memset(f, 0, sizeof(*f));
+	ck_assert_int_eq(model_new(&f->m), 0);
+	ck_assert_int_eq(fw_rtable_new(&f->rt), 0);
+	ck_assert_int_eq(ir_ruleset_new(&f->rs), 0);
+	ck_assert_int_eq(ir_ruleset_new_table(f->rs, IR_SRC_NFT, IR_FAMILY_INET, "cni", &t), 0);
+	ck_assert_int_eq(ir_table_new_chain(t, "forward", &fwd), 0);
+	ck_assert_int_eq(ir_chain_set_base(fwd, IR_CHAIN_FILTER, IR_HOOK_FORWARD, 0,
+					   IR_VERDICT_ACCEPT, NULL),
+			 0);
+	for (int i = 0; i < 24; i++) {
+		const char *app = apps[i % 3];
+		char ip4[32], cidr[40], veth[16], name[16], chain[32];
+		struct ir_chain *c;
+
+		snprintf(name, sizeof(name), "%s-%d", app, i / 3);
+		snprintf(ip4, sizeof(ip4), "10.0.1.%d", 10 + i);
+		snprintf(cidr, sizeof(cidr), "%s/32", ip4);
+		snprintf(veth, sizeof(veth), "veth%d", i);
+		strbuf_printf(
+			&y,
+			"apiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: default, "
+			"labels: {app: %s}}\nspec: {nodeName: node-1, containers: [{name: c}]}\n"
+			"status: {phase: Running, podIP: %s}\n---\n",
+			name, app, ip4);
+		route(f->rt, cidr, 10 + i, veth, FW_ROUTE_UNICAST);
+		ck_assert_int_eq(fw_rtable_add_link(f->rt, 10 + i, veth), 0);
+
+		/* forward: oifname veth jump to-<veth>; iifname veth jump from-<veth> */
+		snprintf(chain, sizeof(chain), "to-%s", veth);
+		ck_assert_int_eq(ir_table_new_chain(t, chain, &c), 0);
+		ck_assert_int_eq(ir_rule_new(&r), 0);
+		ck_assert_int_eq(ir_rule_add_ifname(r, IR_FIELD_OIFNAME, false, veth), 0);
+		ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_JUMP, chain), 0);
+		ck_assert_int_eq(ir_chain_append(fwd, &r), 0);
+		if (i % 3 == 0 && i / 3 != 3 && i / 3 != 5) { /* db: 5432 from the api pods */
+			ck_assert_int_eq(ir_rule_new(&r), 0);
+			{
+				struct np_iset v = { 0 };
+
+				for (int k = 1; k < 24; k += 3)
+					ck_assert_int_eq(np_iset_add(&v, ip("10.0.1.10") + k,
+								     ip("10.0.1.10") + k),
+							 0);
+				ck_assert_int_eq(ir_rule_add_match(r, IR_FIELD_SADDR, false, &v),
+						 0);
+				np_iset_done(&v);
+			}
+			ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_L4PROTO, false,
+								 IPPROTO_TCP, IPPROTO_TCP),
+					 0);
+			ck_assert_int_eq(
+				ir_rule_add_match_range(r, IR_FIELD_DPORT, false, 5432, 5432), 0);
+			ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_RETURN, NULL), 0);
+			ck_assert_int_eq(ir_chain_append(c, &r), 0);
+		}
+		if (i % 3 == 0 || (i % 3 == 2 && i / 3 == 4)) { /* db's default deny; web-4 */
+			ck_assert_int_eq(ir_rule_new(&r), 0);
+			ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_DROP, NULL), 0);
+			ck_assert_int_eq(ir_chain_append(c, &r), 0);
+		}
+		snprintf(chain, sizeof(chain), "from-%s", veth);
+		ck_assert_int_eq(ir_table_new_chain(t, chain, &c), 0);
+		ck_assert_int_eq(ir_rule_new(&r), 0);
+		ck_assert_int_eq(ir_rule_add_ifname(r, IR_FIELD_IIFNAME, false, veth), 0);
+		ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_JUMP, chain), 0);
+		ck_assert_int_eq(ir_chain_append(fwd, &r), 0);
+		if (i % 3 == 1 && i / 3 != 2) { /* api: to the db pods' 5432 and UDP 53 */
+			ck_assert_int_eq(ir_rule_new(&r), 0);
+			{
+				struct np_iset v = { 0 };
+
+				for (int k = 0; k < 24; k += 3)
+					ck_assert_int_eq(np_iset_add(&v, ip("10.0.1.10") + k,
+								     ip("10.0.1.10") + k),
+							 0);
+				ck_assert_int_eq(ir_rule_add_match(r, IR_FIELD_DADDR, false, &v),
+						 0);
+				np_iset_done(&v);
+			}
+			ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_L4PROTO, false,
+								 IPPROTO_TCP, IPPROTO_TCP),
+					 0);
+			ck_assert_int_eq(
+				ir_rule_add_match_range(r, IR_FIELD_DPORT, false, 5432, 5432), 0);
+			ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_RETURN, NULL), 0);
+			ck_assert_int_eq(ir_chain_append(c, &r), 0);
+			ck_assert_int_eq(ir_rule_new(&r), 0);
+			ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_L4PROTO, false,
+								 IPPROTO_UDP, IPPROTO_UDP),
+					 0);
+			ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_DPORT, false, 53, 53),
+					 0);
+			ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_RETURN, NULL), 0);
+			ck_assert_int_eq(ir_chain_append(c, &r), 0);
+			ck_assert_int_eq(ir_rule_new(&r), 0);
+			ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_DROP, NULL), 0);
+			ck_assert_int_eq(ir_chain_append(c, &r), 0);
+		}
+	}
+	strbuf_puts(&y, "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+			"metadata: {name: db, namespace: default}\n"
+			"spec:\n  podSelector: {matchLabels: {app: db}}\n  ingress:\n"
+			"  - from: [{podSelector: {matchLabels: {app: api}}}]\n"
+			"    ports: [{port: 5432}]\n---\n"
+			"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+			"metadata: {name: api, namespace: default}\n"
+			"spec:\n  podSelector: {matchLabels: {app: api}}\n  policyTypes: [Egress]\n"
+			"  egress:\n  - to: [{podSelector: {matchLabels: {app: db}}}]\n"
+			"    ports: [{port: 5432}]\n  - ports: [{port: 53, protocol: UDP}]\n");
+	ck_assert_int_eq(model_load_buffer(f->m, strbuf_str(&y), y.len, "many-pods", &err), 0);
+	strbuf_done(&y);
+	ck_assert_int_eq(policy_engine_new(f->m, &f->e), 0);
+	route(f->rt, "0.0.0.0/0", 2, "eth0", FW_ROUTE_UNICAST);
+	route(f->rt, "10.0.0.1/32", 2, "eth0", FW_ROUTE_LOCAL);
+	ck_assert_int_eq(fw_rtable_add_link(f->rt, 2, "eth0"), 0);
+	ck_assert_int_eq(eval_prepare(f->rs, &f->ctx), 0);
+}
+
+/* The checks on several threads give the report of one thread: the same findings in the same
+ * order, the same counters; an incremental audit on several threads as well. */
+START_TEST(threads_give_the_same_report)
+{
+	struct fixture f;
+	_cleanup_(freep) char *one = NULL;
+	unsigned long classes = 0, walks = 0, checks = 0;
+
+	many_pods(&f);
+	for (unsigned threads = 1; threads <= 5; threads += 2) {
+		struct audit_env env = {
+			.model = f.m, .engine = f.e, .node = "node-1", .eval = f.ctx, .routes = f.rt
+		};
+		_cleanup_(audit_cache_freep) struct audit_cache *cache = audit_cache_new();
+		_cleanup_(audit_report_freep) struct audit_report *rep = NULL, *inc = NULL;
+		struct audit_options o = { .cache = cache, .threads = threads };
+		_cleanup_(freep) char *s = NULL, *si = NULL;
+		static const char *const changed[] = { "veth3" };
+
+		ck_assert_int_eq(audit_run(&env, &o, &rep), 0);
+		s = findings_json(rep);
+		if (threads == 1) {
+			if (f.rep == NULL && rep->findings.n < 4) {
+				f.rep = TAKE_PTR(rep);
+				dump_findings(&f);
+			}
+			ck_assert_uint_ge(rep->findings.n, 4);
+			ck_assert_uint_eq(rep->pods_audited, 24);
+			ck_assert_uint_eq(rep->checks_run, 2 * 24 + 24 * 23);
+			one = TAKE_PTR(s);
+			classes = rep->classes_evaluated;
+			walks = rep->packets_evaluated;
+			checks = rep->checks_run;
+		} else {
+			ck_assert_str_eq(s, one);
+			ck_assert_uint_eq(rep->classes_evaluated, classes);
+			ck_assert_uint_eq(rep->packets_evaluated, walks);
+			ck_assert_uint_eq(rep->checks_run, checks);
+		}
+		/* veth3 (api-1) changed: its checks run again, the rest is taken from the cache */
+		o.incremental = true;
+		o.changed_ifaces = changed;
+		o.n_changed_ifaces = 1;
+		ck_assert_int_eq(audit_run(&env, &o, &inc), 0);
+		ck_assert(inc->incremental);
+		ck_assert_uint_eq(inc->pods_audited, 1);
+		si = findings_json(inc);
+		ck_assert_str_eq(si, one);
+	}
+	teardown(&f);
+}
+END_TEST
+
 START_TEST(incremental_audit_equals_full)
 {
 	struct fixture f;
@@ -490,6 +674,7 @@ int main(void)
 	tcase_add_test(tc, queue_is_unverifiable);
 	tcase_add_test(tc, pod_without_route);
 	tcase_add_test(tc, incremental_audit_equals_full);
+	tcase_add_test(tc, threads_give_the_same_report);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_tap(sr, "-");
