@@ -6,10 +6,13 @@
  *   bench-audit DUMP NODE [REPEAT]
  *
  * Prints the time to read the live rules, to prepare them, a full audit of NODE (reading the
- * rules included and not), classes per second, the re-audit of one pod reusing the ruleset
- * and the compiled expectations, and the findings (a faithful ruleset has none).
+ * rules included and not), classes per second, the CPU time of the full audit over all its
+ * threads (one per CPU the process may run on: `taskset` chooses; NP_AUDIT_THREADS=N sets
+ * audit_options.threads), the re-audit of one pod reusing the ruleset and the compiled
+ * expectations, and the findings (a faithful ruleset has none).
  */
 #include <malloc.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,15 @@ static double now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3 + ru.ru_stime.tv_sec * 1e3 +
+	       ru.ru_stime.tv_usec / 1e3;
 }
 
 static int dbl_cmp(const void *a, const void *b)
@@ -47,7 +59,12 @@ int main(int argc, char **argv)
 	_cleanup_(policy_engine_freep) struct policy_engine *e = NULL;
 	_cleanup_(fw_rtable_freep) struct fw_rtable *rt = NULL;
 	int repeat = argc > 3 ? atoi(argv[3]) : 11;
-	double *t_read, *t_full, *t_pod, *t_total;
+	double *t_read, *t_full, *t_pod, *t_total, *t_cpu;
+	/* NP_AUDIT_THREADS: audit_options.threads of the full audit (default 0: one per CPU
+	 * this process may run on, as taskset leaves them) */
+	unsigned threads =
+		getenv("NP_AUDIT_THREADS") ? (unsigned)atoi(getenv("NP_AUDIT_THREADS")) : 0;
+	cpu_set_t cpus;
 	struct np_error err = { 0 };
 	char buf[1024], pod[512] = "";
 	unsigned long classes = 0, packets = 0;
@@ -76,15 +93,16 @@ int main(int argc, char **argv)
 	t_full = calloc((size_t)repeat, sizeof(double));
 	t_pod = calloc((size_t)repeat, sizeof(double));
 	t_total = calloc((size_t)repeat, sizeof(double));
-	if (!t_read || !t_full || !t_pod || !t_total)
+	t_cpu = calloc((size_t)repeat, sizeof(double));
+	if (!t_read || !t_full || !t_pod || !t_total || !t_cpu)
 		return 1;
 	for (int i = 0; i < repeat; i++) {
 		_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
 		_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
 		_cleanup_(audit_report_freep) struct audit_report *rep = NULL, *one = NULL;
 		struct audit_env env = { .model = m, .engine = e, .node = argv[2], .routes = rt };
-		struct audit_options po = { .pod = pod };
-		double a = now_ms(), b, c, d;
+		struct audit_options po = { .pod = pod }, fo = { .threads = threads };
+		double a = now_ms(), b, c, d, u;
 		int r;
 
 		r = fw_read_all(NULL, &rs, NULL);
@@ -96,15 +114,17 @@ int main(int argc, char **argv)
 		if (r < 0)
 			return 1;
 		b = now_ms();
+		u = cpu_ms();
 		env.eval = ctx;
 		/* A fresh engine each round would measure the policy compiler again; the agent
 		 * keeps its engine between audits, and so does this loop after the first round. */
-		r = audit_run(&env, NULL, &rep);
+		r = audit_run(&env, &fo, &rep);
 		if (r < 0) {
 			fprintf(stderr, "bench-audit: audit: %s\n", np_strerror(r));
 			return 1;
 		}
 		c = now_ms();
+		t_cpu[i] = cpu_ms() - u;
 		r = audit_run(&env, &po, &one);
 		if (r < 0)
 			return 1;
@@ -129,6 +149,11 @@ int main(int argc, char **argv)
 	       "(%.0f classes/s), %lu walks through the rules, %zu findings\n",
 	       argv[2], median(t_full, repeat), median(t_total, repeat), classes,
 	       classes / (median(t_full, repeat) / 1e3), packets, findings);
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) < 0)
+		CPU_ZERO(&cpus);
+	printf("full audit CPU time (all threads): median %.1f ms; threads %s (%d CPUs usable)\n",
+	       median(t_cpu, repeat), threads ? "as NP_AUDIT_THREADS says" : "one per CPU",
+	       CPU_COUNT(&cpus));
 	printf("re-audit of one pod (%s), ruleset and expectations reused: median %.2f ms\n", pod,
 	       median(t_pod, repeat));
 	{

@@ -3,7 +3,8 @@
 # Calico-style ruleset of bench/gen-ruleset.py (iptables-legacy + ipsets) and the cluster it
 # enforces (bench/gen-audit.py), audited by bench-audit inside the namespace.
 # Run by bench/run with BUILD and DATA set; SCALE=small|medium|large (default medium); NFT=1
-# loads the native nftables form of the ruleset instead.
+# loads the native nftables form of the ruleset instead. CPU (default 0) is the taskset CPU list
+# of bench-audit: the audit uses one thread per CPU there (CPU=0,1 for two).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${BUILD:?}" && pwd)
