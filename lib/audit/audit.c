@@ -1898,16 +1898,37 @@ static void worker_done(struct worker *k)
 	free(k->saw);
 }
 
-/* The number of threads for n pods: opts' number, or one per CPU this process may use (at
- * most AUDIT_THREADS_MAX); one for few pods. */
-static unsigned threads_for(unsigned want, size_t n)
+/* The CPUs the cgroup's quota allows (cgroup v2 cpu.max "QUOTA PERIOD", rounded up), or 0 when
+ * it sets none or cannot be read. */
+static unsigned cgroup_cpus(void)
+{
+	FILE *f = fopen("/sys/fs/cgroup/cpu.max", "re");
+	unsigned long long quota, period;
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "%llu %llu", &quota, &period);
+	fclose(f);
+	if (n != 2 || period == 0) /* "max": no quota */
+		return 0;
+	return (unsigned)MIN((quota + period - 1) / period, (unsigned long long)AUDIT_THREADS_MAX);
+}
+
+/* The number of threads for a round whose checks start from `busy` of the node's n pods:
+ * `want`, or (0) one per CPU this process may run on and its cgroup's CPU quota allows, and
+ * one for a node of fewer than 16 pods or a round of fewer than 4 busy pods (an incremental
+ * audit of a few pods). At most AUDIT_THREADS_MAX, and no more than busy pods. */
+static unsigned threads_for(unsigned want, size_t n, size_t busy)
 {
 	cpu_set_t set;
-	unsigned t = want;
+	unsigned t = want, q;
 
 	if (t == 0) {
 		t = sched_getaffinity(0, sizeof(set), &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
-		if (n < 16)
+		if ((q = cgroup_cpus()) > 0)
+			t = MIN(t, q);
+		if (n < 16 || busy < 4)
 			t = 1;
 	}
 	t = MIN(t, AUDIT_THREADS_MAX);
@@ -1923,13 +1944,18 @@ static unsigned threads_for(unsigned want, size_t n)
 static int phase_run(const struct phase *ph)
 {
 	struct audit *a = ph->a;
-	unsigned nt = threads_for(ph->threads, a->n_pods);
-	_cleanup_(freep) struct worker *k = calloc(nt, sizeof(*k));
-	_cleanup_(freep) size_t *cursor = calloc(nt, sizeof(*cursor));
+	size_t busy = 0;
+	unsigned nt;
+	_cleanup_(freep) struct worker *k = NULL;
+	_cleanup_(freep) size_t *cursor = NULL;
 	unsigned started = 0;
 	int r = 0;
 
-	if (!k || !cursor)
+	/* the pods whose checks run (not replayed from the cache) */
+	for (size_t i = 0; i < a->n_pods; i++)
+		busy += (!ph->target || &a->pods[i] == ph->target) && (!ph->replay || ph->dirty[i]);
+	nt = threads_for(ph->threads, a->n_pods, busy);
+	if (!(k = calloc(nt, sizeof(*k))) || !(cursor = calloc(nt, sizeof(*cursor))))
 		return -ENOMEM;
 	for (unsigned t = 0; t < nt; t++) {
 		struct audit *w = &k[t].w;

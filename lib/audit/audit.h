@@ -138,8 +138,9 @@ struct audit_options {
 	bool incremental; /* only the checks of changed pods run, if the cache allows */
 	const char *const *changed_ifaces;
 	size_t n_changed_ifaces;
-	/* Threads for the checks: 0 for one per CPU the process may run on (one when the node
-	 * has fewer than 16 pods), at most AUDIT_THREADS_MAX. The report is the same for any. */
+	/* Threads for the checks: 0 for one per CPU the process may run on and its cgroup's CPU
+	 * quota allows (one when the node has fewer than 16 pods, or fewer than 4 pods' checks
+	 * run), at most AUDIT_THREADS_MAX. The report is the same for any. */
 	unsigned threads;
 };
 
