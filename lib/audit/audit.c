@@ -1898,21 +1898,45 @@ static void worker_done(struct worker *k)
 	free(k->saw);
 }
 
-/* The CPUs the cgroup's quota allows (cgroup v2 cpu.max "QUOTA PERIOD", rounded up), or 0 when
- * it sets none or cannot be read. */
-static unsigned cgroup_cpus(void)
+unsigned audit_cgroup_cpus(const char *proc_cgroup, const char *root)
 {
-	FILE *f = fopen("/sys/fs/cgroup/cpu.max", "re");
-	unsigned long long quota, period;
-	int n;
+	char line[4096], path[4200];
+	unsigned best = 0;
+	FILE *f = fopen(proc_cgroup, "re");
+	char *p = NULL;
 
 	if (!f)
 		return 0;
-	n = fscanf(f, "%llu %llu", &quota, &period);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "0::", 3) == 0) {
+			line[strcspn(line, "\n")] = 0;
+			p = line + 3;
+			break;
+		}
 	fclose(f);
-	if (n != 2 || period == 0) /* "max": no quota */
-		return 0;
-	return (unsigned)MIN((quota + period - 1) / period, (unsigned long long)AUDIT_THREADS_MAX);
+	while (p) {
+		unsigned long long quota, period;
+		char *slash;
+		int n;
+
+		snprintf(path, sizeof(path), "%s%s%scpu.max", root, p,
+			 !*p || p[strlen(p) - 1] != '/' ? "/" : "");
+		if ((f = fopen(path, "re"))) {
+			n = fscanf(f, "%llu %llu", &quota, &period);
+			fclose(f);
+			if (n == 2 && period > 0) { /* else "max": no quota here */
+				unsigned c = (unsigned)MIN((quota + period - 1) / period,
+							   (unsigned long long)AUDIT_THREADS_MAX);
+
+				best = best ? MIN(best, MAX(c, 1u)) : MAX(c, 1u);
+			}
+		}
+		slash = strrchr(p, '/');
+		if (!slash || !*p)
+			break;
+		*slash = 0; /* the parent; "" is the root */
+	}
+	return best;
 }
 
 /* The number of threads for a round whose checks start from `busy` of the node's n pods:
@@ -1926,7 +1950,7 @@ static unsigned threads_for(unsigned want, size_t n, size_t busy)
 
 	if (t == 0) {
 		t = sched_getaffinity(0, sizeof(set), &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
-		if ((q = cgroup_cpus()) > 0)
+		if ((q = audit_cgroup_cpus("/proc/self/cgroup", "/sys/fs/cgroup")) > 0)
 			t = MIN(t, q);
 		if (n < 16 || busy < 4)
 			t = 1;

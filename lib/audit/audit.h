@@ -146,6 +146,12 @@ struct audit_options {
 
 #define AUDIT_THREADS_MAX 16
 
+/* Returns the CPUs the cgroup v2 quota allows the process whose cgroup file (/proc/self/cgroup)
+ * is proc_cgroup, under the cgroup2 mount root: "QUOTA PERIOD" of cpu.max in its cgroup and in
+ * each one above it, the smallest, rounded up, at most AUDIT_THREADS_MAX; 0 when none is set
+ * or none can be read. */
+unsigned audit_cgroup_cpus(const char *proc_cgroup, const char *root);
+
 /* Runs the audit. Returns 0 and a new report in *ret (free with audit_report_free()), -ENOENT
  * when opts->pod is not a pod of env->node, or -ENOMEM. */
 int audit_run(const struct audit_env *env, const struct audit_options *opts,

@@ -5,8 +5,10 @@
  */
 #include <check.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "audit/audit.h"
 
@@ -400,6 +402,52 @@ START_TEST(threads_give_the_same_report)
 }
 END_TEST
 
+/* The CPU quota from cgroup v2's cpu.max: the smallest along the path, rounded up. */
+START_TEST(cgroup_quota)
+{
+	char dir[] = "/tmp/np-cgroup-XXXXXX", path[256], self[256];
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+#define PUT(name, text)                                           \
+	do {                                                      \
+		snprintf(path, sizeof(path), "%s/%s", dir, name); \
+		ck_assert_ptr_nonnull(f = fopen(path, "w"));      \
+		fputs(text, f);                                   \
+		fclose(f);                                        \
+	} while (0)
+	snprintf(path, sizeof(path), "%s/a", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/a/b", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	PUT("self", "1:cpu:/\n0::/a/b\n");
+	snprintf(self, sizeof(self), "%s/self", dir);
+	ck_assert_uint_eq(audit_cgroup_cpus(self, dir), 0); /* no cpu.max anywhere */
+	PUT("a/b/cpu.max", "max 100000\n");
+	ck_assert_uint_eq(audit_cgroup_cpus(self, dir), 0);
+	PUT("a/b/cpu.max", "150000 100000\n");
+	ck_assert_uint_eq(audit_cgroup_cpus(self, dir), 2);
+	PUT("a/cpu.max", "50000 100000\n");
+	ck_assert_uint_eq(audit_cgroup_cpus(self, dir), 1);
+	PUT("a/cpu.max", "4000000 100000\n");
+	ck_assert_uint_eq(audit_cgroup_cpus(self, dir), 2);
+	PUT("cpu.max", "100000000 100000\n"); /* the root: at most AUDIT_THREADS_MAX */
+	PUT("a/b/cpu.max", "max 100000\n");
+	PUT("a/cpu.max", "max 100000\n");
+	ck_assert_uint_eq(audit_cgroup_cpus(self, dir), AUDIT_THREADS_MAX);
+	PUT("self", "0::/\n");
+	ck_assert_uint_eq(audit_cgroup_cpus(self, dir), AUDIT_THREADS_MAX);
+	ck_assert_uint_eq(audit_cgroup_cpus("/nonexistent", dir), 0);
+#undef PUT
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+}
+END_TEST
+
 START_TEST(incremental_audit_equals_full)
 {
 	struct fixture f;
@@ -675,6 +723,7 @@ int main(void)
 	tcase_add_test(tc, pod_without_route);
 	tcase_add_test(tc, incremental_audit_equals_full);
 	tcase_add_test(tc, threads_give_the_same_report);
+	tcase_add_test(tc, cgroup_quota);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_tap(sr, "-");
