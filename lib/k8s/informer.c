@@ -460,7 +460,15 @@ static int list_item_pb(void *userdata, const void *item, size_t len, const stru
 		report_malformed_name(inf, *ns ? ns : NULL, *name ? name : NULL, NULL);
 		return 0;
 	}
-	snprintf(key, sizeof(key), "%s%s%s", ns, *ns ? "/" : "", name);
+	{
+		/* once per item: no printf */
+		size_t nsl = strlen(ns), nl = strlen(name);
+
+		memcpy(key, ns, nsl);
+		key[nsl] = '/';
+		nsl += nsl > 0;
+		memcpy(key + nsl, name, nl + 1);
+	}
 	e = hashmap_get(&inf->store, key);
 	if (e && !e->invalid && e->rv && streq(e->rv, rv) && !inf->c->opts.keep_objects) {
 		/* Held at this resourceVersion: not decoded again. */
@@ -564,7 +572,11 @@ static void list_done(struct k8s_req *r, CURLcode cc, long code)
 	}
 	inf->stats.pages++;
 	inf->stats.bytes += r->body.len;
-	if (answer_is_protobuf(r)) {
+	if (answer_is_protobuf(r) && !r->accept_protobuf) {
+		/* Only pods are asked for in protobuf: the items' decoder is the Pod's. */
+		e = np_error_set(&err, -EBADMSG, "list", NULL, NULL, 0,
+				 "answer in protobuf, which was not asked for");
+	} else if (answer_is_protobuf(r)) {
 		inf->stats.protobuf_pages++;
 		e = list_parse_pb(inf, r, &pb_rv, &pb_cont, &err);
 		rv = pb_rv;

@@ -555,28 +555,39 @@ static int pod_build_ports(struct model *m, const struct pod_src *s,
 	return 0;
 }
 
+static int ip_path_fail(struct np_error *e, size_t i, const char *fmt, ...) _printf_(3, 4);
+static int ip_path_fail(struct np_error *e, size_t i, const char *fmt, ...)
+{
+	char path[64], msg[256];
+	va_list ap;
+
+	snprintf(path, sizeof(path), "status.podIPs[%zu].ip", i);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return FAIL(e, path, "%s", msg);
+}
+
 static int pod_build_ips(const struct pod_src *s, np_u128 ips[static 2], uint8_t *n_ips,
 			 struct np_error *e)
 {
 	for (size_t i = 0; i < s->n_pod_ips; i++) {
 		const char *ip = s->pod_ips[i];
-		char path[64];
 		np_u128 v;
 		int fam;
 
-		snprintf(path, sizeof(path), "status.podIPs[%zu].ip", i);
 		if (!ip)
-			return FAIL(e, path, "is required");
+			return ip_path_fail(e, i, "is required");
 		fam = np_addr_parse(ip, &v);
 		if (fam < 0)
-			return FAIL(e, path, "'%s' is not an IP address", ip);
+			return ip_path_fail(e, i, "'%s' is not an IP address", ip);
 		/* At most one address per family (the API validates this). */
 		for (unsigned k = 0; k < *n_ips; k++)
 			if (np_addr_family(ips[k]) == fam)
-				return FAIL(e, path, "a second %s address '%s'",
-					    fam == AF_INET ? "IPv4" : "IPv6", ip);
+				return ip_path_fail(e, i, "a second %s address '%s'",
+						    fam == AF_INET ? "IPv4" : "IPv6", ip);
 		if (*n_ips == 2)
-			return FAIL(e, path, "more than two addresses");
+			return ip_path_fail(e, i, "more than two addresses");
 		ips[(*n_ips)++] = v;
 	}
 	if (s->pod_ip && *s->pod_ip) {
