@@ -585,6 +585,7 @@ class Faults:
         self.tiny_chunks = False  # write watch events in tiny pieces
         self.watch_gone_http = False  # answer an expired watch with HTTP 410, not an ERROR event
         self.json_only = False  # answer in JSON whatever the client accepts
+        self.pb_truncated = 0  # next N protobuf LIST answers lose their second half
 
     def take_status(self, kind):
         with self.lock:
@@ -937,7 +938,10 @@ class ApiHandler(BaseHTTPRequestHandler):
                 lm += pb_str(3, md["continue"])
             raw = pb_bytes(1, lm) + b"".join(pb_bytes(2, x) for x in items)
             self.emu.count("list_protobuf", self.path)
-            self.send_protobuf(200, pb_envelope(kind + "List", raw))
+            body = pb_envelope(kind + "List", raw)
+            if self.emu.faults.take("pb_truncated"):
+                body = body[:len(body) // 2]
+            self.send_protobuf(200, body)
             return
         body = (b'{"kind":"' + kind.encode() + b'List","apiVersion":"' + api.encode() +
                 b'","metadata":' + json.dumps(md).encode() + b',"items":[' +
@@ -1240,6 +1244,8 @@ class ControlHandler(BaseHTTPRequestHandler):
                         f.watch_gone_http = bool(req["watch_gone_http"])
                     if "json_only" in req:
                         f.json_only = bool(req["json_only"])
+                    if "pb_truncated" in req:
+                        f.pb_truncated = int(req["pb_truncated"])
                     if req.get("clear"):
                         f.status, f.stall, f.malformed, f.cut = [], None, 0, 0
                         f.error_event = 0

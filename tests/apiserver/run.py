@@ -892,12 +892,23 @@ def s_protobuf(emu, follow, npaudit):
         check(d["stats"]["pods"]["relists"] > relists, "no re-list after compaction")
         check(d["stats"]["pods"]["unchanged"] >= 500,
               f"{d['stats']['pods']['unchanged']} pods skipped as unchanged by the re-list")
+    # malformed pages (cut in half): logged, the list starts over after backoff
+    fj.stop()
+    relists = d["stats"]["pods"]["relists"]
+    emu.ctl("/fault", {"pb_truncated": 2})
+    emu.ctl("/outage", {"seconds": 60})
+    churn(emu, "pbcut", 10, 10, 10)
+    emu.post("/compact")
+    emu.post("/resume")
+    d = converge(emu, fol, timeout=60, exclude_model=bad)
+    check(any("malformed answer: list: protobuf" in l for l in fol.stderr_lines),
+          "the truncated protobuf page was not reported")
+    check(d["stats"]["pods"]["relists"] > relists, "no re-list after the truncated pages")
     st = emu.ctl("/stats")["stats"]
     check(st.get("list_protobuf", 0) == d["stats"]["pods"]["protobuf_pages"],
           f"the emulator served {st.get('list_protobuf')} protobuf lists, the client got "
           f"{d['stats']['pods']['protobuf_pages']}")
     fol.stop()
-    fj.stop()
 
 
 def s_json_server(emu, follow, npaudit):
