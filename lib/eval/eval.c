@@ -1336,6 +1336,14 @@ static inline bool prefilter_false(const struct eval_packet *p, const struct pre
 
 	switch (pf->kind) {
 	case PF_RANGE:
+		if (pf->field == IR_FIELD_L4PROTO && !pf->masked) {
+			/* the most common first predicate: no 128-bit detour */
+			unsigned x = p->l4proto;
+
+			if (rg && !rg->l4proto)
+				rg_test(rg, pf->field, x, NULL, pf->lo, pf->hi);
+			return (x >= pf->lo && x <= pf->hi) == pf->negate;
+		}
 		r = field_num(p, pf->field, &v);
 		if (pf->field == IR_FIELD_L4PROTO && !pf->masked)
 			rg_test(rg, pf->field, v, NULL, pf->lo, pf->hi);
