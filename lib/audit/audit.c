@@ -1879,21 +1879,25 @@ static void *worker_main(void *p)
 	return NULL;
 }
 
-/* Frees what a worker's copy of the audit owns (not what it shares with the audit). */
+/* Frees what a copy of the audit made for a worker owns: the groups and the working state. */
+static void work_done(struct audit *a)
+{
+	VEC_FOREACH (g, &a->groups)
+		group_done(g);
+	VEC_DONE(&a->groups);
+	eval_result_done(&a->res);
+	known_done(&a->pair_known);
+	free(a->pair_sub.items);
+	for (size_t i = 0; i < ELEMENTSOF(a->pair_sets); i++)
+		np_iset_done(&a->pair_sets[i]);
+	np_iset_done(&a->scratch);
+	eval_boundaries_done(&a->bounds);
+}
+
+/* Frees what a worker owns (not what its copy shares with the audit). */
 static void worker_done(struct worker *k)
 {
-	struct audit *w = &k->w;
-
-	VEC_FOREACH (g, &w->groups)
-		group_done(g);
-	VEC_DONE(&w->groups);
-	eval_result_done(&w->res);
-	known_done(&w->pair_known);
-	free(w->pair_sub.items);
-	for (size_t i = 0; i < ELEMENTSOF(w->pair_sets); i++)
-		np_iset_done(&w->pair_sets[i]);
-	np_iset_done(&w->scratch);
-	eval_boundaries_done(&w->bounds);
+	work_done(&k->w);
 	free(k->end);
 	free(k->saw);
 }
@@ -2067,12 +2071,7 @@ static double now_ms(void)
 
 static void audit_done(struct audit *a)
 {
-	VEC_FOREACH (g, &a->groups) {
-		free(g->reason);
-		np_iset_done(&g->ports);
-		np_iset_done(&g->peers);
-	}
-	VEC_DONE(&a->groups);
+	work_done(a);
 	np_iset_done(&a->excluded[0]);
 	np_iset_done(&a->excluded[1]);
 	free(a->pod_ips);
@@ -2085,14 +2084,7 @@ static void audit_done(struct audit *a)
 		free(a->route_cuts[fi]);
 	}
 	free(a->pods);
-	eval_result_done(&a->res);
-	known_done(&a->pair_known);
-	free(a->pair_sub.items);
-	for (size_t i = 0; i < ELEMENTSOF(a->pair_sets); i++)
-		np_iset_done(&a->pair_sets[i]);
-	np_iset_done(&a->scratch);
 	np_iset_done(&a->all_ports);
-	eval_boundaries_done(&a->bounds);
 }
 
 static const char *const not_peers[] = {

@@ -218,6 +218,25 @@ static char *findings_json(const struct audit_report *rep)
 
 /* An audit after a ruleset change re-runs only the checks of the pods the change touches and
  * reports exactly what a full audit reports. */
+/* Appends to c: <field> in {10.0.1.(10 + first), every third up to the 24 pods} tcp dport 5432
+ * return. */
+static void return_5432(struct ir_chain *c, enum ir_field field, int first)
+{
+	struct np_iset v = { 0 };
+	struct ir_rule *r;
+
+	for (int k = first; k < 24; k += 3)
+		ck_assert_int_eq(np_iset_add(&v, ip("10.0.1.10") + k, ip("10.0.1.10") + k), 0);
+	ck_assert_int_eq(ir_rule_new(&r), 0);
+	ck_assert_int_eq(ir_rule_add_match(r, field, false, &v), 0);
+	np_iset_done(&v);
+	ck_assert_int_eq(
+		ir_rule_add_match_range(r, IR_FIELD_L4PROTO, false, IPPROTO_TCP, IPPROTO_TCP), 0);
+	ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_DPORT, false, 5432, 5432), 0);
+	ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_RETURN, NULL), 0);
+	ck_assert_int_eq(ir_chain_append(c, &r), 0);
+}
+
 /* 24 pods on the node in three apps: "db" pods take TCP 5432 from "api" pods only, "api" pods
  * are isolated for egress and may reach db and DNS; "web" is open. The rules: a per-pod
  * dispatch where db-3 and db-5 lost their chains' allow rule, api-2's egress is open, and web-4
@@ -266,25 +285,7 @@ static void many_pods(struct fixture *f)
 		ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_JUMP, chain), 0);
 		ck_assert_int_eq(ir_chain_append(fwd, &r), 0);
 		if (i % 3 == 0 && i / 3 != 3 && i / 3 != 5) { /* db: 5432 from the api pods */
-			ck_assert_int_eq(ir_rule_new(&r), 0);
-			{
-				struct np_iset v = { 0 };
-
-				for (int k = 1; k < 24; k += 3)
-					ck_assert_int_eq(np_iset_add(&v, ip("10.0.1.10") + k,
-								     ip("10.0.1.10") + k),
-							 0);
-				ck_assert_int_eq(ir_rule_add_match(r, IR_FIELD_SADDR, false, &v),
-						 0);
-				np_iset_done(&v);
-			}
-			ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_L4PROTO, false,
-								 IPPROTO_TCP, IPPROTO_TCP),
-					 0);
-			ck_assert_int_eq(
-				ir_rule_add_match_range(r, IR_FIELD_DPORT, false, 5432, 5432), 0);
-			ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_RETURN, NULL), 0);
-			ck_assert_int_eq(ir_chain_append(c, &r), 0);
+			return_5432(c, IR_FIELD_SADDR, 1);
 		}
 		if (i % 3 == 0 || (i % 3 == 2 && i / 3 == 4)) { /* db's default deny; web-4 */
 			ck_assert_int_eq(ir_rule_new(&r), 0);
@@ -298,25 +299,7 @@ static void many_pods(struct fixture *f)
 		ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_JUMP, chain), 0);
 		ck_assert_int_eq(ir_chain_append(fwd, &r), 0);
 		if (i % 3 == 1 && i / 3 != 2) { /* api: to the db pods' 5432 and UDP 53 */
-			ck_assert_int_eq(ir_rule_new(&r), 0);
-			{
-				struct np_iset v = { 0 };
-
-				for (int k = 0; k < 24; k += 3)
-					ck_assert_int_eq(np_iset_add(&v, ip("10.0.1.10") + k,
-								     ip("10.0.1.10") + k),
-							 0);
-				ck_assert_int_eq(ir_rule_add_match(r, IR_FIELD_DADDR, false, &v),
-						 0);
-				np_iset_done(&v);
-			}
-			ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_L4PROTO, false,
-								 IPPROTO_TCP, IPPROTO_TCP),
-					 0);
-			ck_assert_int_eq(
-				ir_rule_add_match_range(r, IR_FIELD_DPORT, false, 5432, 5432), 0);
-			ck_assert_int_eq(ir_rule_set_verdict(r, IR_VERDICT_RETURN, NULL), 0);
-			ck_assert_int_eq(ir_chain_append(c, &r), 0);
+			return_5432(c, IR_FIELD_DADDR, 0);
 			ck_assert_int_eq(ir_rule_new(&r), 0);
 			ck_assert_int_eq(ir_rule_add_match_range(r, IR_FIELD_L4PROTO, false,
 								 IPPROTO_UDP, IPPROTO_UDP),
