@@ -1967,7 +1967,7 @@ static unsigned threads_for(unsigned want, size_t n, size_t busy)
  * Runs one round of checks over every pod, on ph->threads threads. Each thread works on its
  * own copy of the audit's working state; the groups they found are then put together in pod
  * order, as one thread would have found them, and so are the drops and counters. Returns 0 or
- * -ENOMEM (or the error of pthread_create()).
+ * -ENOMEM.
  */
 static int phase_run(const struct phase *ph)
 {
@@ -2005,27 +2005,23 @@ static int phase_run(const struct phase *ph)
 		if (!k[t].end || !k[t].saw)
 			r = -ENOMEM;
 	}
-	if (r >= 0 && nt == 1)
-		worker_main(&k[0]);
-	else if (r >= 0) {
-		pthread_t *th = calloc(nt, sizeof(*th));
-
-		if (!th)
-			r = -ENOMEM;
-		for (; r >= 0 && started < nt; started++) {
-			int e = pthread_create(&th[started], NULL, worker_main, &k[started]);
-
-			if (e) {
-				r = -e;
-				break;
-			}
-		}
-		for (unsigned t = 0; t < started; t++)
-			pthread_join(th[t], NULL);
-		free(th);
-	}
 	if (r < 0)
 		goto out;
+	{
+		/* The first share runs on this thread. A thread that cannot be started (no
+		 * memory, a limit on tasks, a seccomp filter) leaves its share, and the ones
+		 * after it, to this thread too: the result is the same, only later. */
+		pthread_t th[AUDIT_THREADS_MAX];
+
+		for (started = 1; started < nt; started++)
+			if (pthread_create(&th[started], NULL, worker_main, &k[started]) != 0)
+				break;
+		worker_main(&k[0]);
+		for (unsigned t = started; t < nt; t++)
+			worker_main(&k[t]);
+		for (unsigned t = 1; t < started; t++)
+			pthread_join(th[t], NULL);
+	}
 	for (unsigned t = 0; t < nt; t++)
 		if (k[t].r < 0) {
 			r = k[t].r;
