@@ -328,6 +328,7 @@ void k8s_req_free(struct k8s_req *r)
 	free(r->post);
 	strbuf_done(&r->body);
 	k8s_stream_done(&r->stream);
+	k8s_pb_stream_done(&r->pbstream);
 	free(r);
 }
 
@@ -387,6 +388,7 @@ int k8s_req_new(struct k8s_client *c, const char *url_path, bool streaming, stru
 	r->streaming = streaming;
 	r->body_max = LIST_BODY_MAX;
 	k8s_stream_init(&r->stream, 0);
+	k8s_pb_stream_init(&r->pbstream, 0);
 	if (asprintf(&r->url, "%s%s", c->url_base, url_path) < 0) {
 		r->url = NULL;
 		k8s_req_free(r);

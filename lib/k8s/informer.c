@@ -442,11 +442,12 @@ static bool raw_cstr(const struct k8s_raw *v, char *buf, size_t size)
 	return true;
 }
 
-/* An object of a protobuf list (only pods are asked for in protobuf): the store is keyed from
- * the peeked metadata, the model decodes the message. Callbacks get the metadata only. */
-static int list_item_pb(void *userdata, const void *item, size_t len, const struct k8s_pb_meta *md)
+/* An object in protobuf (only pods are asked for in protobuf), listed or added/modified by a
+ * watch: the store is keyed from the peeked metadata, the model decodes the message. Callbacks
+ * get the metadata only. Returns 0, or -ENOMEM. */
+static int apply_pb(struct informer *inf, const void *item, size_t len,
+		    const struct k8s_pb_meta *md, bool listed)
 {
-	struct informer *inf = userdata;
 	struct informer_entry *e;
 	struct np_error err = { 0 };
 	char ns[254], name[254], rv[128], key[512];
@@ -470,7 +471,7 @@ static int list_item_pb(void *userdata, const void *item, size_t len, const stru
 		memcpy(key + nsl, name, nl + 1);
 	}
 	e = hashmap_get(&inf->store, key);
-	if (e && !e->invalid && e->rv && streq(e->rv, rv) && !inf->c->opts.keep_objects) {
+	if (listed && e && !e->invalid && e->rv && streq(e->rv, rv) && !inf->c->opts.keep_objects) {
 		/* Held at this resourceVersion: not decoded again. */
 		e->gen = inf->list_gen;
 		inf->stats.unchanged++;
@@ -504,6 +505,18 @@ static int list_item_pb(void *userdata, const void *item, size_t len, const stru
 		emit(inf, added ? K8S_EVENT_ADDED : K8S_EVENT_MODIFIED, obj);
 	}
 	return 0;
+}
+
+static int list_item_pb(void *userdata, const void *item, size_t len, const struct k8s_pb_meta *md)
+{
+	return apply_pb(userdata, item, len, md, true);
+}
+
+/* Pods are most of a cluster and the most costly to decode: as client-go does for built-in
+ * types, they are asked for in protobuf (cluster-dump prints whole objects: JSON). */
+static bool wants_protobuf(struct informer *inf)
+{
+	return inf->kind == MODEL_POD && !inf->c->opts.keep_objects && !inf->c->opts.json_only;
 }
 
 /* Whether the answer's Content-Type is the protobuf encoding. */
@@ -655,10 +668,7 @@ static void informer_list(struct informer *inf)
 	}
 	r->inf = inf;
 	r->done = list_done;
-	/* Pods are most of a cluster and the most costly to decode: as client-go does for
-	 * built-in types, ask for protobuf (cluster-dump prints whole objects: JSON). */
-	r->accept_protobuf =
-		inf->kind == MODEL_POD && !inf->c->opts.keep_objects && !inf->c->opts.json_only;
+	r->accept_protobuf = wants_protobuf(inf);
 	r->body = inf->spare;
 	inf->spare = (struct strbuf){ 0 };
 	inf->state = INF_LISTING;
@@ -721,6 +731,80 @@ static int watch_value(void *userdata, json_t *ev)
 	return 0;
 }
 
+/* A watch event in protobuf (pods only). */
+static int watch_event_pb(void *userdata, enum k8s_watch_type type, const struct k8s_raw *kind,
+			  const void *obj, size_t len, const struct k8s_pb_meta *md)
+{
+	struct k8s_req *r = userdata;
+	struct informer *inf = r->inf;
+	char rv[128] = "";
+	int e;
+
+	inf->stats.events++;
+	if (type == K8S_WATCH_ERROR) {
+		struct k8s_raw msg;
+		long code;
+
+		if (k8s_pb_status(obj, len, &code, &msg) < 0) {
+			code = 0;
+			msg = (struct k8s_raw){ "(unreadable Status)", 19 };
+		}
+		k8s_log(inf->c, code == 410 ? LOG_INFO : LOG_WARNING, "WATCH %s: ERROR %ld: %.*s",
+			inf->res->path, code, (int)MIN(msg.len, (size_t)400), msg.p);
+		/* 410 Gone: our resourceVersion is compacted away; only a re-list helps. */
+		return code == 410 ? -ESTALE : -EIO;
+	}
+	if (kind->len > 0 && !(kind->len == strlen(inf->res->kind) &&
+			       memcmp(kind->p, inf->res->kind, kind->len) == 0)) {
+		inf->stats.malformed++;
+		k8s_log(inf->c, LOG_WARNING,
+			"WATCH %s: dropping malformed stream: an event of kind '%.*s'",
+			inf->res->path, (int)MIN(kind->len, (size_t)40), kind->p);
+		return -EBADMSG;
+	}
+	if (md && md->rv.p && md->rv.len < sizeof(rv) && !memchr(md->rv.p, 0, md->rv.len)) {
+		memcpy(rv, md->rv.p, md->rv.len);
+		rv[md->rv.len] = 0;
+	}
+	if (type == K8S_WATCH_BOOKMARK) {
+		inf->stats.bookmarks++;
+	} else if (type == K8S_WATCH_DELETED) {
+		_cleanup_(json_decrefp) json_t *o = NULL;
+		char ns[254] = "", name[254] = "";
+
+		inf->watch_events++;
+		if (!md || !raw_cstr(&md->name, name, sizeof(name)) ||
+		    (md->ns.p && !raw_cstr(&md->ns, ns, sizeof(ns)))) {
+			report_malformed_name(inf, NULL, NULL, NULL);
+			return 0;
+		}
+		/* What the JSON path gets: an object with the metadata that names it. */
+		o = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "kind", inf->res->kind, "apiVersion",
+			      inf->res->api_version, "metadata", "namespace", ns, "name", name,
+			      "resourceVersion", rv);
+		if (!o)
+			return -ENOMEM;
+		if (!*ns)
+			json_object_del(json_object_get(o, "metadata"), "namespace");
+		e = apply_object(inf, o, true, false);
+		if (e < 0)
+			return e;
+	} else {
+		inf->watch_events++;
+		e = apply_pb(inf, obj, len, md, false);
+		if (e < 0)
+			return e;
+	}
+	if (*rv) {
+		/* Progress means a resourceVersion we did not have (as in watch_value()). */
+		if (!inf->rv || !streq(inf->rv, rv))
+			inf->progress = true;
+		set_str(&inf->rv, rv);
+		rv_copy(inf, rv);
+	}
+	return 0;
+}
+
 int informer_stream_data(struct k8s_req *r, const char *data, size_t n);
 int informer_stream_data(struct k8s_req *r, const char *data, size_t n)
 {
@@ -728,7 +812,25 @@ int informer_stream_data(struct k8s_req *r, const char *data, size_t n)
 	int e;
 
 	r->inf->stats.bytes += n;
-	e = k8s_stream_feed(&r->stream, data, n, watch_value, r, &err);
+	if (!r->stream_decided) {
+		/* The headers are in: the answer's encoding is known. */
+		r->stream_decided = true;
+		r->stream_protobuf = answer_is_protobuf(r);
+		if (r->stream_protobuf && !r->accept_protobuf) {
+			r->inf->stats.malformed++;
+			k8s_log(r->c, LOG_WARNING,
+				"WATCH %s: dropping malformed stream: protobuf, which was not "
+				"asked "
+				"for",
+				r->inf->res->path);
+			return -EBADMSG;
+		}
+	}
+	if (r->stream_protobuf)
+		e = k8s_pb_stream_feed(&r->pbstream, data, n, watch_event_pb, r, &err);
+	else
+		e = k8s_stream_feed(&r->stream, data, n, watch_value, r, &err);
+
 	if (e == -EBADMSG && err.message[0]) {
 		char buf[1024];
 
@@ -776,7 +878,7 @@ static void watch_done(struct k8s_req *r, CURLcode cc, long code)
 	if (cc != CURLE_OK)
 		k8s_log(inf->c, LOG_INFO, "WATCH %s ended: %s", inf->res->path,
 			r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
-	if (k8s_stream_pending(&r->stream))
+	if (k8s_stream_pending(&r->stream) || k8s_pb_stream_pending(&r->pbstream))
 		k8s_log(inf->c, LOG_INFO, "WATCH %s: stream closed in the middle of an event",
 			inf->res->path);
 	/* A watch that lasted a while is progress even when the cluster was quiet. */
@@ -812,6 +914,7 @@ static void informer_watch(struct informer *inf)
 	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(t + 5 + t / 4) * 1000L);
 	r->inf = inf;
 	r->done = watch_done;
+	r->accept_protobuf = wants_protobuf(inf);
 	inf->state = INF_WATCHING;
 	inf->req = r;
 	inf->stats.watches++;

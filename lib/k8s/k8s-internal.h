@@ -19,8 +19,10 @@ struct k8s_req {
 	struct strbuf body; /* buffered response (non-streaming, or a streaming error body) */
 	size_t body_max;
 	bool streaming;
-	bool accept_protobuf; /* a LIST of a built-in type: protobuf preferred, JSON accepted */
+	bool accept_protobuf; /* pods: protobuf preferred, JSON accepted */
+	bool stream_decided, stream_protobuf; /* a watch answer's encoding, from its Content-Type */
 	struct k8s_stream stream;
+	struct k8s_pb_stream pbstream;
 	int64_t retry_after_usec; /* -1: none */
 	int abort_error; /* set when the write callback aborted the transfer */
 	struct informer *inf;

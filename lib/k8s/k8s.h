@@ -211,6 +211,36 @@ int k8s_pb_object_meta(const void *obj, size_t len, struct k8s_pb_meta *ret);
  * copied into buf, or NULL. */
 const char *k8s_pb_status_message(const void *body, size_t len, char *buf, size_t size);
 
+/* A watch stream in protobuf (Content-Type application/vnd.kubernetes.protobuf;stream=watch):
+ * frames of a 4-byte big-endian length and a WatchEvent, split across any chunks. */
+struct k8s_pb_stream {
+	uint8_t *buf;
+	size_t len, cap;
+	size_t max_frame;
+	bool failed;
+};
+
+/* Called for every event: its type, the object's kind as its envelope names it, the object's
+ * message (borrowed; a Status for ERROR) and its metadata (NULL when it does not read; the
+ * caller reports the object). Return < 0 to stop the feed (returned). */
+typedef int (*k8s_pb_event_fn)(void *userdata, enum k8s_watch_type type, const struct k8s_raw *kind,
+			       const void *obj, size_t len, const struct k8s_pb_meta *md);
+
+/* Initialises s with a frame size limit (0: 256 MiB). */
+void k8s_pb_stream_init(struct k8s_pb_stream *s, size_t max_frame);
+/* Frees the buffer of s. */
+void k8s_pb_stream_done(struct k8s_pb_stream *s);
+/* Feeds n bytes; calls fn for each complete event. Returns 0, or -EBADMSG with *reterr when the
+ * stream is malformed (the stream is unusable after that), or fn's negative return, or
+ * -ENOMEM. */
+int k8s_pb_stream_feed(struct k8s_pb_stream *s, const void *data, size_t n, k8s_pb_event_fn fn,
+		       void *userdata, struct np_error *reterr);
+/* Returns whether a partial frame is pending (the stream ended mid-event). */
+bool k8s_pb_stream_pending(const struct k8s_pb_stream *s);
+/* Reads a meta/v1 Status message (without envelope): its code (0 when absent) and message
+ * (pointing into msg). Returns 0, or -EBADMSG. */
+int k8s_pb_status(const void *msg, size_t len, long *ret_code, struct k8s_raw *ret_message);
+
 /* Decodes a watch event {"type": ..., "object": {...}}: the type and the borrowed object.
  * Returns 0, or -EBADMSG with *reterr. */
 int k8s_watch_event_parse(json_t *ev, enum k8s_watch_type *ret_type, json_t **ret_object,

@@ -8,12 +8,13 @@
  * ListMeta: resourceVersion = 2, continue = 3). Each item's ObjectMeta (metadata = 1 of every
  * object; name = 1, namespace = 3, resourceVersion = 6) is peeked for the informer's store and
  * the item's bytes go to the model's decoder. Errors come as a meta/v1 Status (message = 3,
- * code = 6) in the same envelope. Fields this reader does not know are skipped, as protobuf
- * requires.
+ * code = 6) in the same envelope. A watch in protobuf is a sequence of length-prefixed
+ * WatchEvents (see below). Fields this reader does not know are skipped, as protobuf requires.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "k8s.h"
@@ -264,4 +265,154 @@ const char *k8s_pb_status_message(const void *body, size_t len, char *buf, size_
 		return NULL;
 	snprintf(buf, size, "%.*s", (int)MIN(msg.len, (size_t)INT_MAX), msg.p);
 	return buf;
+}
+
+/* ---- watch streams in protobuf ---- */
+
+/*
+ * A protobuf watch answer (Content-Type application/vnd.kubernetes.protobuf;stream=watch) is a
+ * sequence of frames, each a 4-byte big-endian length and a meta/v1 WatchEvent without the
+ * envelope (type = 1, object = 2: a runtime.RawExtension whose raw = 1 holds the object with
+ * its "k8s\0" envelope, as a LIST answer holds a List).
+ */
+
+#define PB_STREAM_MAX_DEFAULT (256u << 20)
+
+void k8s_pb_stream_init(struct k8s_pb_stream *s, size_t max_frame)
+{
+	*s = (struct k8s_pb_stream){ .max_frame = max_frame ? max_frame : PB_STREAM_MAX_DEFAULT };
+}
+
+void k8s_pb_stream_done(struct k8s_pb_stream *s)
+{
+	free(s->buf);
+	s->buf = NULL;
+	s->len = s->cap = 0;
+}
+
+bool k8s_pb_stream_pending(const struct k8s_pb_stream *s)
+{
+	return s->len > 0;
+}
+
+static int pb_stream_fail(struct k8s_pb_stream *s, struct np_error *reterr, const char *msg)
+{
+	s->failed = true;
+	return np_error_set(reterr, -EBADMSG, "watch stream", NULL, NULL, 0, "protobuf: %s", msg);
+}
+
+/* One frame: a WatchEvent. */
+static int pb_stream_event(struct k8s_pb_stream *s, const uint8_t *p, size_t n, k8s_pb_event_fn fn,
+			   void *userdata, struct np_error *reterr)
+{
+	static const char *const names[] = {
+		[K8S_WATCH_ADDED] = "ADDED",	 [K8S_WATCH_MODIFIED] = "MODIFIED",
+		[K8S_WATCH_DELETED] = "DELETED", [K8S_WATCH_BOOKMARK] = "BOOKMARK",
+		[K8S_WATCH_ERROR] = "ERROR",
+	};
+	struct pb_reader r = { p, p + n };
+	struct k8s_raw type = { NULL, 0 }, obj = { NULL, 0 }, raw, kind, encoding;
+	struct k8s_pb_meta md;
+	struct pb_field f;
+	int e, t = -1;
+
+	while ((e = pb_next(&r, &f)) > 0) {
+		if (f.number == 1 && f.wire == PB_BYTES)
+			type = f.bytes;
+		else if (f.number == 2 && f.wire == PB_BYTES) {
+			struct pb_reader x = pb_sub(f.bytes);
+			struct pb_field g;
+
+			while ((e = pb_next(&x, &g)) > 0)
+				if (g.number == 1 && g.wire == PB_BYTES)
+					obj = g.bytes;
+			if (e < 0)
+				return pb_stream_fail(s, reterr, "malformed event object");
+		} else if (f.number <= 2)
+			return pb_stream_fail(s, reterr, "event field of the wrong wire type");
+	}
+	if (e < 0)
+		return pb_stream_fail(s, reterr, "malformed event");
+	if (!type.p)
+		return pb_stream_fail(s, reterr, "event has no type");
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		if (raw_eq(type, names[i]))
+			t = (int)i;
+	if (t < 0)
+		return pb_stream_fail(s, reterr, "unknown event type");
+	if (!obj.p)
+		return pb_stream_fail(s, reterr, "event has no object");
+	if (pb_unwrap(obj.p, obj.len, &raw, &kind, &encoding, NULL) < 0 || encoding.len > 0)
+		return pb_stream_fail(s, reterr, "event object is not an enveloped message");
+	if (!fn)
+		return 0;
+	return fn(userdata, (enum k8s_watch_type)t, &kind, raw.p, raw.len,
+		  k8s_pb_object_meta(raw.p, raw.len, &md) >= 0 ? &md : NULL);
+}
+
+int k8s_pb_stream_feed(struct k8s_pb_stream *s, const void *data, size_t n, k8s_pb_event_fn fn,
+		       void *userdata, struct np_error *reterr)
+{
+	size_t at = 0;
+	int r = 0;
+
+	if (s->failed)
+		return np_error_set(reterr, -EBADMSG, "watch stream", NULL, NULL, 0,
+				    "stream already failed");
+	if (s->len + n + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap : 4096;
+		uint8_t *b;
+
+		while (cap < s->len + n + 1)
+			cap *= 2;
+		b = realloc(s->buf, cap);
+		if (!b)
+			return -ENOMEM;
+		s->buf = b;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, data, n);
+	s->len += n;
+	while (s->len - at >= 4) {
+		const uint8_t *h = s->buf + at;
+		size_t fl = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+
+		if (fl == 0)
+			return pb_stream_fail(s, reterr, "empty frame");
+		if (fl > s->max_frame)
+			return pb_stream_fail(s, reterr, "event larger than the limit");
+		if (s->len - at - 4 < fl)
+			break;
+		r = pb_stream_event(s, h + 4, fl, fn, userdata, reterr);
+		at += 4 + fl;
+		if (r < 0)
+			break;
+	}
+	if (at > 0) {
+		memmove(s->buf, s->buf + at, s->len - at);
+		s->len -= at;
+	}
+	if (s->len == 0 && s->cap > (1u << 20)) {
+		free(s->buf);
+		s->buf = NULL;
+		s->cap = 0;
+	}
+	return r < 0 ? r : 0;
+}
+
+int k8s_pb_status(const void *msg, size_t len, long *ret_code, struct k8s_raw *ret_message)
+{
+	struct pb_reader r = { msg, (const uint8_t *)msg + len };
+	struct pb_field f;
+	int e;
+
+	*ret_code = 0;
+	*ret_message = (struct k8s_raw){ "", 0 };
+	while ((e = pb_next(&r, &f)) > 0) {
+		if (f.number == 3 && f.wire == PB_BYTES)
+			*ret_message = f.bytes;
+		else if (f.number == 6 && f.wire == PB_VARINT)
+			*ret_code = (long)(int32_t)(uint32_t)f.num;
+	}
+	return e < 0 ? -EBADMSG : 0;
 }
