@@ -33,6 +33,7 @@ import json
 import random
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -206,6 +207,13 @@ def pb_message(schema, obj):
 def pb_envelope(kind, raw, api="v1"):
     return (b"k8s\x00" + pb_bytes(1, pb_str(1, api) + pb_str(2, kind)) + pb_bytes(2, raw) +
             pb_str(3, "") + pb_str(4, ""))
+
+
+def pb_watch_frame(etype, envelope):
+    """One event of a protobuf watch: a 4-byte big-endian length, then a meta/v1 WatchEvent
+    (type = 1, object = 2: a RawExtension with raw = 1, the enveloped object)."""
+    msg = pb_str(1, etype) + pb_bytes(2, pb_bytes(1, envelope))
+    return struct.pack(">I", len(msg)) + msg
 
 
 def pb_status(st):
@@ -968,6 +976,23 @@ class ApiHandler(BaseHTTPRequestHandler):
         store = emu.store
         emu.count("watch", self.path)
         kind, api, _, _ = RESOURCES[res]
+        pb = self.reply_pb = self.wants_protobuf(res)
+        if pb:
+            emu.count("watch_protobuf", self.path)
+
+        def event(etype, v):
+            if pb:
+                return pb_watch_frame(etype, pb_envelope(kind, v.protobuf()))
+            return b'{"type":"' + etype.encode() + b'","object":' + v.data + b"}\n"
+
+        def special(etype, obj):
+            """An ERROR (obj: a Status) or a BOOKMARK (obj: an object with only metadata)."""
+            if not pb:
+                return json.dumps({"type": etype, "object": obj}).encode() + b"\n"
+            if etype == "ERROR":
+                return pb_watch_frame(etype, pb_status(obj))
+            return pb_watch_frame(etype, pb_envelope(kind, pb_message(PB_POD, obj)))
+
         timeout = int(q.get("timeoutSeconds") or 1800)
         bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
         rv_s = q.get("resourceVersion", "")
@@ -980,7 +1005,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                 for key in store.keys[res]:
                     v = store.current(res, key)
                     if v and self.match(res, ns, v.obj, lsel, fsel):
-                        initial.append(b'{"type":"ADDED","object":' + v.data + b"}\n")
+                        initial.append(event("ADDED", v))
                 sent_rv = store.rv
             else:
                 try:
@@ -998,13 +1023,12 @@ class ApiHandler(BaseHTTPRequestHandler):
                 else:
                     sent_rv = rv
         self.send_response(200)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", PROTOBUF + ";stream=watch" if pb else "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         try:
             if sent_rv is None:
-                ev = {"type": "ERROR", "object": status(410, "Expired", msg)}
-                self.write_chunk(json.dumps(ev).encode() + b"\n")
+                self.write_chunk(special("ERROR", status(410, "Expired", msg)))
                 self.wfile.write(b"0\r\n\r\n")
                 return
             self.write_chunk(b"".join(initial))
@@ -1030,7 +1054,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                     for rv, r, etype, v in store.log[pos:]:
                         if r != res or not self.match(res, ns, v.obj, lsel, fsel):
                             continue
-                        out.append(b'{"type":"' + etype.encode() + b'","object":' + v.data + b"}\n")
+                        out.append(event(etype, v))
                     sent_rv = max(sent_rv, store.rv)
                     cur_rv = store.rv
                 # faults hit streams that carry events, when they carry them
@@ -1039,21 +1063,22 @@ class ApiHandler(BaseHTTPRequestHandler):
                     self.write_chunk(half)
                     raise ConnectionAbortedError()
                 if out and emu.faults.take("error_event"):
-                    ev = {"type": "ERROR", "object": status(500, "InternalError",
-                                                            "injected watch error")}
-                    self.write_chunk(json.dumps(ev).encode() + b"\n")
+                    self.write_chunk(special("ERROR", status(500, "InternalError",
+                                                             "injected watch error")))
                     self.wfile.write(b"0\r\n\r\n")
                     self.wfile.flush()
                     return
                 if out and not malformed and emu.faults.take("malformed"):
-                    out.insert(1 if len(out) > 1 else 0, b'{"type":"MODIFIED","object":{"metadata":\n')
+                    garbage = (struct.pack(">I", 5) + b"\xff\xff\xff\xff\xff" if pb else
+                               b'{"type":"MODIFIED","object":{"metadata":\n')
+                    out.insert(1 if len(out) > 1 else 0, garbage)
                     malformed = True
                 self.write_chunk(b"".join(out))
                 now = time.monotonic()
                 if bookmarks and now >= last_bookmark + interval:
-                    bm = {"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api,
-                                                         "metadata": {"resourceVersion": str(cur_rv)}}}
-                    self.write_chunk(json.dumps(bm).encode() + b"\n")
+                    bm = {"kind": kind, "apiVersion": api,
+                          "metadata": {"resourceVersion": str(cur_rv)}}
+                    self.write_chunk(special("BOOKMARK", bm))
                     last_bookmark = now
                 if now >= deadline:
                     self.wfile.write(b"0\r\n\r\n")

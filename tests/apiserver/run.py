@@ -882,6 +882,43 @@ def s_protobuf(emu, follow, npaudit):
         check(sp["malformed"] >= len(bad), f"{sp['malformed']} malformed pods counted")
         if rnd == 1:
             break
+        # changes while watching: pod events in protobuf (JSON for the --json-only client),
+        # a stream cut in the middle of a frame, a garbage frame, an ERROR event
+        events = sp["events"]
+        churn(emu, "live", 20, 20, 20)
+        d = converge(emu, fol, exclude_model=bad)
+        dj = converge(emu, fj, exclude_model=bad)
+        check(d["stats"]["pods"]["events"] >= events + 60, "the pod watch saw no events")
+        check(d["model"]["pods"] == dj["model"]["pods"],
+              "pods from protobuf watch events differ from those from JSON events")
+        # the faults below hit the next pod watch that carries events: it must be fol's, so
+        # fj goes, and the emulator's streams of it with it
+        fj.stop()
+        emu.post("/drop")
+        time.sleep(0.5)
+        converge(emu, fol, exclude_model=bad)
+        for fault, seen in (("cut", "stream closed in the middle of an event"),
+                            ("malformed", "dropping malformed stream: watch stream: protobuf"),
+                            ("error_event", "ERROR 500: injected watch error")):
+            emu.ctl("/fault", {fault: 1})
+            churn(emu, fault, 5, 5, 5)
+            d = converge(emu, fol, exclude_model=bad)
+            end = time.monotonic() + 10  # stderr is read by another thread
+            while not any(seen in l for l in fol.stderr_lines) and time.monotonic() < end:
+                time.sleep(0.1)
+            check(any(seen in l for l in fol.stderr_lines),
+                  f"{fault}: '{seen}' not logged; client log tail:\n" +
+                  "\n".join(fol.stderr_lines[-15:]))
+            # a stream the client dropped may live on in the emulator until it writes again:
+            # end them all, so that the next fault hits a live stream
+            emu.post("/drop")
+            time.sleep(0.5)
+            d = converge(emu, fol, exclude_model=bad)
+        fj = Follower(follow, emu, ["--json-only"])
+        fj.synced()
+        dj = converge(emu, fj, exclude_model=bad)
+        check(d["model"]["pods"] == dj["model"]["pods"], "the models differ after faults")
+        sp = d["stats"]["pods"]
         # a re-list after compaction: deletes of vanished pods, unchanged pods not decoded
         relists = sp["relists"]
         emu.ctl("/outage", {"seconds": 60})
@@ -905,6 +942,7 @@ def s_protobuf(emu, follow, npaudit):
           "the truncated protobuf page was not reported")
     check(d["stats"]["pods"]["relists"] > relists, "no re-list after the truncated pages")
     st = emu.ctl("/stats")["stats"]
+    check(st.get("watch_protobuf", 0) >= 4, f"{st.get('watch_protobuf')} watches in protobuf")
     check(st.get("list_protobuf", 0) == d["stats"]["pods"]["protobuf_pages"],
           f"the emulator served {st.get('list_protobuf')} protobuf lists, the client got "
           f"{d['stats']['pods']['protobuf_pages']}")
