@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests of lib/k8s: watch stream splitting and decoding, protobuf List answers, kubeconfig,
- * backoff. */
+/* Unit tests of lib/k8s: watch stream splitting and decoding, protobuf List answers and watch
+ * streams, kubeconfig, backoff. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -1214,6 +1214,122 @@ START_TEST(protobuf_list)
 }
 END_TEST
 
+/* One frame of a protobuf watch: length, WatchEvent{type, RawExtension{enveloped object}}. */
+static void pb_frame(struct pbw *out, const char *type, const char *kind, const struct pbw *raw)
+{
+	struct pbw env, ext = { .n = 0 }, ev = { .n = 0 };
+	uint8_t h[4];
+
+	pb_envelope(&env, kind, raw, "");
+	pbw_msg(&ext, 1, &env);
+	pbw_str(&ev, 1, type);
+	pbw_msg(&ev, 2, &ext);
+	h[0] = (uint8_t)(ev.n >> 24);
+	h[1] = (uint8_t)(ev.n >> 16);
+	h[2] = (uint8_t)(ev.n >> 8);
+	h[3] = (uint8_t)ev.n;
+	pbw_raw(out, h, 4);
+	pbw_raw(out, ev.b, ev.n);
+}
+
+struct pb_events {
+	char seen[8][96];
+	int n;
+};
+
+static int pb_event_cb(void *userdata, enum k8s_watch_type type, const struct k8s_raw *kind,
+		       const void *obj, size_t len, const struct k8s_pb_meta *md)
+{
+	struct pb_events *s = userdata;
+
+	ck_assert_int_lt(s->n, 8);
+	if (type == K8S_WATCH_ERROR) {
+		struct k8s_raw msg;
+		long code;
+
+		ck_assert_int_eq(k8s_pb_status(obj, len, &code, &msg), 0);
+		snprintf(s->seen[s->n++], 96, "ERROR %ld %.*s", code, (int)msg.len, msg.p);
+		return 0;
+	}
+	ck_assert_ptr_nonnull(md);
+	snprintf(s->seen[s->n++], 96, "%d %.*s %.*s/%.*s@%.*s", (int)type, (int)kind->len, kind->p,
+		 (int)md->ns.len, md->ns.p, (int)md->name.len, md->name.p, (int)md->rv.len,
+		 md->rv.p);
+	return 0;
+}
+
+START_TEST(protobuf_watch_stream)
+{
+	struct pbw stream = { .n = 0 }, pod, st = { .n = 0 }, bm = { .n = 0 }, md = { .n = 0 };
+	struct np_error err = { 0 };
+	struct k8s_pb_stream s;
+	struct pb_events ev;
+
+	pb_pod(&pod, "ns", "a", "21");
+	pb_frame(&stream, "ADDED", "Pod", &pod);
+	pb_pod(&pod, "ns", "b", "22");
+	pb_frame(&stream, "DELETED", "Pod", &pod);
+	pbw_str(&md, 6, "23");
+	pbw_msg(&bm, 1, &md);
+	pb_frame(&stream, "BOOKMARK", "Pod", &bm);
+	pbw_str(&st, 3, "too old resource version");
+	pbw_varint(&st, 6 << 3 | 0);
+	pbw_varint(&st, 410);
+	pb_frame(&stream, "ERROR", "Status", &st);
+
+	/* every split into two chunks, and byte by byte */
+	for (size_t cut = 0; cut <= stream.n; cut++) {
+		ev = (struct pb_events){ .n = 0 };
+		k8s_pb_stream_init(&s, 0);
+		ck_assert_int_eq(k8s_pb_stream_feed(&s, stream.b, cut, pb_event_cb, &ev, &err), 0);
+		ck_assert_int_eq(k8s_pb_stream_feed(&s, stream.b + cut, stream.n - cut, pb_event_cb,
+						    &ev, &err),
+				 0);
+		ck_assert(!k8s_pb_stream_pending(&s));
+		ck_assert_int_eq(ev.n, 4);
+		ck_assert_str_eq(ev.seen[0], "0 Pod ns/a@21");
+		ck_assert_str_eq(ev.seen[1], "2 Pod ns/b@22");
+		ck_assert_str_eq(ev.seen[2], "3 Pod /@23");
+		ck_assert_str_eq(ev.seen[3], "ERROR 410 too old resource version");
+		k8s_pb_stream_done(&s);
+	}
+	ev = (struct pb_events){ .n = 0 };
+	k8s_pb_stream_init(&s, 0);
+	for (size_t i = 0; i < stream.n; i++)
+		ck_assert_int_eq(k8s_pb_stream_feed(&s, stream.b + i, 1, pb_event_cb, &ev, &err),
+				 0);
+	ck_assert_int_eq(ev.n, 4);
+	/* the stream ends in the middle of a frame */
+	ck_assert_int_eq(k8s_pb_stream_feed(&s, stream.b, 7, pb_event_cb, &ev, &err), 0);
+	ck_assert(k8s_pb_stream_pending(&s));
+	k8s_pb_stream_done(&s);
+
+	/* malformed: an empty frame, a frame over the limit, garbage, an unknown type */
+	k8s_pb_stream_init(&s, 64);
+	ck_assert_int_eq(k8s_pb_stream_feed(&s, "\0\0\0\0", 4, pb_event_cb, &ev, &err), -EBADMSG);
+	ck_assert_int_eq(k8s_pb_stream_feed(&s, stream.b, stream.n, pb_event_cb, &ev, &err),
+			 -EBADMSG); /* failed for good */
+	k8s_pb_stream_done(&s);
+	k8s_pb_stream_init(&s, 16);
+	ck_assert_int_eq(k8s_pb_stream_feed(&s, stream.b, stream.n, pb_event_cb, &ev, &err),
+			 -EBADMSG);
+	ck_assert_msg(strstr(err.message, "limit"), "%s", err.message);
+	k8s_pb_stream_done(&s);
+	k8s_pb_stream_init(&s, 0);
+	ck_assert_int_eq(
+		k8s_pb_stream_feed(&s, "\0\0\0\5\xff\xff\xff\xff\xff", 9, pb_event_cb, &ev, &err),
+		-EBADMSG);
+	k8s_pb_stream_done(&s);
+	stream.n = 0;
+	pb_frame(&stream, "RENAMED", "Pod", &pod);
+	k8s_pb_stream_init(&s, 0);
+	ck_assert_int_eq(k8s_pb_stream_feed(&s, stream.b, stream.n, pb_event_cb, &ev, &err),
+			 -EBADMSG);
+	ck_assert_msg(strstr(err.message, "unknown event type"), "%s", err.message);
+	k8s_pb_stream_done(&s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("k8s");
@@ -1251,6 +1367,7 @@ int main(void)
 	tcase_add_test(tc, retry_after);
 	tcase_add_test(tc, resources);
 	tcase_add_test(tc, protobuf_list);
+	tcase_add_test(tc, protobuf_watch_stream);
 	suite_add_tcase(s, tc);
 	/* a cut that scans the rest of the page per match takes half a minute here */
 	tcase_set_timeout(linear, 10);
