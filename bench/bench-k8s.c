@@ -10,7 +10,7 @@
  * --relist: after the watch, the API server goes away, 100 pods change, history is compacted
  * and the server comes back: the informers get 410 Gone and list everything again, most of it
  * unchanged; prints the CPU time of that re-list.
- * --json lists pods in JSON as well (by default the client asks for protobuf).
+ * --json lists and watches pods in JSON as well (by default the client asks for protobuf).
  * --repeat N syncs N - 1 more times at the end (a new client and model each time) and prints the
  * smallest and the median CPU time of the N syncs: on a shared machine single runs vary a lot.
  */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # API client benchmark: the emulator holds 50,000 pods, 2,000 namespaces, 2,000 policies;
-# bench-k8s measures the initial sync and a 1,000 pod updates/s watch stream. H2=1 puts nghttpx
-# (HTTP/2) in front of the emulator; BENCH_WRAP runs bench-k8s under a profiler.
+# bench-k8s measures the initial sync and a 1,000 pod updates/s watch stream (pods in protobuf;
+# BENCH_ARGS=--json for JSON). H2=1 puts nghttpx (HTTP/2) in front of the emulator; BENCH_WRAP
+# runs bench-k8s under a profiler.
 # Run by bench/run with BUILD and DATA set.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
