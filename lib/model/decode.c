@@ -475,32 +475,36 @@ static void pod_src_done(struct pod_src *s)
 		free(s->labels);
 }
 
+/* Grows the array *v (n used of *cap, its first room inline) to want entries of size bytes;
+ * returns 0 or -ENOMEM. */
+static int grow_inline(void **v, const void *inline_v, size_t *cap, size_t n, size_t want,
+		       size_t size)
+{
+	void *x;
+
+	if (want <= *cap)
+		return 0;
+	x = calloc(want, size);
+	if (!x)
+		return -ENOMEM;
+	memcpy(x, *v, n * size);
+	if (*v != inline_v)
+		free(*v);
+	*v = x;
+	*cap = want;
+	return 0;
+}
+
 /* Makes room for n ports and n labels in total. */
 static int pod_src_reserve(struct pod_src *s, size_t n_ports, size_t n_labels)
 {
-	if (n_ports > s->cap_ports) {
-		struct pod_port_src *v = calloc(n_ports, sizeof(*v));
+	int r = grow_inline((void **)&s->ports, s->ports_inline, &s->cap_ports, s->n_ports, n_ports,
+			    sizeof(*s->ports));
 
-		if (!v)
-			return -ENOMEM;
-		memcpy(v, s->ports, s->n_ports * sizeof(*v));
-		if (s->ports != s->ports_inline)
-			free(s->ports);
-		s->ports = v;
-		s->cap_ports = n_ports;
-	}
-	if (n_labels > s->cap_labels) {
-		struct pod_label_src *v = calloc(n_labels, sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		memcpy(v, s->labels, s->n_labels * sizeof(*v));
-		if (s->labels != s->labels_inline)
-			free(s->labels);
-		s->labels = v;
-		s->cap_labels = n_labels;
-	}
-	return 0;
+	if (r < 0)
+		return r;
+	return grow_inline((void **)&s->labels, s->labels_inline, &s->cap_labels, s->n_labels,
+			   n_labels, sizeof(*s->labels));
 }
 
 static int port_path_fail(struct np_error *e, const struct pod_port_src *p, const char *fmt, ...)
