@@ -359,20 +359,9 @@ int k8s_pb_stream_feed(struct k8s_pb_stream *s, const void *data, size_t n, k8s_
 	if (s->failed)
 		return np_error_set(reterr, -EBADMSG, "watch stream", NULL, NULL, 0,
 				    "stream already failed");
-	if (s->len + n + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
-		uint8_t *b;
-
-		while (cap < s->len + n + 1)
-			cap *= 2;
-		b = realloc(s->buf, cap);
-		if (!b)
-			return -ENOMEM;
-		s->buf = b;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, data, n);
-	s->len += n;
+	r = np_buf_append((void **)&s->buf, &s->len, &s->cap, data, n);
+	if (r < 0)
+		return r;
 	while (s->len - at >= 4) {
 		const uint8_t *h = s->buf + at;
 		size_t fl = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];

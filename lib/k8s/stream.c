@@ -43,21 +43,7 @@ static int stream_append(struct k8s_stream *s, const char *data, size_t n)
 		s->scan -= s->start;
 		s->start = 0;
 	}
-	if (s->len + n + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
-		char *b;
-
-		while (cap < s->len + n + 1)
-			cap *= 2;
-		b = realloc(s->buf, cap);
-		if (!b)
-			return -ENOMEM;
-		s->buf = b;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, data, n);
-	s->len += n;
-	return 0;
+	return np_buf_append((void **)&s->buf, &s->len, &s->cap, data, n);
 }
 
 static size_t skip_ws(const char *b, size_t i, size_t n)

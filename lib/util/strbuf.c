@@ -122,3 +122,23 @@ void strbuf_done(struct strbuf *sb)
 	free(sb->s);
 	*sb = (struct strbuf){ 0 };
 }
+
+int np_buf_append(void **buf, size_t *len, size_t *cap, const void *data, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t c = *cap ? *cap : 4096;
+		void *b;
+
+		while (c < *len + n + 1)
+			c *= 2;
+		b = realloc(*buf, c);
+		if (!b)
+			return -ENOMEM;
+		*buf = b;
+		*cap = c;
+	}
+	if (n)
+		memcpy((char *)*buf + *len, data, n);
+	*len += n;
+	return 0;
+}

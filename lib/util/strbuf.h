@@ -30,3 +30,8 @@ char *strbuf_steal(struct strbuf *sb);
 void strbuf_reset(struct strbuf *sb);
 /* Frees the contents of sb (not sb itself). */
 void strbuf_done(struct strbuf *sb);
+
+/* Appends n bytes to the byte buffer *buf of *len bytes in *cap (the caller's, freed with
+ * free()), growing it from 4 KiB by doubling with one byte to spare after the data. Returns 0,
+ * or -ENOMEM with the buffer unchanged. */
+int np_buf_append(void **buf, size_t *len, size_t *cap, const void *data, size_t n);

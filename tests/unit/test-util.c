@@ -174,6 +174,26 @@ START_TEST(hash64_block_sees_every_byte)
 }
 END_TEST
 
+START_TEST(buf_append_grows)
+{
+	char *buf = NULL, chunk[3000];
+	size_t len = 0, cap = 0;
+
+	memset(chunk, 'x', sizeof(chunk));
+	ck_assert_int_eq(np_buf_append((void **)&buf, &len, &cap, "ab", 2), 0);
+	ck_assert_uint_eq(len, 2);
+	ck_assert_uint_eq(cap, 4096);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(np_buf_append((void **)&buf, &len, &cap, chunk, sizeof(chunk)), 0);
+	ck_assert_uint_eq(len, 2 + 3 * sizeof(chunk));
+	ck_assert_uint_eq(cap, 16384); /* doubled, with a byte to spare after the data */
+	ck_assert(memcmp(buf, "abxxx", 5) == 0 && buf[len - 1] == 'x');
+	ck_assert_int_eq(np_buf_append((void **)&buf, &len, &cap, NULL, 0), 0);
+	ck_assert_uint_eq(len, 2 + 3 * sizeof(chunk));
+	free(buf);
+}
+END_TEST
+
 START_TEST(strbuf_json)
 {
 	struct strbuf sb = { 0 };
@@ -203,6 +223,7 @@ int main(void)
 	tcase_add_test(tc, cidr_parse_and_format);
 	tcase_add_test(tc, hashmap_and_pool);
 	tcase_add_test(tc, strbuf_json);
+	tcase_add_test(tc, buf_append_grows);
 	tcase_add_test(tc, hash64_block_sees_every_byte);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
