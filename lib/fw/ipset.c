@@ -892,20 +892,29 @@ static int ipsets_into(struct list_state *st, const struct fw_ipsets *l, struct 
 	return ipsets_source_info(l, rs);
 }
 
+/* The end of a read or parse into rs (r its result, l its list): the IR sets into rs, st
+ * freed, *ret set on success. Returns 0 or -errno. */
+static int into_finish(int r, struct list_state *st, struct fw_ipsets *l, struct ir_ruleset *rs,
+		       struct fw_ipsets **ret)
+{
+	if (r >= 0)
+		r = ipsets_into(st, l, rs);
+	list_state_done(st);
+	if (r < 0) {
+		fw_ipsets_free(l);
+		return r;
+	}
+	*ret = l;
+	return 0;
+}
+
 int fw_ipsets_read_into(struct ir_ruleset *rs, struct fw_ipsets **ret)
 {
-	_cleanup_(fw_ipsets_freep) struct fw_ipsets *l = NULL;
+	struct fw_ipsets *l = NULL;
 	struct list_state st = { .direct = true };
-	int r;
+	int r = ipsets_read(&st, &l);
 
-	r = ipsets_read(&st, &l);
-	if (r >= 0)
-		r = ipsets_into(&st, l, rs);
-	list_state_done(&st);
-	if (r < 0)
-		return r;
-	*ret = TAKE_PTR(l);
-	return 0;
+	return into_finish(r, &st, l, rs, ret);
 }
 
 /* Parses a LIST dump held in memory into *ret (and with st->direct, IR sets in st->irs). */
@@ -959,18 +968,11 @@ int fw_ipsets_parse_dump(const void *buf, size_t len, struct fw_ipsets **ret)
 int fw_ipsets_parse_dump_into(const void *buf, size_t len, struct ir_ruleset *rs,
 			      struct fw_ipsets **ret)
 {
-	_cleanup_(fw_ipsets_freep) struct fw_ipsets *l = NULL;
+	struct fw_ipsets *l = NULL;
 	struct list_state st = { .direct = true };
-	int r;
+	int r = parse_dump(buf, len, &st, &l);
 
-	r = parse_dump(buf, len, &st, &l);
-	if (r >= 0)
-		r = ipsets_into(&st, l, rs);
-	list_state_done(&st);
-	if (r < 0)
-		return r;
-	*ret = TAKE_PTR(l);
-	return 0;
+	return into_finish(r, &st, l, rs, ret);
 }
 
 /* --- into the IR --- */
