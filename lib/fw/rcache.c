@@ -9,6 +9,7 @@
 
 #include "ir/ir.h"
 #include "rcache.h"
+#include "util/hashmap.h"
 
 struct rc_entry {
 	uint64_t hash;
@@ -84,33 +85,10 @@ size_t fw_rcache_size(const struct fw_rcache *c)
 	return c->n;
 }
 
-#define GOLDEN 0x9e3779b97f4a7c15ull
-
 uint64_t fw_rcache_hash(const void *tag, const void *key, size_t len)
 {
-	const uint8_t *p = key;
-	uint64_t h = ((uint64_t)(uintptr_t)tag * GOLDEN) ^ len, h2 = ~h, w, w2;
+	uint64_t h = np_hash64_block((uint64_t)(uintptr_t)tag * 0x9e3779b97f4a7c15ull, key, len);
 
-	/* two independent lanes of 8 bytes: keys are a few hundred bytes */
-	for (; len >= 16; p += 16, len -= 16) {
-		memcpy(&w, p, 8);
-		memcpy(&w2, p + 8, 8);
-		h = (h ^ w) * GOLDEN;
-		h2 = (h2 ^ w2) * 0xc2b2ae3d27d4eb4full;
-		h ^= h >> 29;
-		h2 ^= h2 >> 31;
-	}
-	for (; len >= 8; p += 8, len -= 8) {
-		memcpy(&w, p, 8);
-		h = (h ^ w) * GOLDEN;
-		h ^= h >> 29;
-	}
-	if (len > 0) {
-		w = 0;
-		memcpy(&w, p, len);
-		h = (h ^ w) * GOLDEN;
-	}
-	h ^= h2 * 0x165667b19e3779f9ull;
 	/* a final mix (murmur3's) so that the low bits index well */
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
