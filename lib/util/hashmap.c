@@ -42,7 +42,8 @@ uint64_t np_hash64_block(uint64_t h, const void *p, size_t n)
 		memcpy(&w1, b + 8, 8);
 		h = (h ^ fold_mul(w0 ^ k0, w1 ^ k1)) * k2;
 	}
-	memcpy(&t0, b, n < 8 ? n : 8);
+	if (n > 0) /* p may be NULL when n is 0 */
+		memcpy(&t0, b, n < 8 ? n : 8);
 	if (n > 8)
 		memcpy(&t1, b + 8, n - 8);
 	h = (h ^ fold_mul(t0 ^ k0 ^ len, t1 ^ k1)) * k2;

@@ -171,6 +171,8 @@ START_TEST(hash64_block_sees_every_byte)
 	memset(buf, 0, sizeof(buf));
 	ck_assert_uint_ne(np_hash64_block(1, buf, 32), np_hash64_block(2, buf, 32));
 	ck_assert_uint_ne(np_hash64_block(1, buf, 32), np_hash64_block(1, buf, 48));
+	/* nothing to hash, from no buffer at all (an empty key) */
+	ck_assert_uint_eq(np_hash64_block(1, NULL, 0), np_hash64_block(1, buf, 0));
 }
 END_TEST
 
