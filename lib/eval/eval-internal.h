@@ -91,6 +91,9 @@ struct ifrun {
 };
 
 /* Packets of family f (0 IPv4, 1 IPv6) at hook h meet hooks[f][h], in priority order. */
+/* eval_ctx.rule_memo: a shared walk cannot pass the rule (see rule_memo_bits()) */
+#define MEMO_UNSAFE (1 << 7)
+
 struct eval_ctx {
 	struct ir_ruleset *rs;
 	struct chain_list hooks[2][_IR_HOOK_MAX];
@@ -101,6 +104,7 @@ struct eval_ctx {
 	struct ifrun *runs;
 	size_t nruns;
 	uint32_t *rule_run; /* by ir_rule.id: its dispatch run + 1, or 0 */
+	uint8_t *rule_memo; /* by ir_rule.id: the EVAL_VARY_* fields it reads, MEMO_UNSAFE */
 };
 
 /* The position of the first rule at or after pos (in run) that names ifname, or run->end. */

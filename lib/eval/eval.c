@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "eval-internal.h"
+#include "util/hashmap.h"
 
 /* --- names --- */
 
@@ -564,6 +565,72 @@ static int ifruns_find(struct eval_ctx *ctx, const struct ir_chain *c)
 	return 0;
 }
 
+/* The EVAL_VARY_* group of the packet field f reads, or 0 for the fields a batch of shared walks
+ * keeps fixed (and the walk's own state: marks, conntrack). */
+static uint8_t field_vary(enum ir_field f)
+{
+	switch (f) {
+	case IR_FIELD_SADDR:
+		return EVAL_VARY_SADDR;
+	case IR_FIELD_DADDR:
+		return EVAL_VARY_DADDR;
+	case IR_FIELD_IIFNAME:
+	case IR_FIELD_IIF:
+		return EVAL_VARY_IIF;
+	case IR_FIELD_OIFNAME:
+	case IR_FIELD_OIF:
+		return EVAL_VARY_OIF;
+	case IR_FIELD_L4PROTO:
+	case IR_FIELD_SPORT:
+	case IR_FIELD_DPORT:
+	case IR_FIELD_ICMP_TYPE:
+	case IR_FIELD_ICMP_CODE:
+	case IR_FIELD_TCP_FLAGS:
+		return EVAL_VARY_L4;
+	default:
+		return 0;
+	}
+}
+
+/* The fields rule r reads (EVAL_VARY_*), with MEMO_UNSAFE when a shared walk cannot pass it: it
+ * reads a varying field and changes the state (mark, notrack) before a point where it can still
+ * fail to match (a no-match would not always mean the same state). A nat that rewrites the
+ * packet stops the keeping of a walk where it runs (stmts_run()). */
+static uint8_t rule_memo_bits(const struct ir_rule *r)
+{
+	uint8_t b = 0, unsafe = 0;
+	bool effects = false;
+
+	EVAL_FOREACH(p, &r->preds)
+	{
+		if (p->kind == IR_PRED_LOOKUP)
+			for (unsigned k = 0; k < p->ref.nkey && k < IR_KEY_MAX; k++)
+				b |= field_vary(p->ref.key[k]);
+		else
+			b |= field_vary(p->field);
+	}
+	EVAL_FOREACH(s, &r->stmts)
+	{
+		switch (s->kind) {
+		case IR_STMT_VMAP:
+			for (unsigned k = 0; k < s->ref.nkey && k < IR_KEY_MAX; k++)
+				b |= field_vary(s->ref.key[k]);
+			if (effects)
+				unsafe = MEMO_UNSAFE;
+			break;
+		case IR_STMT_MARK:
+		case IR_STMT_NOTRACK:
+			if (s->after < r->preds.n)
+				unsafe = MEMO_UNSAFE;
+			effects = true;
+			break;
+		default:
+			break;
+		}
+	}
+	return b ? b | unsafe : 0;
+}
+
 int eval_prepare(struct ir_ruleset *rs, struct eval_ctx **ret)
 {
 	_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
@@ -620,8 +687,13 @@ int eval_prepare(struct ir_ruleset *rs, struct eval_ctx **ret)
 		prefilter_build(*rp, &ctx->pf[(*rp)->id]);
 	}
 	ctx->rule_run = calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*ctx->rule_run));
-	if (!ctx->rule_run)
+	ctx->rule_memo = calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*ctx->rule_memo));
+	if (!ctx->rule_run || !ctx->rule_memo)
 		return -ENOMEM;
+	EVAL_FOREACH(tp, &rs->tables)
+	EVAL_FOREACH(cp, &(*tp)->chains)
+	EVAL_FOREACH(rp, &(*cp)->rules)
+	ctx->rule_memo[(*rp)->id] = rule_memo_bits(*rp);
 	EVAL_FOREACH(tp, &rs->tables)
 	EVAL_FOREACH(cp, &(*tp)->chains)
 	{
@@ -669,7 +741,7 @@ size_t eval_ctx_memory(const struct eval_ctx *ctx)
 		m += x->names ? (x->names_mask + 1) * sizeof(*x->names) : 0;
 	}
 	m += ctx->rs->n_rules * sizeof(*ctx->pf) + ctx->rs->n_chains * sizeof(*ctx->chain_first);
-	m += ctx->rs->n_rules * sizeof(*ctx->rule_run);
+	m += ctx->rs->n_rules * (sizeof(*ctx->rule_run) + sizeof(*ctx->rule_memo));
 	for (size_t i = 0; i < ctx->nruns; i++)
 		m += sizeof(ctx->runs[i]) + (ctx->runs[i].mask + 1) * sizeof(*ctx->runs[i].slots) +
 		     (ctx->runs[i].end - ctx->runs[i].first) * sizeof(*ctx->runs[i].next);
@@ -694,6 +766,7 @@ struct eval_ctx *eval_ctx_free(struct eval_ctx *ctx)
 	}
 	free(ctx->runs);
 	free(ctx->rule_run);
+	free(ctx->rule_memo);
 	free(ctx);
 	return NULL;
 }
@@ -1428,6 +1501,7 @@ struct env {
 	unsigned forks;
 	bool oom;
 	struct eval_region rg; /* narrowed by every test of the evaluation, all forks included */
+	struct eval_memo *memo; /* the tree this walk adds to, or NULL */
 };
 
 static void state_done(struct state *st)
@@ -1447,6 +1521,344 @@ static int state_copy(const struct state *src, struct state *ret)
 	memcpy(ret->trace.items, src->trace.items, src->trace.n * sizeof(*src->trace.items));
 	ret->trace.n = src->trace.n;
 	return 0;
+}
+
+/* --- shared walks: the tree of a batch (see eval_packet_memo()) --- */
+
+enum {
+	MK_NOMATCH,
+	MK_MATCH, /* with the verdict applied */
+	MK_TO, /* a dispatch run led to another position */
+};
+
+/* The outcome of the step at a node: what the walk does next depends on nothing else. */
+struct memo_key {
+	uint8_t how, kind; /* MK_*; the verdict kind of a match */
+	uint32_t to; /* MK_TO: the position */
+	const struct ir_chain *target; /* a match's jump or goto target */
+};
+
+struct memo_edge {
+	uint32_t node; /* from this node (index + 1); 0: an empty slot */
+	uint32_t child; /* to this one (index + 1) */
+	struct memo_key key; /* for this outcome of the node's step */
+};
+
+struct memo_node {
+	/* A step: the rule at position pos of chain, and the state the rule sees. */
+	const struct ir_chain *chain;
+	uint32_t pos, id;
+	uint32_t mark, ct_mark, ct_state;
+	bool pre_ct, notracked;
+	size_t snap; /* offset in snaps of the whole state before the step */
+	uint32_t snap_size;
+	uint64_t hash; /* of the snapshot */
+	/* A leaf (leaf true): the walk's end. */
+	bool leaf;
+	enum eval_verdict verdict;
+	int decided_rank;
+	struct eval_trace_entry decided;
+};
+
+/* The state a snapshot keeps: everything before the reason, and the used part of the stack. */
+#define SNAP_HEAD offsetof(struct state, reason)
+
+struct eval_memo {
+	unsigned vary;
+	const struct eval_ctx *ctx;
+	struct eval_packet first; /* the batch's first packet: its fixed fields are the batch's */
+	bool batch, off; /* off: this batch's walks are not shared (device chains) */
+	uint32_t root; /* node index + 1, or 0 */
+	VEC(struct memo_node) nodes;
+	struct memo_edge *edges; /* open addressing on (node, outcome) */
+	size_t edges_mask, edges_n;
+	uint8_t *snaps;
+	size_t snaps_n, snaps_cap;
+	/* the walk being kept */
+	bool abort; /* the walk is not kept from here on */
+	uint32_t open; /* the node whose step's outcome is pending (+ 1), or 0 */
+	uint32_t resumed; /* the node the walk resumes at (+ 1): its step is no new node */
+	struct memo_key key; /* the pending outcome */
+	uint32_t merged; /* the walk met the state of this node (+ 1): it descends from there */
+	/* the nodes by the hash of their state (index + 1; 0 empty): walks that reach the same
+	 * state go on as one */
+	uint32_t *ht;
+	size_t ht_mask, ht_n;
+	struct state scratch; /* the steps of a descent */
+	struct eval_memo_stats stats;
+};
+
+/* A batch's tree grows by at most one node per rule of a new path; past these sizes it starts
+ * over (same answers, fewer shared). */
+#define MEMO_NODES_MAX (1u << 18)
+#define MEMO_SNAPS_MAX ((size_t)64 << 20)
+
+static void memo_clear(struct eval_memo *m)
+{
+	m->root = 0;
+	m->nodes.n = 0;
+	if (m->edges)
+		memset(m->edges, 0, (m->edges_mask + 1) * sizeof(*m->edges));
+	m->edges_n = 0;
+	m->snaps_n = 0;
+	m->open = m->resumed = m->merged = 0;
+	m->abort = false;
+	if (m->ht)
+		memset(m->ht, 0, (m->ht_mask + 1) * sizeof(*m->ht));
+	m->ht_n = 0;
+}
+
+/* Writes st's snapshot to buf (SNAP_HEAD + depth frames): the varying fields of the packet and
+ * the trace array, which differ from walk to walk on the same path, zeroed. */
+static void memo_snapshot(const struct eval_memo *m, const struct state *st, uint8_t *buf)
+{
+	struct eval_packet pk;
+	typeof(st->trace) none = { 0 };
+
+	memcpy(buf, st, SNAP_HEAD);
+	memcpy(buf + SNAP_HEAD, st->stack, st->depth * sizeof(struct frame));
+	memcpy(&pk, &st->pkt, sizeof(pk));
+	if (m->vary & EVAL_VARY_SADDR)
+		pk.saddr = 0;
+	if (m->vary & EVAL_VARY_DADDR)
+		pk.daddr = 0;
+	if (m->vary & EVAL_VARY_IIF) {
+		memset(pk.iif, 0, sizeof(pk.iif));
+		pk.iif_index = 0;
+	}
+	if (m->vary & EVAL_VARY_OIF) {
+		memset(pk.oif, 0, sizeof(pk.oif));
+		pk.oif_index = 0;
+	}
+	pk.l4proto = 0;
+	pk.sport = pk.dport = 0;
+	pk.icmp_type = pk.icmp_code = 0;
+	pk.tcp_flags_set = false;
+	pk.tcp_flags = 0;
+	memcpy(buf + offsetof(struct state, pkt), &pk, sizeof(pk));
+	memcpy(buf + offsetof(struct state, trace), &none, sizeof(none));
+}
+
+/* Returns the node (+ 1) whose snapshot equals snap (size bytes, hash h), or 0. */
+static uint32_t memo_find(const struct eval_memo *m, const uint8_t *snap, uint32_t size, uint64_t h)
+{
+	if (!m->ht)
+		return 0;
+	for (size_t i = h & m->ht_mask; m->ht[i]; i = (i + 1) & m->ht_mask) {
+		const struct memo_node *x = &m->nodes.items[m->ht[i] - 1];
+
+		if (x->hash == h && x->snap_size == size &&
+		    memcmp(m->snaps + x->snap, snap, size) == 0)
+			return m->ht[i];
+	}
+	return 0;
+}
+
+/* Adds node n (+ 1) to the hash table; a table without memory only finds fewer. */
+static void memo_index(struct eval_memo *m, uint32_t n)
+{
+	size_t i;
+
+	if (2 * (m->ht_n + 1) > (m->ht ? m->ht_mask + 1 : 0)) {
+		size_t cap = m->ht ? 2 * (m->ht_mask + 1) : 1024;
+		uint32_t *v = calloc(cap, sizeof(*v));
+
+		if (!v)
+			return;
+		for (size_t j = 0; m->ht && j <= m->ht_mask; j++)
+			if (m->ht[j]) {
+				for (i = m->nodes.items[m->ht[j] - 1].hash & (cap - 1); v[i];
+				     i = (i + 1) & (cap - 1))
+					;
+				v[i] = m->ht[j];
+			}
+		free(m->ht);
+		m->ht = v;
+		m->ht_mask = cap - 1;
+	}
+	for (i = m->nodes.items[n - 1].hash & m->ht_mask; m->ht[i]; i = (i + 1) & m->ht_mask)
+		;
+	m->ht[i] = n;
+	m->ht_n++;
+}
+
+static bool memo_key_eq(const struct memo_key *a, const struct memo_key *b)
+{
+	return a->how == b->how && a->kind == b->kind && a->to == b->to && a->target == b->target;
+}
+
+static size_t memo_edge_hash(uint32_t n, const struct memo_key *k)
+{
+	uint64_t h = (uint64_t)n * 0x9e3779b97f4a7c15ull;
+
+	h ^= ((uint64_t)k->how << 40 | (uint64_t)k->kind << 32 | k->to) * 0xff51afd7ed558ccdull;
+	h ^= (uint64_t)(uintptr_t)k->target * 0xc4ceb9fe1a85ec53ull;
+	return (size_t)(h ^ h >> 29);
+}
+
+/* Returns the child of node n (+ 1) for outcome k, or 0. */
+static uint32_t memo_child(const struct eval_memo *m, uint32_t n, const struct memo_key *k)
+{
+	if (!m->edges)
+		return 0;
+	for (size_t i = memo_edge_hash(n, k) & m->edges_mask; m->edges[i].node;
+	     i = (i + 1) & m->edges_mask)
+		if (m->edges[i].node == n && memo_key_eq(&m->edges[i].key, k))
+			return m->edges[i].child;
+	return 0;
+}
+
+/* Makes node n (+ 1) the next one of the pending outcome, or the root. Returns 0 or -ENOMEM. */
+static int memo_link(struct eval_memo *m, uint32_t n)
+{
+	size_t i;
+
+	if (!m->open) {
+		m->root = n;
+		return 0;
+	}
+	if (2 * (m->edges_n + 1) > (m->edges ? m->edges_mask + 1 : 0)) {
+		size_t cap = m->edges ? 2 * (m->edges_mask + 1) : 1024;
+		struct memo_edge *v = calloc(cap, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		for (size_t j = 0; m->edges && j <= m->edges_mask; j++) {
+			const struct memo_edge *e = &m->edges[j];
+
+			if (!e->node)
+				continue;
+			for (i = memo_edge_hash(e->node, &e->key) & (cap - 1); v[i].node;
+			     i = (i + 1) & (cap - 1))
+				;
+			v[i] = *e;
+		}
+		free(m->edges);
+		m->edges = v;
+		m->edges_mask = cap - 1;
+	}
+	for (i = memo_edge_hash(m->open, &m->key) & m->edges_mask; m->edges[i].node;
+	     i = (i + 1) & m->edges_mask)
+		;
+	m->edges[i] = (struct memo_edge){ .node = m->open, .child = n, .key = m->key };
+	m->edges_n++;
+	return 0;
+}
+
+/* Returns the index + 1 of a new node for the state st, or 0 (no memory, or the tree is full). */
+static uint32_t memo_node_new(struct eval_memo *m, const struct state *st, bool leaf)
+{
+	struct memo_node x = { 0 };
+
+	if (m->nodes.n >= MEMO_NODES_MAX)
+		return 0;
+	if (!leaf) {
+		const struct frame *f = &st->stack[st->depth - 1];
+		/* rounded up: every snapshot starts aligned */
+		size_t need = (SNAP_HEAD + st->depth * sizeof(struct frame) + 15) & ~(size_t)15;
+
+		if (m->snaps_n + need > m->snaps_cap) {
+			size_t cap = m->snaps_cap ? 2 * m->snaps_cap : 64 * 1024;
+			uint8_t *v;
+
+			while (cap < m->snaps_n + need)
+				cap *= 2;
+			if (cap > MEMO_SNAPS_MAX || !(v = realloc(m->snaps, cap)))
+				return 0;
+			m->snaps = v;
+			m->snaps_cap = cap;
+		}
+		memset(m->snaps + m->snaps_n, 0, need);
+		memo_snapshot(m, st, m->snaps + m->snaps_n);
+		x.snap = m->snaps_n;
+		x.snap_size = (uint32_t)need;
+		x.hash = np_hash64_block(0x6d656d6f, m->snaps + m->snaps_n, need);
+		x.chain = f->chain;
+		x.pos = f->rule;
+		x.id = m->ctx->chain_first[f->chain->id] + f->rule;
+		x.mark = st->pkt.mark;
+		x.ct_mark = st->pkt.ct_mark;
+		x.ct_state = st->pkt.ct_state;
+		x.pre_ct = st->pre_ct;
+		x.notracked = st->notracked;
+	}
+	x.leaf = leaf;
+	if (!leaf) {
+		uint32_t same = memo_find(m, m->snaps + x.snap, x.snap_size, x.hash);
+
+		if (same)
+			return same; /* the snapshot just written is dropped (snaps_n unchanged) */
+		m->snaps_n += x.snap_size;
+	}
+	if (VEC_PUSH(&m->nodes, x) < 0)
+		return 0;
+	if (!leaf)
+		memo_index(m, (uint32_t)m->nodes.n);
+	return (uint32_t)m->nodes.n;
+}
+
+/* Before the step at rule id: returns 1 when it is a node of the tree (its outcome is then
+ * reported with memo_outcome()), adding the node when the walk is kept; 0 when it is not; -1
+ * when the state is an existing node's (m->merged): the walk stops and descends from there. */
+static int memo_begin(struct env *env, const struct state *st, uint32_t id)
+{
+	struct eval_memo *m = env->memo;
+	uint8_t b = env->ctx->rule_memo[id];
+	uint32_t n, before;
+
+	if (m->abort || !(b & m->vary))
+		return 0;
+	if (b & MEMO_UNSAFE) {
+		m->abort = true;
+		return 0;
+	}
+	if (m->resumed) {
+		m->open = m->resumed;
+		m->resumed = 0;
+		return 1;
+	}
+	before = (uint32_t)m->nodes.n;
+	if (!(n = memo_node_new(m, st, false)) || memo_link(m, n) < 0) {
+		m->abort = true;
+		return 0;
+	}
+	if (n <= before) {
+		m->merged = n;
+		return -1;
+	}
+	m->open = n;
+	return 1;
+}
+
+static void memo_outcome(struct env *env, uint8_t how, uint32_t to, const struct ir_verdict *v)
+{
+	struct eval_memo *m = env->memo;
+
+	m->key = (struct memo_key){
+		.how = how,
+		.to = to,
+		.kind = v ? (uint8_t)v->kind : 0,
+		.target = v ? v->target : NULL,
+	};
+}
+
+/* The end of a kept walk with verdict v: adds its leaf. */
+static void memo_end(struct env *env, const struct state *st, enum eval_verdict v)
+{
+	struct eval_memo *m = env->memo;
+	struct memo_node *x;
+	uint32_t n;
+
+	if (m->abort || m->resumed || v == EVAL_UNKNOWN || st->rsn != RSN_DECIDED || env->forks)
+		return;
+	if (!(n = memo_node_new(m, st, true)) || memo_link(m, n) < 0)
+		return;
+	x = &m->nodes.items[n - 1];
+	x->verdict = v;
+	x->decided = st->decided;
+	x->decided_rank = st->decided_rank;
+	x->mark = st->pkt.mark;
+	x->ct_mark = st->pkt.ct_mark;
 }
 
 _printf_(2, 3) static void set_reason(struct state *st, const char *fmt, ...)
@@ -1680,9 +2092,15 @@ static enum rule_outcome stmts_run(struct env *env, struct state *st, const stru
 		case IR_STMT_NAT: {
 			enum rule_outcome o;
 
+			np_u128 sa = st->pkt.saddr, da = st->pkt.daddr;
+			uint16_t dp = st->pkt.dport;
+
 			if (s->nat == IR_NAT_DNAT && s->nat_has_port)
 				rg_point(&env->rg, IR_FIELD_DPORT, st->pkt.dport);
 			o = nat_apply(st, r, s, note);
+			if (env->memo &&
+			    (st->pkt.saddr != sa || st->pkt.daddr != da || st->pkt.dport != dp))
+				env->memo->abort = true; /* the packet is no longer the batch's */
 
 			if (o != R_MATCH)
 				return o;
@@ -1726,9 +2144,12 @@ static enum rule_outcome rule_eval(struct env *env, struct state *st, const stru
 	while (si < r->stmts.n && r->stmts.items[si].after < start)
 		si++;
 	for (unsigned i = start;; i++) {
-		o = stmts_run(env, st, r, &si, i, verdict, &decided, note);
-		if (o != R_MATCH || decided)
-			return o;
+		/* statements due before predicate i (most rules have none) */
+		if (si < r->stmts.n && r->stmts.items[si].after <= i) {
+			o = stmts_run(env, st, r, &si, i, verdict, &decided, note);
+			if (o != R_MATCH || decided)
+				return o;
+		}
 		if (i >= r->preds.n)
 			break;
 		switch (pred_eval(env->ctx, &st->pkt, &r->preds.items[i], &env->rg)) {
@@ -1873,6 +2294,29 @@ static bool policy_end(struct env *env, struct state *st)
 	return false;
 }
 
+enum {
+	STEP_RULE, /* the rule decides (rule_eval()) */
+	STEP_TO, /* a dispatch run leads to another position */
+	STEP_NOMATCH, /* the prefilter says no */
+};
+
+/* The first part of the step at rule id (position pos): an interface dispatch run's jump to the
+ * rule naming the interface (*to), or the prefilter's no-match; else STEP_RULE. */
+static inline int step_pre(struct env *env, struct state *st, uint32_t id, uint32_t pos,
+			   uint32_t *to)
+{
+	uint32_t run = env->ctx->rule_run[id];
+
+	if (run) {
+		const struct ifrun *x = &env->ctx->runs[run - 1];
+
+		*to = eval_ifrun_next(x, x->field == IR_FIELD_IIFNAME ? st->pkt.iif : st->pkt.oif,
+				      pos);
+		return *to != pos ? STEP_TO : STEP_RULE;
+	}
+	return prefilter_false(&st->pkt, &env->ctx->pf[id], &env->rg) ? STEP_NOMATCH : STEP_RULE;
+}
+
 static enum eval_verdict run(struct env *env, struct state *st, int resume)
 {
 	char where[256];
@@ -1885,6 +2329,7 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 		enum rule_outcome o;
 		const char *note = NULL;
 		unsigned at = 0;
+		bool mv = false; /* the step is a node of the shared walks' tree */
 
 		if (env->oom)
 			return EVAL_UNKNOWN;
@@ -1928,30 +2373,39 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 			continue;
 		}
 		if (resume < 0) {
-			uint32_t id = env->ctx->chain_first[c->id] + f->rule;
-			uint32_t run = env->ctx->rule_run[id];
+			uint32_t id = env->ctx->chain_first[c->id] + f->rule, to;
 
-			if (run) {
-				/* a dispatch run: straight to the rule naming the interface */
-				const struct ifrun *x = &env->ctx->runs[run - 1];
-				uint32_t to = eval_ifrun_next(
-					x, x->field == IR_FIELD_IIFNAME ? st->pkt.iif : st->pkt.oif,
-					f->rule);
+			if (env->memo) {
+				int mb = memo_begin(env, st, id);
 
-				if (to != f->rule) {
-					f->rule = to;
-					continue;
-				}
-			} else if (prefilter_false(&st->pkt, &env->ctx->pf[id], &env->rg)) {
+				if (mb < 0)
+					return EVAL_UNKNOWN; /* merged: eval_run() descends */
+				mv = mb > 0;
+			}
+			switch (step_pre(env, st, id, f->rule, &to)) {
+			case STEP_TO:
+				if (mv)
+					memo_outcome(env, MK_TO, to, NULL);
+				f->rule = to;
+				continue;
+			case STEP_NOMATCH:
+				if (mv)
+					memo_outcome(env, MK_NOMATCH, 0, NULL);
 				f->rule++;
 				continue;
+			default:
+				break;
 			}
 		}
 		r = c->rules.items[f->rule];
 		o = rule_eval(env, st, r, resume < 0 ? 0 : (unsigned)resume, &v, &at, &note);
 		resume = -1;
+		if (env->memo && (o == R_UNKNOWN || o == R_UNKNOWN_PRED))
+			env->memo->abort = true; /* forks and unknowns are not kept */
 		switch (o) {
 		case R_NOMATCH:
+			if (mv)
+				memo_outcome(env, MK_NOMATCH, 0, NULL);
 			f->rule++;
 			continue;
 		case R_UNKNOWN:
@@ -1963,6 +2417,8 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 		case R_UNKNOWN_PRED:
 			return fork_at(env, st, r, at);
 		case R_MATCH:
+			if (mv)
+				memo_outcome(env, MK_MATCH, 0, &v);
 			break;
 		}
 
@@ -2029,8 +2485,151 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 	}
 }
 
+/* Whether p belongs to m's batch (its fixed fields are the first packet's). */
+static bool memo_same_batch(const struct eval_memo *m, const struct eval_packet *p)
+{
+	const struct eval_packet *q = &m->first;
+
+	if (p->family != q->family || p->path != q->path || p->ct_state != q->ct_state ||
+	    p->ct_reply != q->ct_reply || p->mark != q->mark || p->ct_mark != q->ct_mark ||
+	    p->pkttype != q->pkttype || p->saddr_type != q->saddr_type ||
+	    p->daddr_type != q->daddr_type || p->rpf_ok != q->rpf_ok || p->bridged != q->bridged)
+		return false;
+	if (p->bridged && (strncmp(p->physdev_in, q->physdev_in, IFNAMSIZ) != 0 ||
+			   strncmp(p->physdev_out, q->physdev_out, IFNAMSIZ) != 0))
+		return false;
+	if (!(m->vary & EVAL_VARY_SADDR) && p->saddr != q->saddr)
+		return false;
+	if (!(m->vary & EVAL_VARY_DADDR) && p->daddr != q->daddr)
+		return false;
+	if (!(m->vary & EVAL_VARY_IIF) &&
+	    (p->iif_index != q->iif_index || strncmp(p->iif, q->iif, IFNAMSIZ) != 0))
+		return false;
+	if (!(m->vary & EVAL_VARY_OIF) &&
+	    (p->oif_index != q->oif_index || strncmp(p->oif, q->oif, IFNAMSIZ) != 0))
+		return false;
+	return true;
+}
+
+/* Starts a batch at p unless p is in m's; returns whether the batch's walks are shared. */
+static bool memo_batch(struct eval_memo *m, const struct eval_ctx *ctx, const struct env *env,
+		       const struct eval_packet *p)
+{
+	if (m->batch && m->ctx == ctx && memo_same_batch(m, p)) {
+		if (m->nodes.n >= MEMO_NODES_MAX)
+			memo_clear(m); /* full: start over */
+		return !m->off;
+	}
+	memo_clear(m);
+	m->ctx = ctx;
+	m->first = *p;
+	m->batch = true;
+	m->off = false;
+	m->stats.batches++;
+	/* A base chain bound to a device is chosen by the interfaces before any rule. */
+	for (size_t h = 0; h < env->nhooks; h++) {
+		const struct chain_list *l = &ctx->hooks[env->fi][env->hooks[h]];
+
+		for (size_t i = 0; i < l->n; i++)
+			if (l->v[i]->device)
+				m->off = true;
+	}
+	return !m->off;
+}
+
+/* Restores the state before node x's step for packet p (st keeps its trace array). */
+static void memo_restore(const struct eval_memo *m, const struct memo_node *x,
+			 const struct eval_packet *p, struct state *st)
+{
+	typeof(st->trace) trace = st->trace;
+
+	memcpy((void *)st, m->snaps + x->snap, SNAP_HEAD);
+	st->trace = trace;
+	memcpy(st->stack, m->snaps + x->snap + SNAP_HEAD, st->depth * sizeof(struct frame));
+	st->pkt = *p; /* no kept walk rewrites the packet: only the walk's own state differs */
+	st->pkt.mark = x->mark;
+	st->pkt.ct_mark = x->ct_mark;
+	st->pkt.ct_state = x->ct_state;
+	st->reason[0] = 0;
+}
+
+/*
+ * The descent of p through m's tree from node n (+ 1): at each node the rule is evaluated for p
+ * (narrowing env->rg) and its outcome's edge followed. Returns the leaf reached (+ 1; *ret_leaf
+ * true), the node whose outcome has no edge yet (+ 1), or 0 when p cannot be shared (an unknown
+ * outcome) or the tree is empty.
+ */
+static uint32_t memo_descend(struct env *env, struct eval_memo *m, const struct eval_packet *p,
+			     uint32_t n, bool *ret_leaf)
+{
+	struct state *sc = &m->scratch;
+	size_t steps = 0;
+
+	*ret_leaf = false;
+	sc->pkt = *p;
+	while (n) {
+		const struct memo_node *x = &m->nodes.items[n - 1];
+		struct memo_key k = { 0 };
+		uint32_t c, to = 0;
+
+		if (x->leaf) {
+			*ret_leaf = true;
+			return n;
+		}
+		sc->pkt.mark = x->mark;
+		sc->pkt.ct_mark = x->ct_mark;
+		sc->pkt.ct_state = x->ct_state;
+		sc->pre_ct = x->pre_ct;
+		sc->notracked = x->notracked;
+		switch (step_pre(env, sc, x->id, x->pos, &to)) {
+		case STEP_TO:
+			k.how = MK_TO;
+			k.to = to;
+			break;
+		case STEP_NOMATCH:
+			k.how = MK_NOMATCH;
+			break;
+		default: {
+			struct ir_verdict v;
+			unsigned at = 0;
+			const char *note = NULL;
+			enum rule_outcome o = rule_eval(env, sc, x->chain->rules.items[x->pos], 0,
+							&v, &at, &note);
+
+			if (o == R_UNKNOWN || o == R_UNKNOWN_PRED || m->abort)
+				return 0;
+			if (o == R_MATCH) {
+				k.how = MK_MATCH;
+				k.kind = (uint8_t)v.kind;
+				k.target = v.target;
+			}
+		}
+		}
+		if (!(c = memo_child(m, n, &k)))
+			return n;
+		n = c;
+		if (++steps > MEMO_NODES_MAX)
+			return 0; /* not a path of a real walk (a ruleset with a loop) */
+	}
+	return 0;
+}
+
+/* Sets st (but its trace array) to the start of p's walk. */
+static void state_start(struct state *st, const struct eval_packet *p)
+{
+	typeof(st->trace) trace = st->trace;
+
+	memset((void *)st, 0, offsetof(struct state, reason));
+	st->trace = trace;
+	st->pkt = *p;
+	st->ct_real = p->ct_state;
+	st->notracked = p->ct_state == IR_CT_UNTRACKED;
+	st->decided_idx = st->last_idx = -1;
+	st->reason[0] = 0;
+}
+
 static int eval_run(const struct eval_ctx *ctx, const struct eval_packet *p, bool with_trace,
-		    bool track_last, struct eval_result *res)
+		    bool track_last, struct eval_memo *memo, struct eval_result *res)
 {
 	struct env env = {
 		.ctx = ctx,
@@ -2039,18 +2638,15 @@ static int eval_run(const struct eval_ctx *ctx, const struct eval_packet *p, boo
 		.rg = { .sport_hi = 65535, .dport_hi = 65535 },
 	};
 	struct state st;
-	enum eval_verdict v;
+	enum eval_verdict v = EVAL_UNKNOWN;
+	bool leaf = false;
 
 	if (p->family != AF_INET && p->family != AF_INET6)
 		return -EINVAL;
 	if ((unsigned)p->path >= _EVAL_PATH_MAX)
 		return -EINVAL;
 	memset(&st, 0, offsetof(struct state, reason));
-	st.pkt = *p;
-	st.ct_real = p->ct_state;
-	st.notracked = p->ct_state == IR_CT_UNTRACKED;
-	st.decided_idx = st.last_idx = -1;
-	st.reason[0] = 0;
+	state_start(&st, p);
 	env.fi = p->family == AF_INET6;
 	env.nhooks = eval_path_hooks(p->path, env.hooks);
 	env.main_hook = eval_path_main_hook(p->path);
@@ -2061,7 +2657,61 @@ static int eval_run(const struct eval_ctx *ctx, const struct eval_packet *p, boo
 	res->trace.items = NULL;
 	res->trace.n = res->trace.cap = 0;
 
-	v = run(&env, &st, -1);
+	if (memo && !memo_batch(memo, ctx, &env, p)) {
+		memo->stats.full++;
+		memo = NULL;
+	}
+	if (!memo)
+		v = run(&env, &st, -1);
+	else {
+		uint32_t n = memo->root;
+
+		env.memo = memo;
+		memo->open = memo->resumed = memo->merged = 0;
+		memo->abort = false;
+		for (;;) {
+			if (n)
+				n = memo_descend(&env, memo, p, n, &leaf);
+			if (leaf) {
+				const struct memo_node *x = &memo->nodes.items[n - 1];
+
+				/* the walk's end as the path's first packet met it */
+				v = x->verdict;
+				st.decided = x->decided;
+				st.decided_rank = x->decided_rank;
+				st.rsn = RSN_DECIDED;
+				st.pkt.mark = x->mark;
+				st.pkt.ct_mark = x->ct_mark;
+				memo->stats.shared++;
+				break;
+			}
+			if (n) {
+				memo_restore(memo, &memo->nodes.items[n - 1], p, &st);
+				memo->resumed = n;
+			} else if (memo->root) {
+				/* not shared (an outcome the tree cannot hold): a walk of its own
+				 */
+				state_start(&st, p);
+				env.memo = NULL;
+				env.rg = (struct eval_region){ .sport_hi = 65535,
+							       .dport_hi = 65535 };
+				memo->stats.full++;
+				v = run(&env, &st, -1);
+				break;
+			}
+			v = run(&env, &st, -1);
+			memo->stats.walks++;
+			if (!memo->merged) {
+				memo_end(&env, &st, v);
+				break;
+			}
+			/* the walk reached a node's state: on from there */
+			n = memo->merged;
+			memo->merged = 0;
+			memo->open = 0;
+		}
+		env.memo = NULL;
+	}
 	if (env.oom) {
 		state_done(&st);
 		return -ENOMEM;
@@ -2105,13 +2755,53 @@ static int eval_run(const struct eval_ctx *ctx, const struct eval_packet *p, boo
 int eval_packet(const struct eval_ctx *ctx, const struct eval_packet *p, bool with_trace,
 		struct eval_result *res)
 {
-	int r = eval_run(ctx, p, with_trace, false, res);
+	int r = eval_run(ctx, p, with_trace, false, NULL, res);
 
 	/* An unknown verdict is explained by the last rule reached, which the fast walk does not
 	 * keep: walk again keeping it (unknown verdicts are rare). */
 	if (r >= 0 && !with_trace && res->verdict == EVAL_UNKNOWN)
-		r = eval_run(ctx, p, false, true, res);
+		r = eval_run(ctx, p, false, true, NULL, res);
 	return r;
+}
+
+int eval_memo_new(unsigned vary, struct eval_memo **ret)
+{
+	struct eval_memo *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	m->vary = vary | EVAL_VARY_L4;
+	*ret = m;
+	return 0;
+}
+
+struct eval_memo *eval_memo_free(struct eval_memo *m)
+{
+	if (!m)
+		return NULL;
+	VEC_DONE(&m->nodes);
+	free(m->edges);
+	free(m->snaps);
+	free(m->ht);
+	free(m);
+	return NULL;
+}
+
+int eval_packet_memo(const struct eval_ctx *ctx, struct eval_memo *m, const struct eval_packet *p,
+		     struct eval_result *res)
+{
+	int r = eval_run(ctx, p, false, false, m, res);
+
+	/* unknown verdicts are never kept: explained as eval_packet() does */
+	if (r >= 0 && res->verdict == EVAL_UNKNOWN)
+		r = eval_run(ctx, p, false, true, NULL, res);
+	return r;
+}
+
+void eval_memo_get_stats(const struct eval_memo *m, struct eval_memo_stats *ret)
+{
+	*ret = m->stats;
+	ret->nodes = m->nodes.n;
 }
 
 void eval_result_done(struct eval_result *res)

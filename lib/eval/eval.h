@@ -182,6 +182,54 @@ int eval_packet(const struct eval_ctx *ctx, const struct eval_packet *p, bool wi
 		struct eval_result *res);
 /* Frees the trace of res. */
 void eval_result_done(struct eval_result *res);
+
+/*
+ * Shared walks. The audit evaluates batches of packets that differ only in a few fields: the
+ * traffic of one pod to every other pod differs in destination address, output interface,
+ * protocol and ports. An eval_memo keeps the walks of one batch as a tree: a node is the state of
+ * the walk just before a rule that reads a varying field, an edge that rule's outcome (no match,
+ * match with its verdict, or the dispatch rule an interface run leads to), a leaf the verdict and
+ * deciding entry. A packet of the batch re-evaluates only the rules at the nodes, for itself
+ * (which also narrows its region exactly as a full walk does), and follows the edges; the rules
+ * between nodes read no varying field, so they act on it as on the packet that first took the
+ * path. Where its outcome has no edge yet, the walk goes on from that node's state and adds to the
+ * tree. Walks that meet an undecidable predicate, an unknown verdict or a rule that rewrites the
+ * packet (nat) are not kept: the packet is evaluated in full.
+ *
+ * A batch is the run of packets whose fixed fields (everything but the varying ones) are equal;
+ * a packet with other fixed fields starts a new batch.
+ */
+enum {
+	EVAL_VARY_SADDR = 1 << 0,
+	EVAL_VARY_DADDR = 1 << 1,
+	EVAL_VARY_IIF = 1 << 2, /* iif and iif_index */
+	EVAL_VARY_OIF = 1 << 3, /* oif and oif_index */
+	EVAL_VARY_L4 = 1 << 4, /* protocol, ports, icmp type and code, tcp flags: always varying */
+};
+
+struct eval_memo;
+
+struct eval_memo_stats {
+	unsigned long walks; /* packets walked through the rules (in part, from a node, or all) */
+	unsigned long shared; /* packets whose verdict came from a leaf without a walk */
+	unsigned long full; /* packets evaluated in full (a walk that cannot be kept) */
+	unsigned long batches; /* batches started */
+	size_t nodes; /* nodes of the current batch's tree */
+};
+
+/* Returns 0 and *ret, an empty memo for packets varying in the EVAL_VARY_* fields `vary` (free
+ * with eval_memo_free()), or -ENOMEM. */
+int eval_memo_new(unsigned vary, struct eval_memo **ret);
+/* Frees m; accepts NULL; returns NULL. */
+struct eval_memo *eval_memo_free(struct eval_memo *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct eval_memo *, eval_memo_free);
+/* Evaluates p like eval_packet(ctx, p, false, res), the same verdict, region and deciding entry,
+ * sharing the walks of m's batch (a ctx other than the batch's, or other fixed fields, start a
+ * new one). Returns 0, -EINVAL or -ENOMEM. */
+int eval_packet_memo(const struct eval_ctx *ctx, struct eval_memo *m, const struct eval_packet *p,
+		     struct eval_result *res);
+/* Fills *ret with m's counters. */
+void eval_memo_get_stats(const struct eval_memo *m, struct eval_memo_stats *ret);
 /* Returns the reason of res (owned by res): eval_packet() without trace leaves it to be
  * formatted here, from the deciding entry, for accept and drop. */
 const char *eval_result_reason(struct eval_result *res);

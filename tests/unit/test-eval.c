@@ -115,6 +115,22 @@ static enum eval_verdict run(struct ir_ruleset *rs, const struct eval_packet *p,
 		ck_assert_ptr_eq(quick.trace.items[0].rule, res->trace.items[res->decided_by].rule);
 	}
 	eval_result_done(&quick);
+	/* And a shared walk: the first keeps the walk, the second takes it from the tree. */
+	{
+		_cleanup_(eval_memo_freep) struct eval_memo *m = NULL;
+
+		ck_assert_int_eq(eval_memo_new(EVAL_VARY_SADDR | EVAL_VARY_DADDR, &m), 0);
+		for (int i = 0; i < 2; i++) {
+			ck_assert_int_eq(eval_packet_memo(ctx, m, p, &quick), 0);
+			ck_assert_int_eq(quick.verdict, res->verdict);
+			ck_assert_str_eq(eval_result_reason(&quick), res->reason);
+			ck_assert_int_eq(quick.decided_by, res->decided_by >= 0 ? 0 : -1);
+			if (res->decided_by >= 0)
+				ck_assert_ptr_eq(quick.trace.items[0].rule,
+						 res->trace.items[res->decided_by].rule);
+		}
+		eval_result_done(&quick);
+	}
 	return res->verdict;
 }
 
@@ -2041,6 +2057,96 @@ START_TEST(random_rulesets_regions_hold)
 }
 END_TEST
 
+/* Two results of one packet are the same: verdict, deciding entry, reason, marks, region. */
+static void same_result(struct eval_result *a, struct eval_result *b)
+{
+	ck_assert_int_eq(a->verdict, b->verdict);
+	ck_assert_int_eq(a->decided_by, b->decided_by);
+	if (a->decided_by >= 0) {
+		ck_assert_ptr_eq(a->trace.items[0].rule, b->trace.items[0].rule);
+		ck_assert_ptr_eq(a->trace.items[0].chain, b->trace.items[0].chain);
+		ck_assert_int_eq(a->trace.items[0].action, b->trace.items[0].action);
+	}
+	ck_assert_str_eq(eval_result_reason(a), eval_result_reason(b));
+	ck_assert_uint_eq(a->mark, b->mark);
+	ck_assert_uint_eq(a->ct_mark, b->ct_mark);
+	ck_assert_uint_eq(a->region.sport_lo, b->region.sport_lo);
+	ck_assert_uint_eq(a->region.sport_hi, b->region.sport_hi);
+	ck_assert_uint_eq(a->region.dport_lo, b->region.dport_lo);
+	ck_assert_uint_eq(a->region.dport_hi, b->region.dport_hi);
+	ck_assert_int_eq(a->region.l4proto, b->region.l4proto);
+	ck_assert_uint_eq(a->region.ntests, b->region.ntests);
+	for (unsigned i = 0; i < a->region.ntests; i++) {
+		const struct eval_region_test *x = &a->region.tests[i], *y = &b->region.tests[i];
+
+		ck_assert_ptr_eq(x->values, y->values);
+		ck_assert_uint_eq(x->lo, y->lo);
+		ck_assert_uint_eq(x->hi, y->hi);
+		ck_assert_uint_eq(x->field, y->field);
+		ck_assert_int_eq(x->in, y->in);
+	}
+}
+
+/* Shared walks give each packet exactly what its own walk gives: on random rulesets (marks,
+ * opaque matches, dnat, port sets, ipsets with ports) and on a CNI-like one with interface
+ * dispatch, for batches that vary in addresses, interfaces, protocol and ports, with batches
+ * interleaved. */
+START_TEST(shared_walks_agree_with_full_walks)
+{
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP, IPPROTO_ICMP };
+	unsigned seed = 23;
+	struct eval_memo_stats all = { 0 };
+
+	for (int round = 0; round < 120; round++) {
+		_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs =
+			round % 4 == 3 ? cni_ruleset(round / 4 % 8) : random_ruleset(&seed, true);
+		_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
+		_cleanup_(eval_memo_freep) struct eval_memo *m = NULL;
+		struct eval_result full = { 0 }, shared = { 0 };
+		struct eval_memo_stats st;
+		unsigned vary = EVAL_VARY_SADDR | EVAL_VARY_DADDR;
+
+		if (round % 2)
+			vary |= EVAL_VARY_IIF | EVAL_VARY_OIF;
+		ck_assert_int_eq(eval_prepare(rs, &ctx), 0);
+		ck_assert_int_eq(eval_memo_new(vary, &m), 0);
+		for (int k = 0; k < 300; k++) {
+			struct eval_packet p;
+			char iif[IFNAMSIZ], oif[IFNAMSIZ];
+
+			/* the fixed fields: a few batches, met again and again */
+			snprintf(iif, sizeof(iif), "cali%u",
+				 vary & EVAL_VARY_IIF ? rnd(&seed, 10) : 1);
+			snprintf(oif, sizeof(oif), "cali%u",
+				 vary & EVAL_VARY_OIF ? rnd(&seed, 10) : 2);
+			pkt(&p, EVAL_PATH_FORWARD, "10.0.0.1", "10.0.0.2", protos[rnd(&seed, 4)],
+			    (uint16_t)rnd(&seed, 1100), iif, oif);
+			p.mark = k % 50 < 45 ? 0 : 1u << rnd(&seed, 3);
+			p.ct_state = k % 60 < 55 ? IR_CT_NEW : IR_CT_ESTABLISHED;
+			p.saddr = np_v4(10u << 24 | rnd(&seed, 1 << 18));
+			p.daddr = np_v4(10u << 24 | rnd(&seed, 1 << 18));
+			p.sport = (uint16_t)rnd(&seed, 1100);
+			p.icmp_type = (uint8_t)rnd(&seed, 9);
+			ck_assert_int_eq(eval_packet(ctx, &p, false, &full), 0);
+			ck_assert_int_eq(eval_packet_memo(ctx, m, &p, &shared), 0);
+			same_result(&full, &shared);
+		}
+		eval_memo_get_stats(m, &st);
+		all.walks += st.walks;
+		all.shared += st.shared;
+		all.full += st.full;
+		all.batches += st.batches;
+		eval_result_done(&full);
+		eval_result_done(&shared);
+	}
+	/* the test saw every way: walks kept, verdicts shared, walks not shareable, batches */
+	ck_assert_uint_gt(all.shared, 120 * 300 / 4);
+	ck_assert_uint_gt(all.walks, 120 * 10);
+	ck_assert_uint_gt(all.full, 100);
+	ck_assert_uint_gt(all.batches, 120 * 4);
+}
+END_TEST
+
 START_TEST(trace_json_and_actions)
 {
 	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
@@ -2135,6 +2241,7 @@ int main(void)
 	tcase_add_test(tc, random_rulesets_classes_are_exact);
 	tcase_add_test(tc, region_bounds);
 	tcase_add_test(tc, random_rulesets_regions_hold);
+	tcase_add_test(tc, shared_walks_agree_with_full_walks);
 	tcase_add_test(tc, trace_json_and_actions);
 	tcase_add_test(tc, interfaces_from_routes);
 	suite_add_tcase(s, tc);
