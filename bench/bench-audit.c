@@ -64,10 +64,12 @@ int main(int argc, char **argv)
 	 * this process may run on, as taskset leaves them) */
 	unsigned threads =
 		getenv("NP_AUDIT_THREADS") ? (unsigned)atoi(getenv("NP_AUDIT_THREADS")) : 0;
+	/* NP_AUDIT_FULL_WALKS=1: audit_options.full_walks (no shared walks), for an A/B */
+	bool full_walks = getenv("NP_AUDIT_FULL_WALKS") && atoi(getenv("NP_AUDIT_FULL_WALKS"));
 	cpu_set_t cpus;
 	struct np_error err = { 0 };
 	char buf[1024], pod[512] = "";
-	unsigned long classes = 0, packets = 0;
+	unsigned long classes = 0, packets = 0, shared = 0;
 	size_t findings = 0;
 	struct rusage ru;
 
@@ -101,7 +103,8 @@ int main(int argc, char **argv)
 		_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
 		_cleanup_(audit_report_freep) struct audit_report *rep = NULL, *one = NULL;
 		struct audit_env env = { .model = m, .engine = e, .node = argv[2], .routes = rt };
-		struct audit_options po = { .pod = pod }, fo = { .threads = threads };
+		struct audit_options po = { .pod = pod, .full_walks = full_walks },
+				     fo = { .threads = threads, .full_walks = full_walks };
 		double a = now_ms(), b, c, d, u;
 		int r;
 
@@ -135,6 +138,7 @@ int main(int argc, char **argv)
 		t_pod[i] = d - c;
 		classes = rep->classes_evaluated;
 		packets = rep->packets_evaluated;
+		shared = rep->walks_shared;
 		findings = rep->findings.n;
 		if (i == 0 && findings) {
 			struct strbuf sb = { 0 };
@@ -151,6 +155,8 @@ int main(int argc, char **argv)
 	       classes / (median(t_full, repeat) / 1e3), packets, findings);
 	if (sched_getaffinity(0, sizeof(cpus), &cpus) < 0)
 		CPU_ZERO(&cpus);
+	printf("walks: %lu of %lu from a shared walk's leaf without walking (%s)\n", shared,
+	       packets, full_walks ? "NP_AUDIT_FULL_WALKS: none shared" : "shared walks");
 	printf("full audit CPU time (all threads): median %.1f ms; threads %s (%d CPUs usable)\n",
 	       median(t_cpu, repeat), threads ? "as NP_AUDIT_THREADS says" : "one per CPU",
 	       CPU_COUNT(&cpus));

@@ -251,6 +251,10 @@ struct audit {
 	struct eval_boundaries bounds;
 	struct pod_state *pods;
 	size_t n_pods;
+	bool full_walks; /* audit_options.full_walks */
+	/* Shared walks (eval_packet_memo()), per family index, and the one in use. */
+	struct eval_memo *memo[2];
+	struct eval_memo *memo_cur;
 };
 
 static void group_done(struct group *g)
@@ -604,6 +608,22 @@ out:
 	return r;
 }
 
+/* Makes the evaluations of family index fi share their walks from here on: the audit's packets
+ * differ in addresses, interfaces, protocol and ports only. Without memory for it, they do not
+ * share. */
+static void memo_use(struct audit *a, int fi)
+{
+	struct eval_memo **m = &a->memo[fi];
+
+	a->memo_cur = NULL;
+	if (a->full_walks)
+		return;
+	if (!*m &&
+	    eval_memo_new(EVAL_VARY_SADDR | EVAL_VARY_IIF | EVAL_VARY_DADDR | EVAL_VARY_OIF, m) < 0)
+		return;
+	a->memo_cur = *m;
+}
+
 static int evaluate(struct audit *a, const struct audit_packet *p, struct eval_result *res,
 		    bool trace)
 {
@@ -627,7 +647,10 @@ static int evaluate(struct audit *a, const struct audit_packet *p, struct eval_r
 	pk.saddr_type = RTN_UNICAST;
 	pk.daddr_type = RTN_UNICAST;
 	pk.rpf_ok = 1; /* iif is the interface the route to the source names */
-	r = eval_packet(a->env->eval, &pk, trace, res);
+	if (a->memo_cur && !trace)
+		r = eval_packet_memo(a->env->eval, a->memo_cur, &pk, res);
+	else
+		r = eval_packet(a->env->eval, &pk, trace, res);
 	if (r >= 0 && !trace)
 		a->report->classes_evaluated++;
 	return r;
@@ -741,17 +764,6 @@ static int port_cuts(struct cuts *c, const struct policy_dir *d, int pi)
 		if (cuts_add(c, v[i]) < 0)
 			return -ENOMEM;
 	return 0;
-}
-
-static int addr_cuts(struct cuts *c, const struct policy_dir *d)
-{
-	_cleanup_(freep) np_u128 *v = NULL;
-	size_t n;
-	int r = policy_dir_addr_cuts(d, &v, &n);
-
-	if (r < 0)
-		return r;
-	return cuts_add_all(c, v, n);
 }
 
 /* The expected side's tests of a direction on protocol index pi: each segment's port range and
@@ -877,6 +889,15 @@ static uint16_t atom_port(const struct np_iset *atom, const struct model_pod *ds
 	return pick_port(atom->r[0].lo, atom->r[0].hi, source);
 }
 
+/* Copies interface name src (NUL-terminated, cut to IFNAMSIZ - 1) to dst. */
+static void ifname_copy(char dst[IFNAMSIZ], const char *src)
+{
+	size_t n = strnlen(src, IFNAMSIZ - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
 /*
  * Traffic between pod ps and off-node peers in direction dir, in one family.
  */
@@ -891,7 +912,14 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 	const struct policy_dir *d = ps->exp->dir[dir];
 	int fi = fam_index(family);
 	struct np_iset universe = { 0 }, ports = { 0 };
+	_cleanup_(freep) np_u128 *exp_cuts = NULL; /* the expected peer sets' cut points */
+	size_t n_exp_cuts;
 	int r = -ENOMEM;
+
+	/* the same for every protocol */
+	if ((r = policy_dir_addr_cuts(d, &exp_cuts, &n_exp_cuts)) < 0)
+		return r;
+	r = -ENOMEM;
 
 	if (family == AF_INET) {
 		if (np_iset_add(&universe, NP_V4_BASE, NP_V4_LAST) < 0)
@@ -942,7 +970,8 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 			    (r = cuts_add_all(&sc, a->bounds.sport.items, a->bounds.sport.n)) < 0)
 				goto fail;
 		}
-		if ((r = addr_cuts(&ac, d)) < 0 || (r = port_cuts(&pc, d, (int)pi)) < 0 ||
+		if ((r = cuts_add_all(&ac, exp_cuts, n_exp_cuts)) < 0 ||
+		    (r = port_cuts(&pc, d, (int)pi)) < 0 ||
 		    (r = cuts_add_all(&ac, a->route_cuts[fi], a->n_route_cuts[fi])) < 0 ||
 		    (r = expect_tests_add(&ex, d, (int)pi)) < 0)
 			goto fail;
@@ -975,6 +1004,7 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 			r = -ENOMEM;
 			goto fail;
 		}
+		memo_use(a, fi);
 		/* Each address atom's representative peer and route, once for all its ports. */
 		for (size_t ak = 0; ak < aat.n; ak++)
 			reps[ak].ok = atom_rep(a, &aat.v[ak], fi, ps->veth[fi], &reps[ak].peer,
@@ -1003,15 +1033,15 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 					if (dir == NP_INGRESS) {
 						p.src = peer;
 						p.dst = ps->ip[fi];
-						snprintf(p.iif, sizeof(p.iif), "%s", rt->oifname);
-						snprintf(p.oif, sizeof(p.oif), "%s", ps->veth[fi]);
+						ifname_copy(p.iif, rt->oifname);
+						ifname_copy(p.oif, ps->veth[fi]);
 						p.iif_index = rt->oif;
 						p.oif_index = ps->veth_index[fi];
 					} else {
 						p.src = ps->ip[fi];
 						p.dst = peer;
-						snprintf(p.iif, sizeof(p.iif), "%s", ps->veth[fi]);
-						snprintf(p.oif, sizeof(p.oif), "%s", rt->oifname);
+						ifname_copy(p.iif, ps->veth[fi]);
+						ifname_copy(p.oif, rt->oifname);
 						p.iif_index = ps->veth_index[fi];
 						p.oif_index = rt->oif;
 					}
@@ -1065,6 +1095,7 @@ static int check_offnode(struct audit *a, struct pod_state *ps, enum np_dir dir,
 		if (r < 0)
 			break;
 	}
+	a->memo_cur = NULL;
 	np_iset_done(&universe);
 	np_iset_done(&ports);
 	return r;
@@ -1212,6 +1243,7 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 	int r = 0;
 
 	known_reset(known); /* same addresses and interfaces for every protocol of the pair */
+	memo_use(a, fi);
 	for (size_t pi = 0; pi < ELEMENTSOF(protos) && r >= 0; pi++) {
 		/* The expected side's classes: the ports the source's egress allows to the
 		 * destination and the destination's ingress allows from the source, both, one
@@ -1297,6 +1329,7 @@ static int check_pair(struct audit *a, struct pod_state *src, struct pod_state *
 		}
 	}
 fail:
+	a->memo_cur = NULL;
 	VEC_FOREACH (c, subv)
 		free(c->reason);
 	subv->n = 0;
@@ -1878,6 +1911,16 @@ static void *worker_main(void *p)
 			break;
 		k->end[i] = k->w.groups.n;
 	}
+	for (int fi = 0; fi < 2; fi++) {
+		struct eval_memo_stats st;
+
+		if (!k->w.memo[fi])
+			continue;
+		eval_memo_get_stats(k->w.memo[fi], &st);
+		k->w.report->walks_shared += st.shared;
+		k->w.memo[fi] = eval_memo_free(k->w.memo[fi]);
+	}
+	k->w.memo_cur = NULL;
 	return NULL;
 }
 
@@ -1894,6 +1937,9 @@ static void work_done(struct audit *a)
 		np_iset_done(&a->pair_sets[i]);
 	np_iset_done(&a->scratch);
 	eval_boundaries_done(&a->bounds);
+	for (int fi = 0; fi < 2; fi++)
+		a->memo[fi] = eval_memo_free(a->memo[fi]);
+	a->memo_cur = NULL;
 }
 
 /* Frees what a worker owns (not what its copy shares with the audit). */
@@ -2003,6 +2049,8 @@ static int phase_run(const struct phase *ph)
 		memset(w->pair_sets, 0, sizeof(w->pair_sets));
 		w->scratch = (struct np_iset){ 0 };
 		w->bounds = (struct eval_boundaries){ 0 };
+		memset(w->memo, 0, sizeof(w->memo));
+		w->memo_cur = NULL;
 		w->report = &k[t].rep;
 		k[t].end = calloc(a->n_pods + 1, sizeof(*k[t].end));
 		k[t].saw = calloc(2 * a->n_pods + 1, sizeof(*k[t].saw));
@@ -2049,6 +2097,7 @@ static int phase_run(const struct phase *ph)
 		a->report->pods_audited += rp->pods_audited;
 		a->report->classes_evaluated += rp->classes_evaluated;
 		a->report->packets_evaluated += rp->packets_evaluated;
+		a->report->walks_shared += rp->walks_shared;
 		a->report->checks_run += rp->checks_run;
 		a->report->checks_reused += rp->checks_reused;
 		for (size_t i = 0; ph->pairs && i < a->n_pods; i++)
@@ -2110,6 +2159,7 @@ int audit_run(const struct audit_env *env, const struct audit_options *opts,
 
 	if (!opts)
 		opts = &none;
+	a.full_walks = opts->full_walks;
 	rep = calloc(1, sizeof(*rep));
 	if (!rep || !(rep->node = strdup(env->node)))
 		return -ENOMEM;

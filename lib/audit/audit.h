@@ -96,6 +96,8 @@ struct audit_report {
 	unsigned long classes_evaluated;
 	unsigned long packets_evaluated; /* walks through the rules: classes whose verdict was not
 					  * known from another class's path */
+	unsigned long walks_shared; /* of those, verdicts taken from a walk of the same batch
+				     * without walking (eval_packet_memo()) */
 	bool incremental; /* some checks were taken from the cache */
 	unsigned long checks_run, checks_reused;
 	double duration_ms;
@@ -142,6 +144,8 @@ struct audit_options {
 	 * quota allows (one when the node has fewer than 16 pods, or fewer than 4 pods' checks
 	 * run), at most AUDIT_THREADS_MAX. The report is the same for any. */
 	unsigned threads;
+	bool full_walks; /* walk every class in full, sharing no walk: the same report (tests and
+			  * benchmarks compare the two) */
 };
 
 #define AUDIT_THREADS_MAX 16

@@ -333,27 +333,37 @@ static void many_pods(struct fixture *f)
 }
 
 /* The checks on several threads give the report of one thread: the same findings in the same
- * order, the same counters; an incremental audit on several threads as well. */
+ * order, the same counters; an incremental audit on several threads as well. And the same
+ * with every class walked in full (no shared walks). */
 START_TEST(threads_give_the_same_report)
 {
 	struct fixture f;
 	_cleanup_(freep) char *one = NULL;
 	unsigned long classes = 0, walks = 0, checks = 0;
+	static const unsigned variants[][2] = { { 1, 0 }, { 3, 0 }, { 5, 0 }, { 1, 1 }, { 3, 1 } };
 
 	many_pods(&f);
-	for (unsigned threads = 1; threads <= 5; threads += 2) {
+	for (size_t v = 0; v < ELEMENTSOF(variants); v++) {
+		unsigned threads = variants[v][0];
 		struct audit_env env = {
 			.model = f.m, .engine = f.e, .node = "node-1", .eval = f.ctx, .routes = f.rt
 		};
 		_cleanup_(audit_cache_freep) struct audit_cache *cache = audit_cache_new();
 		_cleanup_(audit_report_freep) struct audit_report *rep = NULL, *inc = NULL;
-		struct audit_options o = { .cache = cache, .threads = threads };
+		struct audit_options o = { .cache = cache,
+					   .threads = threads,
+					   .full_walks = variants[v][1] };
 		_cleanup_(freep) char *s = NULL, *si = NULL;
 		static const char *const changed[] = { "veth3" };
 
 		ck_assert_int_eq(audit_run(&env, &o, &rep), 0);
 		s = findings_json(rep);
-		if (threads == 1) {
+		/* most verdicts come from a shared walk, unless none may */
+		if (o.full_walks)
+			ck_assert_uint_eq(rep->walks_shared, 0);
+		else
+			ck_assert_uint_gt(rep->walks_shared, rep->packets_evaluated / 2);
+		if (v == 0) {
 			if (f.rep == NULL && rep->findings.n < 4) {
 				f.rep = TAKE_PTR(rep);
 				dump_findings(&f);
