@@ -96,6 +96,7 @@ struct ifrun {
 
 struct eval_ctx {
 	struct ir_ruleset *rs;
+	uint64_t serial; /* unique per prepared context (a memo tells contexts apart by it) */
 	struct chain_list hooks[2][_IR_HOOK_MAX];
 	struct set_index *sets; /* by ir_set.id */
 	size_t nsets;

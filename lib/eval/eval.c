@@ -636,10 +636,13 @@ int eval_prepare(struct ir_ruleset *rs, struct eval_ctx **ret)
 	_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
 	int r;
 
+	static _Atomic uint64_t serial;
+
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
 		return -ENOMEM;
 	ctx->rs = rs;
+	ctx->serial = ++serial;
 	r = ir_ruleset_link(rs);
 	if (r < 0)
 		return r;
@@ -1566,6 +1569,7 @@ struct memo_node {
 struct eval_memo {
 	unsigned vary;
 	const struct eval_ctx *ctx;
+	uint64_t serial; /* ctx's: a context freed and another made at its address differ */
 	struct eval_packet first; /* the batch's first packet: its fixed fields are the batch's */
 	bool batch, off; /* off: this batch's walks are not shared (device chains) */
 	uint32_t root; /* node index + 1, or 0 */
@@ -2515,13 +2519,14 @@ static bool memo_same_batch(const struct eval_memo *m, const struct eval_packet 
 static bool memo_batch(struct eval_memo *m, const struct eval_ctx *ctx, const struct env *env,
 		       const struct eval_packet *p)
 {
-	if (m->batch && m->ctx == ctx && memo_same_batch(m, p)) {
+	if (m->batch && m->ctx == ctx && m->serial == ctx->serial && memo_same_batch(m, p)) {
 		if (m->nodes.n >= MEMO_NODES_MAX)
 			memo_clear(m); /* full: start over */
 		return !m->off;
 	}
 	memo_clear(m);
 	m->ctx = ctx;
+	m->serial = ctx->serial;
 	m->first = *p;
 	m->batch = true;
 	m->off = false;
