@@ -4,11 +4,14 @@
  *
  * The ipsets are read first: the xtables `set` match carries a kernel set index, resolved to a
  * name (and the set's type, which decides the key fields) from that dump. nftables (native and
- * iptables-nft) and iptables-legacy follow. Each reader is consistent on its own (nft re-reads
- * on a generation change; libiptc copies each table atomically); there is no transaction
+ * iptables-nft) and iptables-legacy follow; the kernel's copies of the iptables-legacy tables
+ * are fetched on another thread meanwhile (the two dumps take about as long, mostly in the
+ * kernel), and translated once the ipsets are known. Each reader is consistent on its own (nft
+ * re-reads on a generation change; libiptc copies each table atomically); there is no transaction
  * across sources, as the kernel offers none.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -30,11 +33,37 @@ static bool not_available(int r)
 	return r == -EPROTONOSUPPORT || r == -EAFNOSUPPORT || r == -EOPNOTSUPP;
 }
 
+/* The iptables-legacy tables fetched on another thread. */
+struct fetch_job {
+	pthread_t th;
+	bool started;
+	struct fw_iptc_fetched *f; /* NULL: the fetch failed (no memory); read without */
+};
+
+static void *fetch_main(void *p)
+{
+	struct fetch_job *j = p;
+
+	if (fw_iptc_fetch(&j->f) < 0)
+		j->f = NULL;
+	return NULL;
+}
+
+/* Waits for the fetch (every way out of fw_read_all() passes here) and frees what is left. */
+static void fetch_done(struct fetch_job *j)
+{
+	if (j->started)
+		pthread_join(j->th, NULL);
+	j->started = false;
+	j->f = fw_iptc_fetched_free(j->f);
+}
+
 int fw_read_all(const struct fw_read_opts *opts, struct ir_ruleset **ret,
 		struct fw_read_stats *ret_stats)
 {
 	_cleanup_(ir_ruleset_freep) struct ir_ruleset *rs = NULL;
 	_cleanup_(fw_ipsets_freep) struct fw_ipsets *ipsets = NULL;
+	_cleanup_(fetch_done) struct fetch_job fetch = { 0 };
 	static const struct fw_read_opts none = { 0 };
 	struct fw_read_stats st = { 0 };
 	uint64_t t0 = now_usec(), t;
@@ -45,6 +74,9 @@ int fw_read_all(const struct fw_read_opts *opts, struct ir_ruleset **ret,
 	r = ir_ruleset_new(&rs);
 	if (r < 0)
 		return r;
+	/* Without a thread the tables are fetched where they are read. */
+	if (!opts->skip_legacy && !opts->skip_ipsets)
+		fetch.started = pthread_create(&fetch.th, NULL, fetch_main, &fetch) == 0;
 
 	t = now_usec();
 	if (!opts->skip_ipsets) {
@@ -95,12 +127,16 @@ int fw_read_all(const struct fw_read_opts *opts, struct ir_ruleset **ret,
 		struct strbuf note = { 0 };
 		int n4, n6;
 
-		n4 = fw_iptc_read(rs, AF_INET, ipsets, &note);
+		if (fetch.started) {
+			pthread_join(fetch.th, NULL);
+			fetch.started = false;
+		}
+		n4 = fw_iptc_read_fetched(rs, AF_INET, ipsets, &note, fetch.f);
 		if (n4 < 0) {
 			strbuf_done(&note);
 			return n4;
 		}
-		n6 = fw_iptc_read(rs, AF_INET6, ipsets, &note);
+		n6 = fw_iptc_read_fetched(rs, AF_INET6, ipsets, &note, fetch.f);
 		if (n6 < 0) {
 			strbuf_done(&note);
 			return n6;

@@ -129,6 +129,21 @@ int fw_iptc_tables(int family, char ***ret);
 int fw_iptc_read(struct ir_ruleset *rs, int family, const struct fw_ipsets *ipsets,
 		 struct strbuf *note);
 
+/* The kernel's part of a read ahead: for both families, the tables that exist and a copy of
+ * each (what takes the time: the kernel copies every rule with its counters). Another thread
+ * may fetch while this one reads the ipsets the translation needs. */
+struct fw_iptc_fetched;
+/* Returns 0 and *ret (free with fw_iptc_fetched_free(); a table that could not be copied
+ * keeps its error for fw_iptc_read_fetched()), or -ENOMEM. */
+int fw_iptc_fetch(struct fw_iptc_fetched **ret);
+/* Frees f and the copies not read; accepts NULL; returns NULL. */
+struct fw_iptc_fetched *fw_iptc_fetched_free(struct fw_iptc_fetched *f);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct fw_iptc_fetched *, fw_iptc_fetched_free);
+/* fw_iptc_read() from f's copies of family's tables (taken from f; NULL: fetched here).
+ * Returns the same. */
+int fw_iptc_read_fetched(struct ir_ruleset *rs, int family, const struct fw_ipsets *ipsets,
+			 struct strbuf *note, struct fw_iptc_fetched *f);
+
 /* Returns 0 and in *ret a hash (never 0) of the sources that send no events: the
  * iptables-legacy tables of both families as the kernel hands them out, each rule without its
  * counters, and the ipset dump; equal values mean they did not change (the cheap check of a
@@ -142,7 +157,9 @@ struct fw_read_opts {
 };
 
 struct fw_read_stats {
-	uint64_t usec_ipsets, usec_nft, usec_legacy, usec_total; /* CLOCK_MONOTONIC */
+	/* CLOCK_MONOTONIC; usec_legacy: the wait for the tables fetched meanwhile and their
+	 * translation */
+	uint64_t usec_ipsets, usec_nft, usec_legacy, usec_total;
 	unsigned nft_attempts; /* full nft dumps (1 when nothing changed meanwhile) */
 	unsigned legacy_tables, ipsets;
 	size_t ipset_elements;

@@ -503,13 +503,12 @@ static int table_chain(struct iptc_reader *rd, size_t ti, const char *chain, boo
 	return ir_table_add_chain(rd->t, &c);
 }
 
-static int read_table4(struct iptc_reader *rd, size_t ti)
+/* Reads table ti from h (fetched ahead; taken), or from a fresh copy when h is NULL. */
+static int read_table4(struct iptc_reader *rd, size_t ti, struct xtc_handle *h)
 {
-	struct xtc_handle *h;
 	int k = 0;
 
-	h = iptc_init(legacy_tables[ti].name);
-	if (!h)
+	if (!h && !(h = iptc_init(legacy_tables[ti].name)))
 		return negative_errno();
 	for (const char *chain = iptc_first_chain(h); chain && k >= 0; chain = iptc_next_chain(h)) {
 		struct xt_counters cnt;
@@ -528,13 +527,11 @@ static int read_table4(struct iptc_reader *rd, size_t ti)
 	return k;
 }
 
-static int read_table6(struct iptc_reader *rd, size_t ti)
+static int read_table6(struct iptc_reader *rd, size_t ti, struct xtc_handle *h)
 {
-	struct xtc_handle *h;
 	int k = 0;
 
-	h = ip6tc_init(legacy_tables[ti].name);
-	if (!h)
+	if (!h && !(h = ip6tc_init(legacy_tables[ti].name)))
 		return negative_errno();
 	for (const char *chain = ip6tc_first_chain(h); chain && k >= 0;
 	     chain = ip6tc_next_chain(h)) {
@@ -561,14 +558,78 @@ static void strv_free(char **v)
 	free(v);
 }
 
+/* Per family: the tables that exist and a copy of each, or why there is none. */
+struct fw_iptc_fetched {
+	struct {
+		int r; /* fw_iptc_tables()'s */
+		char **names;
+		struct xtc_handle *h[ELEMENTSOF(legacy_tables)];
+		int err[ELEMENTSOF(legacy_tables)]; /* -errno of a copy that failed */
+	} fam[2];
+};
+
+struct fw_iptc_fetched *fw_iptc_fetched_free(struct fw_iptc_fetched *f)
+{
+	if (!f)
+		return NULL;
+	for (int fi = 0; fi < 2; fi++) {
+		for (size_t ti = 0; ti < ELEMENTSOF(legacy_tables); ti++)
+			if (f->fam[fi].h[ti])
+				(fi ? ip6tc_free : iptc_free)(f->fam[fi].h[ti]);
+		strv_free(f->fam[fi].names);
+	}
+	free(f);
+	return NULL;
+}
+
+static bool has_table(char **names, size_t ti)
+{
+	for (char **p = names; p && *p; p++)
+		if (streq(*p, legacy_tables[ti].name))
+			return true;
+	return false;
+}
+
+int fw_iptc_fetch(struct fw_iptc_fetched **ret)
+{
+	struct fw_iptc_fetched *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	for (int fi = 0; fi < 2; fi++) {
+		f->fam[fi].r = fw_iptc_tables(fi ? AF_INET6 : AF_INET, &f->fam[fi].names);
+		for (size_t ti = 0; f->fam[fi].r >= 0 && ti < ELEMENTSOF(legacy_tables); ti++) {
+			if (!has_table(f->fam[fi].names, ti))
+				continue;
+			f->fam[fi].h[ti] = fi ? ip6tc_init(legacy_tables[ti].name)
+					      : iptc_init(legacy_tables[ti].name);
+			if (!f->fam[fi].h[ti])
+				f->fam[fi].err[ti] = negative_errno();
+		}
+	}
+	*ret = f;
+	return 0;
+}
+
 int fw_iptc_read(struct ir_ruleset *rs, int family, const struct fw_ipsets *ipsets,
 		 struct strbuf *note)
 {
+	return fw_iptc_read_fetched(rs, family, ipsets, note, NULL);
+}
+
+int fw_iptc_read_fetched(struct ir_ruleset *rs, int family, const struct fw_ipsets *ipsets,
+			 struct strbuf *note, struct fw_iptc_fetched *f)
+{
 	_cleanup_(fw_rcache_freep) struct fw_rcache *cache = NULL;
 	char **names = NULL;
-	int n, k, read = 0;
+	int fi = family == AF_INET6, n, k, read = 0;
 
-	n = fw_iptc_tables(family, &names);
+	if (f) {
+		/* the fetch's list and copies: taken from f */
+		n = f->fam[fi].r;
+		names = TAKE_PTR(f->fam[fi].names);
+	} else
+		n = fw_iptc_tables(family, &names);
 	if (n < 0)
 		return n;
 	k = fw_rcache_new(&cache);
@@ -585,22 +646,28 @@ int fw_iptc_read(struct ir_ruleset *rs, int family, const struct fw_ipsets *ipse
 			},
 			.cache = cache,
 		};
-		bool present = false;
+		struct xtc_handle *h = f ? TAKE_PTR(f->fam[fi].h[ti]) : NULL;
 
-		for (char **p = names; p && *p; p++)
-			if (streq(*p, legacy_tables[ti].name))
-				present = true;
-		if (!present)
+		if (!has_table(names, ti)) {
+			if (h)
+				(fi ? ip6tc_free : iptc_free)(h);
 			continue;
+		}
+		if (f && !h) {
+			k = f->fam[fi].err[ti];
+			goto out;
+		}
 		k = ir_ruleset_new_table(rs, IR_SRC_IPTABLES_LEGACY,
 					 family == AF_INET6 ? IR_FAMILY_IP6 : IR_FAMILY_IP,
 					 legacy_tables[ti].name, &rd.t);
-		if (k < 0)
+		if (k >= 0)
+			k = ir_rule_new(&rd.r);
+		if (k < 0) {
+			if (h)
+				(fi ? ip6tc_free : iptc_free)(h);
 			goto out;
-		k = ir_rule_new(&rd.r);
-		if (k < 0)
-			goto out;
-		k = family == AF_INET6 ? read_table6(&rd, ti) : read_table4(&rd, ti);
+		}
+		k = family == AF_INET6 ? read_table6(&rd, ti, h) : read_table4(&rd, ti, h);
 		ir_rule_free(rd.r);
 		VEC_DONE(&rd.key);
 		if (k < 0)
