@@ -633,10 +633,9 @@ static uint8_t rule_memo_bits(const struct ir_rule *r)
 
 int eval_prepare(struct ir_ruleset *rs, struct eval_ctx **ret)
 {
+	static _Atomic uint64_t serial;
 	_cleanup_(eval_ctx_freep) struct eval_ctx *ctx = NULL;
 	int r;
-
-	static _Atomic uint64_t serial;
 
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
@@ -1504,7 +1503,7 @@ struct env {
 	unsigned forks;
 	bool oom;
 	struct eval_region rg; /* narrowed by every test of the evaluation, all forks included */
-	struct eval_memo *memo; /* the tree this walk adds to, or NULL */
+	struct eval_memo *memo; /* the graph this walk adds to, or NULL */
 };
 
 static void state_done(struct state *st)
@@ -1526,7 +1525,7 @@ static int state_copy(const struct state *src, struct state *ret)
 	return 0;
 }
 
-/* --- shared walks: the tree of a batch (see eval_packet_memo()) --- */
+/* --- shared walks: the graph of a batch's walks (see eval_packet_memo()) --- */
 
 enum {
 	MK_NOMATCH,
@@ -1592,7 +1591,7 @@ struct eval_memo {
 	struct eval_memo_stats stats;
 };
 
-/* A batch's tree grows by at most one node per rule of a new path; past these sizes it starts
+/* A batch's graph grows by at most one node per rule of a new path; past these sizes it starts
  * over (same answers, fewer shared). */
 #define MEMO_NODES_MAX (1u << 18)
 #define MEMO_SNAPS_MAX ((size_t)64 << 20)
@@ -1749,7 +1748,7 @@ static int memo_link(struct eval_memo *m, uint32_t n)
 	return 0;
 }
 
-/* Returns the index + 1 of a new node for the state st, or 0 (no memory, or the tree is full). */
+/* Returns the index + 1 of a new node for the state st, or 0 (no memory, or the graph is full). */
 static uint32_t memo_node_new(struct eval_memo *m, const struct state *st, bool leaf)
 {
 	struct memo_node x = { 0 };
@@ -1801,7 +1800,7 @@ static uint32_t memo_node_new(struct eval_memo *m, const struct state *st, bool 
 	return (uint32_t)m->nodes.n;
 }
 
-/* Before the step at rule id: returns 1 when it is a node of the tree (its outcome is then
+/* Before the step at rule id: returns 1 when it is a node of the graph (its outcome is then
  * reported with memo_outcome()), adding the node when the walk is kept; 0 when it is not; -1
  * when the state is an existing node's (m->merged): the walk stops and descends from there. */
 static int memo_begin(struct env *env, const struct state *st, uint32_t id)
@@ -2333,7 +2332,7 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 		enum rule_outcome o;
 		const char *note = NULL;
 		unsigned at = 0;
-		bool mv = false; /* the step is a node of the shared walks' tree */
+		bool mv = false; /* the step is a node of the shared walks' graph */
 
 		if (env->oom)
 			return EVAL_UNKNOWN;
@@ -2559,10 +2558,10 @@ static void memo_restore(const struct eval_memo *m, const struct memo_node *x,
 }
 
 /*
- * The descent of p through m's tree from node n (+ 1): at each node the rule is evaluated for p
+ * The descent of p through m's graph from node n (+ 1): at each node the rule is evaluated for p
  * (narrowing env->rg) and its outcome's edge followed. Returns the leaf reached (+ 1; *ret_leaf
  * true), the node whose outcome has no edge yet (+ 1), or 0 when p cannot be shared (an unknown
- * outcome) or the tree is empty.
+ * outcome) or the graph is empty.
  */
 static uint32_t memo_descend(struct env *env, struct eval_memo *m, const struct eval_packet *p,
 			     uint32_t n, bool *ret_leaf)
@@ -2694,7 +2693,7 @@ static int eval_run(const struct eval_ctx *ctx, const struct eval_packet *p, boo
 				memo_restore(memo, &memo->nodes.items[n - 1], p, &st);
 				memo->resumed = n;
 			} else if (memo->root) {
-				/* not shared (an outcome the tree cannot hold): a walk of its own
+				/* not shared (an outcome the graph cannot hold): a walk of its own
 				 */
 				state_start(&st, p);
 				env.memo = NULL;

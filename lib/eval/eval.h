@@ -186,15 +186,16 @@ void eval_result_done(struct eval_result *res);
 /*
  * Shared walks. The audit evaluates batches of packets that differ only in a few fields: the
  * traffic of one pod to every other pod differs in destination address, output interface,
- * protocol and ports. An eval_memo keeps the walks of one batch as a tree: a node is the state of
- * the walk just before a rule that reads a varying field, an edge that rule's outcome (no match,
+ * protocol and ports. An eval_memo keeps the walks of one batch as a graph: a node is the state
+ * of a walk just before a rule that reads a varying field, an edge that rule's outcome (no match,
  * match with its verdict, or the dispatch rule an interface run leads to), a leaf the verdict and
  * deciding entry. A packet of the batch re-evaluates only the rules at the nodes, for itself
  * (which also narrows its region exactly as a full walk does), and follows the edges; the rules
  * between nodes read no varying field, so they act on it as on the packet that first took the
  * path. Where its outcome has no edge yet, the walk goes on from that node's state and adds to the
- * tree. Walks that meet an undecidable predicate, an unknown verdict or a rule that rewrites the
- * packet (nat) are not kept: the packet is evaluated in full.
+ * graph; a walk that reaches the state of an existing node (the varying fields aside) joins it.
+ * Walks that meet an undecidable predicate, an unknown verdict or a rule that rewrites the packet
+ * (nat) are not kept: the packet is evaluated in full.
  *
  * A batch is the run of packets whose fixed fields (everything but the varying ones) are equal;
  * a packet with other fixed fields starts a new batch.
@@ -214,7 +215,7 @@ struct eval_memo_stats {
 	unsigned long shared; /* packets whose verdict came from a leaf without a walk */
 	unsigned long full; /* packets evaluated in full (a walk that cannot be kept) */
 	unsigned long batches; /* batches started */
-	size_t nodes; /* nodes of the current batch's tree */
+	size_t nodes; /* nodes of the current batch's graph */
 };
 
 /* Returns 0 and *ret, an empty memo for packets varying in the EVAL_VARY_* fields `vary` (free
