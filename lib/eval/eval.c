@@ -1401,9 +1401,16 @@ static enum tri pred_eval(const struct eval_ctx *ctx, const struct eval_packet *
 	}
 }
 
-/* Whether the rule's first predicate is certainly false for p (as pred_eval() would say). */
-static inline bool prefilter_false(const struct eval_packet *p, const struct prefilter *pf,
-				   struct eval_region *rg)
+/* What the rule's first predicate says for p, as pred_eval() would (narrowing rg alike): PF_FALSE,
+ * PF_TRUE, or PF_MAYBE when the prefilter cannot tell (pred_eval() decides). */
+enum {
+	PF_MAYBE,
+	PF_FALSE,
+	PF_TRUE,
+};
+
+static inline int prefilter(const struct eval_packet *p, const struct prefilter *pf,
+			    struct eval_region *rg)
 {
 	np_u128 v;
 	const char *name;
@@ -1417,7 +1424,7 @@ static inline bool prefilter_false(const struct eval_packet *p, const struct pre
 
 			if (rg && !rg->l4proto)
 				rg_test(rg, pf->field, x, NULL, pf->lo, pf->hi);
-			return (x >= pf->lo && x <= pf->hi) == pf->negate;
+			return (x >= pf->lo && x <= pf->hi) == pf->negate ? PF_FALSE : PF_TRUE;
 		}
 		r = field_num(p, pf->field, &v);
 		if (pf->field == IR_FIELD_L4PROTO && !pf->masked)
@@ -1425,9 +1432,9 @@ static inline bool prefilter_false(const struct eval_packet *p, const struct pre
 		else
 			rg_read(rg, p, pf->field);
 		if (r == F_ABSENT)
-			return true;
+			return PF_FALSE;
 		if (r == F_UNKNOWN)
-			return false;
+			return PF_MAYBE;
 		if (is_port_field(pf->field)) {
 			if (pf->masked)
 				rg_point(rg, pf->field, v);
@@ -1436,28 +1443,30 @@ static inline bool prefilter_false(const struct eval_packet *p, const struct pre
 		}
 		if (pf->masked)
 			v &= pf->mask;
-		return (v >= pf->lo && v <= pf->hi) == pf->negate;
+		return (v >= pf->lo && v <= pf->hi) == pf->negate ? PF_FALSE : PF_TRUE;
 	case PF_IFNAME:
 		if (field_name(p, pf->field, &name) != F_PRESENT)
-			return false;
+			return PF_MAYBE;
 		return (pf->prefix ? strncmp(name, pf->name, pf->len) == 0
-				   : strncmp(name, pf->name, IFNAMSIZ) == 0) == pf->negate;
+				   : strncmp(name, pf->name, IFNAMSIZ) == 0) == pf->negate
+			       ? PF_FALSE
+			       : PF_TRUE;
 	case PF_BITS:
 		r = field_num(p, pf->field, &v);
 		rg_read(rg, p, pf->field);
 		if (r == F_PRESENT && is_port_field(pf->field))
 			rg_point(rg, pf->field, v);
 		if (r == F_ABSENT)
-			return true;
+			return PF_FALSE;
 		if (r == F_UNKNOWN)
-			return false;
+			return PF_MAYBE;
 		if (v & pf->mask)
-			return pf->negate;
+			return pf->negate ? PF_FALSE : PF_TRUE;
 		if (pf->field == IR_FIELD_CT_STATE && (pf->mask & (IR_CT_SNAT | IR_CT_DNAT)))
-			return false;
-		return !pf->negate;
+			return PF_MAYBE;
+		return pf->negate ? PF_TRUE : PF_FALSE;
 	default:
-		return false;
+		return PF_MAYBE;
 	}
 }
 
@@ -2304,12 +2313,14 @@ enum {
 };
 
 /* The first part of the step at rule id (position pos): an interface dispatch run's jump to the
- * rule naming the interface (*to), or the prefilter's no-match; else STEP_RULE. */
+ * rule naming the interface (*to), or the prefilter's no-match; else STEP_RULE, where the rule's
+ * predicates from *first on decide (the prefilter may have decided the first one). */
 static inline int step_pre(struct env *env, struct state *st, uint32_t id, uint32_t pos,
-			   uint32_t *to)
+			   uint32_t *to, unsigned *first)
 {
 	uint32_t run = env->ctx->rule_run[id];
 
+	*first = 0;
 	if (run) {
 		const struct ifrun *x = &env->ctx->runs[run - 1];
 
@@ -2317,7 +2328,16 @@ static inline int step_pre(struct env *env, struct state *st, uint32_t id, uint3
 				      pos);
 		return *to != pos ? STEP_TO : STEP_RULE;
 	}
-	return prefilter_false(&st->pkt, &env->ctx->pf[id], &env->rg) ? STEP_NOMATCH : STEP_RULE;
+	switch (prefilter(&st->pkt, &env->ctx->pf[id], &env->rg)) {
+	case PF_FALSE:
+		return STEP_NOMATCH;
+	case PF_TRUE:
+		/* no statement comes before the first predicate of a rule with a prefilter */
+		*first = 1;
+		return STEP_RULE;
+	default:
+		return STEP_RULE;
+	}
 }
 
 static enum eval_verdict run(struct env *env, struct state *st, int resume)
@@ -2377,6 +2397,7 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 		}
 		if (resume < 0) {
 			uint32_t id = env->ctx->chain_first[c->id] + f->rule, to;
+			unsigned first;
 
 			if (env->memo) {
 				int mb = memo_begin(env, st, id);
@@ -2385,7 +2406,7 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 					return EVAL_UNKNOWN; /* merged: eval_run() descends */
 				mv = mb > 0;
 			}
-			switch (step_pre(env, st, id, f->rule, &to)) {
+			switch (step_pre(env, st, id, f->rule, &to, &first)) {
 			case STEP_TO:
 				if (mv)
 					memo_outcome(env, MK_TO, to, NULL);
@@ -2399,9 +2420,10 @@ static enum eval_verdict run(struct env *env, struct state *st, int resume)
 			default:
 				break;
 			}
+			resume = (int)first;
 		}
 		r = c->rules.items[f->rule];
-		o = rule_eval(env, st, r, resume < 0 ? 0 : (unsigned)resume, &v, &at, &note);
+		o = rule_eval(env, st, r, (unsigned)resume, &v, &at, &note);
 		resume = -1;
 		if (env->memo && (o == R_UNKNOWN || o == R_UNKNOWN_PRED))
 			env->memo->abort = true; /* forks and unknowns are not kept */
@@ -2575,6 +2597,7 @@ static uint32_t memo_descend(struct env *env, struct eval_memo *m, const struct 
 		const struct memo_node *x = &m->nodes.items[n - 1];
 		struct memo_key k = { 0 };
 		uint32_t c, to = 0;
+		unsigned first;
 
 		if (x->leaf) {
 			*ret_leaf = true;
@@ -2585,7 +2608,7 @@ static uint32_t memo_descend(struct env *env, struct eval_memo *m, const struct 
 		sc->pkt.ct_state = x->ct_state;
 		sc->pre_ct = x->pre_ct;
 		sc->notracked = x->notracked;
-		switch (step_pre(env, sc, x->id, x->pos, &to)) {
+		switch (step_pre(env, sc, x->id, x->pos, &to, &first)) {
 		case STEP_TO:
 			k.how = MK_TO;
 			k.to = to;
@@ -2597,8 +2620,8 @@ static uint32_t memo_descend(struct env *env, struct eval_memo *m, const struct 
 			struct ir_verdict v;
 			unsigned at = 0;
 			const char *note = NULL;
-			enum rule_outcome o = rule_eval(env, sc, x->chain->rules.items[x->pos], 0,
-							&v, &at, &note);
+			enum rule_outcome o = rule_eval(env, sc, x->chain->rules.items[x->pos],
+							first, &v, &at, &note);
 
 			if (o == R_UNKNOWN || o == R_UNKNOWN_PRED || m->abort)
 				return 0;
