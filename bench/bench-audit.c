@@ -22,13 +22,11 @@
 #include "audit/audit.h"
 #include "fw/fw.h"
 #include "fw/rtable.h"
+#include "bench.h"
 
 static double now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	return clock_ms(CLOCK_MONOTONIC);
 }
 
 static double cpu_ms(void)

@@ -44,6 +44,7 @@
 
 #include "fw/fw.h"
 #include "ir/ir.h"
+#include "bench.h"
 
 extern char **environ;
 
@@ -53,28 +54,19 @@ extern char **environ;
  * dumps and getsockopt calls): steadier than wall time on a shared machine. */
 static double now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	return clock_ms(CLOCK_THREAD_CPUTIME_ID);
 }
 
 /* CPU time of the process, every thread (fw_read_all() fetches the iptables-legacy tables on
  * a thread of its own), and wall time. */
 static double proc_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	return clock_ms(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 static double wall_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	return clock_ms(CLOCK_MONOTONIC);
 }
 
 static double tv_ms(const struct timeval *tv)
