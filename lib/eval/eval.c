@@ -675,8 +675,9 @@ int eval_prepare(struct ir_ruleset *rs, struct eval_ctx **ret)
 		}
 
 	ctx->pf = calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*ctx->pf));
+	ctx->rule_memo = calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*ctx->rule_memo));
 	ctx->chain_first = calloc(rs->n_chains ? rs->n_chains : 1, sizeof(*ctx->chain_first));
-	if (!ctx->pf || !ctx->chain_first)
+	if (!ctx->pf || !ctx->rule_memo || !ctx->chain_first)
 		return -ENOMEM;
 	EVAL_FOREACH(tp, &rs->tables)
 	EVAL_FOREACH(cp, &(*tp)->chains)
@@ -686,16 +687,14 @@ int eval_prepare(struct ir_ruleset *rs, struct eval_ctx **ret)
 		/* ir_ruleset_link() numbers a chain's rules consecutively */
 		ctx->chain_first[c->id] = c->rules.n ? c->rules.items[0]->id : 0;
 		EVAL_FOREACH(rp, &c->rules)
-		prefilter_build(*rp, &ctx->pf[(*rp)->id]);
+		{
+			prefilter_build(*rp, &ctx->pf[(*rp)->id]);
+			ctx->rule_memo[(*rp)->id] = rule_memo_bits(*rp);
+		}
 	}
 	ctx->rule_run = calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*ctx->rule_run));
-	ctx->rule_memo = calloc(rs->n_rules ? rs->n_rules : 1, sizeof(*ctx->rule_memo));
-	if (!ctx->rule_run || !ctx->rule_memo)
+	if (!ctx->rule_run)
 		return -ENOMEM;
-	EVAL_FOREACH(tp, &rs->tables)
-	EVAL_FOREACH(cp, &(*tp)->chains)
-	EVAL_FOREACH(rp, &(*cp)->rules)
-	ctx->rule_memo[(*rp)->id] = rule_memo_bits(*rp);
 	EVAL_FOREACH(tp, &rs->tables)
 	EVAL_FOREACH(cp, &(*tp)->chains)
 	{
