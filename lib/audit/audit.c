@@ -1911,6 +1911,7 @@ static void *worker_main(void *p)
 			break;
 		k->end[i] = k->w.groups.n;
 	}
+	/* the shared verdicts, counted before the report is merged (work_done() frees the memos) */
 	for (int fi = 0; fi < 2; fi++) {
 		struct eval_memo_stats st;
 
@@ -1918,9 +1919,7 @@ static void *worker_main(void *p)
 			continue;
 		eval_memo_get_stats(k->w.memo[fi], &st);
 		k->w.report->walks_shared += st.shared;
-		k->w.memo[fi] = eval_memo_free(k->w.memo[fi]);
 	}
-	k->w.memo_cur = NULL;
 	return NULL;
 }
 
